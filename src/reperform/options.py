@@ -1,0 +1,80 @@
+"""Per-request options: the single home of every option and its default.
+
+The CLI flags, the server's wire model and the Studio form are all derived from this type.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidOptions
+
+
+class ModelMode(str, Enum):
+    """Which part of the performance is rewritten."""
+
+    lips = "lips"  # mouth, lips, jaw and chin only
+    face = "face"  # lips + facial expression
+    head = "head"  # face + prosody-driven head motion
+
+
+class Emotion(str, Enum):
+    """Target emotion (sync's ``prompt``). ``None`` in options keeps the source's own mood."""
+
+    happy = "happy"
+    angry = "angry"
+    sad = "sad"
+    neutral = "neutral"
+    disgusted = "disgusted"
+    surprised = "surprised"
+
+
+class SyncMode(str, Enum):
+    """How to reconcile different video and audio lengths (sync.so semantics)."""
+
+    cut_off = "cut_off"  # output = the shorter of the two
+    loop = "loop"  # video restarts until the audio ends
+    bounce = "bounce"  # video plays forward, then backward, ... until the audio ends
+    silence = "silence"  # output = the longer; short audio padded with silence, short video holds its last frame
+    remap = "remap"  # video time-stretched to the audio's length
+
+
+#: The mode used when none is given. ``lips`` until face mode lands (issue 5).
+DEFAULT_MODE = ModelMode.lips
+
+
+class GenerateOptions(BaseModel):
+    """What to generate. Frozen: a request's options never change once validated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+    mode: ModelMode = Field(DEFAULT_MODE, description="lips | face | head")
+    emotion: Emotion | None = Field(None, description="target emotion; None keeps the video's own mood")
+    temperature: float = Field(0.5, ge=0.0, le=1.0, description="expressiveness, 0..1")
+    sync_mode: SyncMode = Field(SyncMode.cut_off, description="length reconciliation")
+    text: str | None = Field(
+        None,
+        description="transcript of the audio (improves English articulation); never required",
+        max_length=20000,
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _blank_text_is_none(cls, v: str | None) -> str | None:
+        return v if v and v.strip() else None
+
+    @classmethod
+    def parse(cls, **values: object) -> GenerateOptions:
+        """Build options from loose values (CLI, wire), raising :class:`InvalidOptions` on bad input."""
+        try:
+            return cls(**{k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidOptions(f"invalid options: {problems}") from None
+
+
+Options = GenerateOptions

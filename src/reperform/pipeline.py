@@ -1,0 +1,183 @@
+"""The only module that knows the order of the stages.
+
+Two passes over the video: a cheap **analysis** pass (face landmarks per frame, a bounded bank
+of mouth exemplars; audio analysed once), then a **render** pass that streams every output frame
+through the renderer into the encoder. Memory stays flat in the clip's length: only small
+per-frame arrays and the bounded exemplar bank live for the whole clip.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from . import face, media, motion, render, speech
+from .config import EngineConfig
+from .errors import (
+    AudioMissing,
+    EngineError,
+    InputError,
+    ModeNotImplemented,
+    NoFaceFound,
+    ReperformError,
+    VideoMissing,
+)
+from .options import GenerateOptions, ModelMode
+from .progress import Overall, ProgressSink
+from .records import GenerateResult
+
+log = logging.getLogger(__name__)
+
+#: Relative cost of each stage, for one overall progress bar.
+STAGE_WEIGHTS = {"probe": 0.2, "speech": 1.0, "analyze": 3.0, "plan": 0.3, "render": 6.0}
+#: Modes the engine can render today; others fail loudly rather than fall back.
+IMPLEMENTED_MODES = {ModelMode.lips}
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        log.info("stage %s took %.2f s", name, timings[name])
+
+
+def _check_inputs(video: Path, audio: Path, options: GenerateOptions, config: EngineConfig):
+    if options.mode not in IMPLEMENTED_MODES:
+        raise ModeNotImplemented(
+            f"mode '{options.mode.value}' is not available yet; use --mode "
+            + " or ".join(m.value for m in sorted(IMPLEMENTED_MODES, key=lambda m: m.value))
+        )
+    vinfo = media.probe(video)
+    if vinfo.kind == "audio":
+        raise VideoMissing(f"{video.name} has no video stream or picture")
+    ainfo = media.probe(audio)
+    if not ainfo.has_audio:
+        raise AudioMissing(f"{audio.name} has no audio stream")
+    if max(vinfo.duration_s, ainfo.audio_duration_s) > config.max_duration_s:
+        raise InputError(f"input is longer than the configured limit of {config.max_duration_s:.0f} s")
+    return vinfo, ainfo
+
+
+def run(
+    video: Path,
+    audio: Path,
+    output: Path,
+    options: GenerateOptions,
+    *,
+    progress: ProgressSink,
+    config: EngineConfig,
+) -> GenerateResult:
+    """Run every stage in order. See :func:`reperform.generate`."""
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    overall = Overall(progress, STAGE_WEIGHTS)
+    try:
+        return _run(video, audio, output, options, config, overall, timings, warnings)
+    except ReperformError:
+        raise
+    except MemoryError as exc:
+        raise EngineError("out of memory while generating") from exc
+    except Exception as exc:  # wrap foreign failures once, here, with context
+        log.exception("engine failure")
+        raise EngineError(f"internal error: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _run(
+    video: Path,
+    audio: Path,
+    output: Path,
+    options: GenerateOptions,
+    config: EngineConfig,
+    overall: Overall,
+    timings: dict[str, float],
+    warnings: list[str],
+) -> GenerateResult:
+    with _timed(timings, "probe"):
+        media.encode.check_writable(output)
+        vinfo, _ainfo = _check_inputs(video, audio, options, config)
+        drive = media.load_audio(audio)
+        overall.stage("probe")(1.0)
+
+    with _timed(timings, "speech"):
+        report = overall.stage("speech")
+        speech_tl = speech.analyze_speech(drive, text=options.text, config=config)
+        prosody = speech.analyze_prosody(drive, speech_tl)
+        source_speech = None
+        if vinfo.kind == "video" and vinfo.has_audio:
+            try:
+                src_audio = media.load_audio(video)
+                source_speech = speech.analyze_speech(src_audio, text=None, config=config)
+            except AudioMissing:
+                source_speech = None
+        report(1.0, speech_tl.method)
+
+    with _timed(timings, "analyze"):
+        report = overall.stage("analyze")
+        tracker = face.FaceTracker(vinfo.width, vinfo.height)
+        bank = render.MouthBank()
+        times: list[float] = []
+        n_est = max(1, vinfo.n_frames)
+        for index, t_s, rgb in media.iter_frames(vinfo):
+            times.append(t_s)
+            landmarks = tracker.update(index, rgb)
+            if landmarks is not None:
+                bank.offer(index, rgb, landmarks)
+            if index % 10 == 0:
+                report(min(1.0, index / n_est), f"frame {index}/{n_est}")
+        if not times:
+            raise VideoMissing(f"{video.name} has no decodable frames")
+        frame_times = np.asarray(times)
+        track = tracker.finish()
+        if not track.present.any():
+            raise NoFaceFound(f"no face found in {video.name}")
+        n_missing = int((~track.present).sum())
+        if n_missing:
+            warnings.append(f"no face in {n_missing} of {track.n} source frames; those frames are unchanged")
+        profile = face.build_profile(track, source_speech, frame_times)
+        report(1.0)
+
+    with _timed(timings, "plan"):
+        timemap = media.build_timemap(
+            frame_times, vinfo.fps, drive.duration_s, options.sync_mode, still=vinfo.kind == "image"
+        )
+        plan = motion.plan_motion(
+            speech_tl, prosody, track, profile, timemap, options,
+            source_speech=source_speech, frame_times_s=frame_times,
+        )
+        overall.stage("plan")(1.0)
+
+    with _timed(timings, "render"):
+        report = overall.stage("render")
+        renderer = render.Renderer(track, bank, plan, profile, options)
+        source = media.FrameSource(vinfo, frame_times)
+        out_audio = media.load_audio_for_output(audio)
+        frames_edited = 0
+        try:
+            with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, timemap.n_out) as w:
+                for k in range(timemap.n_out):
+                    rgb = source.get(int(timemap.src_frame[k]))
+                    out, box = renderer.render(k, rgb)
+                    frames_edited += box is not None
+                    w.write(out)
+                    if k % 10 == 0:
+                        report(k / timemap.n_out, f"frame {k}/{timemap.n_out}")
+        finally:
+            source.close()
+        report(1.0)
+    overall.done()
+    warnings.extend(renderer.warnings)
+    return GenerateResult(
+        output=output, duration_s=timemap.duration_s, n_frames=timemap.n_out, fps=timemap.fps,
+        width=vinfo.width, height=vinfo.height, mode=options.mode.value, speech_method=speech_tl.method,
+        frames_edited=frames_edited, timings_s=dict(timings), warnings=tuple(warnings),
+    )
+
+
