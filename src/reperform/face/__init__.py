@@ -1,0 +1,6 @@
+"""Face stage: find and follow the edited person's face, measure their mouth and pose."""
+
+from .profile import build_profile
+from .track import FaceTracker
+
+__all__ = ["FaceTracker", "build_profile"]

@@ -1,0 +1,84 @@
+"""MediaPipe wrappers: a full-range face detector and a face-mesh run on a face-centred crop.
+
+Why crops: MediaPipe's mesh graph detects faces on a 128-px copy of the whole image, so a 200 px
+face in a 1080×1920 portrait (or a 90 px face in 640×360) is invisible to it. We find faces with
+the full-range detector and give the mesh an upscaled square crop in which the face is large.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: The mesh crop is resized to this side (px): big enough for detail, small enough to be fast.
+MESH_CROP_PX = 320
+#: Crop side relative to the face box side: room for jaw motion and head turns.
+CROP_SCALE = 1.9
+#: The detector sees at most this many pixels on its longer side (it downsamples internally anyway).
+DETECT_MAX_SIDE_PX = 960
+MIN_DETECTION_SCORE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    box: np.ndarray  # float32[4] x0, y0, x1, y1 px in the full frame
+    score: float
+
+
+class MeshRunner:
+    """Owns the MediaPipe graphs (costly to build: one per tracker, reused for every frame)."""
+
+    def __init__(self) -> None:
+        import mediapipe as mp  # heavy import; only when a tracker is built
+
+        self._det = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=MIN_DETECTION_SCORE)
+        # static_image_mode=True: our crops move from frame to frame, so MediaPipe's own tracking
+        # ROI would be stale; running its detector on a face-filled crop costs ~1 ms.
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=0.4, min_tracking_confidence=0.4,
+        )
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        h, w = rgb.shape[:2]
+        s = min(1.0, DETECT_MAX_SIDE_PX / max(h, w))
+        img = cv2.resize(rgb, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else rgb
+        res = self._det.process(img)
+        out: list[Detection] = []
+        for d in res.detections or []:
+            bb = d.location_data.relative_bounding_box
+            box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w, (bb.ymin + bb.height) * h], np.float32)
+            out.append(Detection(box=box, score=float(d.score[0]) if d.score else 0.0))
+        return out
+
+    def mesh(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """478×3 landmarks in full-frame px for the face in ``box``, or None when none is found."""
+        h, w = rgb.shape[:2]
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        side = max(box[2] - box[0], box[3] - box[1]) * CROP_SCALE
+        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+        s = int(round(side))
+        if s < 16:
+            return None
+        # Pad by edge replication where the crop leaves the frame (faces near borders).
+        pad = max(0, -x0, -y0, x0 + s - w, y0 + s - h)
+        src = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else rgb
+        crop = src[y0 + pad : y0 + pad + s, x0 + pad : x0 + pad + s]
+        crop = cv2.resize(crop, (MESH_CROP_PX, MESH_CROP_PX), interpolation=cv2.INTER_AREA if s > MESH_CROP_PX else cv2.INTER_LINEAR)
+        res = self._mesh.process(crop)
+        if not res.multi_face_landmarks:
+            return None
+        pts = res.multi_face_landmarks[0].landmark
+        lm = np.array([(p.x, p.y, p.z) for p in pts], np.float32) * s
+        lm[:, 0] += x0
+        lm[:, 1] += y0
+        return lm
+
+    def close(self) -> None:
+        self._det.close()
+        self._mesh.close()

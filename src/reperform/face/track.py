@@ -1,0 +1,143 @@
+"""Follow one face through the video and produce the FaceTrack record.
+
+The tracker is fed frames in order during the analysis pass; it keeps only small per-frame arrays.
+Face choice (until active-speaker selection exists): the largest, most central face, kept across
+frames by overlap, re-chosen after shot cuts or when lost.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+from scipy.signal import savgol_filter
+
+from ..landmarks import N_LANDMARKS, interocular, mouth_params
+from ..records import FaceTrack
+from .detect import Detection, MeshRunner
+from .pose import head_pose
+
+log = logging.getLogger(__name__)
+
+#: Re-run the detector this often even while tracking: catches a better (larger/central) face
+#: entering, and recovers from a mesh locked on the wrong face after a dissolve.
+REDETECT_EVERY_FRAMES = 15
+#: Mean absolute difference (0..255) of 32×32 grey thumbnails above which a frame starts a new shot.
+CUT_THRESHOLD = 28.0
+#: Overlap needed to say a detection is the face we were following.
+SAME_FACE_IOU = 0.3
+#: Smoothing window (frames, odd) for landmark noise; order 2 keeps fast mouth peaks.
+SMOOTH_WINDOW = 5
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _prominence(d: Detection, w: int, h: int) -> float:
+    """Largest and most central wins: area discounted by distance from the frame centre."""
+    cx, cy = (d.box[0] + d.box[2]) / 2 / w - 0.5, (d.box[1] + d.box[3]) / 2 / h - 0.5
+    area = (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) / (w * h)
+    return float(area * (1.0 - 0.8 * np.hypot(cx, cy)) * (0.5 + 0.5 * d.score))
+
+
+def _box_from_landmarks(lm: np.ndarray) -> np.ndarray:
+    x0, y0 = lm[:, 0].min(), lm[:, 1].min()
+    x1, y1 = lm[:, 0].max(), lm[:, 1].max()
+    return np.array([x0, y0, x1, y1], np.float32)
+
+
+class FaceTracker:
+    """Feed frames with :meth:`update`, then call :meth:`finish` for the FaceTrack."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self._runner = MeshRunner()
+        self._box: np.ndarray | None = None
+        self._since_detect = REDETECT_EVERY_FRAMES
+        self._prev_thumb: np.ndarray | None = None
+        self._landmarks: list[np.ndarray | None] = []
+        self._cuts: list[int] = [0]
+
+    def _is_cut(self, rgb: np.ndarray) -> bool:
+        thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > CUT_THRESHOLD
+        self._prev_thumb = thumb
+        return cut
+
+    def _choose(self, rgb: np.ndarray) -> np.ndarray | None:
+        dets = self._runner.detect(rgb)
+        if not dets:
+            return None
+        if self._box is not None:
+            best = max(dets, key=lambda d: _iou(d.box, self._box))
+            if _iou(best.box, self._box) >= SAME_FACE_IOU:
+                return best.box
+        return max(dets, key=lambda d: _prominence(d, self.width, self.height)).box
+
+    def update(self, index: int, rgb: np.ndarray) -> np.ndarray | None:
+        """Process source frame ``index`` (frames must come in order); landmarks px or None."""
+        if index != len(self._landmarks):
+            raise ValueError(f"frames must be fed in order: got {index}, expected {len(self._landmarks)}")
+        if self._is_cut(rgb):
+            self._cuts.append(index)
+            self._box = None
+        lm = None
+        if self._box is None or self._since_detect >= REDETECT_EVERY_FRAMES:
+            chosen = self._choose(rgb)
+            self._since_detect = 0
+            if chosen is not None:
+                self._box = chosen
+        else:
+            self._since_detect += 1
+        if self._box is not None:
+            lm = self._runner.mesh(rgb, self._box)
+            if lm is None and self._since_detect > 0:  # lost: one fresh detection in this frame
+                chosen = self._choose(rgb)
+                self._since_detect = 0
+                lm = self._runner.mesh(rgb, chosen) if chosen is not None else None
+        self._box = _box_from_landmarks(lm) if lm is not None else None
+        self._landmarks.append(lm)
+        return lm
+
+    def finish(self) -> FaceTrack:
+        """Smooth within continuous runs (never across cuts or gaps) and measure every frame."""
+        self._runner.close()
+        n = len(self._landmarks)
+        present = np.array([lm is not None for lm in self._landmarks], bool)
+        lms = np.zeros((n, N_LANDMARKS, 3), np.float32)
+        for i, lm in enumerate(self._landmarks):
+            if lm is not None:
+                lms[i] = lm
+        self._landmarks = []
+        cut = np.zeros(n + 1, bool)
+        cut[self._cuts] = True
+        start = None
+        for i in range(n + 1):
+            inside = i < n and present[i] and not (cut[i] and start is not None)
+            if start is None and i < n and present[i]:
+                start = i
+                continue
+            if start is not None and not inside:
+                if i - start >= SMOOTH_WINDOW:
+                    lms[start:i] = savgol_filter(lms[start:i], SMOOTH_WINDOW, 2, axis=0)
+                start = i if (i < n and present[i]) else None
+        bbox = np.zeros((n, 4), np.float32)
+        scale = np.zeros(n, np.float32)
+        mouth = np.zeros((n, 4), np.float32)
+        pose = np.zeros((n, 3), np.float32)
+        if present.any():
+            p = present
+            bbox[p] = np.stack([_box_from_landmarks(lm) for lm in lms[p]])
+            scale[p] = interocular(lms[p])
+            mouth[p] = mouth_params(lms[p])
+            pose[p] = head_pose(lms[p])
+        return FaceTrack(
+            present=present, landmarks=lms, bbox=bbox, pose=pose, scale=scale, mouth=mouth,
+            width=self.width, height=self.height,
+        )
