@@ -1,0 +1,147 @@
+"""Command line: ``reperform generate | demo | serve | worker | keys``.
+
+The only module of the engine side that writes to the terminal. Failures print one line
+(``error [code]: message``) and exit 2 for bad input, 1 otherwise; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from .errors import ReperformError
+from .options import DEFAULT_MODE, Emotion, GenerateOptions, ModelMode, SyncMode
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-perform a face in a video to new audio.")
+console = Console(stderr=True)
+out = Console()
+
+#: Bundled demo face (see src/reperform/assets/NOTICE.md for its source and licence).
+DEMO_VIDEO = Path(__file__).parent / "assets" / "demo_face.mp4"
+DEMO_TEXT = (
+    "Hello! This video was re-performed on a laptop processor, with no internet connection. "
+    "My lips now follow a voice I never recorded, and everything else in the picture stays as it was."
+)
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        console.print_exception()
+    if isinstance(exc, ReperformError):
+        console.print(f"[bold red]error[/] [{exc.code}]: {exc.message}", highlight=False)
+        raise typer.Exit(2 if exc.is_input_error else 1)
+    console.print(f"[bold red]error[/]: {exc.__class__.__name__}: {exc}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptions, quiet: bool, debug: bool):
+    from .api import generate
+
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    columns = (TextColumn("{task.fields[stage]:<8}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=quiet, transient=True) as bar:
+        task = bar.add_task("generate", total=1.0, stage="start", detail="")
+
+        def sink(stage: str, fraction: float, detail: str = "") -> None:
+            bar.update(task, completed=fraction, stage=stage, detail=detail)
+
+        try:
+            result = generate(video, audio, output, options, progress=sink)
+        except (ReperformError, OSError, KeyboardInterrupt) as exc:
+            bar.stop()
+            if isinstance(exc, KeyboardInterrupt):
+                console.print("interrupted; no output written")
+                raise typer.Exit(130) from None
+            _fail(exc, debug)
+            raise  # unreachable: _fail always exits
+    total = sum(result.timings_s.values())
+    rtf = total / result.duration_s if result.duration_s else 0.0
+    out.print(
+        f"wrote {result.output}  {result.width}x{result.height} {float(result.fps):.2f} fps, "
+        f"{result.duration_s:.2f} s, {result.n_frames} frames ({result.frames_edited} edited), "
+        f"mode {result.mode}, speech {result.speech_method}, {total:.1f} s ({rtf:.2f}x real time)",
+        highlight=False,
+    )
+    for w in result.warnings:
+        console.print(f"[yellow]warning[/]: {w}", highlight=False)
+    return result
+
+
+@app.command()
+def generate(
+    video: Annotated[Path, typer.Argument(help="video (mp4/mov/mkv/webm) or still image (png/jpg) of the person")],
+    audio: Annotated[Path, typer.Argument(help="driving audio (wav/flac/mp3/aac/m4a, or a video's audio track)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="output MP4 path")],
+    mode: Annotated[ModelMode, typer.Option(help="what to re-perform")] = DEFAULT_MODE,
+    emotion: Annotated[Emotion | None, typer.Option(help="target emotion; omit to keep the video's mood")] = None,
+    temperature: Annotated[float, typer.Option(help="expressiveness 0..1")] = 0.5,
+    sync_mode: Annotated[SyncMode, typer.Option(help="when video and audio lengths differ")] = SyncMode.cut_off,
+    text: Annotated[str | None, typer.Option(help="transcript of the audio (optional; improves articulation)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    debug: Annotated[bool, typer.Option(help="show tracebacks and debug logs")] = False,
+) -> None:
+    """Re-perform VIDEO to AUDIO and write an MP4."""
+    try:
+        options = GenerateOptions.parse(mode=mode, emotion=emotion, temperature=temperature, sync_mode=sync_mode, text=text)
+    except ReperformError as exc:
+        _fail(exc, debug)
+    _run_generate(video, audio, output, options, quiet, debug)
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[Path, typer.Option(help="where to write the demo outputs")] = Path("demo-output"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    debug: Annotated[bool, typer.Option()] = False,
+) -> None:
+    """Make a speech track offline (espeak-ng) and re-perform the bundled face to it."""
+    from .api import synthesize_speech
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    speech = output_dir / "demo_speech.wav"
+    try:
+        synthesize_speech(DEMO_TEXT, speech)
+    except ReperformError as exc:
+        _fail(exc, debug)
+    out.print(f"made speech with espeak-ng: {speech}")
+    options = GenerateOptions.parse(text=DEMO_TEXT, sync_mode=SyncMode.bounce)
+    result = _run_generate(DEMO_VIDEO, speech, output_dir / "demo_lips.mp4", options, quiet, debug)
+    shared = Path(os.environ.get("REPERFORM_SHARED_MEDIA", Path.cwd().parent / "shared" / "media"))
+    real_voice = shared / "audio" / "echomimic_movie_0_clip_0.wav"
+    if real_voice.exists():
+        _run_generate(DEMO_VIDEO, real_voice, output_dir / "demo_real_voice.mp4",
+                      GenerateOptions.parse(sync_mode=SyncMode.bounce), quiet, debug)
+    out.print(f"\ndemo done: open {result.output.resolve()}" + (" (and demo_real_voice.mp4 beside it)" if real_voice.exists() else ""))
+
+
+def _mount_product_commands() -> None:
+    """Server-side commands (serve, worker, keys) live with the server package."""
+    try:
+        from . import cli_server
+    except ImportError:  # server extras missing: the engine CLI still works
+        return
+    register = getattr(cli_server, "register", None)
+    if register is not None:
+        register(app)
+
+
+_mount_product_commands()
+
+
+def main() -> None:
+    if shutil.get_terminal_size().columns < 40:
+        os.environ.setdefault("COLUMNS", "100")
+    app(prog_name="reperform")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

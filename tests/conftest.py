@@ -1,0 +1,83 @@
+"""Shared fixtures: where the real test media lives, and small media files made with PyAV."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_media_dir() -> Path:
+    return Path(os.environ.get("REPERFORM_SHARED_MEDIA", REPO.parent / "shared" / "media"))
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    d = shared_media_dir()
+    if not d.is_dir():
+        pytest.fail(f"real test media not found at {d} (set REPERFORM_SHARED_MEDIA)")
+    return d
+
+
+def make_tone_wav(path: Path, seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.3,
+                  channels: int = 1) -> Path:
+    """A WAV file of a sine tone (amp 0 gives digital silence)."""
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    layout = "mono" if channels == 1 else "stereo"
+    with av.open(str(path), "w", format="wav") as c:
+        s = c.add_stream("pcm_s16le", rate=rate)
+        s.layout = layout
+        data = np.tile(x, (channels, 1)) if channels > 1 else x[None]
+        pcm = (np.clip(data, -1, 1) * 32767).astype(np.int16)
+        if channels > 1:
+            pcm = pcm.T.reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
+        frame.sample_rate = rate
+        for p in s.encode(frame):
+            c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path
+
+
+def make_video(path: Path, n_frames: int, size: tuple[int, int] = (64, 48), fps: int = 25, codec: str = "libx264",
+               with_audio: bool = False) -> Path:
+    """A small synthetic video: a moving gradient (no face)."""
+    w, h = size
+    with av.open(str(path), "w") as c:
+        v = c.add_stream(codec, rate=Fraction(fps))
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        a = None
+        if with_audio:
+            a = c.add_stream("aac", rate=48000)
+            a.layout = "stereo"
+        for i in range(n_frames):
+            img = np.zeros((h, w, 3), np.uint8)
+            img[..., 0] = (np.arange(w)[None, :] * 4 + i * 3) % 256
+            img[..., 1] = (np.arange(h)[:, None] * 4) % 256
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+        if a is not None:
+            samples = np.zeros((2, int(48000 * n_frames / fps)), np.float32)
+            for start in range(0, samples.shape[1], 1024):
+                fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1024]), format="fltp",
+                                                layout="stereo")
+                fr.sample_rate = 48000
+                fr.pts = start
+                for p in a.encode(fr):
+                    c.mux(p)
+            for p in a.encode(None):
+                c.mux(p)
+    return path
