@@ -5,14 +5,14 @@ The CLI flags, the server's wire model and the Studio form are all derived from 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidOptions
 
 
-class ModelMode(str, Enum):
+class ModelMode(StrEnum):
     """Which part of the performance is rewritten."""
 
     lips = "lips"  # mouth, lips, jaw and chin only
@@ -20,7 +20,7 @@ class ModelMode(str, Enum):
     head = "head"  # face + prosody-driven head motion
 
 
-class Emotion(str, Enum):
+class Emotion(StrEnum):
     """Target emotion (sync's ``prompt``). ``None`` in options keeps the source's own mood."""
 
     happy = "happy"
@@ -31,7 +31,7 @@ class Emotion(str, Enum):
     surprised = "surprised"
 
 
-class SyncMode(str, Enum):
+class SyncMode(StrEnum):
     """How to reconcile different video and audio lengths (sync.so semantics)."""
 
     cut_off = "cut_off"  # output = the shorter of the two
