@@ -1,0 +1,744 @@
+// reperform Studio: wires the page to the public /v2 API.
+// Sections: key · inputs · preview & lengths · direction (model, mode, wheel) · generate & progress · history.
+
+import { ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey } from "./api.js";
+import { createCompare } from "./compare.js";
+import { EMOTIONS, createWheel } from "./wheel.js";
+
+const POLL_MS = 1000; // how often a running generation is re-read; the server work takes seconds per clip
+const POLL_RETRY_MAX_MS = 8000; // back-off ceiling while the server is unreachable
+const LENGTH_TOLERANCE_S = 0.1; // differences below ~2-3 frames are not worth a warning
+const TTS_WORDS_PER_S = 2.7; // espeak-ng's default 175 words/min, used only to estimate typed text's length
+const HISTORY_LIMIT = 30; // items shown; older ones stay available through the API
+
+const $ = id => document.getElementById(id);
+
+const MODE_HELP = {
+  lips: "Lips: only the mouth, lips and jaw follow the new audio; the rest of the face stays as filmed.",
+  face: "Face: lip-sync plus facial expression — brows, eyes and cheeks follow the emotion you pick.",
+  head: "Head: everything in Face, plus natural head motion driven by the rhythm and stress of the voice.",
+};
+
+const SYNC_HELP = {
+  cut_off: "The result ends when the shorter of the two ends.",
+  loop: "The video starts again from the beginning until the audio ends.",
+  bounce: "The video plays forward, then backward, and so on until the audio ends.",
+  silence: "The result is as long as the longer one: short audio is padded with silence, a short video holds its last frame.",
+  remap: "The video is slowed down or sped up to last exactly as long as the audio.",
+};
+
+const STAGE_WORDS = {
+  queued: "waiting for a worker",
+  probe: "reading the files",
+  tts: "speaking the text",
+  analyze: "studying the face and the speech",
+  analysis: "studying the face and the speech",
+  face: "tracking the face",
+  speech: "listening to the speech",
+  plan: "planning the performance",
+  motion: "planning the performance",
+  render: "rendering frames",
+  encode: "encoding the video",
+  done: "finishing",
+};
+
+// ---- state -------------------------------------------------------------------------------------------
+
+const state = {
+  key: "",
+  videoSource: "file",
+  audioSource: "file",
+  videoFile: null, // {file, url, isImage, duration, name, unreadable}
+  audioFile: null, // {file, url, duration, name, unreadable}
+  videoAsset: null, // {asset, url, isImage, duration, name}
+  audioAsset: null,
+  assets: new Map(), // id → asset, for "before" views of older generations
+  mode: "face",
+  emotion: null,
+  intensity: 0.5,
+  job: null, // {id, before, timer, startedAt, failures}
+};
+
+const api = createClient(() => state.key);
+
+function currentVideo() {
+  return state.videoSource === "file" ? state.videoFile : state.videoAsset;
+}
+
+function currentAudio() {
+  if (state.audioSource === "text") {
+    const script = $("tts-text").value.trim();
+    if (!script) return null;
+    const words = script.split(/\s+/).length;
+    return { text: script, voice: $("tts-voice").value, duration: words / TTS_WORDS_PER_S, estimated: true };
+  }
+  return state.audioSource === "file" ? state.audioFile : state.audioAsset;
+}
+
+function formatSeconds(s) {
+  if (s === null || s === undefined || !Number.isFinite(s)) return "—";
+  return `${s.toFixed(1)} s`;
+}
+
+function clock(s) {
+  if (!Number.isFinite(s)) s = 0;
+  const m = Math.floor(s / 60);
+  return `${m}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+}
+
+function looksLikeImage(file) {
+  return file.type.startsWith("image/") || /\.(jpe?g|png|webp|bmp|gif|heic)$/i.test(file.name);
+}
+
+function showNotice(el, problem) {
+  el.replaceChildren();
+  if (!problem) {
+    el.hidden = true;
+    return;
+  }
+  const main = document.createElement("strong");
+  main.textContent = problem.text;
+  el.append(main);
+  if (problem.detail) {
+    const d = document.createElement("span");
+    d.className = "detail";
+    d.textContent = `Server said: ${problem.detail}`;
+    el.append(d);
+  }
+  el.hidden = false;
+}
+
+// ---- key ---------------------------------------------------------------------------------------------
+
+async function connect() {
+  const status = $("key-status");
+  status.className = "key-status";
+  if (!state.key) {
+    status.textContent = "Enter your API key to start.";
+    $("history-status").textContent = "Enter your API key to see your generations.";
+    return;
+  }
+  status.textContent = "Checking…";
+  try {
+    const models = await api.models();
+    status.textContent = "Key accepted";
+    status.classList.add("ok");
+    fillModels(models);
+    await Promise.all([loadAssets(), refreshHistory()]);
+  } catch (err) {
+    const p = plainWords(err);
+    status.textContent = err.status === 401 ? "Key not accepted" : p.text;
+    status.classList.add("bad");
+    $("history-status").textContent = p.text;
+  }
+}
+
+$("key-form").addEventListener("submit", ev => {
+  ev.preventDefault();
+  state.key = $("api-key").value.trim();
+  saveKey(state.key);
+  showNotice($("generate-problems"), null);
+  connect();
+});
+
+// ---- models, assets ----------------------------------------------------------------------------------
+
+function fillModels(models) {
+  const select = $("model");
+  const previous = select.value || "react-1";
+  select.replaceChildren();
+  for (const m of models || []) {
+    const o = document.createElement("option");
+    o.value = m.id || m.name;
+    o.textContent = m.name && m.name !== o.value ? `${m.name} (${o.value})` : o.value;
+    o.dataset.description = m.description || "";
+    o.dataset.type = m.type || "";
+    select.append(o);
+  }
+  if (!select.options.length) {
+    const o = document.createElement("option");
+    o.value = "react-1";
+    o.textContent = "react-1";
+    select.append(o);
+  }
+  const wanted = [...select.options].find(o => o.value === previous) || [...select.options].find(o => o.value === "react-1");
+  if (wanted) select.value = wanted.value;
+  describeModel();
+}
+
+function describeModel() {
+  const o = $("model").selectedOptions[0];
+  $("model-help").textContent = o ? o.dataset.description || "" : "";
+}
+$("model").addEventListener("change", describeModel);
+
+function assetLabel(a) {
+  const kind = (a.type || "").toLowerCase();
+  const len = a.durationSeconds ? ` · ${Number(a.durationSeconds).toFixed(1)} s` : "";
+  const when = a.createdAt ? ` · ${new Date(a.createdAt).toLocaleString()}` : "";
+  return `${a.name || a.id} (${kind}${len})${when}`;
+}
+
+async function loadAssets() {
+  let page;
+  try {
+    page = await api.assets();
+  } catch (err) {
+    for (const id of ["video-asset", "audio-asset"]) {
+      $(id).replaceChildren(new Option(`— could not load: ${plainWords(err).text} —`, ""));
+    }
+    return;
+  }
+  const items = Array.isArray(page) ? page : page.items || [];
+  state.assets = new Map(items.map(a => [a.id, a]));
+  const fill = (id, types, empty) => {
+    const select = $(id);
+    const keep = select.value;
+    select.replaceChildren(new Option(empty, ""));
+    for (const a of items.filter(a => types.includes(String(a.type).toUpperCase()))) {
+      select.append(new Option(assetLabel(a), a.id));
+    }
+    if ([...select.options].some(o => o.value === keep)) select.value = keep;
+  };
+  fill("video-asset", ["VIDEO", "IMAGE"], items.length ? "— choose a video or photo —" : "— nothing uploaded yet —");
+  fill("audio-asset", ["AUDIO"], items.length ? "— choose an audio —" : "— nothing uploaded yet —");
+}
+
+function pickAsset(kind) {
+  const id = $(`${kind}-asset`).value;
+  const a = state.assets.get(id);
+  const picked = a
+    ? {
+        asset: a,
+        url: a.url,
+        isImage: String(a.type).toUpperCase() === "IMAGE",
+        duration: a.durationSeconds ?? null,
+        name: a.name || a.id,
+      }
+    : null;
+  if (kind === "video") state.videoAsset = picked;
+  else state.audioAsset = picked;
+  updatePreview();
+}
+$("video-asset").addEventListener("change", () => pickAsset("video"));
+$("audio-asset").addEventListener("change", () => pickAsset("audio"));
+
+// ---- inputs ------------------------------------------------------------------------------------------
+
+function bindSourceTabs(fieldsetId, name, onChange) {
+  const fs = $(fieldsetId);
+  for (const radio of fs.querySelectorAll(`input[name="${name}"]`)) {
+    radio.addEventListener("change", () => {
+      if (!radio.checked) return;
+      for (const pane of fs.querySelectorAll(".source-pane")) pane.hidden = pane.dataset.pane !== radio.value;
+      onChange(radio.value);
+    });
+  }
+}
+bindSourceTabs("video-source", "video-src", v => {
+  state.videoSource = v;
+  updatePreview();
+});
+bindSourceTabs("audio-source", "audio-src", v => {
+  state.audioSource = v;
+  updatePreview();
+});
+
+/** Read a local file's duration through a throwaway media element (no upload needed to preview). */
+function probeLocal(file, tag) {
+  return new Promise(resolve => {
+    const el = document.createElement(tag);
+    el.preload = "metadata";
+    el.muted = true;
+    const url = URL.createObjectURL(file);
+    el.onloadedmetadata = () => resolve({ url, duration: Number.isFinite(el.duration) ? el.duration : null, unreadable: false });
+    el.onerror = () => resolve({ url, duration: null, unreadable: true });
+    el.src = url;
+  });
+}
+
+async function takeVideoFile(file) {
+  if (state.videoFile) URL.revokeObjectURL(state.videoFile.url);
+  if (!file) {
+    state.videoFile = null;
+    $("video-file-name").textContent = "";
+    updatePreview();
+    return;
+  }
+  const isImage = looksLikeImage(file);
+  const info = isImage ? { url: URL.createObjectURL(file), duration: null, unreadable: false } : await probeLocal(file, "video");
+  state.videoFile = { file, isImage, name: file.name, ...info };
+  $("video-file-name").textContent = info.unreadable
+    ? `${file.name} — this browser cannot preview it; the server will check it when you generate.`
+    : `${file.name}${isImage ? " (photo)" : ` · ${formatSeconds(info.duration)}`}`;
+  updatePreview();
+}
+
+async function takeAudioFile(file) {
+  if (state.audioFile) URL.revokeObjectURL(state.audioFile.url);
+  if (!file) {
+    state.audioFile = null;
+    $("audio-file-name").textContent = "";
+    updatePreview();
+    return;
+  }
+  const info = await probeLocal(file, "audio");
+  state.audioFile = { file, name: file.name, ...info };
+  $("audio-file-name").textContent = info.unreadable
+    ? `${file.name} — this browser cannot play it; the server will check it when you generate.`
+    : `${file.name} · ${formatSeconds(info.duration)}`;
+  updatePreview();
+}
+
+$("video-file").addEventListener("change", ev => takeVideoFile(ev.target.files[0] || null));
+$("audio-file").addEventListener("change", ev => takeAudioFile(ev.target.files[0] || null));
+$("tts-text").addEventListener("input", () => updatePreview());
+$("tts-voice").addEventListener("change", () => updatePreview());
+
+for (const [zoneInput, take] of [
+  ["video-file", takeVideoFile],
+  ["audio-file", takeAudioFile],
+]) {
+  const zone = $(zoneInput).closest(".dropzone");
+  zone.addEventListener("dragover", ev => {
+    ev.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", ev => {
+    ev.preventDefault();
+    zone.classList.remove("dragging");
+    const file = ev.dataTransfer.files[0];
+    if (file) take(file);
+  });
+}
+
+// ---- preview, lengths, sync mode ---------------------------------------------------------------------
+
+const previewVideo = $("preview-video");
+const previewImage = $("preview-image");
+const previewAudio = $("preview-audio");
+let previewRaf = 0;
+
+function resultLength(v, a, syncMode) {
+  if (!a || !Number.isFinite(a.duration)) return null;
+  if (!v) return null;
+  if (v.isImage) return a.duration;
+  if (!Number.isFinite(v.duration)) return null;
+  switch (syncMode) {
+    case "cut_off":
+      return Math.min(v.duration, a.duration);
+    case "silence":
+      return Math.max(v.duration, a.duration);
+    default:
+      return a.duration; // loop, bounce, remap all follow the audio
+  }
+}
+
+function updatePreview() {
+  stopPreview();
+  const v = currentVideo();
+  const a = currentAudio();
+  const syncMode = $("sync-mode").value;
+
+  // screen
+  if (v && v.isImage) {
+    previewImage.src = v.url;
+    previewImage.hidden = false;
+    previewVideo.hidden = true;
+  } else if (v) {
+    if (previewVideo.getAttribute("src") !== v.url) previewVideo.src = v.url;
+    previewVideo.hidden = false;
+    previewImage.hidden = true;
+  } else {
+    previewVideo.hidden = true;
+    previewImage.hidden = true;
+    previewVideo.removeAttribute("src");
+  }
+  $("screen-empty").hidden = Boolean(v);
+
+  // audio element (typed text has nothing to play until the server speaks it)
+  const audioUrl = a && !a.text ? a.url : "";
+  if (audioUrl && previewAudio.getAttribute("src") !== audioUrl) previewAudio.src = audioUrl;
+  if (!audioUrl) previewAudio.removeAttribute("src");
+  $("preview-play").disabled = !v;
+
+  // lengths
+  $("video-length").textContent = v ? (v.isImage ? "photo" : formatSeconds(v.duration)) : "—";
+  $("audio-length").textContent = a ? `${a.estimated ? "≈ " : ""}${formatSeconds(a.duration)}` : "—";
+  const out = resultLength(v, a, syncMode);
+  $("result-length").textContent = out === null ? "—" : `${a && a.estimated ? "≈ " : ""}${formatSeconds(out)}`;
+  $("preview-time").textContent = `0:00 / ${clock(out ?? v?.duration ?? 0)}`;
+
+  // warning when the lengths differ
+  const warn = $("length-warning");
+  if (v && !v.isImage && a && Number.isFinite(v.duration) && Number.isFinite(a.duration)) {
+    const diff = a.duration - v.duration;
+    if (Math.abs(diff) > LENGTH_TOLERANCE_S) {
+      const which = diff > 0 ? "audio" : "video";
+      $("length-warning-text").textContent =
+        `The ${which} is ${Math.abs(diff).toFixed(1)} s longer than the ${which === "audio" ? "video" : "audio"}` +
+        `${a.estimated ? " (estimated)" : ""}. Choose below how to fit them.`;
+      warn.hidden = false;
+    } else warn.hidden = true;
+  } else warn.hidden = true;
+  $("sync-help").textContent = SYNC_HELP[syncMode];
+}
+$("sync-mode").addEventListener("change", updatePreview);
+
+function stopPreview() {
+  cancelAnimationFrame(previewRaf);
+  previewVideo.pause();
+  previewAudio.pause();
+  previewVideo.playbackRate = 1;
+  $("preview-play").setAttribute("aria-label", "Play the preview with the new audio");
+  $("preview-play").firstElementChild.textContent = "▶";
+  $("scrub-fill").style.width = "0";
+}
+
+async function playPreview() {
+  const v = currentVideo();
+  const a = currentAudio();
+  if (!v) return;
+  if (!previewVideo.paused || !previewAudio.paused) {
+    stopPreview();
+    return;
+  }
+  const syncMode = $("sync-mode").value;
+  const hasAudio = Boolean(a && !a.text && previewAudio.getAttribute("src"));
+  const total = resultLength(v, a, syncMode) ?? v.duration ?? a?.duration ?? 0;
+  if (!v.isImage) {
+    previewVideo.currentTime = 0;
+    previewVideo.loop = syncMode === "loop" || syncMode === "bounce";
+    if (syncMode === "remap" && a && v.duration && a.duration) {
+      previewVideo.playbackRate = Math.min(4, Math.max(0.25, v.duration / a.duration));
+    }
+    previewVideo.muted = hasAudio;
+    previewVideo.play().catch(() => {});
+  }
+  if (hasAudio) {
+    previewAudio.currentTime = 0;
+    previewAudio.play().catch(() => {});
+  }
+  $("preview-play").setAttribute("aria-label", "Stop the preview");
+  $("preview-play").firstElementChild.textContent = "■";
+  const started = performance.now();
+  const tick = () => {
+    const t = hasAudio ? previewAudio.currentTime : (performance.now() - started) / 1000;
+    $("scrub-fill").style.width = `${total ? Math.min(100, (100 * t) / total) : 0}%`;
+    $("preview-time").textContent = `${clock(t)} / ${clock(total)}`;
+    if (t >= total || (hasAudio && previewAudio.ended)) {
+      stopPreview();
+      return;
+    }
+    previewRaf = requestAnimationFrame(tick);
+  };
+  previewRaf = requestAnimationFrame(tick);
+}
+$("preview-play").addEventListener("click", playPreview);
+
+// ---- direction: mode and emotion ---------------------------------------------------------------------
+
+function updateMode() {
+  state.mode = document.querySelector('input[name="mode"]:checked').value;
+  const lipsOnly = state.mode === "lips";
+  $("mode-help").textContent =
+    MODE_HELP[state.mode] + (lipsOnly && state.emotion ? " The emotion is not applied in Lips mode." : "");
+  $("emotion-wheel").classList.toggle("muted", lipsOnly);
+}
+for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener("change", updateMode);
+
+createWheel($("emotion-wheel"), $("intensity"), $("wheel-readout"), ({ emotion, intensity }) => {
+  state.emotion = emotion;
+  state.intensity = intensity;
+  if (document.querySelector('input[name="mode"]:checked')) updateMode();
+});
+
+// ---- generate ----------------------------------------------------------------------------------------
+
+function buildRequest() {
+  const v = currentVideo();
+  const a = currentAudio();
+  const missing = [];
+  if (!state.key) missing.push("enter your API key at the top");
+  if (!v) missing.push("choose a video or photo");
+  if (!a) missing.push(state.audioSource === "text" ? "type the text to speak" : "choose an audio");
+  if (missing.length) return { problem: { text: `Before generating, ${missing.join(", ")}.`, detail: "" } };
+
+  const options = { model_mode: state.mode, sync_mode: $("sync-mode").value };
+  if (state.emotion) {
+    options.prompt = state.emotion;
+    options.temperature = state.intensity;
+  }
+  const model = $("model").value || "react-1";
+  const input = [];
+  const files = {};
+  if (state.videoSource === "file") files.video = v.file;
+  else input.push({ type: v.isImage ? "image" : "video", assetId: v.asset.id });
+  if (a.text) input.push({ type: "text", provider: { name: "espeak", voiceId: a.voice, script: a.text } });
+  else if (state.audioSource === "file") files.audio = a.file;
+  else input.push({ type: "audio", assetId: a.asset.id });
+
+  const before = { url: v.url, isImage: v.isImage };
+  if (!Object.keys(files).length) return { payload: { model, input, options }, before };
+  const form = new FormData();
+  form.append("model", model);
+  for (const [field, file] of Object.entries(files)) form.append(field, file, file.name);
+  if (input.length) form.append("input", JSON.stringify(input));
+  form.append("options", JSON.stringify(options));
+  return { payload: form, before };
+}
+
+$("generate").addEventListener("click", async () => {
+  const problems = $("generate-problems");
+  const { payload, before, problem } = buildRequest();
+  if (problem) {
+    showNotice(problems, problem);
+    return;
+  }
+  showNotice(problems, null);
+  const button = $("generate");
+  button.disabled = true;
+  button.textContent = "Uploading…";
+  try {
+    const gen = await api.generate(payload);
+    startJob(gen, before);
+    loadAssets(); // the uploads are now assets to pick from next time
+  } catch (err) {
+    showNotice(problems, plainWords(err));
+    if (err instanceof ApiError && err.status === 401) {
+      $("key-status").textContent = "Key not accepted";
+      $("key-status").className = "key-status bad";
+    }
+  } finally {
+    button.disabled = false;
+    button.textContent = "Generate";
+  }
+});
+
+function setSteps(status) {
+  const order = ["queued", "processing", "done"];
+  const at = { PENDING: 0, PROCESSING: 1, COMPLETED: 2 }[status];
+  const failed = TERMINAL.has(status) && status !== "COMPLETED";
+  for (const li of document.querySelectorAll(".steps li")) {
+    const i = order.indexOf(li.dataset.step);
+    li.classList.toggle("done", at !== undefined && (i < at || (status === "COMPLETED" && i === at)));
+    li.classList.toggle("failed", failed && i === 2);
+    if (!failed && i === at && status !== "COMPLETED") li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  }
+  const done = document.querySelector('.steps li[data-step="done"]');
+  done.textContent = failed ? "Failed" : "Done";
+}
+
+/** Progress as 0..100, or null when the server does not report it. */
+function percentOf(gen) {
+  const raw = gen.progress_percent ?? gen.progressPercent ?? gen.progress;
+  if (raw === null || raw === undefined || raw === "" || !Number.isFinite(Number(raw))) return null;
+  const n = Number(raw);
+  return Math.max(0, Math.min(100, n <= 1 ? n * 100 : n));
+}
+
+function stageWords(gen) {
+  const stage = gen.stage || gen.progressStage || "";
+  return STAGE_WORDS[stage] || stage.replace(/_/g, " ");
+}
+
+function startJob(gen, before) {
+  if (state.job && state.job.timer) clearTimeout(state.job.timer);
+  state.job = { id: gen.id, before, timer: 0, startedAt: Date.now(), failures: 0, lastStatus: "" };
+  $("job").hidden = false;
+  $("result-empty").hidden = true;
+  $("compare").hidden = true;
+  showNotice($("job-error"), null);
+  renderJob(gen);
+  $("result-panel").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  poll();
+}
+
+function renderJob(gen) {
+  const status = gen.status;
+  const bar = $("job-progress");
+  const text = $("job-status");
+  setSteps(status);
+  $("job").dataset.status = status;
+  if (status === "PENDING") {
+    bar.removeAttribute("value");
+    text.textContent = "Queued — waiting for a worker…";
+  } else if (status === "PROCESSING") {
+    const pct = percentOf(gen);
+    const words = stageWords(gen);
+    if (pct === null) bar.removeAttribute("value");
+    else bar.value = pct;
+    text.textContent = `Processing${words ? ` — ${words}` : ""}${pct === null ? "…" : ` · ${Math.round(pct)}%`}`;
+  } else if (status === "COMPLETED") {
+    bar.value = 100;
+    const took = Math.round((Date.now() - state.job.startedAt) / 1000);
+    text.textContent = `Done${gen.outputDuration ? ` — ${Number(gen.outputDuration).toFixed(1)} s of video` : ""}, made in ${took} s.`;
+    showResult(gen, state.job.before);
+  } else {
+    bar.value = 0;
+    text.textContent = status === "REJECTED" ? "Refused." : "Failed.";
+    showNotice($("job-error"), generationProblem(gen));
+  }
+}
+
+async function poll() {
+  const job = state.job;
+  if (!job) return;
+  let gen;
+  try {
+    gen = await api.generation(job.id);
+    job.failures = 0;
+  } catch (err) {
+    if (state.job !== job) return;
+    job.failures += 1;
+    const wait = Math.min(POLL_RETRY_MAX_MS, POLL_MS * 2 ** job.failures);
+    $("job-status").textContent = `${plainWords(err).text} Retrying…`;
+    job.timer = setTimeout(poll, wait);
+    return;
+  }
+  if (state.job !== job) return; // a newer generation replaced this one
+  renderJob(gen);
+  if (TERMINAL.has(gen.status)) {
+    refreshHistory();
+    return;
+  }
+  job.timer = setTimeout(poll, POLL_MS);
+}
+
+// ---- result ------------------------------------------------------------------------------------------
+
+const compare = createCompare({
+  stage: $("compare-stage"),
+  beforeVideo: $("before-video"),
+  beforeImage: $("before-image"),
+  after: $("result-video"),
+  wipe: $("wipe"),
+  wipeControl: $("wipe-control"),
+  viewRadios: document.querySelectorAll('input[name="compare-view"]'),
+});
+
+function describeOptions(o) {
+  if (!o) return "";
+  const parts = [];
+  if (o.model_mode) parts.push(`${o.model_mode} mode`);
+  if (o.prompt) {
+    const label = EMOTIONS.find(e => e.value === o.prompt)?.label || o.prompt;
+    parts.push(o.temperature !== undefined && o.temperature !== null ? `${label} ${Number(o.temperature).toFixed(2)}` : label);
+  }
+  if (o.sync_mode) parts.push(o.sync_mode.replace("_", " "));
+  return parts.join(" · ");
+}
+
+function showResult(gen, before) {
+  if (!gen.outputUrl) return;
+  $("job").hidden = state.job?.id !== gen.id;
+  $("result-empty").hidden = true;
+  $("compare").hidden = false;
+  compare.show(gen.outputUrl, before);
+  const link = $("download");
+  link.href = gen.outputUrl;
+  link.setAttribute("download", `reperform-${gen.id}.mp4`);
+  $("result-meta").textContent = [gen.model, describeOptions(gen.options)].filter(Boolean).join(" · ");
+}
+
+/** The original video of a past generation, from its echoed input (a URL, or an asset we know). */
+function beforeOf(gen) {
+  const item = (gen.input || []).find(i => i.type === "video" || i.type === "image");
+  if (!item) return null;
+  const url = item.url || state.assets.get(item.assetId)?.url;
+  const asset = item.assetId ? state.assets.get(item.assetId) : null;
+  const isImage = item.type === "image" || String(asset?.type).toUpperCase() === "IMAGE";
+  return url ? { url, isImage } : null;
+}
+
+// ---- history -----------------------------------------------------------------------------------------
+
+async function refreshHistory() {
+  const list = $("history-list");
+  const status = $("history-status");
+  if (!state.key) return;
+  let gens;
+  try {
+    gens = await api.generations();
+  } catch (err) {
+    status.textContent = plainWords(err).text;
+    return;
+  }
+  gens = (gens || []).slice().sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+  status.textContent = gens.length
+    ? `${gens.length} generation${gens.length === 1 ? "" : "s"} with this key${gens.length > HISTORY_LIMIT ? `, newest ${HISTORY_LIMIT} shown` : ""}.`
+    : "No generations yet with this key.";
+  list.replaceChildren(...gens.slice(0, HISTORY_LIMIT).map(historyItem));
+}
+$("history-refresh").addEventListener("click", () => {
+  loadAssets();
+  refreshHistory();
+});
+
+function historyItem(gen) {
+  const li = document.createElement("li");
+  li.className = "history-item";
+  li.dataset.id = gen.id;
+  li.dataset.status = gen.status;
+
+  const top = document.createElement("div");
+  top.className = "history-top";
+  const badge = document.createElement("span");
+  badge.className = `badge ${gen.status}`;
+  badge.textContent = { PENDING: "queued", PROCESSING: "processing", COMPLETED: "done" }[gen.status] || gen.status.toLowerCase();
+  const when = document.createElement("time");
+  when.className = "history-when";
+  if (gen.createdAt) {
+    when.dateTime = gen.createdAt;
+    when.textContent = new Date(gen.createdAt).toLocaleString();
+  }
+  top.append(badge, when);
+
+  const what = document.createElement("div");
+  what.className = "history-what";
+  what.textContent =
+    [gen.model, describeOptions(gen.options), gen.outputDuration ? `${Number(gen.outputDuration).toFixed(1)} s` : ""]
+      .filter(Boolean)
+      .join(" · ");
+  li.append(top, what);
+
+  if (gen.status === "FAILED" || gen.status === "REJECTED") {
+    const p = generationProblem(gen);
+    const err = document.createElement("div");
+    err.className = "history-error";
+    err.textContent = p.detail ? `${p.text} (${p.detail})` : p.text;
+    li.append(err);
+  }
+  if (gen.status === "COMPLETED" && gen.outputUrl) {
+    const actions = document.createElement("div");
+    actions.className = "history-actions";
+    const show = document.createElement("button");
+    show.type = "button";
+    show.className = "btn btn-small";
+    show.textContent = "Compare";
+    show.setAttribute("aria-label", `Compare the result from ${when.textContent || gen.id} with its original`);
+    show.addEventListener("click", () => {
+      showResult(gen, beforeOf(gen));
+      $("result-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+    });
+    const dl = document.createElement("a");
+    dl.className = "btn btn-small btn-ghost";
+    dl.href = gen.outputUrl;
+    dl.setAttribute("download", `reperform-${gen.id}.mp4`);
+    dl.textContent = "Download";
+    dl.setAttribute("aria-label", `Download the result from ${when.textContent || gen.id}`);
+    actions.append(show, dl);
+    li.append(actions);
+  }
+  return li;
+}
+
+// ---- start -------------------------------------------------------------------------------------------
+
+state.key = loadKey();
+$("api-key").value = state.key;
+updateMode();
+updatePreview();
+connect();

@@ -1,0 +1,213 @@
+// The emotion wheel: six emotions around a circle, "none (follow the video)" at the centre.
+// Angle picks the emotion, distance from the centre sets the intensity (sync's `temperature`, 0..1).
+//
+// Built as an ARIA radiogroup of real buttons with a roving tabindex, so it is one Tab stop:
+// arrow keys walk around the wheel, + / − change intensity, Home (or 0) returns to the centre.
+
+/** Emotions in clockwise order from the top; values are sync's `prompt` words. */
+export const EMOTIONS = [
+  { value: "happy", label: "Happy" },
+  { value: "surprised", label: "Surprised" },
+  { value: "angry", label: "Angry" },
+  { value: "disgusted", label: "Disgusted" },
+  { value: "sad", label: "Sad" },
+  { value: "neutral", label: "Neutral" },
+];
+
+const SECTOR_DEG = 360 / EMOTIONS.length;
+const CENTRE_FRACTION = 0.22; // radius of the "none" disc as a share of the wheel's radius (matches the CSS)
+const LABEL_FRACTION = 0.8; // where the emotion names sit, as a share of the radius
+const INTENSITY_STEP = 0.1; // one + / − key press
+const DEFAULT_INTENSITY = 0.5; // sync's default temperature
+
+const round2 = x => Math.round(x * 100) / 100;
+const clamp01 = x => Math.min(1, Math.max(0, x));
+
+export function describeIntensity(t) {
+  if (t < 0.25) return "subtle";
+  if (t < 0.5) return "mild";
+  if (t < 0.75) return "clear";
+  return "strong";
+}
+
+/**
+ * Render the wheel into `root` (the element with role="radiogroup").
+ * `intensityInput` is an <input type=range> kept in step with the wheel, for people who prefer a slider.
+ * `onChange({emotion, intensity})` fires on every change; emotion is null for the centre.
+ */
+export function createWheel(root, intensityInput, readout, onChange) {
+  let emotion = null;
+  let intensity = DEFAULT_INTENSITY;
+  const buttons = new Map();
+
+  const centre = document.createElement("button");
+  centre.type = "button";
+  centre.className = "wheel-option centre";
+  centre.setAttribute("role", "radio");
+  centre.dataset.emotion = "";
+  centre.setAttribute("aria-label", "None — follow the video's own expression");
+  centre.innerHTML = '<span>none</span><small>follow the video</small>';
+  root.append(centre);
+  buttons.set(null, centre);
+
+  EMOTIONS.forEach((e, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "wheel-option";
+    b.setAttribute("role", "radio");
+    b.dataset.emotion = e.value;
+    b.setAttribute("aria-label", e.label);
+    b.textContent = e.label;
+    const a = (i * SECTOR_DEG * Math.PI) / 180;
+    b.style.left = `${50 + 50 * LABEL_FRACTION * Math.sin(a)}%`;
+    b.style.top = `${50 - 50 * LABEL_FRACTION * Math.cos(a)}%`;
+    root.append(b);
+    buttons.set(e.value, b);
+  });
+
+  const thumb = document.createElement("div");
+  thumb.className = "wheel-thumb";
+  thumb.setAttribute("aria-hidden", "true");
+  root.append(thumb);
+
+  function render(announce) {
+    for (const [value, b] of buttons) {
+      const on = value === emotion;
+      b.setAttribute("aria-checked", String(on));
+      b.tabIndex = on ? 0 : -1;
+    }
+    let x = 50;
+    let y = 50;
+    if (emotion) {
+      const i = EMOTIONS.findIndex(e => e.value === emotion);
+      const a = (i * SECTOR_DEG * Math.PI) / 180;
+      const r = CENTRE_FRACTION + intensity * (1 - CENTRE_FRACTION);
+      x = 50 + 50 * r * Math.sin(a);
+      y = 50 - 50 * r * Math.cos(a);
+    }
+    thumb.hidden = !emotion; // at the centre the "none" button itself shows the choice
+    thumb.style.left = `${x}%`;
+    thumb.style.top = `${y}%`;
+    intensityInput.value = String(intensity);
+    intensityInput.disabled = !emotion;
+    intensityInput.setAttribute("aria-valuetext", `${intensity.toFixed(2)} (${describeIntensity(intensity)})`);
+    root.dataset.emotion = emotion || "";
+    root.dataset.intensity = intensity.toFixed(2);
+    const text = emotion
+      ? `${EMOTIONS.find(e => e.value === emotion).label} · intensity ${intensity.toFixed(2)} (${describeIntensity(intensity)})`
+      : "None — follows the video";
+    if (announce !== false) readout.textContent = text;
+    onChange({ emotion, intensity });
+  }
+
+  function set(nextEmotion, nextIntensity = intensity, focus = false) {
+    emotion = nextEmotion || null;
+    intensity = round2(clamp01(nextIntensity));
+    render();
+    if (focus) buttons.get(emotion).focus();
+  }
+
+  function step(direction) {
+    const n = EMOTIONS.length;
+    let i = EMOTIONS.findIndex(e => e.value === emotion);
+    if (i < 0) i = direction > 0 ? -1 : 0; // from the centre: → goes to the first, ← to the last
+    set(EMOTIONS[(i + direction + n) % n].value, intensity, true);
+  }
+
+  function nudge(delta) {
+    if (!emotion) {
+      readout.textContent = "Pick an emotion first: intensity applies to an emotion.";
+      return;
+    }
+    set(emotion, intensity + delta, true);
+  }
+
+  root.addEventListener("keydown", ev => {
+    switch (ev.key) {
+      case "ArrowRight":
+      case "ArrowDown":
+        step(1);
+        break;
+      case "ArrowLeft":
+      case "ArrowUp":
+        step(-1);
+        break;
+      case "+":
+      case "=":
+      case "PageUp":
+        nudge(INTENSITY_STEP);
+        break;
+      case "-":
+      case "_":
+      case "−":
+      case "PageDown":
+        nudge(-INTENSITY_STEP);
+        break;
+      case "Home":
+      case "0":
+        set(null, intensity, true);
+        break;
+      case "End":
+        if (emotion) set(emotion, 1, true);
+        break;
+      default:
+        return;
+    }
+    ev.preventDefault();
+  });
+
+  // Pointer: a click on a name picks that emotion at the current intensity; a click or drag on the
+  // coloured ring picks the emotion under the pointer and the intensity from its distance.
+  function fromPoint(ev) {
+    const box = root.getBoundingClientRect();
+    const dx = ev.clientX - (box.left + box.width / 2);
+    const dy = ev.clientY - (box.top + box.height / 2);
+    const radius = box.width / 2;
+    const d = Math.hypot(dx, dy) / radius;
+    if (d < CENTRE_FRACTION) {
+      set(null, intensity, true);
+      return;
+    }
+    let deg = (Math.atan2(dx, -dy) * 180) / Math.PI; // clockwise from the top
+    if (deg < 0) deg += 360;
+    const i = Math.round(deg / SECTOR_DEG) % EMOTIONS.length;
+    set(EMOTIONS[i].value, (d - CENTRE_FRACTION) / (1 - CENTRE_FRACTION), true);
+  }
+
+  root.addEventListener("pointerdown", ev => {
+    const option = ev.target.closest(".wheel-option");
+    if (option) {
+      ev.preventDefault();
+      set(option.dataset.emotion || null, intensity, true);
+      return;
+    }
+    ev.preventDefault();
+    root.setPointerCapture(ev.pointerId);
+    root.classList.add("dragging");
+    fromPoint(ev);
+  });
+  root.addEventListener("pointermove", ev => {
+    if (root.hasPointerCapture(ev.pointerId)) fromPoint(ev);
+  });
+  const endDrag = ev => {
+    if (root.hasPointerCapture(ev.pointerId)) root.releasePointerCapture(ev.pointerId);
+    root.classList.remove("dragging");
+  };
+  root.addEventListener("pointerup", endDrag);
+  root.addEventListener("pointercancel", endDrag);
+  // Buttons still get keyboard "click" (Enter/Space): make that select too.
+  root.addEventListener("click", ev => {
+    const option = ev.target.closest(".wheel-option");
+    if (option && ev.detail === 0) set(option.dataset.emotion || null, intensity, true);
+  });
+
+  intensityInput.addEventListener("input", () => {
+    if (emotion) set(emotion, Number(intensityInput.value));
+  });
+
+  render(true);
+  return {
+    get: () => ({ emotion, intensity }),
+    set,
+  };
+}
