@@ -1,0 +1,142 @@
+"""Forced alignment of a known transcript with pocketsphinx 5 (bundled en-us model + CMU dict).
+
+Two decoding passes, as pocketsphinx's own aligner does: the first finds word boundaries with the
+transcript as a linear grammar, the second aligns phones and states inside them. Words missing
+from the dictionary get espeak-ng's pronunciation, or are dropped when espeak cannot read them
+(the neighbouring words' silence/phones then absorb them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..records import Audio
+from .espeak import g2p
+from .phonetics import FUNCTION_WORDS, SILENCE, VOWELS, assign_stress, normalize_phone
+
+log = logging.getLogger(__name__)
+
+#: pocketsphinx's feature frame rate is fixed at 100 frames per second.
+SPHINX_FRAME_S = 0.01
+#: Alignment needs at least a few frames per phone; shorter audio cannot hold a word.
+MIN_ALIGN_AUDIO_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class AlignedPhone:
+    start_s: float
+    end_s: float
+    label: str  # ARPAbet without digit or SIL
+    stress: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlignedWord:
+    start_s: float
+    end_s: float
+    text: str  # the transcript token; "" for silence
+    phones: tuple[AlignedPhone, ...]
+
+
+class AlignmentFailed(Exception):
+    """Internal: the decoder could not align this transcript (caller falls back)."""
+
+
+def to_pcm16(audio: Audio) -> bytes:
+    """float32 [-1, 1] → little-endian 16-bit PCM, what pocketsphinx reads."""
+    return (np.clip(audio.samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def sphinx_decoder(**kwargs: object):  # -> pocketsphinx.Decoder
+    """A decoder with the bundled en-us model, quiet logging, 16 kHz input."""
+    import pocketsphinx
+
+    return pocketsphinx.Decoder(samprate=16000, loglevel="FATAL", **kwargs)
+
+
+class Aligner:
+    """Owns one pocketsphinx decoder (≈0.3 s to load the model and the 134k-word dictionary).
+
+    A decoder is not thread-safe and alignment mutates its dictionary (new words), so calls are
+    serialised by a lock; a worker that needs parallel alignments builds one Aligner per thread.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = sphinx_decoder(bestpath=False)
+        self._lock = threading.Lock()
+        self._espeak_stress: dict[str, list[int]] = {}
+
+    def _prepare_words(self, tokens: list[str]) -> list[str]:
+        """Tokens the dictionary knows, adding espeak pronunciations for the others."""
+        missing = [t for t in dict.fromkeys(tokens) if self._decoder.lookup_word(t) is None]
+        need_stress = [t for t in dict.fromkeys(tokens)
+                       if t not in self._espeak_stress and t not in FUNCTION_WORDS]
+        readings = g2p(list(dict.fromkeys(missing + need_stress)))
+        for word, phones in readings.items():
+            self._espeak_stress[word] = [s for ph, s in phones if ph in VOWELS]
+        for word in missing:
+            phones = readings.get(word)
+            if not phones:
+                log.info("no pronunciation for %r: dropped from alignment", word)
+                continue
+            self._decoder.add_word(word, " ".join(ph for ph, _ in phones), True)
+        return [t for t in tokens if t not in missing or t in readings]
+
+    def align(self, audio: Audio, tokens: list[str]) -> list[AlignedWord]:
+        """Word and phone timings for ``tokens`` (from :func:`tokenize_transcript`) in ``audio``.
+
+        Raises :class:`AlignmentFailed` when the decoder finds no path through the transcript.
+        """
+        if audio.duration_s < MIN_ALIGN_AUDIO_S or not tokens:
+            raise AlignmentFailed("nothing to align")
+        pcm = to_pcm16(audio)
+        with self._lock:
+            words = self._prepare_words(tokens)
+            if not words:
+                raise AlignmentFailed("no word of the transcript has a pronunciation")
+            d = self._decoder
+            try:
+                d.set_align_text(" ".join(words))
+                d.start_utt()
+                d.process_raw(pcm, full_utt=True)
+                d.end_utt()
+                if d.hyp() is None:
+                    raise AlignmentFailed("first pass found no path")
+                d.set_alignment()
+                d.start_utt()
+                d.process_raw(pcm, full_utt=True)
+                d.end_utt()
+                alignment = d.get_alignment()
+            except RuntimeError as exc:
+                raise AlignmentFailed(str(exc)) from exc
+            if alignment is None:
+                raise AlignmentFailed("second pass produced no alignment")
+            return self._collect(alignment, audio.duration_s)
+
+    def _collect(self, alignment, duration_s: float) -> list[AlignedWord]:  # noqa: ANN001 (pocketsphinx type)
+        out: list[AlignedWord] = []
+        for w in alignment:
+            name = w.name
+            is_sil = name.startswith("<") or name.startswith("[") or name.startswith("+")
+            text = "" if is_sil else name.split("(")[0]
+            raw = [(normalize_phone(p.name), p.start, p.duration) for p in w]
+            labels = [lab for lab, _, _ in raw]
+            stress = [0] * len(raw) if is_sil else assign_stress(text, labels, self._espeak_stress.get(text))
+            phones = tuple(
+                AlignedPhone(
+                    start_s=min(start * SPHINX_FRAME_S, duration_s),
+                    end_s=min((start + dur) * SPHINX_FRAME_S, duration_s),
+                    label=SILENCE if is_sil else lab,
+                    stress=st,
+                )
+                for (lab, start, dur), st in zip(raw, stress, strict=True)
+            )
+            start_s = min(w.start * SPHINX_FRAME_S, duration_s)
+            end_s = min((w.start + w.duration) * SPHINX_FRAME_S, duration_s)
+            out.append(AlignedWord(start_s, end_s, text, phones))
+        return out
+
