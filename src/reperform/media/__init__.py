@@ -1,7 +1,7 @@
 """Media stage: probing, decoding, audio loading, time mapping and atomic MP4 encoding (PyAV)."""
 
 from .audio import load_audio, load_audio_for_output
-from .decode import FrameSource, iter_frames
+from .decode import FrameSource, iter_frames, prefetch
 from .encode import Mp4Writer
 from .probe import probe
 from .timemap import build_timemap
@@ -13,5 +13,6 @@ __all__ = [
     "iter_frames",
     "load_audio",
     "load_audio_for_output",
+    "prefetch",
     "probe",
 ]

@@ -7,6 +7,8 @@ held in memory, whatever the clip's length.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -41,6 +43,46 @@ def _read_image(info: MediaInfo) -> np.ndarray:
     except av.FFmpegError as exc:
         raise MediaUnreadable(f"cannot decode image {info.path.name}: {exc}") from exc
     raise MediaUnreadable(f"image {info.path.name} holds no picture")
+
+
+def prefetch(frames: Iterator[tuple[int, float, np.ndarray]], depth: int = 4) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Run a frame iterator on a background thread, ``depth`` frames ahead.
+
+    Decoding and colour conversion release the GIL, so on 2 cores this overlaps decode with the
+    consumer's work (face tracking). Exceptions are re-raised in the consumer.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    t = threading.Thread(target=worker, name="frame-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
 
 
 def iter_frames(info: MediaInfo) -> Iterator[tuple[int, float, np.ndarray]]:

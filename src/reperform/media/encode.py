@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +28,8 @@ X264_PRESET = "veryfast"
 X264_CRF = "18"
 AUDIO_BITRATE = 160_000
 AUDIO_CHUNK = 1024  # AAC frame size
+#: Frames waiting for the encoder thread: enough to absorb jitter, small enough to bound memory.
+ENCODE_QUEUE_FRAMES = 4
 
 
 def check_writable(output: Path) -> None:
@@ -43,6 +47,8 @@ class Mp4Writer:
     """Write RGB frames and a stereo float audio track to an MP4, atomically.
 
     Use as a context manager; :meth:`write` takes ``uint8[H, W, 3]`` frames in output order.
+    Encoding runs on a background thread (PyAV releases the GIL inside x264), so rendering the next
+    frame overlaps encoding this one — on 2 cores that is most of the speed of the render pass.
     """
 
     def __init__(
@@ -71,15 +77,42 @@ class Mp4Writer:
         self._a = self._c.add_stream("aac", rate=OUTPUT_RATE)
         self._a.layout = "stereo"
         self._a.bit_rate = AUDIO_BITRATE
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=ENCODE_QUEUE_FRAMES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._encode_loop, name="mp4-encode", daemon=True)
+        self._thread.start()
+
+    def _encode_loop(self) -> None:
+        while True:
+            rgb = self._queue.get()
+            if rgb is None:
+                return
+            if self._error is not None:
+                continue  # drain so the producer never blocks after a failure
+            try:
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts = self._written
+                for packet in self._v.encode(frame):
+                    self._c.mux(packet)
+                self._written += 1
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                self._error = exc
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            raise OutputNotWritable(f"encoding {self.output.name} failed: {self._error}") from self._error
 
     def write(self, rgb: np.ndarray) -> None:
+        """Queue one frame (a copy is not made: don't modify ``rgb`` afterwards)."""
+        self._raise_pending()
         if rgb.shape[0] != self._h or rgb.shape[1] != self._w:
             rgb = np.pad(rgb, ((0, self._h - rgb.shape[0]), (0, self._w - rgb.shape[1]), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame.pts = self._written
-        for packet in self._v.encode(frame):
-            self._c.mux(packet)
-        self._written += 1
+        self._queue.put(rgb)
+
+    def _join(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
     def _write_audio(self) -> None:
         n_total = int(round(self._written / float(self._fps) * OUTPUT_RATE))
@@ -99,6 +132,8 @@ class Mp4Writer:
 
     def close(self) -> Path:
         """Finalise and move into place; returns the output path."""
+        self._join()
+        self._raise_pending()
         for packet in self._v.encode(None):
             self._c.mux(packet)
         self._write_audio()
@@ -112,6 +147,8 @@ class Mp4Writer:
 
     def abort(self) -> None:
         """Drop everything written so far; the output path is untouched."""
+        self._error = self._error or RuntimeError("aborted")
+        self._join()
         try:
             self._c.close()
         except Exception:  # noqa: BLE001 - closing a broken container may fail in many ways
