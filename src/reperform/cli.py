@@ -63,7 +63,7 @@ def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptio
                 raise typer.Exit(130) from None
             _fail(exc, debug)
             raise  # unreachable: _fail always exits
-    total = sum(result.timings_s.values())
+    total = result.timings_s.get("total", 0.0)
     rtf = total / result.duration_s if result.duration_s else 0.0
     out.print(
         f"wrote {result.output}  {result.width}x{result.height} {float(result.fps):.2f} fps, "

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Relative cost of each stage, for one overall progress bar.
 STAGE_WEIGHTS = {"probe": 0.2, "analyze": 3.0, "speech": 0.3, "plan": 0.3, "render": 6.0}
+#: ``timings_s`` keys: one per stage ("speech" ran on its own thread, overlapping "analyze";
+#: "speech_wait" is the part the pipeline waited for it) plus "total" wall time.
 #: Modes the engine can render today; others fail loudly rather than fall back.
 IMPLEMENTED_MODES = {ModelMode.lips}
 
@@ -97,8 +99,11 @@ def run(
     timings: dict[str, float] = {}
     warnings: list[str] = []
     overall = Overall(progress, STAGE_WEIGHTS)
+    t0 = time.perf_counter()
     try:
-        return _run(video, audio, output, options, config, overall, timings, warnings)
+        result = _run(video, audio, output, options, config, overall, timings, warnings)
+        result.timings_s["total"] = time.perf_counter() - t0
+        return result
     except ReperformError:
         raise
     except MemoryError as exc:
