@@ -1,0 +1,12 @@
+"""Motion stage: turns speech (and, later, emotion and prosody) into per-frame targets.
+
+``plan_motion(...) -> MotionPlan`` is the whole public surface; the passes live in ``visemes``
+(rule table), ``adapt`` (this speaker's shapes), ``mouth`` (coarticulation, pauses, closures),
+``expression`` and ``head`` (face and head modes).
+"""
+
+from .expression import AUS, N_AUS
+from .plan import plan_motion
+from .visemes import Viseme
+
+__all__ = ["AUS", "N_AUS", "Viseme", "plan_motion"]

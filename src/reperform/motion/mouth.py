@@ -1,0 +1,293 @@
+"""Mouth trajectory from speech: targets → coarticulation → pauses → acoustics → smoothing → closures.
+
+Every pass is a small pure function on a fixed 100 Hz grid (finer than any video frame rate, so
+sampling to frames loses nothing), which keeps each rule testable on hand-built phones.
+
+- **Targets**: each phone gets its viseme's shape for this person (``adapt``), its opening scaled
+  by stress and local loudness (stressed, louder vowels open more).
+- **Coarticulation**: Cohen–Massaro dominance blending. Each segment pulls the mouth toward its
+  target with a weight that is full inside its span and decays exponentially outside it, faster
+  after the segment (carry-over) than before it (anticipation: lips start moving to a vowel up to
+  ~200 ms ahead, as in Rhubarb's rough animation pass).
+- **Pauses** (Rhubarb's pause rule): shorter than 120 ms the mouth holds; up to 350 ms it relaxes
+  part of the way; longer, it goes to the person's rest shape.
+- **Acoustics**: the audio's own openness estimate is blended into ``open``/``jaw`` — it knows
+  about loudness and vowel quality the phone labels miss, and it is all there is when no phones
+  are known (other languages).
+- **Smoothing**: a Gaussian (symmetric, so zero-phase: no lag against the audio).
+- **Closures**: p/b/m spans are forced shut *after* smoothing, so a seal is never blurred away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from ..records import Phone, Prosody, SpeechTimeline
+from .adapt import Range
+from .visemes import DIPHTHONG_GLIDES, VOWELS, Viseme, rule_for
+
+#: Internal time step of all curves, seconds.
+GRID_S = 0.01
+#: Anticipation decay time constant, seconds: the lips start toward a segment's shape well
+#: before it sounds (coarticulation studies: up to ~200 ms for rounding; 1/e at 60 ms).
+ANTICIPATION_S = 0.06
+#: Carry-over decay time constant, seconds: shapes release faster than they are anticipated.
+CARRYOVER_S = 0.045
+#: Tongue consonants leave the lips free: their dominance on width/protrusion is scaled by this.
+TONGUE_LIP_DOMINANCE = 0.4
+#: Opening scale by lexical stress: 0 unstressed, 1 primary, 2 secondary (reduced vowels open less).
+STRESS_OPEN_SCALE = {0: 0.75, 1: 1.0, 2: 0.88}
+#: Loudness → opening: +/- this fraction of the target opening per 10 dB from the speech's
+#: typical level (louder syllables are articulated bigger; Lombard effect).
+LOUDNESS_GAIN_PER_10DB = 0.25
+#: Clamp of the loudness factor, so one shout or one mumble does not dominate.
+LOUDNESS_FACTOR_RANGE = (0.6, 1.3)
+#: Pauses shorter than this keep the mouth where it is (Rhubarb: < 12 cs hold).
+PAUSE_HOLD_S = 0.12
+#: Pauses up to this relax part of the way toward rest; longer ones close (Rhubarb: ≤ 35 cs).
+PAUSE_RELAX_S = 0.35
+#: Dominance of the rest target in a relaxing pause (partial) and a closing pause (full).
+PAUSE_RELAX_DOMINANCE = 0.8
+PAUSE_CLOSE_DOMINANCE = 4.0
+#: Weight of the acoustic openness in ``open`` per speech method: forced-aligned phones are
+#: trusted most; recognised phones are noisy; acoustic-only has nothing else.
+ACOUSTIC_WEIGHT = {"aligned": 0.35, "recognized": 0.5, "acoustic": 1.0}
+#: Smoothing width (Gaussian sigma), seconds: removes grid steps, keeps syllable-rate motion
+#: (4–7 Hz) nearly intact.
+SMOOTH_SIGMA_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One target on the timeline: a phone (or part of a diphthong) or a pause."""
+
+    start_s: float
+    end_s: float
+    target: np.ndarray  # float32[4] absolute mouth params
+    dominance: np.ndarray  # float32[4] per-parameter Cohen–Massaro magnitude
+    viseme: Viseme
+    closure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MouthCurves:
+    """The planned mouth on the grid: ``t_s[i] = i * GRID_S``."""
+
+    t_s: np.ndarray  # float64[T]
+    mouth: np.ndarray  # float32[T, 4]
+    viseme: np.ndarray  # int8[T] dominant viseme
+    closure: np.ndarray  # bool[T]
+    speaking: np.ndarray  # bool[T]
+    closure_spans: tuple[tuple[float, float], ...] = ()  # (start_s, end_s) of every p/b/m seal
+
+
+def grid(duration_s: float) -> np.ndarray:
+    """Grid times covering ``[0, duration_s]``."""
+    n = max(1, int(np.ceil(duration_s / GRID_S)) + 1)
+    return np.arange(n, dtype=np.float64) * GRID_S
+
+
+def _track_at(values: np.ndarray, hop_s: float, t_s: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """Resample a ``hop_s`` track at times ``t_s`` (value of the hop centred nearest)."""
+    values = np.asarray(values, np.float64)
+    if values.size == 0 or hop_s <= 0:
+        return np.full(len(t_s), fill)
+    src_t = np.arange(len(values)) * hop_s
+    good = np.isfinite(values)
+    if good.sum() < 1:
+        return np.full(len(t_s), fill)
+    return np.interp(t_s, src_t[good], values[good], left=fill, right=fill)
+
+
+def loudness_factors(phones: list[Phone], prosody: Prosody | None) -> np.ndarray:
+    """Opening factor per phone from the local intensity relative to the speech's typical level."""
+    out = np.ones(len(phones))
+    if prosody is None or prosody.intensity_db.size == 0 or not phones:
+        return out
+    mids = np.array([(p.start_s + p.end_s) / 2 for p in phones])
+    db = _track_at(prosody.intensity_db, prosody.hop_s, mids, fill=np.nan)
+    vowel_db = db[[p.label in VOWELS for p in phones]]
+    vowel_db = vowel_db[np.isfinite(vowel_db)]
+    if vowel_db.size < 3:
+        return out
+    ref = float(np.median(vowel_db))
+    lo, hi = LOUDNESS_FACTOR_RANGE
+    f = 1.0 + LOUDNESS_GAIN_PER_10DB * (db - ref) / 10.0
+    return np.where(np.isfinite(f), np.clip(f, lo, hi), 1.0)
+
+
+def phone_segments(
+    phones: list[Phone], targets: np.ndarray, rng: Range, prosody: Prosody | None = None
+) -> list[Segment]:
+    """Targets pass: one segment per spoken phone (two for diphthongs), silence skipped.
+
+    ``targets`` is float32[N_VISEMES, 4] in absolute units (from :mod:`adapt`).
+    """
+    loud = loudness_factors(phones, prosody)
+    base = np.where(np.arange(4) == 0, rng.closed, rng.neutral)
+    segs: list[Segment] = []
+    for ph, lf in zip(phones, loud, strict=True):
+        rule = rule_for(ph.label)
+        if rule.viseme is Viseme.REST or ph.end_s <= ph.start_s:
+            continue
+        amp = rule.open_scale
+        if ph.label in VOWELS:
+            amp *= STRESS_OPEN_SCALE.get(ph.stress, 1.0) * lf
+        dom = np.full(4, rule.dominance, np.float32)
+        if not rule.lip_critical and rule.viseme not in (Viseme.R, Viseme.ROUNDED, Viseme.SPREAD) and ph.label not in VOWELS:
+            dom[1:3] *= TONGUE_LIP_DOMINANCE
+        def shaped(v: Viseme, amp: float = amp) -> np.ndarray:
+            t = targets[v].astype(np.float32).copy()
+            # Opening and jaw scale around closed/neutral; lip shape (width, protrusion) does not.
+            t[[0, 3]] = base[[0, 3]] + amp * (t[[0, 3]] - base[[0, 3]])
+            return t
+        glide = DIPHTHONG_GLIDES.get(ph.label)
+        if glide is not None:
+            split = ph.start_s + glide[1] * (ph.end_s - ph.start_s)
+            segs.append(Segment(ph.start_s, split, shaped(rule.viseme), dom, rule.viseme))
+            segs.append(Segment(split, ph.end_s, shaped(glide[0], amp * 0.8), dom * 0.8, glide[0]))
+        else:
+            segs.append(
+                Segment(ph.start_s, ph.end_s, shaped(rule.viseme), dom, rule.viseme,
+                        closure=rule.viseme is Viseme.PBM)
+            )
+    return segs
+
+
+def pause_segments(pauses: list[tuple[float, float]], rest: np.ndarray, rng: Range) -> list[Segment]:
+    """Pause pass: rest targets for pauses, by length (hold / relax / close)."""
+    segs: list[Segment] = []
+    relaxed = rest.copy()
+    relaxed[0] = rest[0] + 0.15 * (rng.hi[0] - rng.closed[0])  # lips part slightly when relaxed
+    for a, b in pauses:
+        length = b - a
+        if length < PAUSE_HOLD_S:
+            continue
+        if length <= PAUSE_RELAX_S:
+            segs.append(Segment(a, b, relaxed, np.full(4, PAUSE_RELAX_DOMINANCE, np.float32), Viseme.REST))
+        else:
+            segs.append(Segment(a, b, rest.copy(), np.full(4, PAUSE_CLOSE_DOMINANCE, np.float32), Viseme.REST))
+    return segs
+
+
+def coarticulate(segs: list[Segment], t_s: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dominance-weighted blend of all segments → (mouth float32[T, 4], dominant viseme int8[T]).
+
+    A faint everywhere-present rest target keeps the blend defined far from any segment (the
+    mouth drifts to rest there) without affecting speech.
+    """
+    n = len(t_s)
+    num = np.tile(rest.astype(np.float64) * 1e-3, (n, 1))
+    den = np.full((n, 4), 1e-3)
+    best = np.full(n, 1e-3)
+    vis = np.zeros(n, np.int8)
+    reach_s = 6 * ANTICIPATION_S
+    for s in segs:
+        i0 = max(0, int(np.floor((s.start_s - reach_s) / GRID_S)))
+        i1 = min(n, int(np.ceil((s.end_s + reach_s) / GRID_S)) + 1)
+        if i1 <= i0:
+            continue
+        t = t_s[i0:i1]
+        before = np.clip(s.start_s - t, 0, None)
+        after = np.clip(t - s.end_s, 0, None)
+        w = np.exp(-before / ANTICIPATION_S - after / CARRYOVER_S)
+        d = w[:, None] * s.dominance[None, :]
+        num[i0:i1] += d * s.target[None, :]
+        den[i0:i1] += d
+        inside = w * float(s.dominance[0])
+        better = inside > best[i0:i1]
+        best[i0:i1] = np.where(better, inside, best[i0:i1])
+        vis[i0:i1] = np.where(better, int(s.viseme), vis[i0:i1])
+    return (num / den).astype(np.float32), vis
+
+
+def speaking_mask(t_s: np.ndarray, phones: list[Phone], pauses: list[tuple[float, float]],
+                  speech_end_s: float) -> np.ndarray:
+    """True inside speech: not in a pause of PAUSE_HOLD_S or more, not after the audio."""
+    speaking = t_s < speech_end_s
+    for a, b in pauses:
+        if b - a >= PAUSE_HOLD_S:
+            speaking &= ~((t_s >= a) & (t_s < b))
+    if phones:
+        first = min(p.start_s for p in phones if rule_for(p.label).viseme is not Viseme.REST) if any(
+            rule_for(p.label).viseme is not Viseme.REST for p in phones) else speech_end_s
+        last = max((p.end_s for p in phones if rule_for(p.label).viseme is not Viseme.REST), default=0.0)
+        speaking &= (t_s >= first - PAUSE_HOLD_S / 2) & (t_s <= last + PAUSE_HOLD_S / 2)
+    return speaking
+
+
+def blend_acoustic(mouth: np.ndarray, t_s: np.ndarray, speech: SpeechTimeline, rng: Range,
+                   speaking: np.ndarray, weight: float) -> np.ndarray:
+    """Acoustics pass: mix the audio's openness estimate into ``open`` and ``jaw``.
+
+    Outside speech the acoustic curve is gated to rest: breaths and room noise must not move the
+    lips (no flapping in silence).
+    """
+    if weight <= 0 or speech.openness.size == 0:
+        return mouth
+    ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0) * speaking
+    out = mouth.copy()
+    open_ac = rng.closed[0] + ac * (rng.hi[0] - rng.closed[0])
+    jaw_ac = rng.neutral[3] + ac * (rng.hi[3] - rng.neutral[3])
+    out[:, 0] = (1 - weight) * mouth[:, 0] + weight * open_ac
+    out[:, 3] = (1 - weight) * mouth[:, 3] + weight * jaw_ac
+    return out
+
+
+def closure_mask(t_s: np.ndarray, segs: list[Segment]) -> np.ndarray:
+    """Grid points inside a p/b/m closure."""
+    mask = np.zeros(len(t_s), bool)
+    for s in segs:
+        if s.closure:
+            mask |= (t_s >= s.start_s) & (t_s <= s.end_s)
+    return mask
+
+
+def plan_mouth(
+    speech: SpeechTimeline,
+    prosody: Prosody | None,
+    targets: np.ndarray,
+    rng: Range,
+    duration_s: float,
+    *,
+    speech_end_s: float | None = None,
+) -> MouthCurves:
+    """All passes: the mouth for ``speech`` on the grid over ``[0, duration_s]``.
+
+    ``speech_end_s`` is where real audio ends (the rest is silence padding): the mouth rests
+    after it.
+    """
+    t_s = grid(duration_s)
+    end_s = min(speech.duration_s, duration_s) if speech_end_s is None else speech_end_s
+    phones = [p for p in speech.phones if p.start_s < end_s]
+    rest = targets[Viseme.REST].astype(np.float32)
+    pauses = list(speech.pauses)
+    if end_s < duration_s:
+        pauses.append((end_s, duration_s + 1.0))
+    segs = phone_segments(phones, targets, rng, prosody)
+    rest_segs = pause_segments(pauses, rest, rng)
+    speaking = speaking_mask(t_s, phones, pauses, end_s)
+    if not phones:
+        # No phones (acoustic method): rest shape, the acoustic pass supplies all opening.
+        mouth = np.tile(rest, (len(t_s), 1))
+        vis = np.zeros(len(t_s), np.int8)
+        # An idle mouth that is not silent still shows a mid opening viseme for exemplar choice.
+        weight = 1.0
+    else:
+        mouth, vis = coarticulate(segs + rest_segs, t_s, rest)
+        weight = ACOUSTIC_WEIGHT.get(speech.method, 0.5)
+    mouth = blend_acoustic(mouth, t_s, speech, rng, speaking, weight)
+    if not phones:
+        vis = np.where(speaking & (mouth[:, 0] > rng.closed[0] + 0.3 * (rng.hi[0] - rng.closed[0])),
+                       np.int8(Viseme.OPEN), np.int8(Viseme.REST)).astype(np.int8)
+    sigma = SMOOTH_SIGMA_S / GRID_S
+    mouth = gaussian_filter1d(mouth, sigma, axis=0, mode="nearest").astype(np.float32)
+    closure = closure_mask(t_s, segs)
+    mouth[closure, 0] = rng.closed[0]
+    vis[closure] = np.int8(Viseme.PBM)
+    vis[~speaking & ~closure] = np.int8(Viseme.REST)
+    spans = tuple((s.start_s, s.end_s) for s in segs if s.closure)
+    return MouthCurves(t_s=t_s, mouth=mouth, viseme=vis, closure=closure, speaking=speaking, closure_spans=spans)
