@@ -1,0 +1,191 @@
+"""End-to-end through the public API on real clips (issue 3): streams, sizes, lengths, untouched
+background, mouth closed in silence and moving in speech, graceful handling of hard inputs."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import reperform
+from reperform.errors import ModeNotImplemented, NoFaceFound
+from reperform.face import FaceTracker
+from reperform.media import iter_frames, probe
+from reperform.pipeline import IMPLEMENTED_MODES
+from reperform.progress import RecordingSink
+from tests.conftest import make_tone_wav, make_video
+
+pytestmark = [pytest.mark.e2e, pytest.mark.media]
+
+
+def frames_of(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    info = probe(path)
+    return [img for _, _, img in itertools.islice(iter_frames(info), limit)]
+
+
+def mouth_track(path: Path):
+    info = probe(path)
+    tracker = FaceTracker(info.width, info.height)
+    for index, _t, rgb in iter_frames(info):
+        tracker.update(index, rgb)
+    return tracker.finish()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def lips_run(tmp_path_factory, media_dir):
+    """videoretalking_2 (5 s, 844², 25 fps) driven by a voice with a pause and 1.7 s trailing silence."""
+    out = tmp_path_factory.mktemp("lips") / "out.mp4"
+    sink = RecordingSink()
+    result = reperform.generate(
+        media_dir / "videos" / "videoretalking_2.mp4", media_dir / "audio" / "musetalk_yongen.wav", out,
+        reperform.Options(mode="lips", sync_mode="loop"), progress=sink,
+    )
+    return result, out, sink
+
+
+def test_output_is_h264_aac_with_the_input_size_and_rate(lips_run, media_dir):
+    result, out, _ = lips_run
+    src = probe(media_dir / "videos" / "videoretalking_2.mp4")
+    info = probe(out)
+    assert out.exists() and info.video_codec == "h264" and info.has_audio
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    assert (info.width, info.height) == (src.width, src.height)
+    assert info.fps == src.fps
+    # loop mode: the 8 s audio decides the length, not the 5 s video
+    assert info.duration_s == pytest.approx(8.0, abs=0.1)
+    assert result.n_frames == 200 and result.frames_edited > 150
+
+
+def test_progress_is_monotonic_and_reaches_one(lips_run):
+    _, _, sink = lips_run
+    fractions = [f for _, f, _ in sink.events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert {"analyze", "render"} <= {s for s, _, _ in sink.events}
+
+
+def test_pixels_away_from_the_face_are_unchanged(lips_run, media_dir):
+    _, out, _ = lips_run
+    src = frames_of(media_dir / "videos" / "videoretalking_2.mp4", 50)
+    dst = frames_of(out, 50)
+    track = mouth_track(media_dir / "videos" / "videoretalking_2.mp4")
+    for k in range(0, 50, 7):
+        lm = track.landmarks[k]
+        x0, y0 = lm[:, 0].min(), lm[:, 1].min()
+        x1, y1 = lm[:, 0].max(), lm[:, 1].max()
+        pad = 0.35 * (x1 - x0)
+        mask = np.ones(src[k].shape[:2], bool)
+        mask[int(max(0, y0 - pad)) : int(y1 + 2 * pad), int(max(0, x0 - pad)) : int(x1 + pad)] = False
+        # compare against the source; only x264 re-encoding differs out there
+        assert psnr(src[k][mask], dst[k][mask]) > 38.0, f"frame {k}"
+
+
+def test_mouth_rests_in_the_trailing_silence_and_moves_in_speech(lips_run):
+    _, out, _ = lips_run
+    track = mouth_track(out)
+    opening = track.mouth[:, 0]
+    fps = 25
+    speech = opening[int(0.5 * fps) : int(5.0 * fps)]
+    silence = opening[int(6.7 * fps) : int(7.9 * fps)]  # the audio's last ~1.7 s are silent
+    assert np.percentile(speech, 90) > np.percentile(silence, 90) + 0.05
+    assert silence.std() < 0.5 * speech.std()  # no flapping in silence
+
+
+def test_a_still_photo_is_animated_for_the_length_of_the_audio(tmp_path, media_dir):
+    out = tmp_path / "photo.mp4"
+    r = reperform.generate(media_dir / "images" / "sadtalker_people_0.png",
+                           media_dir / "audio" / "latentsync_demo1_audio.wav", out)
+    info = probe(out)
+    assert info.duration_s == pytest.approx(9.6, abs=0.1) and (info.width, info.height) == (474, 474)
+    opening = mouth_track(out).mouth[:, 0]
+    assert opening.max() - opening.min() > 0.08, "the photo's mouth should open and close"
+    assert r.frames_edited > 0
+
+
+def test_a_video_without_its_own_audio_track_works(tmp_path, media_dir):
+    out = tmp_path / "noaudio.mp4"
+    reperform.generate(media_dir / "videos" / "liveportrait_d13.mp4",
+                       media_dir / "audio" / "sadtalker_RD_Radio36_000.wav", out)
+    info = probe(out)
+    assert (info.width, info.height) == (720, 1280) and info.duration_s == pytest.approx(8.0, abs=0.1)
+
+
+def test_a_hevc_portrait_with_a_small_face_keeps_its_size(tmp_path, media_dir):
+    out = tmp_path / "hevc.mp4"
+    r = reperform.generate(media_dir / "videos" / "latentsync_demo1_video.mp4",
+                           media_dir / "audio" / "whisper_jfk.flac", out)
+    info = probe(out)
+    assert (info.width, info.height) == (1080, 1920) and info.video_codec == "h264"
+    assert info.duration_s == pytest.approx(10.0, abs=0.1)  # cut_off: the shorter (video) wins
+    assert r.frames_edited > 200
+
+
+def test_frames_without_a_face_pass_through_with_a_warning(tmp_path, media_dir):
+    out = tmp_path / "ham.mp4"
+    r = reperform.generate(media_dir / "videos" / "facerecognition_short_hamilton_clip.mp4",
+                           media_dir / "audio" / "pcavs_681600002.wav", out)
+    assert any("no face" in w for w in r.warnings)
+    assert r.frames_edited < r.n_frames
+    assert probe(out).fps == Fraction(2997, 100)
+
+
+def test_silent_audio_keeps_the_mouth_closed(tmp_path, media_dir):
+    out = tmp_path / "silent.mp4"
+    silent = make_tone_wav(tmp_path / "silent.wav", 3.0, amp=0.0)
+    reperform.generate(media_dir / "videos" / "videoretalking_2.mp4", silent, out)
+    src_rest = np.percentile(mouth_track(media_dir / "videos" / "videoretalking_2.mp4").mouth[:, 0], 20)
+    opening = mouth_track(out).mouth[:, 0]
+    assert np.percentile(opening, 90) <= src_rest + 0.04
+
+
+def test_variable_frame_rate_input_keeps_its_average_rate(tmp_path, media_dir):
+    """Re-time a real clip with irregular timestamps; the output is constant-rate at the average."""
+    src = media_dir / "videos" / "pcavs_00373.mp4"
+    vfr = tmp_path / "vfr.mkv"
+    frames = frames_of(src)
+    with av.open(str(vfr), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 224, 224, "yuv420p"
+        v.time_base = Fraction(1, 1000)
+        t = 0
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = t
+            f.time_base = Fraction(1, 1000)
+            t += 20 if i % 2 else 60  # alternating 20 ms / 60 ms: average 40 ms (25 fps)
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+    out = tmp_path / "vfr_out.mp4"
+    reperform.generate(vfr, media_dir / "audio" / "whisper_jfk.flac", out)
+    info = probe(out)
+    assert abs(float(info.fps) - 25.0) < 1.0
+    assert info.duration_s == pytest.approx(len(frames) * 0.04, abs=0.2)
+
+
+@pytest.mark.parametrize("mode", [m.value for m in reperform.ModelMode if m not in IMPLEMENTED_MODES])
+def test_unbuilt_modes_fail_loudly_and_write_nothing(tmp_path, media_dir, mode):
+    out = tmp_path / "o.mp4"
+    with pytest.raises(ModeNotImplemented):
+        reperform.generate(media_dir / "videos" / "pcavs_00373.mp4", media_dir / "audio" / "whisper_jfk.flac",
+                           out, reperform.Options(mode=mode))
+    assert not out.exists()
+
+
+def test_a_video_with_no_face_at_all_fails_clearly(tmp_path):
+    video = make_video(tmp_path / "noface.mp4", 20, (96, 96))
+    out = tmp_path / "o.mp4"
+    with pytest.raises(NoFaceFound):
+        reperform.generate(video, make_tone_wav(tmp_path / "a.wav", 1.0), out)
+    assert not out.exists()
