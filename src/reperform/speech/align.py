@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 SPHINX_FRAME_S = 0.01
 #: Alignment needs at least a few frames per phone; shorter audio cannot hold a word.
 MIN_ALIGN_AUDIO_S = 0.2
+#: Wide search beams: the alignment grammar is a single path, so pruning buys no speed (measured:
+#: same 0.07 s for 5 s of audio) but the default beams lose the path in fast or clipped speech.
+ALIGN_BEAM, ALIGN_WORD_BEAM = 1e-80, 1e-60
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,9 @@ class Aligner:
     """
 
     def __init__(self) -> None:
-        self._decoder = sphinx_decoder(bestpath=False)
+        self._decoder = sphinx_decoder(
+            bestpath=False, beam=ALIGN_BEAM, pbeam=ALIGN_BEAM, wbeam=ALIGN_WORD_BEAM
+        )
         self._lock = threading.Lock()
         self._espeak_stress: dict[str, list[int]] = {}
 

