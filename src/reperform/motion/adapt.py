@@ -79,8 +79,13 @@ class Range:
 
 
 def generic_targets(rng: Range) -> np.ndarray:
-    """Every viseme's generic shape in this person's units, float32[N_VISEMES, 4]."""
-    return np.stack([rng.to_params(shape_fractions(Viseme(v))) for v in range(N_VISEMES)])
+    """Every viseme's generic shape in this person's units, float32[N_VISEMES, 4].
+
+    REST is the person's own neutral (which may have parted lips), not the sealed ``closed``.
+    """
+    out = np.stack([rng.to_params(shape_fractions(Viseme(v))) for v in range(N_VISEMES)])
+    out[Viseme.REST] = rng.neutral
+    return out
 
 
 def _mouth_at(times_s: np.ndarray, frame_times_s: np.ndarray, mouth: np.ndarray, ok: np.ndarray) -> np.ndarray:

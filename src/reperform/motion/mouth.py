@@ -55,6 +55,8 @@ PAUSE_CLOSE_DOMINANCE = 4.0
 #: Weight of the acoustic openness in ``open`` per speech method: forced-aligned phones are
 #: trusted most; recognised phones are noisy; acoustic-only has nothing else.
 ACOUSTIC_WEIGHT = {"aligned": 0.35, "recognized": 0.5, "acoustic": 1.0}
+#: Width of the fade of the acoustic share at speech/pause edges (Gaussian sigma), seconds.
+SPEECH_GATE_SIGMA_S = 0.03
 #: Smoothing width (Gaussian sigma), seconds: removes grid steps, keeps syllable-rate motion
 #: (4–7 Hz) nearly intact.
 SMOOTH_SIGMA_S = 0.02
@@ -228,12 +230,16 @@ def blend_acoustic(mouth: np.ndarray, t_s: np.ndarray, speech: SpeechTimeline, r
     """
     if weight <= 0 or speech.openness.size == 0:
         return mouth
-    ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0) * speaking
+    ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0)
+    # Fade the acoustic share in and out with speech instead of switching it, so pause edges
+    # do not jump.
+    gate = gaussian_filter1d(speaking.astype(np.float64), SPEECH_GATE_SIGMA_S / GRID_S, mode="nearest")
+    w = weight * np.clip(gate, 0.0, 1.0)
     out = mouth.copy()
     open_ac = rng.closed[0] + ac * (rng.hi[0] - rng.closed[0])
     jaw_ac = rng.neutral[3] + ac * (rng.hi[3] - rng.neutral[3])
-    out[:, 0] = (1 - weight) * mouth[:, 0] + weight * open_ac
-    out[:, 3] = (1 - weight) * mouth[:, 3] + weight * jaw_ac
+    out[:, 0] = (1 - w) * mouth[:, 0] + w * open_ac
+    out[:, 3] = (1 - w) * mouth[:, 3] + w * jaw_ac
     return out
 
 
