@@ -1,0 +1,297 @@
+"""Executing one job, and the embedded pool that runs jobs beside the server when there is no Redis.
+
+:func:`execute` is the whole life of one attempt and is shared by the embedded pool and the Celery
+task: claim with a lease → fetch inputs → probe them → ``reperform.generate`` (lease renewed from a
+heartbeat thread and from progress) → store the output under a per-attempt key → COMPLETED by
+compare-and-set; any :class:`~reperform.errors.ReperformError` → FAILED with its message and code.
+The terminal step also queues the webhook and, for the last job of a batch, its results file.
+
+The embedded pool runs each job in a child process (``python -m reperform.jobs.child``): the
+engine's CPU work never competes with the API for the GIL, an engine crash cannot take the server
+down, and a child whose server died (``kill -9``) exits at once; its lease then expires and the
+restarted server runs the job again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import api
+from ..errors import AudioMissing, EngineError, MediaUnreadable, ReperformError, VideoMissing
+from ..settings import Settings
+from ..storage import Storage
+from .store import COMPLETED, TERMINAL, Claim, JobStore
+from .views import UrlSigner, batch_json, generation_json
+
+log = logging.getLogger(__name__)
+
+#: Progress is written to the job row at most this often (every write is a DB transaction).
+PROGRESS_WRITE_INTERVAL_S = 0.5
+#: espeak-ng voice names look like "en-us", "de", "pt-br"; anything else (an ElevenLabs id) → default.
+ESPEAK_VOICE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8}){0,2}$")
+DEFAULT_VOICE = "en-us"
+
+
+@dataclass
+class JobContext:
+    """What executing a job needs, built once per process from :class:`Settings`."""
+
+    settings: Settings
+    store: JobStore
+    storage: Storage
+
+    @classmethod
+    def build(cls, settings: Settings) -> JobContext:
+        return cls(settings=settings, store=JobStore(settings.db_url), storage=Storage(settings.files_url))
+
+    def signer(self) -> UrlSigner:
+        base = self.settings.public_url or self.store.meta("public_url") or self.settings.base_url
+        return UrlSigner(self.store.url_secret(), base, self.settings.output_url_ttl_s)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class _Lease:
+    """Keeps the lease alive and carries progress to the job row; notices when ownership is lost."""
+
+    def __init__(self, ctx: JobContext, job_id: str, owner: str) -> None:
+        self.ctx, self.job_id, self.owner = ctx, job_id, owner
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._progress: tuple[float, str] | None = None
+        self._last_write = 0.0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id[:8]}", daemon=True)
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self, progress: float | None = None, stage: str | None = None) -> None:
+        if not self.ctx.store.heartbeat(self.job_id, self.owner, self.ctx.settings.lease_s,
+                                        progress=progress, stage=stage):
+            self.lost.set()
+
+    def _run(self) -> None:
+        interval = max(self.ctx.settings.lease_s / 4, 0.2)
+        while not self._stop.wait(interval):
+            with self._lock:
+                pending, self._progress = self._progress, None
+            self._beat(*(pending or (None, None)))
+            if self.lost.is_set():
+                log.warning("job %s: lease lost; this attempt's result will be discarded", self.job_id)
+                return
+
+    def progress(self, stage: str, fraction: float, detail: str = "") -> None:
+        """A :class:`~reperform.progress.ProgressSink`: throttled writes of the overall fraction."""
+        if self.lost.is_set():
+            raise EngineError("job lease lost to another worker; stopping this attempt")
+        now = time.monotonic()
+        with self._lock:
+            self._progress = (min(max(fraction, 0.0), 0.99), stage)
+            if now - self._last_write < PROGRESS_WRITE_INTERVAL_S:
+                return
+            self._last_write = now
+            pending, self._progress = self._progress, None
+        self._beat(*pending)
+
+
+def _materialize(ctx: JobContext, item: dict[str, Any], dest: Path, error: type[ReperformError]) -> Path:
+    """A local file for an input item (stored asset or URL)."""
+    from ..server.fetch import fetch
+
+    if item.get("assetId"):
+        asset = ctx.store.get_asset(item["assetId"])
+        if asset is None:
+            raise error(f"asset {item['assetId']} does not exist")
+        ctx.storage.get_file(asset.key, dest)
+        return dest
+    s = ctx.settings
+    return fetch(item["url"], dest, max_bytes=s.max_fetch_bytes, timeout_s=s.fetch_timeout_s,
+                 allow_private=s.allow_private_urls, error=error)
+
+
+def _inputs(ctx: JobContext, job_input: list[dict[str, Any]], work: Path) -> tuple[Path, Path, str | None]:
+    """Download or synthesise the inputs, then sniff them: the bytes decide what they are."""
+    from ..server.fetch import AudioInaccessible, VideoInaccessible
+    from ..server.wire import text_script
+
+    video_item = next(i for i in job_input if i.get("type") in ("video", "image"))
+    video = _materialize(ctx, video_item, work / "video.bin", VideoInaccessible)
+    vinfo = api.probe(video)
+    if vinfo.kind == "audio":
+        raise VideoMissing("the video input has no video stream or picture")
+    text = text_script(job_input)
+    if text is not None:
+        script, voice = text
+        voice = voice.lower() if voice and ESPEAK_VOICE_RE.match(voice.lower()) else DEFAULT_VOICE
+        audio = api.synthesize_speech(script, work / "speech.wav", voice=voice)
+        return video, Path(audio), script
+    audio_item = next(i for i in job_input if i.get("type") == "audio")
+    audio = _materialize(ctx, audio_item, work / "audio.bin", AudioInaccessible)
+    ainfo = api.probe(audio)
+    if not ainfo.has_audio:
+        raise AudioMissing("the audio input has no audio stream")
+    return video, audio, None
+
+
+def execute(ctx: JobContext, job_id: str) -> Claim:
+    """Run one attempt of ``job_id``. Returns why nothing ran (DONE/BUSY/MISSING) or CLAIMED once done."""
+    from ..server.wire import to_generate_options
+
+    owner = _owner()
+    claim, job = ctx.store.claim(job_id, owner, ctx.settings.lease_s)
+    if claim is not Claim.CLAIMED or job is None:
+        log.info("job %s: %s, not running", job_id, claim.value)
+        return claim
+    log.info("job %s: attempt %d started by %s", job_id, job.attempts, owner)
+    work = ctx.settings.work_dir / job_id / owner.rsplit(":", 1)[-1]
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        with _Lease(ctx, job_id, owner) as lease:
+            video, audio, script = _inputs(ctx, job.input, work)
+            options = to_generate_options(job.model, job.options, text=script)
+            out = work / "output.mp4"
+            api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config())
+            if lease.lost.is_set():
+                log.warning("job %s: finished after losing the lease; discarding output", job_id)
+                return claim
+            info = api.probe(out)
+            key = f"outputs/{job_id}/{owner.rsplit(':', 1)[-1]}/{job.output_file_name or 'output'}.mp4"
+            ctx.storage.put_file(out, key)
+            if not ctx.store.complete(job_id, owner, key, round(info.duration_s, 3)):
+                log.warning("job %s: another attempt finished first; discarding %s", job_id, key)
+                ctx.storage.delete(key)
+                return claim
+            log.info("job %s: COMPLETED in %.1f s", job_id, time.perf_counter() - t0)
+    except ReperformError as exc:
+        if isinstance(exc, MediaUnreadable):
+            exc = MediaUnreadable(f"an input is not readable media: {exc.message}")
+        log.info("job %s: FAILED %s: %s", job_id, exc.code, exc.message)
+        ctx.store.fail(job_id, owner, exc.message, exc.code)
+    except Exception as exc:  # a bug or environment problem: fail the job, keep the worker alive
+        log.exception("job %s: internal error", job_id)
+        ctx.store.fail(job_id, owner, f"internal error: {exc.__class__.__name__}: {exc}", EngineError.code)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    on_terminal(ctx, job_id)
+    return claim
+
+
+def on_terminal(ctx: JobContext, job_id: str) -> None:
+    """Queue the job's webhook; for the last job of a batch, write the results file and batch webhook."""
+    job = ctx.store.get_job(job_id)
+    if job is None or job.status not in TERMINAL:
+        return
+    signer = ctx.signer()
+    if job.webhook_url and not ctx.store.webhook_deliveries(job_id):
+        payload = json.dumps(generation_json(job, ctx.store, signer), separators=(",", ":"))
+        ctx.store.enqueue_webhook(org_id=job.org_id, url=job.webhook_url, payload=payload, job_id=job_id)
+    if job.batch_id:
+        jobs = ctx.store.batch_jobs(job.batch_id)
+        if all(j.status in TERMINAL for j in jobs) and ctx.store.mark_batch_notified(job.batch_id):
+            batch = ctx.store.get_batch(job.batch_id)
+            assert batch is not None
+            results = ctx.settings.work_dir / f"batch-{batch.id}.jsonl"
+            with results.open("w") as fh:
+                for j in jobs:
+                    fh.write(json.dumps({"request_id": j.request_id, "status": j.status,
+                                         "generation": generation_json(j, ctx.store, signer)}) + "\n")
+            ctx.storage.put_file(results, f"batches/{batch.id}/results.jsonl")
+            results.unlink(missing_ok=True)
+            if batch.webhook_url:
+                payload = json.dumps(batch_json(batch, jobs, signer), separators=(",", ":"))
+                ctx.store.enqueue_webhook(org_id=batch.org_id, url=batch.webhook_url, payload=payload,
+                                          batch_id=batch.id)
+            log.info("batch %s: all %d jobs done (%d completed)", batch.id, len(jobs),
+                     sum(j.status == COMPLETED for j in jobs))
+
+
+class EmbeddedPool:
+    """Runs jobs in child processes beside the server, ``settings.workers`` at a time.
+
+    The database is the queue: the pool claims nothing itself, it starts a child per claimable job
+    id and the child claims it. Several servers sharing one database therefore cooperate safely.
+    """
+
+    def __init__(self, settings: Settings, store: JobStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._thread = threading.Thread(target=self._loop, name="embedded-pool", daemon=True)
+
+    def start(self) -> None:
+        if self.settings.workers > 0:
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Called after a create so a new job starts without waiting for the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop dispatching; running children are terminated (their jobs are re-run after the lease)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        for proc in self._children.values():
+            proc.terminate()
+        for proc in self._children.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def _spawn(self, job_id: str) -> subprocess.Popen[bytes]:
+        env = dict(os.environ)
+        src = str(Path(__file__).resolve().parents[2])  # run the same checkout even when not installed
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        proc = subprocess.Popen([sys.executable, "-m", "reperform.jobs.child", job_id, str(os.getpid())],
+                                stdin=subprocess.PIPE, env=env)
+        assert proc.stdin is not None
+        proc.stdin.write(self.settings.model_dump_json().encode())
+        proc.stdin.close()
+        return proc
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for job_id, proc in list(self._children.items()):
+                if proc.poll() is not None:
+                    del self._children[job_id]
+            free = self.settings.workers - len(self._children)
+            if free > 0:
+                try:
+                    candidates = self.store.claimable(free + len(self._children))
+                except Exception:  # the database may be briefly locked; try again next round
+                    log.exception("embedded pool: listing jobs failed")
+                    candidates = []
+                for job_id in candidates:
+                    if job_id in self._children or free <= 0:
+                        continue
+                    log.info("embedded pool: starting job %s", job_id)
+                    self._children[job_id] = self._spawn(job_id)
+                    free -= 1
+            self._wake.wait(self.settings.maintenance_interval_s)
+            self._wake.clear()

@@ -1,0 +1,61 @@
+"""Celery wiring: the app factory and the ``run_job`` task (a job id is the whole message).
+
+Reliability settings follow Celery's task guide: ``acks_late`` with ``task_reject_on_worker_lost``
+so a killed pool process puts its message back, prefetch 1 so a long job does not hold others
+hostage, and a Redis visibility timeout above the longest job. Duplicated messages are harmless —
+:func:`reperform.jobs.runner.execute` claims the job row, and a COMPLETED job is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery import Celery
+
+from ..settings import Settings
+from .store import Claim
+
+log = logging.getLogger(__name__)
+
+RUN_JOB = "reperform.run_job"
+#: Floor for the retry delay when another attempt still holds a job's lease.
+BUSY_RETRY_MIN_S = 1.0
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app bound to ``settings`` (broker = ``settings.redis_url``; no result backend)."""
+    app = Celery("reperform", broker=settings.redis_url)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s},
+        worker_hijack_root_logger=False,
+    )
+    contexts: dict[int, Any] = {}
+
+    def context() -> Any:
+        # One store per process: a database connection must not cross the prefork fork.
+        from .runner import JobContext
+
+        pid = os.getpid()
+        if pid not in contexts:
+            contexts[pid] = JobContext.build(settings)
+        return contexts[pid]
+
+    @app.task(name=RUN_JOB, bind=True, max_retries=None)
+    def run_job(self: Any, job_id: str) -> str:
+        from .runner import execute
+
+        outcome = execute(context(), job_id)
+        if outcome is Claim.BUSY:
+            raise self.retry(countdown=max(BUSY_RETRY_MIN_S, settings.lease_s / 2))
+        return outcome.value
+
+    return app

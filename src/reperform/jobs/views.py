@@ -1,0 +1,132 @@
+"""Rows → sync v2 wire objects, shared by the API responses and the webhook payloads.
+
+Both the server and the workers (which send webhooks) render the same JSON, so it lives here, next
+to the store, rather than in the server package. Stored files are handed out as signed, expiring
+URLs (``/files/<key>?expires=..&signature=..``) that work without the API key, as sync's do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from .db import Asset, Batch, Job
+from .store import COMPLETED, FAILED, PENDING, PROCESSING, TERMINAL, JobStore
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO-8601 in UTC with milliseconds and a ``Z``, the form sync's API uses."""
+    if dt is None:
+        return None
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+class UrlSigner:
+    """Signs and checks file URLs with the deployment's shared secret (HMAC-SHA256)."""
+
+    def __init__(self, secret: str, base_url: str, ttl_s: int) -> None:
+        self._secret = secret.encode()
+        self.base_url = base_url.rstrip("/")
+        self.ttl_s = ttl_s
+
+    def _mac(self, key: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def url(self, key: str, *, now: float | None = None) -> str:
+        # Round expiry up to the hour so repeated polls return the same URL (clients can cache it).
+        t = int(now if now is not None else time.time()) + self.ttl_s
+        expires = t - t % 3600 + 3600
+        return f"{self.base_url}/files/{quote(key)}?expires={expires}&signature={self._mac(key, expires)}"
+
+    def verify(self, key: str, expires: int, signature: str, *, now: float | None = None) -> bool:
+        if expires < (now if now is not None else time.time()):
+            return False
+        return hmac.compare_digest(self._mac(key, expires), signature)
+
+
+def signer_for(store: JobStore, base_url: str, ttl_s: int) -> UrlSigner:
+    """The signer of this deployment; the base URL is the one the server recorded if none is given."""
+    return UrlSigner(store.url_secret(), base_url, ttl_s)
+
+
+def _echo_input(items: list[dict[str, Any]], store: JobStore, signer: UrlSigner) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        item = dict(item)
+        if item.get("assetId") and not item.get("url"):
+            asset = store.get_asset(item["assetId"])
+            if asset is not None:
+                item["url"] = signer.url(asset.key)
+        out.append(item)
+    return out
+
+
+def generation_json(job: Job, store: JobStore, signer: UrlSigner) -> dict[str, Any]:
+    """The Generation object: camelCase at the top, options echoed as sent, both error-code spellings."""
+    output_url = signer.url(job.output_key) if job.status == COMPLETED and job.output_key else None
+    return {
+        "id": job.id,
+        "createdAt": iso(job.created_at),
+        "status": job.status,
+        "model": job.model,
+        "input": _echo_input(job.input, store, signer),
+        "options": job.options,
+        "webhookUrl": job.webhook_url,
+        "outputUrl": output_url,
+        "outputDuration": job.output_duration_s if job.status == COMPLETED else None,
+        "segments": job.segments,
+        "segmentOutputUrl": None,
+        "error": job.error,
+        "error_code": job.error_code,
+        "errorCode": job.error_code,
+        "outputFileName": job.output_file_name,
+        "progress_percent": round(100.0 * (job.progress or 0.0), 1),
+    }
+
+
+def asset_json(asset: Asset, signer: UrlSigner) -> dict[str, Any]:
+    return {
+        "id": asset.id,
+        "createdAt": iso(asset.created_at),
+        "updatedAt": iso(asset.updated_at),
+        "name": asset.name,
+        "url": signer.url(asset.key),
+        "size": asset.size,
+        "format": asset.format,
+        "type": asset.type,
+        "inputType": asset.input_type,
+        "durationSeconds": asset.duration_s,
+        "thumbnailUrl": None,
+        "visibility": "ORGANIZATION",
+        "width": asset.width,
+        "height": asset.height,
+    }
+
+
+def batch_status(jobs: list[Job]) -> tuple[str, dict[str, int]]:
+    """A batch's status and metrics, derived from its jobs (the jobs are the truth)."""
+    done = sum(j.status == COMPLETED for j in jobs)
+    failed = sum(j.status in TERMINAL and j.status != COMPLETED for j in jobs)
+    pending = len(jobs) - done - failed
+    metrics = {"total_generations": len(jobs), "success_count": done, "failed_count": failed,
+               "pending_count": pending}
+    if pending:
+        status = PROCESSING if any(j.status != PENDING for j in jobs) else "JOBS_CREATED"
+    elif jobs and failed == len(jobs):
+        status = FAILED
+    else:
+        status = COMPLETED
+    return status, metrics
+
+
+def batch_json(batch: Batch, jobs: list[Job], signer: UrlSigner) -> dict[str, Any]:
+    status, metrics = batch_status(jobs)
+    output = None
+    if status in (COMPLETED, FAILED):
+        output = signer.url(f"batches/{batch.id}/results.jsonl")
+    return {"id": batch.id, "created_at": iso(batch.created_at), "status": status, "metrics": metrics,
+            "webhookUrl": batch.webhook_url, "outputUrl": output}
