@@ -1,0 +1,10 @@
+"""Render stage: re-performs the lower face of each output frame from the clip's own mouths.
+
+Public surface: :class:`MouthBank` (filled during the analysis pass) and :class:`Renderer`
+(one per job; ``render(k, rgb) -> (rgb, edit_box)``).
+"""
+
+from .compose import Renderer
+from .exemplars import MouthBank
+
+__all__ = ["MouthBank", "Renderer"]

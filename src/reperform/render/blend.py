@@ -1,0 +1,66 @@
+"""Edit mask, low-frequency colour match and compositing of the synthesised lower face.
+
+The warped exemplar comes from another moment of the clip: lighting, white balance or exposure
+may differ slightly. A *low-frequency* correction (normalised convolution of the difference
+between frame and exemplar, measured on skin only — mouth interiors excluded, since they are
+supposed to differ) removes that without touching detail, so teeth and lip texture stay sharp
+and the feathered seam has nothing to reveal.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: Colour-match blur (inter-ocular units): larger than any facial feature, smaller than the face.
+COLOUR_SIGMA_IOD = 0.22
+#: Feather of the edit mask's edge (inter-ocular units).
+FEATHER_SIGMA_IOD = 0.06
+#: Colour-match field is computed at most at this size (px) and upsampled: it is smooth anyway.
+COLOUR_GRID_PX = 64
+
+
+def fill_mask(shape: tuple[int, int], polys: list[np.ndarray]) -> np.ndarray:
+    """Union of filled polygons (ROI pixels) as float32 0/1."""
+    m = np.zeros(shape, np.uint8)
+    for p in polys:
+        cv2.fillPoly(m, [np.round(p * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return m.astype(np.float32)
+
+
+def feather(mask: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Soft alpha from a hard mask; forced to exactly 0 on the ROI border so nothing leaks past it."""
+    a = cv2.GaussianBlur(mask, (0, 0), max(sigma_px, 0.5))
+    a[a < 1.0 / 512] = 0.0
+    a[0, :] = a[-1, :] = 0.0
+    a[:, 0] = a[:, -1] = 0.0
+    return a
+
+
+def colour_match(warped: np.ndarray, frame: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``warped`` plus the smooth frame−warped difference measured where ``weight`` > 0."""
+    h, w = weight.shape
+    f = max(1, int(max(h, w) // COLOUR_GRID_PX))
+    size = (max(1, w // f), max(1, h // f))
+    ws = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+    diff = cv2.resize((frame - warped) * weight[..., None], size, interpolation=cv2.INTER_AREA)
+    s = max(sigma_px / f, 0.5)
+    num = cv2.GaussianBlur(diff, (0, 0), s)
+    den = cv2.GaussianBlur(ws, (0, 0), s)
+    total_w = float(ws.sum())
+    mean = diff.reshape(-1, 3).sum(0) / max(total_w, 1e-6) if total_w > 0 else np.zeros(3, np.float32)
+    # Where no skin was measured nearby, fall back smoothly to the mean difference.
+    k = np.clip(den / 0.2, 0, 1)[..., None]
+    corr = k * num / np.maximum(den, 1e-6)[..., None] + (1 - k) * mean[None, None, :]
+    corr = cv2.resize(corr.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return warped + corr
+
+
+def composite(frame_roi: np.ndarray, synth: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 ROI: frame where alpha is 0 (bit-exact), the synthesised face where it is 1."""
+    a = alpha[..., None]
+    out = frame_roi.astype(np.float32) * (1 - a) + synth * a
+    res = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    untouched = alpha <= 0
+    res[untouched] = frame_roi[untouched]
+    return res

@@ -1,0 +1,140 @@
+"""Procedural mouth interior and teeth, for openings no real exemplar covers (stills, closed-mouth clips).
+
+Drawn in the face's normalised frame so it follows head roll and scale: a dark, lip-tinted cavity,
+an upper row of teeth hanging from the upper lip (shaded darker towards the mouth corners, with
+faint gaps between incisors), lower teeth and a tongue when the mouth opens wide, an occlusion
+shadow along the lips, and film grain matched to the frame so the patch does not look cleaner than
+the video around it. Colours come from the person: the interior from their lips, the teeth from
+their skin pushed towards ivory (grey for monochrome footage).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .geometry import INNER_LOWER, INNER_UPPER, OUTER_LOWER, OUTER_UPPER, apply
+
+#: Tooth band height (inter-ocular units) and its share of the gap when the mouth is barely open.
+UPPER_TEETH_IOD = 0.085
+UPPER_TEETH_GAP_SHARE = 0.6
+LOWER_TEETH_IOD = 0.045
+#: Openings (inter-ocular units) above which lower teeth / tongue become visible.
+LOWER_TEETH_FROM = 0.17
+TONGUE_FROM = 0.10
+#: Ivory the teeth are pulled towards (RGB) and how far.
+TEETH_IVORY = np.array([232.0, 226.0, 210.0], np.float32)
+TEETH_IVORY_SHARE = 0.7
+#: Incisor gap positions from the mouth centre (inter-ocular units) and their width.
+TOOTH_GAPS_IOD = (0.0, 0.075, 0.14, 0.195)
+TOOTH_GAP_WIDTH_IOD = 0.006
+SUPERSAMPLE = 4
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def person_colours(rgb: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lip colour, teeth colour) RGB float32 from a frame and its image landmarks ``[478, 2]``."""
+    h, w = rgb.shape[:2]
+    mids = np.concatenate([
+        (lm[list(OUTER_UPPER)] + lm[list(INNER_UPPER)]) / 2,
+        (lm[list(OUTER_LOWER)] + lm[list(INNER_LOWER)]) / 2,
+    ])
+    p = np.clip(np.round(mids).astype(int), 0, [w - 1, h - 1])
+    lip = np.median(rgb[p[:, 1], p[:, 0]].astype(np.float32), axis=0)
+    skin_pts = np.clip(np.round(lm[[50, 280, 199, 4]]).astype(int), 0, [w - 1, h - 1])
+    skin = np.median(rgb[skin_pts[:, 1], skin_pts[:, 0]].astype(np.float32), axis=0)
+    lum = float(skin.mean())
+    ivory = TEETH_IVORY * np.clip(lum / 150.0, 0.55, 1.05)
+    teeth = TEETH_IVORY_SHARE * ivory + (1 - TEETH_IVORY_SHARE) * skin
+    if float(np.ptp(skin)) < 8.0:  # monochrome footage: no colour cast at all
+        teeth = np.full(3, teeth.mean(), np.float32)
+        lip = np.full(3, lip.mean(), np.float32)
+    return lip.astype(np.float32), teeth.astype(np.float32)
+
+
+def paint(
+    img: np.ndarray,
+    norm_lm: np.ndarray,
+    roi_to_norm: np.ndarray,
+    lip: np.ndarray,
+    teeth: np.ndarray,
+    strength: float,
+    grain: float,
+    seed: int,
+) -> None:
+    """Paint the cavity into ``img`` (float32 ROI, in place) inside the target inner-lip contour.
+
+    ``norm_lm`` are the target landmarks in normalised units, ``roi_to_norm`` the 2×3 map from ROI
+    pixels to them; ``strength`` 0..1 fades the procedural interior over a warped real one.
+    """
+    if strength <= 0:
+        return
+    norm_to_roi = np.linalg.inv(np.vstack([roi_to_norm, [0, 0, 1]]))[:2]
+    up_idx = [78, *INNER_UPPER, 308]
+    lo_idx = [78, *INNER_LOWER, 308]
+    poly_n = np.concatenate([norm_lm[up_idx], norm_lm[lo_idx][::-1]])
+    poly = apply(norm_to_roi, poly_n)
+    h, w = img.shape[:2]
+    x0, y0 = np.floor(poly.min(0)).astype(int) - 2
+    x1, y1 = np.ceil(poly.max(0)).astype(int) + 3
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    ww, hh = x1 - x0, y1 - y0
+    big = np.zeros((hh * SUPERSAMPLE, ww * SUPERSAMPLE), np.uint8)
+    pts = np.round((poly - [x0, y0] + 0.5) * SUPERSAMPLE - 0.5).astype(np.int32)
+    cv2.fillPoly(big, [pts], 255, lineType=cv2.LINE_AA)
+    inside = cv2.resize(big, (ww, hh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    if inside.max() <= 0:
+        return
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    xn = roi_to_norm[0, 0] * gx + roi_to_norm[0, 1] * gy + roi_to_norm[0, 2]
+    yn = roi_to_norm[1, 0] * gx + roi_to_norm[1, 1] * gy + roi_to_norm[1, 2]
+    up, lo = norm_lm[up_idx], norm_lm[lo_idx]
+    o_u, o_l = np.argsort(up[:, 0]), np.argsort(lo[:, 0])
+    y_up = np.interp(xn, up[o_u, 0], up[o_u, 1])
+    y_lo = np.interp(xn, lo[o_l, 0], lo[o_l, 1])
+    gap = np.maximum(y_lo - y_up, 1e-4)
+    cx = (norm_lm[78, 0] + norm_lm[308, 0]) / 2
+    hw = max(abs(norm_lm[308, 0] - norm_lm[78, 0]) / 2, 1e-3)
+    dx = (xn - cx) / hw
+    depth = yn - y_up  # below the upper lip, normalised units
+    # Dark interior tinted by the lips, darkest deep inside.
+    frac = np.clip(depth / gap, 0, 1)
+    interior = lip[None, None, :] * (0.16 + 0.10 * (1 - np.abs(dx)) * (1 - 0.5 * frac))[..., None]
+    # Tongue: a soft lip-coloured mound at the bottom when open enough.
+    g_max = float(np.max(gap * (inside > 0.5))) if (inside > 0.5).any() else 0.0
+    if g_max > TONGUE_FROM:
+        tongue = ((dx / 0.7) ** 2 + ((yn - y_lo) / (0.45 * gap)) ** 2) < 1.0
+        tw = cv2.GaussianBlur(tongue.astype(np.float32), (0, 0), 1.5) * _smoothstep((g_max - TONGUE_FROM) / 0.08)
+        interior = interior * (1 - tw[..., None]) + (lip * 0.5)[None, None, :] * tw[..., None]
+    col = interior
+    # Upper teeth hang from the upper lip.
+    band = np.minimum(UPPER_TEETH_IOD, UPPER_TEETH_GAP_SHARE * gap)
+    px_per_n = float(np.sqrt(abs(np.linalg.det(norm_to_roi[:, :2]))))
+    soft = max(1.2 / px_per_n, 0.006)
+    t_up = (1 - _smoothstep((depth - band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.62) / 0.25))
+    shade = (1 - 0.55 * dx**2) * (0.8 + 0.2 * (1 - np.clip(depth / np.maximum(band, 1e-3), 0, 1)))
+    gaps = sum(np.exp(-(((xn - cx) - s * p) / TOOTH_GAP_WIDTH_IOD) ** 2) for p in TOOTH_GAPS_IOD for s in (-1, 1))
+    shade = shade * (1 - 0.22 * np.clip(gaps, 0, 1))
+    teeth_px = teeth[None, None, :] * shade[..., None]
+    col = col * (1 - t_up[..., None]) + teeth_px * t_up[..., None]
+    # Lower teeth, shadowed by the upper lip's overhang, only when wide open.
+    if g_max > LOWER_TEETH_FROM:
+        lo_band = LOWER_TEETH_IOD * _smoothstep((gap - LOWER_TEETH_FROM) / 0.06)
+        t_lo = (1 - _smoothstep(((y_lo - yn) - lo_band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.45) / 0.2))
+        col = col * (1 - t_lo[..., None]) + (teeth * 0.72)[None, None, :] * (1 - 0.5 * dx**2)[..., None] * t_lo[..., None]
+    # Occlusion shadow along the lips.
+    dist = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+    occ = 0.55 + 0.45 * _smoothstep(dist / max(0.025 * px_per_n, 1.0))
+    col = col * occ[..., None]
+    if grain > 0:
+        rng = np.random.default_rng(seed)
+        col = col + rng.normal(0.0, grain, size=col.shape[:2])[..., None]
+    a = (inside * float(np.clip(strength, 0, 1)))[..., None]
+    sub = img[y0:y1, x0:x1]
+    sub[:] = sub * (1 - a) + col.astype(np.float32) * a

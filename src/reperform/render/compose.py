@@ -1,0 +1,209 @@
+"""The renderer: one output frame = source frame + re-performed lower face.
+
+Per output frame ``k`` (source frame ``s``):
+
+1. the exemplar chosen by the Viterbi search (at construction) is aligned to frame ``s`` by a
+   similarity on the STABLE landmarks, in the person's normalised frame;
+2. its lips and jaw are moved to the planned MOUTH_PARAMS exactly (:class:`MouthShaper`), the nose
+   and cheeks above are pulled onto frame ``s``'s own geometry;
+3. a piecewise-affine warp carries the exemplar's pixels onto that geometry (anchors outside the
+   jaw keep the neck rigid), bicubic, on the face ROI only;
+4. if the plan opens the mouth further than any exemplar could, a procedural cavity with teeth
+   fills the gap (stills and closed-mouth clips);
+5. a low-frequency colour match and a feathered mask covering both jaws (old and new) plus a band
+   under the chin blend it in, so a closing jaw never leaves a double chin.
+
+Everything outside the returned edit box is the input frame, bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .. import landmarks as L
+from ..records import FaceProfile, FaceTrack, MotionPlan
+from . import blend, cavity
+from .exemplars import MouthBank, choose_exemplars
+from .geometry import LOWER_JAW, MouthShaper, WarpMesh, apply, build_template, invert, to_norm
+from .warp import backward_map, sample
+
+log = logging.getLogger(__name__)
+
+#: Frames sampled to build the person's normalised template face.
+TEMPLATE_SAMPLES = 120
+#: Band under the jaw covered by the edit mask (inter-ocular units): hides the old chin.
+CHIN_BAND_IOD = 0.22
+#: The mask's upper edge sits this far below the nose tip (inter-ocular units).
+MASK_TOP_BELOW_NOSE_IOD = 0.10
+#: Procedural cavity fades in when the plan opens the mouth this many times wider than the exemplar.
+CAVITY_RATIO_START = 1.6
+CAVITY_RATIO_FULL = 3.0
+#: Openings below this (inter-ocular units) never need a cavity.
+CAVITY_MIN_OPEN = 0.04
+
+
+class Renderer:
+    """Renders output frames for a motion plan. Construct once per job, then call :meth:`render`."""
+
+    def __init__(
+        self,
+        track: FaceTrack,
+        bank: MouthBank,
+        plan: MotionPlan,
+        profile: FaceProfile | None = None,
+        options: object | None = None,
+    ) -> None:
+        self.track = track
+        self.bank = bank
+        self.plan = plan
+        self.profile = profile
+        self.options = options
+        self.warnings: list[str] = []
+        present = np.nonzero(track.present)[0]
+        self._ok = len(present) > 0 and len(bank) > 0
+        n_out = plan.n_out
+        self.choice = np.full(n_out, -1, np.int64)
+        if not self._ok:
+            if len(present):
+                self.warnings.append("no mouth exemplars were collected; frames are left unchanged")
+            return
+        pick = present[np.linspace(0, len(present) - 1, min(TEMPLATE_SAMPLES, len(present))).astype(int)]
+        self.template = build_template(track.landmarks[pick, :, :2].astype(np.float64))
+        self.shaper = MouthShaper(self.template)
+        self.mesh = WarpMesh(self.template, self.shaper)
+        src = np.clip(plan.src_frame.astype(np.int64), 0, track.n - 1)
+        self.src = src
+        self.targets = self._sanitise_targets(plan.mouth, src)
+        valid = track.present[src]
+        feats = bank.arrays()
+        self.choice = choose_exemplars(
+            feats, self.targets, plan.closure.astype(bool), src, valid, bank.frame_pose, bank.frame_context
+        )
+        self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        ex_open = feats["params"][:, 0].max()
+        want_open = float(np.nanmax(self.targets[:, 0])) if n_out else 0.0
+        if want_open > CAVITY_RATIO_START * max(ex_open, 0.01) and want_open > CAVITY_MIN_OPEN:
+            self.warnings.append(
+                "the source shows no open mouth wide enough; the mouth interior and teeth are synthesised"
+            )
+        n_switch = int(((self.choice[1:] != self.choice[:-1] + np.diff(src)) & (self.choice[1:] >= 0)).sum())
+        log.info("exemplar search: %d exemplars, %d output frames, %d jumps", len(bank), n_out, n_switch)
+
+    def _sanitise_targets(self, mouth: np.ndarray, src: np.ndarray) -> np.ndarray:
+        """Fill missing targets with the source's own mouth; never a negative opening."""
+        t = np.array(mouth, np.float32, copy=True)
+        own = self.track.mouth[src]
+        bad = ~np.isfinite(t)
+        t[bad] = own[bad]
+        still_bad = ~np.isfinite(t)
+        if still_bad.any():
+            fallback = L.mouth_params(self.template)
+            t[still_bad] = np.broadcast_to(fallback, t.shape)[still_bad]
+        t[:, 0] = np.maximum(t[:, 0], 0.0)
+        t[self.plan.closure.astype(bool), 0] = 0.0
+        return t
+
+    def _exemplar(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(crop→normalised 2×3, normalised landmarks) of a bank exemplar, cached."""
+        got = self._ex_norm.get(index)
+        if got is None:
+            ex = self.bank.exemplars[index]
+            m = to_norm(ex.landmarks, self.template)
+            got = (m, apply(m, ex.landmarks))
+            if len(self._ex_norm) > 64:
+                self._ex_norm.clear()
+            self._ex_norm[index] = got
+        return got
+
+    def _mask_poly(self, norm_lm: np.ndarray, top_y: float) -> np.ndarray:
+        """Lower-face polygon (normalised): jaw line pushed out by the chin band, cut at ``top_y``."""
+        jaw = norm_lm[list(LOWER_JAW)]
+        centre = norm_lm[list(L.MOUTH_CORNERS)].mean(0)
+        d = jaw - centre
+        d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
+        ring = jaw + CHIN_BAND_IOD * d
+        ring[:, 1] = np.maximum(ring[:, 1], top_y)
+        return np.concatenate([ring, [[ring[-1, 0], top_y], [ring[0, 0], top_y]]])
+
+    def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+        """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None)."""
+        if not self._ok or k >= len(self.choice) or self.choice[k] < 0:
+            return rgb, None
+        s = int(self.src[k])
+        ex = self.bank.exemplars[int(self.choice[k])]
+        m_ex, n_ex = self._exemplar(ex.index)
+        lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
+        m_cur = to_norm(lm_cur, self.template)
+        n_cur = apply(m_cur, lm_cur)
+        target = self.targets[k]
+        shaped = self.shaper.shape(n_ex, target)
+
+        mesh = self.mesh
+        idx = mesh.indices
+        w = mesh.blend_w[:, None]
+        t_norm = np.concatenate([n_cur[idx] + w * (shaped[idx] - n_cur[idx]), mesh.anchors])
+        img_from_norm = invert(m_cur)
+        t_img = apply(img_from_norm, t_norm)
+        src_pts = np.concatenate([ex.landmarks[idx].astype(np.float64), apply(invert(m_ex), mesh.anchors)])
+
+        iod_px = float(L.interocular(lm_cur))
+        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
+        polys_img = [apply(img_from_norm, self._mask_poly(n_cur, top_y)),
+                     apply(img_from_norm, self._mask_poly(shaped, top_y))]
+        fs = blend.FEATHER_SIGMA_IOD * iod_px
+        pad = 3.0 * fs + 2
+        H, W = rgb.shape[:2]
+        allp = np.concatenate(polys_img)
+        x0, y0 = np.floor(allp.min(0) - pad).astype(int)
+        x1, y1 = np.ceil(allp.max(0) + pad).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return rgb, None
+        roi_shape = (y1 - y0, x1 - x0)
+        origin = np.array([x0, y0], np.float64)
+        # ROI pixel → image → normalised → exemplar crop.
+        roi_to_img = np.array([[1.0, 0, x0], [0, 1.0, y0]])
+        roi_to_norm = _compose(m_cur, roi_to_img)
+        rigid = _compose(invert(m_ex), roi_to_norm)
+        map_x, map_y = backward_map(roi_shape, t_img - origin, src_pts, mesh.triangles, rigid)
+        warped, valid = sample(ex.crop, map_x, map_y)
+
+        frame_roi = rgb[y0:y1, x0:x1]
+        hard = blend.fill_mask(roi_shape, [p - origin for p in polys_img]) * valid
+        mouths = blend.fill_mask(roi_shape, [
+            apply(img_from_norm, n_cur[list(L.LIPS_OUTER)]) - origin,
+            apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
+        ])
+        cc_weight = hard * (1.0 - mouths)
+        synth = blend.colour_match(warped, frame_roi.astype(np.float32), cc_weight,
+                                   blend.COLOUR_SIGMA_IOD * iod_px)
+
+        strength = self._cavity_strength(float(target[0]), float(ex.params[0]))
+        if strength > 0:
+            lip, teeth = cavity.person_colours(rgb, lm_cur)
+            cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=1.2, seed=k)
+
+        alpha = blend.feather(hard, fs) * valid
+        out_roi = blend.composite(frame_roi, synth, alpha)
+        changed = np.nonzero((out_roi != frame_roi).any(axis=2))
+        if len(changed[0]) == 0:
+            return rgb, None
+        out = rgb.copy()
+        out[y0:y1, x0:x1] = out_roi
+        box = (x0 + int(changed[1].min()), y0 + int(changed[0].min()),
+               x0 + int(changed[1].max()) + 1, y0 + int(changed[0].max()) + 1)
+        return out, box
+
+    @staticmethod
+    def _cavity_strength(target_open: float, exemplar_open: float) -> float:
+        if target_open < CAVITY_MIN_OPEN:
+            return 0.0
+        ratio = target_open / max(exemplar_open, 1e-3)
+        return float(np.clip((ratio - CAVITY_RATIO_START) / (CAVITY_RATIO_FULL - CAVITY_RATIO_START), 0, 1))
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """2×3 affine ``a ∘ b`` (apply b first)."""
+    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])

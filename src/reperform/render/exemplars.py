@@ -1,0 +1,284 @@
+"""The mouth bank (real lower-face images from the source) and the Viterbi choice of exemplars.
+
+Video Rewrite / VDub idea: the clip itself holds this person's real mouths — open, closed, teeth,
+tongue, rounded — under the clip's own lighting. The bank keeps lower-face crops of source frames
+during the analysis pass. Memory is bounded whatever the clip length: crops are binned by mouth
+shape (open × width), and when the budget is exceeded the weakest crop of the most crowded bin is
+dropped, so coverage of the shape space survives while duplicates go.
+
+:func:`choose_exemplars` picks one exemplar per output frame by dynamic programming: a target cost
+(shape distance to the plan, closures demand closed mouths, pose and lighting context close to the
+frame being edited) against a transition cost (playing source frames consecutively is free; jumps
+cost, more so between dissimilar-looking mouths). Consecutive runs keep real motion blur and
+co-articulation; the DP avoids the flicker of a per-frame nearest neighbour.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .. import landmarks as L
+from .geometry import LOWER_JAW, apply, eye_frame, pose_proxy
+
+log = logging.getLogger(__name__)
+
+#: Default memory budget of the bank's crops; ~300 lower faces at 1080p close-up, thousands at 480p.
+DEFAULT_MAX_BYTES = 300 * 1024 * 1024
+#: Crops are stored at most at this inter-ocular size (px): enough for sharp teeth at 4K close-ups.
+MAX_IOD_PX = 160.0
+#: Crop margins around the lower face, in inter-ocular units: sides/below cover the jaw's anchor
+#: ring and the band under the chin, above reaches past the nose tip.
+CROP_MARGIN_SIDE = 0.85
+CROP_MARGIN_TOP = 0.45
+#: Shape-space bins for the memory policy (inter-ocular units).
+BIN_OPEN = 0.025
+BIN_WIDTH = 0.05
+#: Skin landmarks whose blurred colour describes the lighting/shot context around the mouth.
+CONTEXT_POINTS = (50, 280, 205, 425, 187, 411, 216, 436, 212, 432, 202, 422, 199, 175, 148, 377, 4, 164)
+#: Mouth thumbnail size (w, h) for appearance comparison between exemplars.
+THUMB_SIZE = (24, 16)
+
+# Viterbi weights. Shape distance is measured in "typical error" units per parameter.
+SHAPE_SCALE = np.array([0.035, 0.07, 0.07, 0.07], np.float32)
+SHAPE_WEIGHT = np.array([1.0, 0.6, 0.25, 0.35], np.float32)
+#: Closure frames: exemplars more open than this pay heavily (lips must seal on p/b/m).
+CLOSED_OPEN = 0.035
+CLOSURE_PENALTY = 40.0
+POSE_SCALE = 0.06
+POSE_WEIGHT = 1.0
+CONTEXT_SCALE = 12.0  # RGB levels
+CONTEXT_WEIGHT = 1.0
+#: Using the frame's own mouth (no alignment error at all) is worth a little.
+SELF_BONUS = 0.5
+JUMP_COST = 2.0
+HOLD_COST = 0.8
+APPEARANCE_SCALE = 25.0  # grey levels, mean absolute difference of mouth thumbnails
+APPEARANCE_WEIGHT = 1.0
+#: Candidates kept per output frame (the DP is K² per frame).
+N_CANDIDATES = 16
+
+
+@dataclass(slots=True)
+class Exemplar:
+    """One stored lower face."""
+
+    index: int  # source frame index
+    crop: np.ndarray  # uint8[h, w, 3] RGB
+    landmarks: np.ndarray  # float32[478, 2] in crop pixels
+    params: np.ndarray  # float32[4] MOUTH_PARAMS
+    pose: np.ndarray  # float32[2] pose proxy
+    context: np.ndarray  # float32[len(CONTEXT_POINTS) * 3] skin colours around the mouth
+    thumb: np.ndarray  # float32[h*w] grey mouth thumbnail
+    quality: float  # sharpness and frontality, higher is better
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.crop.nbytes + self.landmarks.nbytes + self.thumb.nbytes + 256)
+
+
+def _mouth_patch(rgb: np.ndarray, lm: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Grey mouth patch, normalised for position/scale/roll: x ±0.75, y ±0.5 around the lips' centre."""
+    m = eye_frame(lm)
+    centre = apply(m, lm[list(L.MOUTH_CORNERS)]).mean(0)
+    w, h = size
+    # normalised → patch pixels, composed with image → normalised
+    sx, sy = w / 1.5, h / 1.0
+    to_patch = np.array([[sx, 0, -sx * (centre[0] - 0.75)], [0, sy, -sy * (centre[1] - 0.5)]])
+    a = to_patch[:, :2] @ m[:, :2]
+    b = to_patch[:, :2] @ m[:, 2] + to_patch[:, 2]
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return cv2.warpAffine(grey, np.hstack([a, b[:, None]]), (w, h), flags=cv2.INTER_AREA)
+
+
+def describe(rgb: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """(params, pose, context, thumb, sharpness) of a frame or crop with landmarks ``lm`` ``[478, 2+]``."""
+    lm2 = np.asarray(lm, np.float64)[:, :2]
+    params = L.mouth_params(lm2)
+    pose = pose_proxy(lm2)
+    iod = float(L.interocular(lm2))
+    small = cv2.GaussianBlur(rgb, (0, 0), max(1.0, 0.06 * iod))
+    pts = np.clip(np.round(lm2[list(CONTEXT_POINTS)]).astype(int), 0, [rgb.shape[1] - 1, rgb.shape[0] - 1])
+    context = small[pts[:, 1], pts[:, 0]].astype(np.float32).ravel()
+    sharp_patch = _mouth_patch(rgb, lm2, (72, 48)).astype(np.float32)
+    sharpness = float(cv2.Laplacian(sharp_patch, cv2.CV_32F).var())
+    thumb = cv2.resize(sharp_patch, THUMB_SIZE, interpolation=cv2.INTER_AREA).ravel()
+    return params, pose, context, thumb, sharpness
+
+
+class MouthBank:
+    """Bounded store of lower-face exemplars collected during the analysis pass.
+
+    ``offer`` every source frame that has a face; the bank decides what to keep. It also keeps a
+    tiny descriptor of *every* offered frame (shape, pose, lighting context: ~300 bytes) so the
+    renderer can match exemplars to frames whose own crop was not kept.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = int(max_bytes)
+        self.exemplars: dict[int, Exemplar] = {}
+        self.frame_params: dict[int, np.ndarray] = {}
+        self.frame_pose: dict[int, np.ndarray] = {}
+        self.frame_context: dict[int, np.ndarray] = {}
+        self.nbytes = 0
+        self._bins: dict[tuple[int, int], list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.exemplars)
+
+    def offer(self, index: int, rgb: np.ndarray, landmarks: np.ndarray) -> None:
+        """Consider source frame ``index`` (RGB ``uint8[H, W, 3]``, landmarks ``float32[478, 3]`` px)."""
+        lm = np.asarray(landmarks, np.float64)[:, :2]
+        if not np.isfinite(lm).all():
+            return
+        iod = float(L.interocular(lm))
+        if iod < 4:
+            return
+        crop, origin, scale = _crop_lower_face(rgb, lm, iod)
+        if crop is None:
+            return
+        lm_c = ((lm - origin) * scale).astype(np.float32)
+        params, pose, context, thumb, sharpness = describe(crop, lm_c)
+        self.frame_params[index] = params
+        self.frame_pose[index] = pose
+        self.frame_context[index] = context
+        quality = float(np.log1p(sharpness) - 6.0 * abs(float(pose[0])))
+        ex = Exemplar(index, crop, lm_c, params, pose, context, thumb, quality)
+        key = (int(params[0] // BIN_OPEN), int(params[1] // BIN_WIDTH))
+        self.exemplars[index] = ex
+        self._bins.setdefault(key, []).append(index)
+        self.nbytes += ex.nbytes
+        while self.nbytes > self.max_bytes and len(self.exemplars) > 1:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the lowest-quality exemplar of the most crowded shape bin."""
+        key = max(self._bins, key=lambda k: len(self._bins[k]))
+        members = self._bins[key]
+        worst = min(members, key=lambda i: self.exemplars[i].quality)
+        members.remove(worst)
+        if not members:
+            del self._bins[key]
+        self.nbytes -= self.exemplars.pop(worst).nbytes
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Stacked exemplar features for the search, in a fixed order (``order`` = source indices)."""
+        order = sorted(self.exemplars)
+        ex = [self.exemplars[i] for i in order]
+        return {
+            "order": np.asarray(order, np.int64),
+            "params": np.stack([e.params for e in ex]),
+            "pose": np.stack([e.pose for e in ex]),
+            "context": np.stack([e.context for e in ex]),
+            "thumb": np.stack([e.thumb for e in ex]),
+            "quality": np.asarray([e.quality for e in ex], np.float32),
+        }
+
+
+def _crop_lower_face(rgb: np.ndarray, lm: np.ndarray, iod: float):
+    """Crop nose-to-below-chin, cheek to cheek with margins; downscale big faces to MAX_IOD_PX."""
+    h, w = rgb.shape[:2]
+    pts = lm[list(LOWER_JAW) + [L.NOSE_TIP, 98, 327]]
+    x0, y0 = pts.min(0) - [CROP_MARGIN_SIDE * iod, CROP_MARGIN_TOP * iod]
+    x1, y1 = pts.max(0) + [CROP_MARGIN_SIDE * iod, CROP_MARGIN_SIDE * iod]
+    x0, y0 = int(max(0, np.floor(x0))), int(max(0, np.floor(y0)))
+    x1, y1 = int(min(w, np.ceil(x1))), int(min(h, np.ceil(y1)))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None, None, 1.0
+    crop = rgb[y0:y1, x0:x1]
+    scale = min(1.0, MAX_IOD_PX / iod)
+    if scale < 1.0:
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(crop), np.array([x0, y0], np.float64), scale
+
+
+def target_costs(
+    feats: dict[str, np.ndarray],
+    target: np.ndarray,
+    closure: bool,
+    pose: np.ndarray | None,
+    context: np.ndarray | None,
+    src: int,
+) -> np.ndarray:
+    """Cost of showing each exemplar at one output frame (lower is better)."""
+    d = (feats["params"] - target[None, :]) / SHAPE_SCALE
+    cost = (SHAPE_WEIGHT * d * d).sum(1)
+    if closure:
+        cost += CLOSURE_PENALTY * np.maximum(0.0, feats["params"][:, 0] - CLOSED_OPEN) / CLOSED_OPEN
+    if pose is not None:
+        cost += POSE_WEIGHT * (((feats["pose"] - pose) / POSE_SCALE) ** 2).sum(1)
+    if context is not None:
+        diff = np.abs(feats["context"] - context).mean(1) / CONTEXT_SCALE
+        cost += CONTEXT_WEIGHT * diff * diff
+    cost -= 0.05 * feats["quality"]
+    cost[feats["order"] == src] -= SELF_BONUS
+    return cost
+
+
+def choose_exemplars(
+    feats: dict[str, np.ndarray],
+    targets: np.ndarray,
+    closure: np.ndarray,
+    src_frames: np.ndarray,
+    valid: np.ndarray,
+    frame_pose: dict[int, np.ndarray],
+    frame_context: dict[int, np.ndarray],
+) -> np.ndarray:
+    """Viterbi choice of one exemplar (source index) per output frame; -1 where ``valid`` is False.
+
+    ``targets`` float32[n_out, 4]; ``closure``/``valid`` bool[n_out]; ``src_frames`` int[n_out].
+    Invalid frames (no face) break the chain: the search restarts after them.
+    """
+    n_out = len(targets)
+    order = feats["order"]
+    n_ex = len(order)
+    k_cand = min(N_CANDIDATES, n_ex)
+    result = np.full(n_out, -1, np.int64)
+    cands = np.zeros((n_out, k_cand), np.int64)
+    back = np.zeros((n_out, k_cand), np.int32)
+    score = None
+    start = 0
+    for k in range(n_out + 1):
+        if k == n_out or not valid[k]:
+            if score is not None:
+                _backtrack(result, cands, back, score, start, k, order)
+            score = None
+            continue
+        src = int(src_frames[k])
+        c = target_costs(feats, targets[k], bool(closure[k]), frame_pose.get(src), frame_context.get(src), src)
+        idx = np.argpartition(c, k_cand - 1)[:k_cand] if k_cand < n_ex else np.arange(n_ex)
+        cands[k] = idx
+        tc = c[idx]
+        if score is None:
+            score, start = tc, k
+            continue
+        prev = cands[k - 1]
+        step = src - int(src_frames[k - 1])
+        trans = _transition(feats, prev, idx, step)
+        tot = score[:, None] + trans
+        back[k] = np.argmin(tot, axis=0)
+        score = tot[back[k], np.arange(len(idx))] + tc
+    return result
+
+
+def _transition(feats: dict[str, np.ndarray], prev: np.ndarray, cur: np.ndarray, step: int) -> np.ndarray:
+    """K×K transition costs: following the source's own timing is free, holding or jumping is not."""
+    order = feats["order"]
+    thumbs = feats["thumb"]
+    app = np.abs(thumbs[prev][:, None, :] - thumbs[cur][None, :, :]).mean(2) / APPEARANCE_SCALE
+    t = JUMP_COST + APPEARANCE_WEIGHT * app
+    follows = order[cur][None, :] == order[prev][:, None] + step
+    same = order[cur][None, :] == order[prev][:, None]
+    t = np.where(same, HOLD_COST if step != 0 else 0.0, t)
+    return np.where(follows, 0.0, t)
+
+
+def _backtrack(result, cands, back, score, start, stop, order) -> None:
+    j = int(np.argmin(score))
+    for k in range(stop - 1, start - 1, -1):
+        result[k] = order[cands[k, j]]
+        j = int(back[k, j])
