@@ -1,0 +1,163 @@
+"""Cross-segment evaluation of the motion planner alone (no renderer).
+
+For each clip: plan the mouth for the *second* half's audio using only the first half's source
+data (its face track, its own speech), then correlate the planned ``open`` with the second
+half's real measured mouth opening. This is the ceiling the rendered lip-sync benchmark can
+reach: a renderer only loses correlation, so the planner should clear the target with margin.
+
+Also reported: the best lag of the planned opening against the speech envelope (must be 0 ± 1
+frame) and against the real mouth, and the share of pause frames planned at rest.
+
+Run: ``.venv/bin/python -m benchmarks.plan_eval [clip stems...]`` (prints a table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reperform import face, media, motion, speech
+from reperform.config import EngineConfig
+from reperform.options import GenerateOptions, SyncMode
+from reperform.records import Audio, FaceTrack, SpeechTimeline
+
+from .metrics import best_lag, frame_envelope, pause_closure, pause_frames, pearson, rest_level, silent_runs
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE_DIR = Path(__file__).resolve().parent / ".work" / "plan_eval"
+#: Clips with speech: English ones (phone-accurate path) and one non-English (acoustic path).
+CLIPS = (
+    "videoretalking_2",
+    "videoretalking_4",
+    "pcavs_00373",
+    "facerecognition_short_hamilton_clip",
+    "latentsync_demo1_video",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    clip: str
+    r: float  # planned open vs real open, second half (with the first half's own speech)
+    r_no_source_speech: float  # same, when the source has no usable audio (generic table only)
+    lag_env: int  # best lag of planned open vs the speech envelope, frames
+    lag_real: int  # best lag of planned open vs the real mouth, frames
+    pause_rest: float  # share of pause frames planned at rest
+    method: str  # speech method of the driving half
+    n_frames: int
+
+
+def _track(path: Path, cache: Path | None) -> tuple[FaceTrack, np.ndarray, float]:
+    """Face track of the whole clip (cached: tracking dominates this benchmark's time)."""
+    info = media.probe(path)
+    cached = cache / f"{path.stem}.npz" if cache else None
+    if cached is not None and cached.is_file():
+        z = np.load(cached)
+        fields = {f.name: z[f.name] for f in dataclasses.fields(FaceTrack) if f.name not in ("width", "height")}
+        return FaceTrack(**fields, width=info.width, height=info.height), z["times"], info.video_start_s
+    tracker = face.FaceTracker(info.width, info.height)
+    times = []
+    for index, t_s, rgb in media.iter_frames(info):
+        tracker.update(index, rgb)
+        times.append(t_s)
+    track = tracker.finish()
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cached, times=np.asarray(times), **{
+            f.name: getattr(track, f.name) for f in dataclasses.fields(FaceTrack) if f.name not in ("width", "height")
+        })
+    return track, np.asarray(times), info.video_start_s
+
+
+def _slice(track: FaceTrack, idx: np.ndarray) -> FaceTrack:
+    return dataclasses.replace(
+        track, present=track.present[idx], landmarks=track.landmarks[idx], bbox=track.bbox[idx],
+        pose=track.pose[idx], scale=track.scale[idx], mouth=track.mouth[idx],
+    )
+
+
+def _cut(audio: Audio, start_s: float, end_s: float) -> Audio:
+    a, b = int(round(start_s * audio.rate)), int(round(end_s * audio.rate))
+    return Audio(samples=audio.samples[max(0, a):max(0, b)], rate=audio.rate)
+
+
+def evaluate_clip(path: Path, config: EngineConfig | None = None, cache: Path | None = CACHE_DIR) -> ClipResult:
+    """The cross-segment experiment on one clip (see the module docstring)."""
+    config = config or EngineConfig()
+    track, times, video_start_s = _track(path, cache)
+    fps = float(media.probe(path).fps)
+    audio = media.load_audio(path)
+    half = track.n // 2
+    first = np.arange(half)
+    cut_s = video_start_s + times[half]  # the second half's first frame, on the audio's clock
+    n_out = min(track.n - half, int((audio.duration_s - cut_s) * fps))
+
+    src_audio = _cut(audio, 0.0, cut_s)
+    drive_audio = _cut(audio, cut_s, audio.duration_s)
+    src_speech = speech.analyze_speech(src_audio, text=None, config=config)
+    drive = speech.analyze_speech(drive_audio, text=None, config=config)
+    prosody = speech.analyze_prosody(drive_audio, drive)
+
+    src_track = _slice(track, first)
+    # The profile sees the source's pauses on the frame clock.
+    src_on_frames = _shift(src_speech, -video_start_s)
+    profile = face.build_profile(src_track, src_on_frames, times[first])
+    timemap = media.build_timemap(times[first], media.probe(path).fps, drive_audio.duration_s, SyncMode.loop)
+    timemap = dataclasses.replace(timemap, n_out=n_out, src_frame=timemap.src_frame[:n_out])
+
+    def plan(source: SpeechTimeline | None) -> np.ndarray:
+        p = motion.plan_motion(
+            drive, prosody, src_track, profile, timemap, GenerateOptions(),
+            source_speech=source, frame_times_s=times[first], source_offset_s=video_start_s,
+        )
+        return p.mouth[:, 0]
+
+    planned = plan(src_speech)
+    generic = plan(None)
+    real = np.where(track.present[half:half + n_out], track.mouth[half:half + n_out, 0], np.nan)
+    env = frame_envelope(drive_audio.samples, drive_audio.rate, fps, n_out)
+    in_pause = pause_frames(silent_runs(drive_audio.samples, drive_audio.rate), fps, n_out)
+    rest = rest_level(np.where(src_track.present, src_track.mouth[:, 0], np.nan))
+    return ClipResult(
+        clip=path.stem, r=pearson(planned, real), r_no_source_speech=pearson(generic, real),
+        lag_env=best_lag(planned, env)[0], lag_real=best_lag(planned, real)[0],
+        pause_rest=pause_closure(planned, in_pause, rest)[0], method=drive.method, n_frames=n_out,
+    )
+
+
+def _shift(sp: SpeechTimeline, offset_s: float) -> SpeechTimeline:
+    """The same timeline with every time moved by ``offset_s`` (phones and pauses only)."""
+    phones = tuple(dataclasses.replace(p, start_s=p.start_s + offset_s, end_s=p.end_s + offset_s) for p in sp.phones)
+    pauses = tuple((a + offset_s, b + offset_s) for a, b in sp.pauses)
+    return dataclasses.replace(sp, phones=phones, pauses=pauses)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("clips", nargs="*", default=list(CLIPS))
+    ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    rows = []
+    for stem in args.clips:
+        res = evaluate_clip(args.media / "videos" / f"{stem}.mp4")
+        rows.append(res)
+        print(
+            f"{res.clip:38s} r={res.r:+.3f} r_generic={res.r_no_source_speech:+.3f} lag_env={res.lag_env:+d} "
+            f"lag_real={res.lag_real:+d} pause_rest={res.pause_rest:.2f} method={res.method} n={res.n_frames}",
+            flush=True,
+        )
+    print(f"{'mean':38s} r={np.nanmean([r.r for r in rows]):+.3f} "
+          f"r_generic={np.nanmean([r.r_no_source_speech for r in rows]):+.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
