@@ -32,8 +32,34 @@ def espeak_binary() -> str:
 
 
 def check_voice(voice: str) -> str:
-    if not VOICE_RE.match(voice):
+    """Refuse malformed voice names (before they reach a command line)."""
+    if not isinstance(voice, str) or not VOICE_RE.match(voice):
         raise InvalidOptions(f"invalid espeak-ng voice name: {voice!r}")
+    return voice
+
+
+def known_voices(binary: str) -> set[str]:
+    """Language codes and voice names espeak-ng has (it silently uses its default voice for an
+    unknown one when reading stdin, so a typo would otherwise speak the wrong language)."""
+    try:
+        proc = subprocess.run([binary, "--voices"], capture_output=True, timeout=G2P_TIMEOUT_S, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EngineError(f"espeak-ng --voices failed: {exc}") from exc
+    names: set[str] = set()
+    for line in proc.stdout.decode("utf-8", "replace").splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 5:
+            names.update({cols[1].lower(), cols[3].lower(), cols[4].split("/")[-1].lower()})
+            names.update(c.strip("()").lower() for c in cols[5::2])  # "(en 3)": also answers to "en"
+    return names
+
+
+def require_voice(binary: str, voice: str) -> str:
+    """``voice`` (optionally ``+variant``) when espeak-ng has it, else :class:`InvalidOptions`."""
+    check_voice(voice)
+    base = voice.split("+", 1)[0].lower()
+    if base not in known_voices(binary):
+        raise InvalidOptions(f"espeak-ng has no voice {voice!r} (see `espeak-ng --voices`)")
     return voice
 
 
@@ -75,9 +101,11 @@ def g2p(words: list[str], voice: str = "en-us") -> dict[str, list[tuple[str, int
 def speak_to_wav(text: str, wav_path: Path, voice: str = "en-us", timeout_s: float = 120.0) -> None:
     """Synthesize ``text`` into ``wav_path`` (22.05 kHz 16-bit mono WAV, espeak's native format)."""
     binary = espeak_binary()
+    require_voice(binary, voice)
     try:
+        # No -q here: with -q espeak-ng writes no WAV at all.
         proc = subprocess.run(
-            [binary, "-q", "--stdin", "-v", check_voice(voice), "-w", str(wav_path)],
+            [binary, "--stdin", "-v", voice, "-w", str(wav_path)],
             input=text.encode("utf-8"), capture_output=True, timeout=timeout_s,
         )
     except (OSError, subprocess.SubprocessError) as exc:
