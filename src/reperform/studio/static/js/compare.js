@@ -34,6 +34,10 @@ export function createCompare(els) {
   after.addEventListener("seeked", follow);
   after.addEventListener("timeupdate", follow);
 
+  after.addEventListener("loadedmetadata", () => {
+    if (after.videoWidth && after.videoHeight) stage.style.setProperty("--aspect", String(after.videoWidth / after.videoHeight));
+  });
+
   setWipe(Number(wipe.value));
 
   return {

@@ -548,6 +548,7 @@ function startJob(gen, before) {
   if (state.job && state.job.timer) clearTimeout(state.job.timer);
   state.job = { id: gen.id, before, timer: 0, startedAt: Date.now(), failures: 0, lastStatus: "" };
   $("job").hidden = false;
+  $("job").dataset.id = gen.id;
   $("result-empty").hidden = true;
   $("compare").hidden = true;
   showNotice($("job-error"), null);

@@ -15,8 +15,8 @@ export const EMOTIONS = [
 ];
 
 const SECTOR_DEG = 360 / EMOTIONS.length;
-const CENTRE_FRACTION = 0.22; // radius of the "none" disc as a share of the wheel's radius (matches the CSS)
-const LABEL_FRACTION = 0.8; // where the emotion names sit, as a share of the radius
+const CENTRE_FRACTION = 0.3; // radius of the "none" disc as a share of the wheel's radius (CSS: 36% wide button)
+const LABEL_FRACTION = 1.24; // emotion names sit just outside the ring, so the thumb never covers them
 const INTENSITY_STEP = 0.1; // one + / − key press
 const DEFAULT_INTENSITY = 0.5; // sync's default temperature
 
@@ -46,7 +46,7 @@ export function createWheel(root, intensityInput, readout, onChange) {
   centre.setAttribute("role", "radio");
   centre.dataset.emotion = "";
   centre.setAttribute("aria-label", "None — follow the video's own expression");
-  centre.innerHTML = '<span>none</span><small>follow the video</small>';
+  centre.innerHTML = '<span>none</span><small>follow video</small>';
   root.append(centre);
   buttons.set(null, centre);
 
@@ -58,6 +58,7 @@ export function createWheel(root, intensityInput, readout, onChange) {
     b.dataset.emotion = e.value;
     b.setAttribute("aria-label", e.label);
     b.textContent = e.label;
+    b.style.setProperty("--dot", `var(--emo-${e.value})`);
     const a = (i * SECTOR_DEG * Math.PI) / 180;
     b.style.left = `${50 + 50 * LABEL_FRACTION * Math.sin(a)}%`;
     b.style.top = `${50 - 50 * LABEL_FRACTION * Math.cos(a)}%`;

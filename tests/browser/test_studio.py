@@ -1,0 +1,250 @@
+"""The Studio, used the way a person would: in Chromium, against a live ``reperform serve``.
+
+Every step saves a screenshot under ``tests/output/browser/`` so a failure can be seen, not guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+#: Upper bound for one short (5 s, 224×224) generation on two CPU cores, with head-room for a busy CI.
+GENERATION_TIMEOUT_MS = 150_000
+
+#: Bound for the page's own reactions (key check, upload answer, error display).
+UI_TIMEOUT_MS = 20_000
+
+VIDEO = "videos/pcavs_00373.mp4"  # 5.2 s, 224×224: the smallest real clip
+AUDIO = "audio/sadtalker_RD_Radio36_000.wav"  # 8.0 s: longer than the video, so the length warning shows
+
+#: The Studio's plain-words sentences the tests look for (from js/api.js).
+KEY_REJECTED = "That API key was not accepted"
+NOT_MEDIA = "could not be read as a video, photo or audio"
+MODE_MISSING = "This mode is not available on this server yet"
+
+
+def _open_with_key(page, server, key: str) -> None:
+    page.goto(server.studio_url)
+    page.fill("#api-key", key)
+    page.click("#key-form button[type=submit]")
+
+
+def _choose_files(page, video: Path, audio: Path) -> None:
+    page.set_input_files("#video-file", str(video))
+    page.set_input_files("#audio-file", str(audio))
+
+
+def _generate_and_wait(page) -> str:
+    """Click Generate and wait until the new job shows a terminal state; return that status."""
+    previous = page.get_attribute("#job", "data-id") or ""
+    page.click("#generate")
+    page.wait_for_function(
+        "previous => { const job = document.querySelector('#job');"
+        " return (job.dataset.id !== previous && ['COMPLETED','FAILED','REJECTED'].includes(job.dataset.status))"
+        " || !document.querySelector('#generate-problems').hidden; }",
+        arg=previous,
+        timeout=GENERATION_TIMEOUT_MS,
+    )
+    problems = page.locator("#generate-problems")
+    if problems.is_visible():
+        pytest.fail(f"the request was refused: {problems.inner_text()}")
+    return page.get_attribute("#job", "data-status") or ""
+
+
+def _assert_result_plays_and_downloads_as_mp4(page, output_dir: Path, name: str) -> None:
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#result-video');"
+        " return v.readyState >= 1 && Number.isFinite(v.duration) && v.duration > 0; }",
+        timeout=UI_TIMEOUT_MS,
+    )
+    duration = page.eval_on_selector("#result-video", "v => v.duration")
+    assert 4.0 < duration < 6.0, f"cut_off of a 5.2 s video with 8 s audio should last ~5.2 s, got {duration}"
+    # Muted so Chromium's autoplay policy allows play() without a user gesture.
+    page.eval_on_selector("#result-video", "v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('#result-video').currentTime > 0.2", timeout=UI_TIMEOUT_MS)
+    page.screenshot(path=str(output_dir / f"{name}-result.png"), full_page=True)
+
+    page.check('input[name="compare-view"][value="wipe"]', force=True)
+    page.fill("#wipe", "30")
+    assert page.eval_on_selector("#compare-stage", "el => el.style.getPropertyValue('--wipe')") == "30%"
+    page.screenshot(path=str(output_dir / f"{name}-wipe.png"), full_page=True)
+
+    with page.expect_download(timeout=UI_TIMEOUT_MS) as info:
+        page.click("#download")
+    saved = output_dir / f"{name}-download.mp4"
+    info.value.save_as(saved)
+    head = saved.read_bytes()[:12]
+    assert head[4:8] == b"ftyp", f"download is not an MP4 (starts {head!r})"
+    assert info.value.suggested_filename.endswith(".mp4")
+
+
+@pytest.mark.media
+def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_as_mp4(
+    desktop_page, live_server, shared_media: Path, output_dir: Path
+) -> None:
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.screenshot(path=str(output_dir / "01-key-accepted.png"))
+
+    _choose_files(page, shared_media / VIDEO, shared_media / AUDIO)
+    page.wait_for_function("() => !document.querySelector('#length-warning').hidden", timeout=UI_TIMEOUT_MS)
+    assert re.search(r"audio is 2\.[89] s longer than the video", page.inner_text("#length-warning"))
+    assert page.inner_text("#video-length") in ("5.1 s", "5.2 s")
+    assert page.inner_text("#audio-length") == "8.0 s"
+
+    page.check('input[name="mode"][value="head"]', force=True)
+    assert "head motion" in page.inner_text("#mode-help")
+    page.get_by_role("radio", name="Surprised").click()
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    wheel = page.locator("#emotion-wheel")
+    assert wheel.get_attribute("data-emotion") == "surprised"
+    assert wheel.get_attribute("data-intensity") == "0.70"
+    page.screenshot(path=str(output_dir / "02-inputs-head-surprised.png"))
+
+    status = _generate_and_wait(page)
+    page.screenshot(path=str(output_dir / "03-head-finished.png"), full_page=True)
+    if status == "FAILED" and MODE_MISSING in page.inner_text("#job-error"):
+        # The engine may not do head mode yet: the page must say so in plain words, and lips must still work.
+        assert page.locator("#job-error").is_visible()
+        page.check('input[name="mode"][value="lips"]', force=True)
+        status = _generate_and_wait(page)
+        page.screenshot(path=str(output_dir / "04-lips-finished.png"), full_page=True)
+        name = "lips"
+    else:
+        name = "head"
+    assert status == "COMPLETED", f"generation ended {status}: {page.inner_text('#job')}"
+    assert page.inner_text("#job-status").startswith("Done")
+
+    _assert_result_plays_and_downloads_as_mp4(page, output_dir, name)
+
+    item = page.locator("#history-list .history-item").first
+    assert item.get_attribute("data-status") == "COMPLETED"
+    assert page.console_errors == []
+
+
+def test_wrong_key_is_reported_in_plain_words(
+    desktop_page, live_server, shared_media: Path, output_dir: Path
+) -> None:
+    page = desktop_page
+    _open_with_key(page, live_server, "rp_not-a-real-key-0123456789")
+    page.wait_for_selector("#key-status.bad", timeout=UI_TIMEOUT_MS)
+    assert page.inner_text("#key-status") == "Key not accepted"
+
+    _choose_files(page, shared_media / VIDEO, shared_media / AUDIO)
+    page.click("#generate")
+    problems = page.locator("#generate-problems")
+    problems.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    assert KEY_REJECTED in problems.inner_text()
+    page.screenshot(path=str(output_dir / "10-wrong-key.png"))
+
+
+def test_non_media_upload_is_reported_in_plain_words(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, tmp_path: Path
+) -> None:
+    page = desktop_page
+    not_media = tmp_path / "notes.mp4"
+    not_media.write_text("These are meeting notes, not a video.\n" * 50)
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    _choose_files(page, not_media, shared_media / AUDIO)
+    assert "cannot preview" in page.inner_text("#video-file-name")
+
+    page.click("#generate")
+    # The server may refuse at once (400) or accept and fail the job: either way the same plain sentence.
+    message = page.locator("#generate-problems, #job-error").filter(has_text=NOT_MEDIA)
+    message.first.wait_for(state="visible", timeout=GENERATION_TIMEOUT_MS)
+    page.screenshot(path=str(output_dir / "11-not-media.png"), full_page=True)
+
+
+def test_emotion_wheel_works_from_the_keyboard_alone(desktop_page, live_server) -> None:
+    page = desktop_page
+    page.goto(live_server.studio_url)
+    wheel = page.locator("#emotion-wheel")
+    centre = page.get_by_role("radio", name="None — follow the video's own expression")
+    assert centre.get_attribute("aria-checked") == "true"
+    # One Tab stop for the whole wheel: focus lands on the checked option.
+    page.focus('input[name="mode"]:checked')
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.emotion") == ""
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "keyboard focus on the wheel must be visible"
+
+    page.keyboard.press("ArrowRight")
+    assert wheel.get_attribute("data-emotion") == "happy"
+    page.keyboard.press("ArrowRight")
+    assert wheel.get_attribute("data-emotion") == "surprised"
+    assert page.get_by_role("radio", name="Surprised").get_attribute("aria-checked") == "true"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert wheel.get_attribute("data-emotion") == "neutral", "moving left from Happy wraps round the wheel"
+
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    assert wheel.get_attribute("data-intensity") == "0.30"
+    assert "0.30" in page.inner_text("#wheel-readout")
+    assert page.get_attribute("#intensity", "aria-valuetext") == "0.30 (mild)"
+    page.keyboard.press("End")
+    assert wheel.get_attribute("data-intensity") == "1.00"
+    page.keyboard.press("Home")
+    assert wheel.get_attribute("data-emotion") == ""
+    assert page.is_disabled("#intensity"), "intensity means nothing without an emotion"
+
+
+def test_emotion_wheel_reads_intensity_from_the_distance_to_the_centre(desktop_page, live_server) -> None:
+    page = desktop_page
+    page.goto(live_server.studio_url)
+    wheel = page.locator("#emotion-wheel")
+    box = wheel.bounding_box()
+    cx, cy, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 2
+    # The Sad sector spans 210°..270° clockwise from the top (down-left). Click at 225°, away from its
+    # label, near the rim and then just outside the centre disc.
+    page.mouse.click(cx - 0.95 * radius * 0.7071, cy + 0.95 * radius * 0.7071)
+    assert wheel.get_attribute("data-emotion") == "sad"
+    far = float(wheel.get_attribute("data-intensity"))
+    page.mouse.click(cx - 0.45 * radius * 0.7071, cy + 0.45 * radius * 0.7071)
+    near = float(wheel.get_attribute("data-intensity"))
+    assert wheel.get_attribute("data-emotion") == "sad"
+    assert far > 0.7 and near < 0.3, (far, near)
+    page.mouse.click(cx, cy)
+    assert wheel.get_attribute("data-emotion") == ""
+
+
+def test_studio_fits_a_phone_screen_without_sideways_scrolling(
+    phone_page, live_server, output_dir: Path
+) -> None:
+    page = phone_page
+    page.goto(live_server.studio_url)
+    page.fill("#api-key", live_server.api_key)
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"page is {overflow}px wider than the phone"
+    for selector in ["#emotion-wheel", "#generate", "#model", "#video-file-name"]:
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+    for label in page.locator("#emotion-wheel .wheel-option").all():
+        box = label.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, label.inner_text()
+    page.screenshot(path=str(output_dir / "20-phone.png"), full_page=True)
+
+
+def test_typed_text_shows_an_estimated_length_and_the_length_warning(
+    desktop_page, live_server, shared_media: Path
+) -> None:
+    page = desktop_page
+    page.goto(live_server.studio_url)
+    page.set_input_files("#video-file", str(shared_media / VIDEO))
+    page.check('input[name="audio-src"][value="text"]', force=True)
+    page.fill("#tts-text", " ".join(["word"] * 27))  # 27 words at 2.7 words/s ≈ 10 s
+    assert page.inner_text("#audio-length") == "≈ 10.0 s"
+    assert page.locator("#length-warning").is_visible()
+    page.select_option("#sync-mode", "loop")
+    assert page.inner_text("#result-length") == "≈ 10.0 s"
+    page.select_option("#sync-mode", "cut_off")
+    assert page.inner_text("#result-length") in ("≈ 5.1 s", "≈ 5.2 s")
