@@ -84,20 +84,26 @@ def _server_env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
+def _server_cli() -> list[str]:
+    """The command that runs ``serve`` and ``keys``: ``reperform`` itself once it mounts the server
+    commands, else the server package's own CLI module (same commands, same options)."""
+    from reperform import cli
+
+    names = {c.name or (c.callback.__name__ if c.callback else "") for c in cli.app.registered_commands}
+    if "serve" in names:
+        return [sys.executable, "-m", "reperform.cli"]
+    return [sys.executable, "-m", "reperform.cli_server"]
+
+
 def _create_key(env: dict[str, str]) -> str:
     """Make an API key with the real CLI (``reperform keys create``) and read it from its output."""
-    attempts = [
-        [sys.executable, "-m", "reperform.cli", "keys", "create"],
-        [sys.executable, "-m", "reperform.cli_server", "keys", "create"],
-    ]
-    outputs = []
-    for cmd in attempts:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
-        match = KEY_PATTERN.search(proc.stdout + "\n" + proc.stderr)
-        if proc.returncode == 0 and match:
-            return match.group(0)
-        outputs.append(f"$ {' '.join(cmd[1:])} → exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    pytest.fail("could not create an API key with `reperform keys create`:\n" + "\n".join(outputs))
+    cmd = [*_server_cli(), "keys", "create", "--name", "browser-tests"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    match = KEY_PATTERN.search(proc.stdout)
+    if proc.returncode != 0 or not match:
+        pytest.fail(f"could not create an API key with `{' '.join(cmd[1:])}` (exit {proc.returncode}):\n"
+                    f"{proc.stdout}\n{proc.stderr}")
+    return match.group(0)
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +140,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, output_dir: Path) -> I
     log_path = output_dir / "server.log"
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reperform.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*_server_cli(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -53,7 +53,7 @@ const state = {
   videoAsset: null, // {asset, url, isImage, duration, name}
   audioAsset: null,
   assets: new Map(), // id → asset, for "before" views of older generations
-  mode: "face",
+  mode: "lips",
   emotion: null,
   intensity: 0.5,
   job: null, // {id, before, timer, startedAt, failures}
