@@ -35,7 +35,7 @@ GRID_S = 0.01
 #: before it sounds (coarticulation studies: up to ~200 ms for rounding; 1/e at 60 ms).
 ANTICIPATION_S = 0.06
 #: Carry-over decay time constant, seconds: shapes release faster than they are anticipated.
-CARRYOVER_S = 0.045
+CARRYOVER_S = 0.03
 #: Tongue consonants leave the lips free: their dominance on width/protrusion is scaled by this.
 TONGUE_LIP_DOMINANCE = 0.4
 #: Opening scale by lexical stress: 0 unstressed, 1 primary, 2 secondary (reduced vowels open less).
@@ -54,7 +54,7 @@ PAUSE_RELAX_DOMINANCE = 0.8
 PAUSE_CLOSE_DOMINANCE = 4.0
 #: Weight of the acoustic openness in ``open`` per speech method: forced-aligned phones are
 #: trusted most; recognised phones are noisy; acoustic-only has nothing else.
-ACOUSTIC_WEIGHT = {"aligned": 0.35, "recognized": 0.5, "acoustic": 1.0}
+ACOUSTIC_WEIGHT = {"aligned": 0.2, "recognized": 0.4, "acoustic": 1.0}
 #: Width of the fade of the acoustic share at speech/pause edges (Gaussian sigma), seconds.
 SPEECH_GATE_SIGMA_S = 0.03
 #: Smoothing width (Gaussian sigma), seconds: removes grid steps, keeps syllable-rate motion
@@ -260,11 +260,13 @@ def plan_mouth(
     duration_s: float,
     *,
     speech_end_s: float | None = None,
+    acoustic_weight: float | None = None,
 ) -> MouthCurves:
     """All passes: the mouth for ``speech`` on the grid over ``[0, duration_s]``.
 
     ``speech_end_s`` is where real audio ends (the rest is silence padding): the mouth rests
-    after it.
+    after it. ``acoustic_weight`` overrides the per-method share of the acoustic openness
+    (calibrated on the source's own speech by :mod:`plan`).
     """
     t_s = grid(duration_s)
     end_s = min(speech.duration_s, duration_s) if speech_end_s is None else speech_end_s
@@ -284,7 +286,7 @@ def plan_mouth(
         weight = 1.0
     else:
         mouth, vis = coarticulate(segs + rest_segs, t_s, rest)
-        weight = ACOUSTIC_WEIGHT.get(speech.method, 0.5)
+        weight = ACOUSTIC_WEIGHT.get(speech.method, 0.5) if acoustic_weight is None else acoustic_weight
     mouth = blend_acoustic(mouth, t_s, speech, rng, speaking, weight)
     if not phones:
         vis = np.where(speaking & (mouth[:, 0] > rng.closed[0] + 0.3 * (rng.hi[0] - rng.closed[0])),
