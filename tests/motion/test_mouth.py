@@ -115,11 +115,20 @@ def test_acoustic_noise_inside_a_long_pause_does_not_move_the_lips():
 
 
 def test_stressed_vowels_open_more_than_secondary_and_unstressed_ones():
-    spec = [("T", 0.2, 0.25), ("AA", 0.25, 0.45), ("T", 0.45, 0.5)]
-    peaks = [
-        plan(speech(spec, 0.8, stress={1: s})).mouth[frames_between(0.3, 0.4), OPEN].max() for s in (0, 2, 1)
-    ]
+    spec = [("T", 0.1, 0.15), ("AA", 0.15, 0.35), ("T", 0.35, 0.4), ("AA", 0.5, 0.7), ("T", 0.7, 0.75),
+            ("AA", 0.85, 1.05), ("T", 1.05, 1.1)]
+    p = plan(speech(spec, 1.2, stress={1: 0, 3: 2, 5: 1}))
+    peaks = [p.mouth[frames_between(a, b), OPEN].max() for a, b in ((0.2, 0.3), (0.55, 0.65), (0.9, 1.0))]
     assert peaks[0] < peaks[1] < peaks[2]
+
+
+def test_speech_is_stretched_to_the_persons_own_opening_range():
+    wide = profile(high=np.array([0.60, 1.08, 0.34, 1.30], np.float32))
+    spec = [("T", 0.1, 0.15), ("AA", 0.15, 0.45), ("T", 0.45, 0.5), ("IY", 0.6, 0.9), ("T", 0.9, 0.95)]
+    narrow_peak = plan(speech(spec, 1.2)).mouth[:, OPEN].max()
+    wide_peak = plan(speech(spec, 1.2), prof=wide).mouth[:, OPEN].max()
+    assert wide_peak > narrow_peak
+    assert wide_peak <= 0.60 + 1e-3
 
 
 def test_louder_vowels_open_more():
@@ -165,3 +174,14 @@ def test_a_narrow_measured_range_still_gives_visible_motion():
     flat = profile(low=NEUTRAL, high=NEUTRAL)
     p = plan(speech([("AA", 0.2, 0.5)], 0.8), prof=flat)
     assert p.mouth[:, OPEN].max() - NEUTRAL[OPEN] > 0.1
+
+
+def test_a_half_open_measured_neutral_still_rests_nearly_closed_in_long_pauses():
+    """A neutral measured in breath pauses can be mid-word open; silence must still look at rest."""
+    open_neutral = np.array([0.20, 0.95, 0.25, 1.10], np.float32)
+    p = plan(speech([("AA", 0.2, 0.5), ("AA", 1.3, 1.6)], 2.0), prof=profile(neutral=open_neutral))
+    mid = frames_between(0.8, 1.0)
+    assert p.mouth[mid, OPEN].max() <= LOW_OPEN + 0.25 * (0.40 - LOW_OPEN) + 1e-3
+
+
+LOW_OPEN = 0.0

@@ -26,14 +26,16 @@ log = logging.getLogger(__name__)
 PRIOR_COUNT = 3.0
 #: Phones shorter than this are mostly transition; their centre frame shows the neighbours.
 MIN_PHONE_S = 0.04
-#: A source pause this long shows the person's real rest mouth (short ones hold speech shapes).
-REST_PAUSE_MIN_S = 0.35
 #: Smallest usable range of a parameter (inter-ocular units): a profile measured on a nearly
 #: static mouth (a photo) would otherwise scale every target to nothing.
 MIN_RANGE = np.array([0.12, 0.06, 0.04, 0.08], np.float32)
 #: Fallback range around neutral when the source shows none (a still image): typical adult
 #: speech spans in inter-ocular units (open, width, protrusion, jaw).
 TYPICAL_RANGE = np.array([0.35, 0.12, 0.08, 0.15], np.float32)
+#: Highest rest opening, as a fraction of the person's opening range above their most closed:
+#: a "neutral" measured in the source's short breath pauses is often half open, but a silent
+#: mouth must look at rest (closed or barely parted), never mid-word.
+REST_OPEN_MAX_FRACTION = 0.25
 
 
 class Range:
@@ -54,6 +56,7 @@ class Range:
         # A flat range (still image, silent source) gets the typical span around neutral.
         hi = np.where(small, neutral + TYPICAL_RANGE * 0.8, hi)
         lo = np.where(small, neutral - TYPICAL_RANGE * 0.2, lo)
+        neutral[0] = min(float(neutral[0]), float(lo[0] + REST_OPEN_MAX_FRACTION * (hi[0] - lo[0])))
         self.neutral = neutral
         self.lo = lo.astype(np.float32)
         self.hi = hi.astype(np.float32)
@@ -145,13 +148,7 @@ def speaker_targets(
             continue
         sums[rule.viseme] += sample
         counts[rule.viseme] += 1
-    for a, b in source_speech.pauses:
-        if b - a >= REST_PAUSE_MIN_S:
-            ts = np.linspace(a + 0.1, b - 0.1, 5)
-            vals = _mouth_at(ts, ft, mouth, ok)
-            good = ~np.isnan(vals).any(axis=1)
-            sums[Viseme.REST] += vals[good].sum(axis=0)
-            counts[Viseme.REST] += int(good.sum())
     targets = ((sums + PRIOR_COUNT * generic) / (counts[:, None] + PRIOR_COUNT)).astype(np.float32)
+    targets[Viseme.REST] = rng.neutral  # rest is the (capped) profile neutral, see Range
     log.debug("speaker targets from %d source phones", int(counts.sum()))
     return targets, counts

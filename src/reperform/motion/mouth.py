@@ -55,6 +55,12 @@ PAUSE_CLOSE_DOMINANCE = 4.0
 #: Weight of the acoustic openness in ``open`` per speech method: forced-aligned phones are
 #: trusted most; recognised phones are noisy; acoustic-only has nothing else.
 ACOUSTIC_WEIGHT = {"aligned": 0.2, "recognized": 0.4, "acoustic": 1.0}
+#: Planned speech is stretched so this percentile of its opening reaches the person's measured
+#: high percentile (``FaceProfile.mouth_max``): averaging targets and coarticulation shrink
+#: peaks, and a mouth that barely moves reads as out of sync.
+RANGE_MATCH_PERCENTILE = 95.0
+#: Limits of that stretch: never shrink, never more than double.
+RANGE_MATCH_GAIN = (1.0, 2.0)
 #: Width of the fade of the acoustic share at speech/pause edges (Gaussian sigma), seconds.
 SPEECH_GATE_SIGMA_S = 0.03
 #: Smoothing width (Gaussian sigma), seconds: removes grid steps, keeps syllable-rate motion
@@ -243,6 +249,28 @@ def blend_acoustic(mouth: np.ndarray, t_s: np.ndarray, speech: SpeechTimeline, r
     return out
 
 
+def match_range(mouth: np.ndarray, speaking: np.ndarray, rest: np.ndarray, rng: Range) -> np.ndarray:
+    """Stretch ``open`` and ``jaw`` above rest so speech spans the person's measured range.
+
+    Only the part above rest is scaled, so rest and closures stay exactly where they are and
+    the curve stays continuous.
+    """
+    if speaking.sum() < 10:
+        return mouth
+    out = mouth.copy()
+    lo_gain, hi_gain = RANGE_MATCH_GAIN
+    for j in (0, 3):
+        above = mouth[speaking, j] - rest[j]
+        peak = float(np.percentile(above, RANGE_MATCH_PERCENTILE))
+        want = float(rng.hi[j] - rest[j])
+        if peak <= 1e-6 or want <= 0:
+            continue
+        gain = float(np.clip(want / peak, lo_gain, hi_gain))
+        d = mouth[:, j] - rest[j]
+        out[:, j] = np.where(d > 0, rest[j] + gain * d, mouth[:, j])
+    return out
+
+
 def closure_mask(t_s: np.ndarray, segs: list[Segment]) -> np.ndarray:
     """Grid points inside a p/b/m closure."""
     mask = np.zeros(len(t_s), bool)
@@ -293,6 +321,7 @@ def plan_mouth(
                        np.int8(Viseme.OPEN), np.int8(Viseme.REST)).astype(np.int8)
     sigma = SMOOTH_SIGMA_S / GRID_S
     mouth = gaussian_filter1d(mouth, sigma, axis=0, mode="nearest").astype(np.float32)
+    mouth = match_range(mouth, speaking, rest, rng)
     closure = closure_mask(t_s, segs)
     mouth[closure, 0] = rng.closed[0]
     vis[closure] = np.int8(Viseme.PBM)
