@@ -5,6 +5,7 @@ Every step saves a screenshot under ``tests/output/browser/`` so a failure can b
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -38,10 +39,21 @@ def _choose_files(page, video: Path, audio: Path) -> None:
     page.set_input_files("#audio-file", str(audio))
 
 
-def _generate_and_wait(page) -> str:
-    """Click Generate and wait until the new job shows a terminal state; return that status."""
+def _generate_and_wait(page, progress_shot: Path | None = None) -> str:
+    """Click Generate and wait until the new job shows a terminal state; return that status.
+
+    With ``progress_shot``, also photograph the progress display once the new job is on screen.
+    """
     previous = page.get_attribute("#job", "data-id") or ""
     page.click("#generate")
+    if progress_shot is not None:
+        page.wait_for_function(
+            "previous => document.querySelector('#job').dataset.id !== previous"
+            " || !document.querySelector('#generate-problems').hidden",
+            arg=previous,
+            timeout=UI_TIMEOUT_MS,
+        )
+        page.screenshot(path=str(progress_shot), full_page=True)
     page.wait_for_function(
         "previous => { const job = document.querySelector('#job');"
         " return (job.dataset.id !== previous && ['COMPLETED','FAILED','REJECTED'].includes(job.dataset.status))"
@@ -107,14 +119,14 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
     assert wheel.get_attribute("data-intensity") == "0.70"
     page.screenshot(path=str(output_dir / "02-inputs-head-surprised.png"))
 
-    status = _generate_and_wait(page)
-    page.screenshot(path=str(output_dir / "03-head-finished.png"), full_page=True)
+    status = _generate_and_wait(page, output_dir / "03-head-progress.png")
+    page.screenshot(path=str(output_dir / "04-head-finished.png"), full_page=True)
     if status == "FAILED" and MODE_MISSING in page.inner_text("#job-error"):
         # The engine may not do head mode yet: the page must say so in plain words, and lips must still work.
         assert page.locator("#job-error").is_visible()
         page.check('input[name="mode"][value="lips"]', force=True)
-        status = _generate_and_wait(page)
-        page.screenshot(path=str(output_dir / "04-lips-finished.png"), full_page=True)
+        status = _generate_and_wait(page, output_dir / "05-lips-progress.png")
+        page.screenshot(path=str(output_dir / "06-lips-finished.png"), full_page=True)
         name = "lips"
     else:
         name = "head"
@@ -200,18 +212,25 @@ def test_emotion_wheel_reads_intensity_from_the_distance_to_the_centre(desktop_p
     page = desktop_page
     page.goto(live_server.studio_url)
     wheel = page.locator("#emotion-wheel")
-    box = wheel.bounding_box()
-    cx, cy, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 2
-    # The Sad sector spans 210°..270° clockwise from the top (down-left). Click at 225°, away from its
-    # label, near the rim and then just outside the centre disc.
-    page.mouse.click(cx - 0.95 * radius * 0.7071, cy + 0.95 * radius * 0.7071)
+    top_before = wheel.bounding_box()["y"]
+
+    def click_at(fraction: float, degrees_clockwise_from_top: float) -> None:
+        box = wheel.bounding_box()
+        cx, cy, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 2
+        a = math.radians(degrees_clockwise_from_top)
+        page.mouse.click(cx + fraction * radius * math.sin(a), cy - fraction * radius * math.cos(a))
+
+    # The Sad sector spans 210°..270°. Click at 225°, away from its label: near the rim, then just
+    # outside the centre disc, then on the centre.
+    click_at(0.95, 225)
     assert wheel.get_attribute("data-emotion") == "sad"
     far = float(wheel.get_attribute("data-intensity"))
-    page.mouse.click(cx - 0.45 * radius * 0.7071, cy + 0.45 * radius * 0.7071)
+    assert wheel.bounding_box()["y"] == top_before, "choosing an emotion must not move the wheel"
+    click_at(0.45, 225)
     near = float(wheel.get_attribute("data-intensity"))
     assert wheel.get_attribute("data-emotion") == "sad"
     assert far > 0.7 and near < 0.3, (far, near)
-    page.mouse.click(cx, cy)
+    click_at(0.0, 0)
     assert wheel.get_attribute("data-emotion") == ""
 
 
@@ -248,3 +267,32 @@ def test_typed_text_shows_an_estimated_length_and_the_length_warning(
     assert page.inner_text("#result-length") == "≈ 10.0 s"
     page.select_option("#sync-mode", "cut_off")
     assert page.inner_text("#result-length") in ("≈ 5.1 s", "≈ 5.2 s")
+
+
+@pytest.mark.media
+def test_typed_text_is_spoken_offline_and_the_upload_can_be_picked_again(
+    desktop_page, live_server, shared_media: Path, output_dir: Path
+) -> None:
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(shared_media / VIDEO))
+    page.check('input[name="audio-src"][value="text"]', force=True)
+    page.fill("#tts-text", "Hello there. Every word you hear was typed in the studio.")
+    page.select_option("#tts-voice", "en-us")
+    page.select_option("#sync-mode", "bounce")
+    page.check('input[name="mode"][value="lips"]', force=True)
+
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    page.wait_for_function(
+        "() => document.querySelector('#result-video').duration > 1", timeout=UI_TIMEOUT_MS
+    )
+    page.screenshot(path=str(output_dir / "30-tts-result.png"), full_page=True)
+
+    # The uploaded clip is now an asset: pick it from "Earlier uploads" instead of uploading again.
+    page.check('input[name="video-src"][value="asset"]', force=True)
+    option = page.locator("#video-asset option", has_text="pcavs_00373")
+    assert option.count() >= 1
+    page.select_option("#video-asset", option.first.get_attribute("value"))
+    assert page.inner_text("#video-length") in ("5.1 s", "5.2 s")
+    page.wait_for_function("() => document.querySelector('#preview-video').readyState >= 1", timeout=UI_TIMEOUT_MS)

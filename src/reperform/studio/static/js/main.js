@@ -442,8 +442,10 @@ $("preview-play").addEventListener("click", playPreview);
 function updateMode() {
   state.mode = document.querySelector('input[name="mode"]:checked').value;
   const lipsOnly = state.mode === "lips";
-  $("mode-help").textContent =
-    MODE_HELP[state.mode] + (lipsOnly && state.emotion ? " The emotion is not applied in Lips mode." : "");
+  $("mode-help").textContent = MODE_HELP[state.mode];
+  // Below the wheel, so the note never moves the wheel under the pointer.
+  $("wheel-note").textContent =
+    lipsOnly && state.emotion ? "Lips mode keeps the filmed expression: pick Face or Head to apply the emotion." : "";
   $("emotion-wheel").classList.toggle("muted", lipsOnly);
 }
 for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener("change", updateMode);

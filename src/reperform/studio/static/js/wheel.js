@@ -15,7 +15,7 @@ export const EMOTIONS = [
 ];
 
 const SECTOR_DEG = 360 / EMOTIONS.length;
-const CENTRE_FRACTION = 0.3; // radius of the "none" disc as a share of the wheel's radius (CSS: 36% wide button)
+const CENTRE_FRACTION = 0.36; // radius of the "none" disc as a share of the wheel's radius (the CSS button is 36% of the wheel wide)
 const LABEL_FRACTION = 1.24; // emotion names sit just outside the ring, so the thumb never covers them
 const INTENSITY_STEP = 0.1; // one + / − key press
 const DEFAULT_INTENSITY = 0.5; // sync's default temperature
@@ -176,12 +176,13 @@ export function createWheel(root, intensityInput, readout, onChange) {
   }
 
   root.addEventListener("pointerdown", ev => {
-    const option = ev.target.closest(".wheel-option");
+    const option = ev.target.closest(".wheel-option:not(.centre)");
     if (option) {
       ev.preventDefault();
       set(option.dataset.emotion || null, intensity, true);
       return;
     }
+    // The centre button is handled by geometry too: its box is square, the "none" disc is round.
     ev.preventDefault();
     root.setPointerCapture(ev.pointerId);
     root.classList.add("dragging");
