@@ -20,14 +20,14 @@ UPPER_TEETH_IOD = 0.085
 UPPER_TEETH_GAP_SHARE = 0.6
 LOWER_TEETH_IOD = 0.045
 #: Openings (inter-ocular units) above which lower teeth / tongue become visible.
-LOWER_TEETH_FROM = 0.17
+LOWER_TEETH_FROM = 0.21
 TONGUE_FROM = 0.10
 #: Ivory the teeth are pulled towards (RGB) and how far.
 TEETH_IVORY = np.array([232.0, 226.0, 210.0], np.float32)
 TEETH_IVORY_SHARE = 0.7
 #: Incisor gap positions from the mouth centre (inter-ocular units) and their width.
-TOOTH_GAPS_IOD = (0.0, 0.075, 0.14, 0.195)
-TOOTH_GAP_WIDTH_IOD = 0.006
+TOOTH_GAPS_IOD = (0.0, 0.08, 0.145, 0.2)
+TOOTH_GAP_WIDTH_IOD = 0.005
 SUPERSAMPLE = 4
 
 
@@ -118,16 +118,16 @@ def paint(
     px_per_n = float(np.sqrt(abs(np.linalg.det(norm_to_roi[:, :2]))))
     soft = max(1.2 / px_per_n, 0.006)
     t_up = (1 - _smoothstep((depth - band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.62) / 0.25))
-    shade = (1 - 0.55 * dx**2) * (0.8 + 0.2 * (1 - np.clip(depth / np.maximum(band, 1e-3), 0, 1)))
+    shade = (1 - 0.7 * dx**2) * (0.78 + 0.22 * (1 - np.clip(depth / np.maximum(band, 1e-3), 0, 1)))
     gaps = sum(np.exp(-(((xn - cx) - s * p) / TOOTH_GAP_WIDTH_IOD) ** 2) for p in TOOTH_GAPS_IOD for s in (-1, 1))
-    shade = shade * (1 - 0.22 * np.clip(gaps, 0, 1))
+    shade = shade * (1 - 0.12 * np.clip(gaps, 0, 1))
     teeth_px = teeth[None, None, :] * shade[..., None]
     col = col * (1 - t_up[..., None]) + teeth_px * t_up[..., None]
     # Lower teeth, shadowed by the upper lip's overhang, only when wide open.
     if g_max > LOWER_TEETH_FROM:
         lo_band = LOWER_TEETH_IOD * _smoothstep((gap - LOWER_TEETH_FROM) / 0.06)
         t_lo = (1 - _smoothstep(((y_lo - yn) - lo_band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.45) / 0.2))
-        col = col * (1 - t_lo[..., None]) + (teeth * 0.72)[None, None, :] * (1 - 0.5 * dx**2)[..., None] * t_lo[..., None]
+        col = col * (1 - t_lo[..., None]) + (teeth * 0.6)[None, None, :] * (1 - 0.5 * dx**2)[..., None] * t_lo[..., None]
     # Occlusion shadow along the lips.
     dist = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
     occ = 0.55 + 0.45 * _smoothstep(dist / max(0.025 * px_per_n, 1.0))

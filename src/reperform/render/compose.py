@@ -167,14 +167,18 @@ class Renderer:
         roi_to_img = np.array([[1.0, 0, x0], [0, 1.0, y0]])
         roi_to_norm = _compose(m_cur, roi_to_img)
         rigid = _compose(invert(m_ex), roi_to_norm)
-        map_x, map_y = backward_map(roi_shape, t_img - origin, src_pts, mesh.triangles, rigid)
-        warped, valid = sample(ex.crop, map_x, map_y)
+        map_x, map_y = backward_map(roi_shape, t_img - origin, src_pts, mesh.triangles, rigid, iod_px)
+        lips = apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin
+        m = 0.12 * iod_px
+        dx0, dy0 = np.maximum(np.floor(lips.min(0) - m).astype(int), 0)
+        dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
+        warped, valid = sample(ex.crop, map_x, map_y, (dx0, dy0, min(dx1, roi_shape[1]), min(dy1, roi_shape[0])))
 
         frame_roi = rgb[y0:y1, x0:x1]
         hard = blend.fill_mask(roi_shape, [p - origin for p in polys_img]) * valid
         mouths = blend.fill_mask(roi_shape, [
             apply(img_from_norm, n_cur[list(L.LIPS_OUTER)]) - origin,
-            apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
+            lips,
         ])
         cc_weight = hard * (1.0 - mouths)
         synth = blend.colour_match(warped, frame_roi.astype(np.float32), cc_weight,
@@ -187,13 +191,13 @@ class Renderer:
 
         alpha = blend.feather(hard, fs) * valid
         out_roi = blend.composite(frame_roi, synth, alpha)
-        changed = np.nonzero((out_roi != frame_roi).any(axis=2))
-        if len(changed[0]) == 0:
+        rows = np.nonzero(alpha.any(axis=1))[0]
+        cols = np.nonzero(alpha.any(axis=0))[0]
+        if len(rows) == 0:
             return rgb, None
         out = rgb.copy()
         out[y0:y1, x0:x1] = out_roi
-        box = (x0 + int(changed[1].min()), y0 + int(changed[0].min()),
-               x0 + int(changed[1].max()) + 1, y0 + int(changed[0].max()) + 1)
+        box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
         return out, box
 
     @staticmethod

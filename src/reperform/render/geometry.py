@@ -66,8 +66,11 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 def invert(m: np.ndarray) -> np.ndarray:
     """Inverse of a 2×3 affine."""
-    a = np.linalg.inv(np.asarray(m, np.float64)[:, :2])
-    return np.hstack([a, (-a @ m[:, 2])[:, None]])
+    m = np.asarray(m, np.float64)
+    (a, b), (c, d) = m[:, :2]
+    det = a * d - b * c
+    inv = np.array([[d, -b], [-c, a]]) / det
+    return np.hstack([inv, (-inv @ m[:, 2])[:, None]])
 
 
 def build_template(landmarks: np.ndarray) -> np.ndarray:

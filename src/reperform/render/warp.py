@@ -12,26 +12,35 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-#: Grid step of the map evaluation (px of the ROI).
-MAP_STEP_PX = 2
+#: Grid step of the map evaluation (px of the ROI): finer than any triangle of the mesh for
+#: every face size (the mesh's smallest triangles are ~1/20 of the inter-ocular distance).
+MAP_STEP_MIN_PX = 2
+MAP_STEP_MAX_PX = 4
+MAP_STEP_PER_IOD = 1 / 48
 
 
 def triangle_affines(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-triangle 2×3 affines mapping ``dst`` triangles onto ``src`` triangles, ``float64[t, 2, 3]``.
 
-    Solved in one batch; degenerate destination triangles (a closed mouth's hole) get the identity
-    of their first vertex and are never rasterised anyway.
+    Closed form (the inverse of [[x], [y], [1]] by cofactors), batched: ~10× faster than a batched
+    ``np.linalg.solve`` for a few hundred triangles. Degenerate destination triangles (a closed
+    mouth's hole) are flagged in ``ok`` and never rasterised.
     """
     d = dst[tris]  # t,3,2
     s = src[tris]
-    a = np.concatenate([d, np.ones((len(tris), 3, 1))], axis=2)  # t,3,3
-    det = np.linalg.det(a)
+    x0, y0 = d[:, 0, 0], d[:, 0, 1]
+    x1, y1 = d[:, 1, 0], d[:, 1, 1]
+    x2, y2 = d[:, 2, 0], d[:, 2, 1]
+    det = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
     ok = np.abs(det) > 1e-6
-    out = np.zeros((len(tris), 2, 3))
-    out[:, 0, 0] = out[:, 1, 1] = 1.0
-    if ok.any():
-        sol = np.linalg.solve(a[ok], s[ok])  # (3,3)·(3,2) → coefficients for x', y'
-        out[ok] = np.transpose(sol, (0, 2, 1))
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    # Inverse of D = [[x0, x1, x2], [y0, y1, y2], [1, 1, 1]], rows = cofactor rows / det.
+    inv = np.empty((len(tris), 3, 3))
+    inv[:, 0, 0], inv[:, 0, 1], inv[:, 0, 2] = y1 - y2, x2 - x1, x1 * y2 - x2 * y1
+    inv[:, 1, 0], inv[:, 1, 1], inv[:, 1, 2] = y2 - y0, x0 - x2, x2 * y0 - x0 * y2
+    inv[:, 2, 0], inv[:, 2, 1], inv[:, 2, 2] = y0 - y1, x1 - x0, x0 * y1 - x1 * y0
+    inv *= inv_det[:, None, None]
+    out = np.einsum("tki,tkj->tij", s, inv)  # (2×3 src points) · D⁻¹
     return out, ok
 
 
@@ -41,6 +50,7 @@ def backward_map(
     src_pts: np.ndarray,
     tris: np.ndarray,
     rigid: np.ndarray,
+    iod_px: float = 96.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sampling maps (map_x, map_y) ``float32[h, w]`` for ``cv2.remap``.
 
@@ -48,18 +58,19 @@ def backward_map(
     ``rigid`` the 2×3 ROI→exemplar similarity used outside the mesh.
     """
     h, w = shape
-    step = MAP_STEP_PX
-    gh, gw = (h + step - 1) // step + 1, (w + step - 1) // step + 1
-    # Grid cell j stands for ROI pixel (j + 0.5)·step − 0.5: exactly what cv2.resize's linear
-    # upsampling assumes, so the upsampled map is not shifted by a fraction of a pixel.
-    dst_grid = (dst_pts + 0.5) / step - 0.5
+    step = int(np.clip(round(iod_px * MAP_STEP_PER_IOD), MAP_STEP_MIN_PX, MAP_STEP_MAX_PX))
+    gh, gw = (h + step - 1) // step + 3, (w + step - 1) // step + 3
+    # Grid cell j stands for ROI pixel (j − 1 + 0.5)·step − 0.5: exactly what cv2.resize's linear
+    # upsampling assumes (so the map is not shifted by a fraction of a pixel), with one cell of
+    # margin on every side so the ROI's border pixels are interpolated, not clamped.
+    dst_grid = (dst_pts + 0.5) / step - 0.5 + 1
     affs, ok = triangle_affines(dst_grid, src_pts, tris)
     ids = np.full((gh, gw), -1, np.int32)
     tri_px = np.round(dst_grid[tris] * 16).astype(np.int32)  # 4 fractional bits
     for t in np.nonzero(ok)[0]:
         cv2.fillConvexPoly(ids, tri_px[t], int(t), lineType=cv2.LINE_8, shift=4)
     gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float64)
-    px, py = (gx + 0.5) * step - 0.5, (gy + 0.5) * step - 0.5
+    px, py = (gx - 0.5) * step - 0.5, (gy - 0.5) * step - 0.5
     rig = rigid.astype(np.float64)
     mx = rig[0, 0] * px + rig[0, 1] * py + rig[0, 2]
     my = rig[1, 0] * px + rig[1, 1] * py + rig[1, 2]
@@ -70,14 +81,26 @@ def backward_map(
         mx[inside] = a[:, 0, 0] * x + a[:, 0, 1] * y + a[:, 0, 2]
         my[inside] = a[:, 1, 0] * x + a[:, 1, 1] * y + a[:, 1, 2]
     big = (gw * step, gh * step)
-    map_x = cv2.resize(mx.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[:h, :w]
-    map_y = cv2.resize(my.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[:h, :w]
+    map_x = cv2.resize(mx.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
+    map_y = cv2.resize(my.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
     return np.ascontiguousarray(map_x), np.ascontiguousarray(map_y)
 
 
-def sample(img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bicubic sampling of ``img``; returns (pixels float32[h, w, 3], valid float32[h, w] 0/1)."""
-    out = cv2.remap(img, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+def sample(
+    img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, detail_box: tuple[int, int, int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ``img`` through the maps; returns (pixels float32[h, w, 3], valid float32[h, w] 0/1).
+
+    Bilinear everywhere (skin is smooth), bicubic inside ``detail_box`` (x0, y0, x1, y1 of the
+    ROI: the lips and teeth), where bilinear's half-pixel softening would show: a third of the cost
+    of bicubic everywhere for the same visible sharpness.
+    """
+    out = cv2.remap(img, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if detail_box is not None:
+        x0, y0, x1, y1 = detail_box
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = cv2.remap(img, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1],
+                                          interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     h, w = img.shape[:2]
     valid = ((map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)).astype(np.float32)
     return out.astype(np.float32), valid

@@ -1,0 +1,124 @@
+"""Pure parts of the render stage: mouth shaping, exemplar search, bank memory policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reperform import landmarks as L
+from reperform import render
+from reperform.render.exemplars import CLOSED_OPEN, Exemplar, choose_exemplars
+from reperform.render.geometry import MouthShaper, WarpMesh, apply, build_template, to_norm
+from reperform.render.warp import backward_map
+
+STILL = "images/sadtalker_people_0.png"
+
+
+@pytest.fixture(scope="module")
+def face(clip_loader):
+    still = clip_loader(STILL, 1)
+    return still.frames[0], still.raw[0]
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("target", [(0.0, 0.85, 0.3, 1.07), (0.3, 0.8, 0.28, 1.2), (0.12, 0.7, 0.35, 1.12),
+                                    (0.2, 1.0, 0.25, 1.15)])
+def test_shaped_landmarks_measure_exactly_the_target_params(face, target):
+    _, lm = face
+    template = build_template(lm[None, :, :2].astype(np.float64))
+    norm = apply(to_norm(lm[:, :2], template), lm)
+    shaped = MouthShaper(template).shape(norm, np.array(target))
+    got = L.mouth_params(shaped)
+    np.testing.assert_allclose(got[[0, 1, 3]], np.array(target)[[0, 1, 3]], atol=0.006)
+
+
+@pytest.mark.media
+def test_shaping_leaves_the_upper_face_where_it_was(face):
+    _, lm = face
+    template = build_template(lm[None, :, :2].astype(np.float64))
+    norm = apply(to_norm(lm[:, :2], template), lm)
+    shaped = MouthShaper(template).shape(norm, np.array([0.3, 0.75, 0.3, 1.25]))
+    upper = norm[:, 1] < norm[L.NOSE_TIP, 1]
+    assert np.abs(shaped[upper] - norm[upper][:, :2]).max() < 0.002  # < 0.5 px even for a 4K close-up
+
+
+@pytest.mark.media
+def test_warp_with_identical_geometry_is_the_rigid_map(face):
+    _, lm = face
+    template = build_template(lm[None, :, :2].astype(np.float64))
+    mesh = WarpMesh(template, MouthShaper(template))
+    pts = np.concatenate([template[mesh.indices], mesh.anchors]) * 50 + 100
+    rigid = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    mx, my = backward_map((300, 300), pts, pts, mesh.triangles, rigid, iod_px=50)
+    gy, gx = np.mgrid[0:300, 0:300]
+    assert np.abs(mx - gx).max() < 0.05 and np.abs(my - gy).max() < 0.05
+
+
+def _feats(opens: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(opens)
+    params = np.stack([opens, np.full(n, 0.9), np.full(n, 0.3), 1.2 + 0.5 * opens], 1).astype(np.float32)
+    return {
+        "order": np.arange(n), "params": params, "pose": np.zeros((n, 2), np.float32),
+        "context": np.zeros((n, 54), np.float32), "thumb": (opens[:, None] * 400 * np.ones((1, 384))).astype(np.float32),
+        "quality": np.zeros(n, np.float32),
+    }
+
+
+def test_exemplar_search_plays_source_frames_consecutively_when_they_fit():
+    opens = (0.15 + 0.12 * np.sin(np.arange(200) / 5.0)).clip(0)
+    feats = _feats(opens)
+    targets = feats["params"][100:160] + 0.002  # a stretch the bank holds, slightly off
+    n = len(targets)
+    src = np.arange(n) + 20
+    choice = choose_exemplars(feats, targets, np.zeros(n, bool), src, np.ones(n, bool), {}, {})
+    jumps = int((np.diff(choice) != 1).sum())
+    assert jumps <= 2
+    assert np.abs(feats["params"][choice, 0] - targets[:, 0]).max() < 0.02
+
+
+def test_exemplar_search_gives_closure_frames_a_closed_exemplar():
+    opens = np.array([0.2, 0.25, 0.3, 0.06, 0.18, 0.01, 0.22, 0.28])
+    feats = _feats(opens)
+    targets = np.tile(feats["params"][2], (6, 1))
+    targets[:, 0] = 0.05  # the plan's shape says "nearly closed", the closure flag says "sealed"
+    closure = np.array([False, False, True, True, False, False])
+    choice = choose_exemplars(feats, targets, closure, np.arange(6), np.ones(6, bool), {}, {})
+    assert (opens[choice[closure]] < CLOSED_OPEN).all()
+
+
+def test_exemplar_search_skips_frames_without_a_face():
+    feats = _feats(np.linspace(0, 0.3, 20))
+    valid = np.array([True, True, False, True])
+    choice = choose_exemplars(feats, feats["params"][:4], np.zeros(4, bool), np.arange(4), valid, {}, {})
+    assert choice[2] == -1 and (choice[valid] >= 0).all()
+
+
+@pytest.mark.media
+def test_bank_memory_stays_within_its_budget_and_keeps_the_shape_range(face):
+    rgb, lm = face
+    probe = render.MouthBank()
+    probe.offer(0, rgb, lm)
+    one = probe.nbytes
+    budget = 12 * one
+    bank = render.MouthBank(max_bytes=budget)
+    rng = np.random.default_rng(1)
+    offered = []
+    for i in range(300):
+        moved = lm.copy()
+        drop = rng.uniform(0, 0.3) * float(L.interocular(lm))
+        lower = [14, 87, 178, 88, 95, 317, 402, 318, 324]
+        moved[lower, 1] += drop
+        offered.append(L.mouth_params(moved)[0])
+        bank.offer(i, rgb, moved)
+        assert bank.nbytes <= budget
+    assert 8 <= len(bank) <= 12
+    kept = np.array([e.params[0] for e in bank.exemplars.values()])
+    assert kept.min() < min(offered) + 0.05 and kept.max() > max(offered) - 0.05
+    assert len(bank.frame_params) == 300  # every frame keeps its small descriptor
+
+
+def test_exemplar_record_counts_its_memory():
+    crop = np.zeros((100, 80, 3), np.uint8)
+    ex = Exemplar(0, crop, np.zeros((478, 2), np.float32), np.zeros(4, np.float32), np.zeros(2, np.float32),
+                  np.zeros(54, np.float32), np.zeros(384, np.float32), 0.0)
+    assert ex.nbytes >= crop.nbytes
