@@ -12,6 +12,7 @@ from reperform.speech.timeline import (
     merge_ranges,
     pauses_from_phones,
     phrases_between,
+    subtract_ranges,
 )
 
 
@@ -89,3 +90,10 @@ def test_segment_windows_are_padded_disjoint_and_inside_the_audio():
         assert a0 < b0 <= a1 < b1
     assert windows[1] == pytest.approx((2.0, 4.1))
     assert windows[2] == pytest.approx((4.4, 6.3))
+
+
+def test_subtracting_ranges_splits_and_drops_short_pieces():
+    assert subtract_ranges([(0.0, 1.0)], [(0.4, 0.5)]) == [(0.0, 0.4), (0.5, 1.0)]
+    assert subtract_ranges([(0.0, 1.0), (2.0, 3.0)], [(0.9, 2.05)], min_len_s=0.12) == [(0.0, 0.9), (2.05, 3.0)]
+    assert subtract_ranges([(0.0, 0.3)], [(0.1, 0.25)], min_len_s=0.12) == []
+    assert subtract_ranges([(0.0, 1.0)], []) == [(0.0, 1.0)]

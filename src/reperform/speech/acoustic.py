@@ -192,13 +192,20 @@ def analyze_acoustics(audio: Audio, hop_s: float = HOP_S) -> AcousticTracks:
     )
 
 
-def energy_pauses(tracks: AcousticTracks, min_len_s: float = MIN_PAUSE_S) -> list[tuple[float, float]]:
-    """Silences by the loudness gate, with a 30 ms closing so a single loud click does not split
-    a pause and a single quiet frame does not make one."""
-    silent = tracks.energy <= 0.0
+def _speech_mask(tracks: AcousticTracks) -> np.ndarray:
+    """Gated speech frames with a 30 ms closing and opening: a single quiet frame does not split
+    speech and a single loud click is not speech."""
     k = 3
-    # closing on "speech": fill 1–2 frame holes in speech; opening: drop 1–2 frame speech blips.
-    speech = ~silent
-    speech = minimum_filter1d(maximum_filter1d(speech.astype(np.uint8), k), k).astype(bool)
-    speech = maximum_filter1d(minimum_filter1d(speech.astype(np.uint8), k), k).astype(bool)
-    return silent_runs(~speech, tracks.hop_s, min_len_s)
+    speech = (tracks.energy > 0.0).astype(np.uint8)
+    speech = minimum_filter1d(maximum_filter1d(speech, k), k)
+    return maximum_filter1d(minimum_filter1d(speech, k), k).astype(bool)
+
+
+def energy_pauses(tracks: AcousticTracks, min_len_s: float = MIN_PAUSE_S) -> list[tuple[float, float]]:
+    """Silences by the loudness gate, at least ``min_len_s`` long."""
+    return silent_runs(~_speech_mask(tracks), tracks.hop_s, min_len_s)
+
+
+def energy_speech_runs(tracks: AcousticTracks, min_len_s: float) -> list[tuple[float, float]]:
+    """Stretches above the loudness gate at least ``min_len_s`` long."""
+    return silent_runs(_speech_mask(tracks), tracks.hop_s, min_len_s)

@@ -70,6 +70,29 @@ def sphinx_decoder(**kwargs: object):  # -> pocketsphinx.Decoder
     return pocketsphinx.Decoder(samprate=16000, loglevel="FATAL", **kwargs)
 
 
+#: Half a second of faint noise for warming decoders up.
+WARM_UP_AUDIO = Audio(
+    samples=(np.random.default_rng(0).standard_normal(8000) * 1e-3).astype(np.float32), rate=16000
+)
+
+
+def warm_up(decoder) -> None:  # noqa: ANN001 (pocketsphinx.Decoder)
+    """Decode half a second of faint noise once.
+
+    pocketsphinx's very first utterance on a new decoder comes out ±1 frame different from every
+    later one (some internal state initialises on first use); decoding a throwaway utterance at
+    construction makes results depend only on the audio, so the same input always gives the
+    same timeline.
+    """
+    pcm = to_pcm16(WARM_UP_AUDIO)
+    try:
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+    except RuntimeError as exc:  # harmless: only determinism of the first call is at stake
+        log.debug("decoder warm-up failed: %s", exc)
+
+
 class Aligner:
     """Owns one pocketsphinx decoder (≈0.3 s to load the model and the 134k-word dictionary).
 
@@ -83,6 +106,10 @@ class Aligner:
         )
         self._lock = threading.Lock()
         self._espeak_stress: dict[str, list[int]] = {}
+        try:  # both passes once, for reproducible results (see warm_up)
+            self.align(WARM_UP_AUDIO, ["a"])
+        except AlignmentFailed as exc:
+            log.debug("aligner warm-up: %s", exc)
 
     def _prepare_words(self, tokens: list[str]) -> list[str]:
         """Tokens the dictionary knows, adding espeak pronunciations for the others."""

@@ -19,11 +19,11 @@ import numpy as np
 from ..config import EngineConfig
 from ..errors import EngineError
 from ..records import Audio, Phone, SpeechTimeline, Word
-from .acoustic import AcousticTracks, analyze_acoustics, energy_pauses, to_analysis_rate
+from .acoustic import AcousticTracks, analyze_acoustics, energy_pauses, energy_speech_runs, to_analysis_rate
 from .align import AlignedPhone, AlignedWord, Aligner, AlignmentFailed
 from .phonetics import SILENCE, tokenize_transcript
 from .recognize import PhoneRecognizer
-from .timeline import clean_phones, pauses_from_phones
+from .timeline import MIN_PAUSE_S, clean_phones, pauses_from_phones, subtract_ranges
 from .transcribe import EMPTY_TRANSCRIPT, Transcriber, Transcript, resolve_model_path
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ MAX_WHOLE_ALIGN_S = 45.0
 MIN_ALIGNED_SHARE = 0.6
 #: Whisper segment times are ±0.5 s; each window extends this far past its segment's ends.
 SEGMENT_PAD_S = 0.6
+#: Loud stretches at least this long inside an aligned silence are not pause (a breath, a word
+#: the transcript missed); shorter ones (clicks, lip smacks) leave the pause whole.
+LOUD_IN_PAUSE_S = 0.1
 #: Languages whose speech the en-us acoustic model can align.
 ENGLISH = "en"
 
@@ -158,7 +161,11 @@ class SpeechAnalyzer:
 
         phones = clean_phones(phones, duration) if phones else []
         if method == "aligned":
-            pauses = pauses_from_phones(phones)
+            # A pause is silence by both accounts: SIL in the alignment, and not loud. Loud SIL
+            # (speech the transcript left out, laughter) keeps SIL phones but is no pause.
+            pauses = subtract_ranges(
+                pauses_from_phones(phones), energy_speech_runs(tracks, LOUD_IN_PAUSE_S), MIN_PAUSE_S
+            )
         elif has_speech:
             # Recognition's SIL is unreliable and acoustic has none: the loudness gate decides.
             pauses = gated
@@ -178,12 +185,24 @@ class SpeechAnalyzer:
     def _align(
         self, audio: Audio, transcript: Transcript, tracks: AcousticTracks
     ) -> tuple[list[Phone], list[Word], str]:
-        """Whole-transcript alignment, else per Whisper segment; ("acoustic") when neither holds."""
-        aligner = self.aligner()
-        if audio.duration_s <= MAX_WHOLE_ALIGN_S or len(transcript.segments) < 2:
+        """Whole-transcript alignment, else per Whisper segment; ("acoustic") when neither holds.
+
+        The whole alignment is cropped to the span Whisper transcribed (± SEGMENT_PAD_S): speech
+        Whisper left out (a cut-off word at the start, a stray phrase) would otherwise pull the
+        first or last words onto itself. Speech outside the span gets recognised phones.
+        """
+        aligner, rate, duration = self.aligner(), audio.rate, audio.duration_s
+        lo, hi = 0.0, duration
+        if transcript.segments:
+            lo = max(0.0, transcript.segments[0][0] - SEGMENT_PAD_S)
+            hi = min(duration, transcript.segments[-1][1] + SEGMENT_PAD_S)
+        if duration <= MAX_WHOLE_ALIGN_S or len(transcript.segments) < 2:
             try:
-                aligned = aligner.align(audio, tokenize_transcript(transcript.text))
+                piece = Audio(samples=audio.samples[int(lo * rate): int(hi * rate)], rate=rate)
+                aligned = [_shift_word(w, int(lo * rate) / rate)
+                           for w in aligner.align(piece, tokenize_transcript(transcript.text))]
                 phones, words = _phones_from_alignment(aligned)
+                phones += self._recognize_outside(audio, lo, hi, tracks)
                 agreement = alignment_agreement(phones, tracks)
                 if agreement >= MIN_ALIGN_AGREEMENT:
                     return phones, words, "aligned"
@@ -192,10 +211,26 @@ class SpeechAnalyzer:
                 log.info("whole alignment failed (%s)", exc)
         if transcript.segments:
             phones, words, share = self._align_segments(audio, transcript.segments)
+            windows = segment_windows(transcript.segments, duration)
+            if windows:
+                phones += self._recognize_outside(audio, windows[0][0], windows[-1][1], tracks)
             if share >= MIN_ALIGNED_SHARE and alignment_agreement(phones, tracks) >= MIN_ALIGN_AGREEMENT:
                 return phones, words, "aligned"
             log.info("segment alignment covered %.0f%% of the speech: not trusted", 100 * share)
         return [], list(transcript.words), "acoustic"
+
+    def _recognize_outside(self, audio: Audio, lo: float, hi: float, tracks: AcousticTracks) -> list[Phone]:
+        """Recognised phones for [0, lo) and [hi, end) when they hold real (gated) speech."""
+        out: list[Phone] = []
+        hop, rate = tracks.hop_s, audio.rate
+        for a, b in ((0.0, lo), (hi, audio.duration_s)):
+            if (tracks.energy[int(a / hop): int(b / hop)] > 0).sum() * hop < MIN_SPEECH_S:
+                continue
+            piece = Audio(samples=audio.samples[int(a * rate): int(b * rate)], rate=rate)
+            offset = int(a * rate) / rate
+            out.extend(Phone(p.start_s + offset, p.end_s + offset, p.label)
+                       for p in self.recognizer().recognize(piece))
+        return out
 
     def _align_segments(
         self, audio: Audio, segments: tuple[tuple[float, float, str], ...]

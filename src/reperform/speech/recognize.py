@@ -11,7 +11,7 @@ import logging
 import threading
 
 from ..records import Audio
-from .align import SPHINX_FRAME_S, AlignedPhone, sphinx_decoder, to_pcm16
+from .align import SPHINX_FRAME_S, AlignedPhone, sphinx_decoder, to_pcm16, warm_up
 from .phonetics import SILENCE, normalize_phone
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class PhoneRecognizer:
             lm=None, dict=None, bestpath=False,
         )
         self._lock = threading.Lock()
+        warm_up(self._decoder)
 
     def recognize(self, audio: Audio) -> list[AlignedPhone]:
         """Phones with times; empty when the decoder finds nothing."""

@@ -86,6 +86,25 @@ def merge_ranges(ranges: Iterable[tuple[float, float]], join_gap_s: float = 0.0)
     return [(a, b) for a, b in out]
 
 
+def subtract_ranges(
+    ranges: Iterable[tuple[float, float]], cuts: Iterable[tuple[float, float]], min_len_s: float = 0.0
+) -> list[tuple[float, float]]:
+    """``ranges`` minus ``cuts``; pieces shorter than ``min_len_s`` are dropped."""
+    pieces = merge_ranges(ranges)
+    for c0, c1 in merge_ranges(cuts):
+        nxt: list[tuple[float, float]] = []
+        for a, b in pieces:
+            if c1 <= a or c0 >= b:
+                nxt.append((a, b))
+                continue
+            if c0 > a:
+                nxt.append((a, c0))
+            if c1 < b:
+                nxt.append((c1, b))
+        pieces = nxt
+    return [(a, b) for a, b in pieces if b - a >= min_len_s - 1e-9]
+
+
 def phrases_between(pauses: Sequence[tuple[float, float]], duration_s: float,
                     min_len_s: float = 0.1) -> list[tuple[float, float]]:
     """Complement of ``pauses`` in [0, duration]: the spoken phrases."""
