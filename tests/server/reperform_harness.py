@@ -195,8 +195,24 @@ class LiveServer(Proc):
 
         wait_for(ready, STARTUP_TIMEOUT_S, "the server to answer /healthz")
 
+    def store(self) -> Any:
+        """The server's own database, opened the way an operator's script would."""
+        if str(SRC) not in sys.path:
+            sys.path.insert(0, str(SRC))
+        from reperform.jobs.store import JobStore
+
+        return JobStore(f"sqlite:///{self.data_dir / 'reperform.db'}")
+
     def make_key(self, name: str = "test") -> str:
-        """A new key in a new organisation, made with the real ``keys create`` command."""
+        """A new key in a new organisation (the ``keys create`` command itself is tested separately)."""
+        store = self.store()
+        try:
+            return store.create_key(name).secret
+        finally:
+            store.close()
+
+    def make_key_with_cli(self, name: str = "test") -> str:
+        """A new key made with the real ``keys create`` command, as an operator would."""
         out = subprocess.run([sys.executable, "-m", "reperform.cli_server", "keys", "create", "--name", name,
                               "--data-dir", str(self.data_dir)], env=self.env, capture_output=True, text=True,
                              check=True, cwd=REPO)
@@ -204,10 +220,7 @@ class LiveServer(Proc):
 
     def webhook_secret(self, key: str) -> str:
         """The organisation's webhook secret, read the way an operator would: from the database."""
-        sys.path.insert(0, str(SRC))
-        from reperform.jobs.store import JobStore
-
-        store = JobStore(f"sqlite:///{self.data_dir / 'reperform.db'}")
+        store = self.store()
         try:
             api_key = store.authenticate(key)
             assert api_key is not None
@@ -218,9 +231,7 @@ class LiveServer(Proc):
             store.close()
 
     def job_row(self, job_id: str) -> Any:
-        from reperform.jobs.store import JobStore
-
-        store = JobStore(f"sqlite:///{self.data_dir / 'reperform.db'}")
+        store = self.store()
         try:
             return store.get_job(job_id)
         finally:

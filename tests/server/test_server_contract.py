@@ -33,6 +33,14 @@ def _post(server: LiveServer, key: str | None, body: object) -> httpx.Response:
                       headers={**headers, "Content-Type": "application/json"}, timeout=30)
 
 
+def test_a_key_made_with_the_cli_works_and_only_its_hash_is_stored(server: LiveServer) -> None:
+    key = server.make_key_with_cli("cli")
+    assert key.startswith("rp_") and len(key) > 40
+    assert httpx.get(server.url + "/v2/models", headers={"x-api-key": key}, timeout=10).status_code == 200
+    stored = b"".join(p.read_bytes() for p in server.data_dir.glob("reperform.db*"))  # db, WAL, shm
+    assert stored and key.encode() not in stored
+
+
 def test_models_list_offers_react_1_with_its_modes_and_lipsync_2(client: Sync) -> None:
     models = {m.id: m for m in client.models.list()}
     assert models["react-1"].type == "react"
@@ -139,9 +147,7 @@ def test_webhook_is_signed_retried_and_its_attempts_recorded(server: LiveServer,
     payload = json.loads(body)
     assert payload["id"] == gen.id and payload["status"] == "FAILED"
     assert payload["error_code"] == payload["errorCode"] == "generation_unsupported_media"
-    from reperform.jobs.store import JobStore
-
-    store = JobStore(f"sqlite:///{server.data_dir / 'reperform.db'}")
+    store = server.store()
     rows = wait_for(lambda: [r for r in store.webhook_deliveries(gen.id) if r.state == "delivered"], 10,
                     "the delivery to be recorded")
     assert rows[0].attempts == 2 and [a["statusCode"] for a in rows[0].log] == [500, 200]

@@ -1,0 +1,87 @@
+"""Generations that run the real engine to COMPLETED, driven by the real syncsdk client.
+
+Short real clip (224×224, 5.12 s) so each run takes seconds; the output is downloaded from its
+signed URL without the API key and checked as an H.264/AAC MP4 of the expected length.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+from reperform_harness import FileHost, LiveServer, poll_generation, wait_for
+from sync import Sync
+
+pytestmark = [pytest.mark.e2e, pytest.mark.media]
+
+CLIP_S = 5.12  # pcavs_00373.mp4
+#: One output frame at 25 fps: the container's length may differ from the request by this much.
+FRAME_S = 0.04
+
+
+def _check_mp4(data: bytes, tmp: Path, expected_s: float) -> None:
+    path = tmp / "out.mp4"
+    path.write_bytes(data)
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0]
+        assert video.codec_context.name == "h264"
+        assert audio.codec_context.name == "aac"
+        duration = float(container.duration) / av.time_base
+    assert abs(duration - expected_s) <= 3 * FRAME_S, f"{duration} s vs {expected_s} s"
+
+
+def test_create_from_urls_runs_to_completed_with_a_signed_webhook_and_downloadable_output(
+        server: LiveServer, key: str, client: Sync, file_host: FileHost, tmp_path: Path) -> None:
+    from reperform.server.webhooks import verify
+
+    hook = file_host.hook("hooks/done")
+    gen = client.generations.create(
+        model="react-1", webhook_url=file_host.url("hooks/done"), output_file_name="take_1",
+        input=[{"type": "video", "url": file_host.url("clip.mp4")}, {"type": "audio", "url": file_host.url("voice.wav")}],
+        options={"model_mode": "lips", "prompt": "happy", "temperature": 0.4, "sync_mode": "cut_off"})
+    assert gen.status == "PENDING" and gen.options.model_mode == "lips"
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    assert done.output_duration == pytest.approx(CLIP_S, abs=3 * FRAME_S)  # cut_off: the shorter input
+    assert "take_1.mp4" in done.output_url
+    resp = httpx.get(done.output_url, timeout=30)  # no API key: the URL's signature is the permission
+    assert resp.status_code == 200
+    _check_mp4(resp.content, tmp_path, CLIP_S)
+    tampered = done.output_url.replace("signature=", "signature=0")
+    assert httpx.get(tampered, timeout=10).status_code == 403
+
+    wait_for(lambda: hook.calls, 30, "the COMPLETED webhook")
+    headers, body = hook.calls[0]
+    assert verify(server.webhook_secret(key), body, headers["sync-signature"])
+    payload = json.loads(body)
+    assert payload["status"] == "COMPLETED" and payload["outputUrl"] and payload["id"] == gen.id
+    assert len(hook.calls) == 1
+
+
+def test_create_with_files_uploads_sniffs_and_completes(server: LiveServer, client: Sync, media: Path,
+                                                        tmp_path: Path) -> None:
+    clip = (media / "videos" / "pcavs_00373.mp4").read_bytes()
+    # The SDK sends both parts as application/octet-stream named "upload"; options as a JSON string.
+    gen = client.generations.create_with_files(model="lipsync-2", video=clip, audio=clip,
+                                               options=json.dumps({"sync_mode": "loop"}))
+    assert [i.type for i in gen.input] == ["video", "audio"]
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    _check_mp4(httpx.get(done.output_url, timeout=30).content, tmp_path, CLIP_S)
+    assets = client.assets.list(types=["VIDEO"]).items
+    assert len(assets) == 2 and {a.format for a in assets} == {"mp4"}
+    assert all(a.width == 224 and a.height == 224 for a in assets)
+
+
+def test_text_input_is_spoken_offline_and_lip_synced(client: Sync, file_host: FileHost, tmp_path: Path) -> None:
+    gen = client.generations.create(model="react-1", options={"sync_mode": "cut_off"}, input=[
+        {"type": "video", "url": file_host.url("clip.mp4")},
+        {"type": "text", "provider": {"name": "espeak", "voiceId": "en-us", "script": "Hello there, how are you?"}}])
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    assert 0.5 < done.output_duration < CLIP_S  # the speech is shorter than the clip: cut_off keeps it
+    _check_mp4(httpx.get(done.output_url, timeout=30).content, tmp_path, done.output_duration)
