@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reperform_harness import FileHost, LiveServer, child_env, media_dir
+from reperform_harness import (
+    CREATE_LIMIT_PER_MIN,
+    UPLOAD_LIMIT_BYTES,
+    FileHost,
+    LiveServer,
+    child_env,
+    media_dir,
+)
 from sync import Sync
-
-#: Small limits so the limit paths are reachable with the short test clips.
-UPLOAD_LIMIT_BYTES = 3_000_000
-CREATE_LIMIT_PER_MIN = 25
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,9 @@ REDIS_SERVER = "/usr/bin/redis-server"
 #: How long a test waits for a process to come up or a job to finish before failing.
 STARTUP_TIMEOUT_S = 30.0
 JOB_TIMEOUT_S = 180.0
+#: Small limits for the shared test server, so the limit paths are reachable with the short clips.
+UPLOAD_LIMIT_BYTES = 3_000_000
+CREATE_LIMIT_PER_MIN = 25
 
 
 def media_dir() -> Path:

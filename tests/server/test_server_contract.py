@@ -11,8 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CREATE_LIMIT_PER_MIN, UPLOAD_LIMIT_BYTES
-from reperform_harness import FileHost, LiveServer, poll_generation, wait_for
+from reperform_harness import (
+    CREATE_LIMIT_PER_MIN,
+    UPLOAD_LIMIT_BYTES,
+    FileHost,
+    LiveServer,
+    poll_generation,
+    wait_for,
+)
 from sync import BadRequestError, NotFoundError, Sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.media]
