@@ -140,6 +140,7 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
     assert page.console_errors == []
 
 
+@pytest.mark.media
 def test_wrong_key_is_reported_in_plain_words(
     desktop_page, live_server, shared_media: Path, output_dir: Path
 ) -> None:
@@ -156,6 +157,7 @@ def test_wrong_key_is_reported_in_plain_words(
     page.screenshot(path=str(output_dir / "10-wrong-key.png"))
 
 
+@pytest.mark.media
 def test_non_media_upload_is_reported_in_plain_words(
     desktop_page, live_server, shared_media: Path, output_dir: Path, tmp_path: Path
 ) -> None:
@@ -253,6 +255,7 @@ def test_studio_fits_a_phone_screen_without_sideways_scrolling(
     page.screenshot(path=str(output_dir / "20-phone.png"), full_page=True)
 
 
+@pytest.mark.media
 def test_typed_text_shows_an_estimated_length_and_the_length_warning(
     desktop_page, live_server, shared_media: Path
 ) -> None:

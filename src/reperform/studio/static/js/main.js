@@ -446,7 +446,6 @@ function updateMode() {
   // Below the wheel, so the note never moves the wheel under the pointer.
   $("wheel-note").textContent =
     lipsOnly && state.emotion ? "Lips mode keeps the filmed expression: pick Face or Head to apply the emotion." : "";
-  $("emotion-wheel").classList.toggle("muted", lipsOnly);
 }
 for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener("change", updateMode);
 
