@@ -70,6 +70,9 @@ def worker(
     redis_url: Annotated[str | None, typer.Option(help="Redis broker URL [REPERFORM_REDIS_URL]")] = None,
     concurrency: Annotated[int, typer.Option(help="jobs this worker runs at once")] = 1,
     pool: Annotated[str, typer.Option(help="Celery pool: prefork (isolated processes), threads or solo")] = "prefork",
+    allow_private_urls: Annotated[bool | None, typer.Option(
+        "--allow-private-urls/--no-allow-private-urls",
+        help="allow media and webhook URLs on loopback/private networks (workers do the fetching)")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Run a Celery worker that executes jobs queued by ``serve --queue celery``."""
@@ -81,7 +84,7 @@ def worker(
 
     _logging(log_level)
     settings = _settings(data_dir=data_dir, database_url=database_url, storage_url=storage_url,
-                         redis_url=redis_url, queue="celery")
+                         redis_url=redis_url, queue="celery", allow_private_urls=allow_private_urls)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     celery_app = make_celery(settings)
     holder: dict[str, Maintenance] = {}

@@ -281,7 +281,7 @@ class CeleryWorker(Proc):
 
     def __init__(self, data_dir: Path, redis_url: str, env: dict[str, str], name: str = "worker") -> None:
         super().__init__([sys.executable, "-m", "reperform.cli_server", "worker", "--data-dir", str(data_dir),
-                          "--redis-url", redis_url, "--concurrency", "1"], env, data_dir / f"{name}.log")
+                          "--redis-url", redis_url, "--concurrency", "1", "--allow-private-urls"], env, data_dir / f"{name}.log")
 
     def start(self) -> None:
         super().start()
