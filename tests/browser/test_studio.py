@@ -137,6 +137,9 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
 
     item = page.locator("#history-list .history-item").first
     assert item.get_attribute("data-status") == "COMPLETED"
+    if name == "lips":
+        failed = page.locator('#history-list .history-item[data-status="FAILED"]').first
+        assert MODE_MISSING in failed.inner_text(), "history explains the failed head-mode attempt"
     assert page.console_errors == []
 
 
