@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import api
-from ..errors import AudioMissing, EngineError, MediaUnreadable, ReperformError, VideoMissing
+from ..errors import AudioMissing, EngineError, InvalidOptions, MediaUnreadable, ReperformError, VideoMissing
 from ..settings import Settings
 from ..storage import Storage
 from .store import COMPLETED, TERMINAL, Claim, JobStore
@@ -144,7 +144,14 @@ def _inputs(ctx: JobContext, job_input: list[dict[str, Any]], work: Path) -> tup
     if text is not None:
         script, voice = text
         voice = voice.lower() if voice and ESPEAK_VOICE_RE.match(voice.lower()) else DEFAULT_VOICE
-        audio = api.synthesize_speech(script, work / "speech.wav", voice=voice)
+        try:
+            audio = api.synthesize_speech(script, work / "speech.wav", voice=voice)
+        except InvalidOptions:
+            if voice == DEFAULT_VOICE:
+                raise
+            # sync clients send provider voice ids (ElevenLabs); an unknown one speaks in the default voice
+            log.warning("voice %r is not an espeak-ng voice; using %s", voice, DEFAULT_VOICE)
+            audio = api.synthesize_speech(script, work / "speech.wav", voice=DEFAULT_VOICE)
         return video, Path(audio), script
     audio_item = next(i for i in job_input if i.get("type") == "audio")
     audio = _materialize(ctx, audio_item, work / "audio.bin", AudioInaccessible)

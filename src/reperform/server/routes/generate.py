@@ -85,7 +85,8 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
                                                                   **req.job_fields()))
     if state.on_created is not None:
         await run_in_threadpool(state.on_created, job.id)
-    return JSONResponse(generation_json(job, state.store, state.signer(request)), status_code=201)
+    view = await run_in_threadpool(generation_json, job, state.store, state.signer(request))
+    return JSONResponse(view, status_code=201)
 
 
 @router.get("/generate/{generation_id}", summary="Get a generation")
@@ -104,7 +105,8 @@ async def get_generation(generation_id: str, request: Request, state: StateDep, 
             job = await run_in_threadpool(state.store.get_job, generation_id, key.org_id)
         headers["Retry-After"] = "2"
     assert job is not None
-    return JSONResponse(generation_json(job, state.store, state.signer(request)), headers=headers)
+    view = await run_in_threadpool(generation_json, job, state.store, state.signer(request))
+    return JSONResponse(view, headers=headers)
 
 
 def _multi(values: list[str] | None) -> list[str]:
