@@ -39,6 +39,9 @@ GATE_MIN_ABOVE_FLOOR_DB = 8.0
 GATE_MAX_BELOW_PEAK_DB = 30.0
 #: Recordings whose peak is below this are digital silence: every track stays zero.
 SILENT_PEAK_DBFS = -75.0
+#: Speech swings ≥ 25 dB between its loudest vowels and its closures/pauses; a recording whose
+#: loudness barely varies (a hum, a tone, steady noise) holds no speech to articulate.
+MIN_DYNAMIC_RANGE_DB = 12.0
 #: Vowel-region band for openness: F1 and the strongest harmonics of open vowels live here,
 #: while /s/, /f/, /sh/ (mouth nearly closed) put their energy above it.
 OPEN_BAND_HZ = (150.0, 1200.0)
@@ -164,7 +167,8 @@ def analyze_acoustics(audio: Audio, hop_s: float = HOP_S) -> AcousticTracks:
     gate_db, peak_db = loudness_gate(level_db)
     f0 = pitch_track(audio, n, hop_s)
     voiced = np.isfinite(f0)
-    if n == 0 or peak_db < SILENT_PEAK_DBFS:
+    floor_db = float(np.percentile(level_db, FLOOR_PERCENTILE)) if n else 0.0
+    if n == 0 or peak_db < SILENT_PEAK_DBFS or peak_db - floor_db < MIN_DYNAMIC_RANGE_DB:
         zeros = np.zeros(n, np.float32)
         return AcousticTracks(hop_s, zeros, zeros.copy(), np.zeros(n, bool), f0, level_db, float("inf"))
 

@@ -170,7 +170,7 @@ class SpeechAnalyzer:
             # Recognition's SIL is unreliable and acoustic has none: the loudness gate decides.
             pauses = gated
         else:
-            pauses = [(0.0, duration)] if duration > 0 else []
+            pauses = [(0.0, duration)] if duration >= MIN_PAUSE_S else []
             words = []
         log.info(
             "speech: %s, %d phones, %d words, %d pauses, lang=%s in %.2f s",

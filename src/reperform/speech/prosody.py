@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
 
 from ..records import Audio, Prosody, SpeechTimeline
@@ -63,8 +64,10 @@ def _candidates(speech: SpeechTimeline, intensity: np.ndarray, voiced: np.ndarra
             vowels = [p for p in vowels if p.stress >= 1]
         return [(int(p.start_s / hop_s), max(int(p.start_s / hop_s) + 1, int(np.ceil(p.end_s / hop_s))))
                 for p in vowels]
-    smooth = np.convolve(intensity, np.ones(5) / 5.0, mode="same")
-    smooth = np.where(voiced, smooth, smooth.min() if smooth.size else 0.0)
+    if not voiced.any():
+        return []
+    smooth = uniform_filter1d(intensity.astype(np.float64), size=5, mode="nearest")
+    smooth = np.where(voiced, smooth, smooth.min())
     peaks, _ = find_peaks(smooth, distance=max(1, int(NUCLEUS_GAP_S / hop_s)))
     half = int(0.04 / hop_s)
     return [(max(0, p - half), p + half + 1) for p in peaks if voiced[p]]
