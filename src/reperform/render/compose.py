@@ -26,7 +26,19 @@ from .. import landmarks as L
 from ..records import FaceProfile, FaceTrack, MotionPlan
 from . import blend, cavity
 from .exemplars import MouthBank, choose_exemplars
-from .geometry import LOWER_JAW, MouthShaper, WarpMesh, apply, build_template, invert, to_norm
+from .geometry import (
+    INNER_LOWER,
+    INNER_UPPER,
+    LOWER_JAW,
+    OUTER_LOWER,
+    OUTER_UPPER,
+    MouthShaper,
+    WarpMesh,
+    apply,
+    build_template,
+    invert,
+    to_norm,
+)
 from .warp import backward_map, sample
 
 log = logging.getLogger(__name__)
@@ -42,6 +54,12 @@ CAVITY_RATIO_START = 1.6
 CAVITY_RATIO_FULL = 3.0
 #: Openings below this (inter-ocular units) never need a cavity.
 CAVITY_MIN_OPEN = 0.04
+#: When lips close over an open exemplar (or part a closed one), sample them from this share of
+#: the lip's thickness away from the inner contour: MediaPipe's inner contour does not hug the
+#: lips exactly, and the fringe it leaves (teeth, the dark crease) would show as streaks.
+LIP_FRINGE_SHARE = 0.15
+#: "Closing" means the target is this much more closed than the exemplar (inter-ocular units).
+CLOSING_MARGIN = 0.02
 
 
 class Renderer:
@@ -82,6 +100,9 @@ class Renderer:
             feats, self.targets, plan.closure.astype(bool), src, valid, bank.frame_pose, bank.frame_context
         )
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        pos = {int(i): j for j, i in enumerate(self.mesh.indices)}
+        self._fringe = (np.array([pos[i] for i in INNER_UPPER + INNER_LOWER]),
+                        np.array([pos[i] for i in OUTER_UPPER + OUTER_LOWER]))
         ex_open = feats["params"][:, 0].max()
         want_open = float(np.nanmax(self.targets[:, 0])) if n_out else 0.0
         if want_open > CAVITY_RATIO_START * max(ex_open, 0.01) and want_open > CAVITY_MIN_OPEN:
@@ -147,6 +168,10 @@ class Renderer:
         img_from_norm = invert(m_cur)
         t_img = apply(img_from_norm, t_norm)
         src_pts = np.concatenate([ex.landmarks[idx].astype(np.float64), apply(invert(m_ex), mesh.anchors)])
+        strength = self._cavity_strength(float(target[0]), float(ex.params[0]))
+        if strength > 0 or float(target[0]) < float(ex.params[0]) - CLOSING_MARGIN:
+            inner, outer = self._fringe
+            src_pts[inner] += LIP_FRINGE_SHARE * (src_pts[outer] - src_pts[inner])
 
         iod_px = float(L.interocular(lm_cur))
         top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
@@ -184,7 +209,6 @@ class Renderer:
         synth = blend.colour_match(warped, frame_roi.astype(np.float32), cc_weight,
                                    blend.COLOUR_SIGMA_IOD * iod_px)
 
-        strength = self._cavity_strength(float(target[0]), float(ex.params[0]))
         if strength > 0:
             lip, teeth = cavity.person_colours(rgb, lm_cur)
             cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=1.2, seed=k)

@@ -25,6 +25,8 @@ LOWER_LIP_SHARE = 0.75
 #: Iterations of the opening correction; the gap measure is Euclidean, so a second pass fixes the
 #: small error left by the first (converges to < 0.001 inter-ocular units).
 OPEN_ITERATIONS = 3
+#: Targets at or below this opening (inter-ocular units) are sealed closures.
+SEAL_OPEN = 0.005
 #: Distance (inter-ocular units) over which the lip movement fades out above/below the lips.
 LIP_FADE_UP = 0.18
 LIP_FADE_DOWN = 0.30
@@ -157,10 +159,21 @@ class MouthShaper:
             _, _, (xou, you), (xol, yol) = _lip_curves(n)
             lower_lip = np.interp(n[:, 0], xol, yol)
             upper_lip = np.interp(n[:, 0], xou, you)
-            fall_dn = 1 - _smoothstep((n[:, 1] - lower_lip) / LIP_FADE_DOWN)
-            fall_up = 1 - _smoothstep((upper_lip - n[:, 1]) / LIP_FADE_UP)
+            # The fade must be long compared with the move, or the skin under the lip folds over
+            # itself (smoothstep's slope is 1.5/length): keep the compression below 75 %.
+            fade_dn = max(LIP_FADE_DOWN, 2.0 * LOWER_LIP_SHARE * abs(d))
+            fade_up = max(LIP_FADE_UP, 2.0 * (1 - LOWER_LIP_SHARE) * abs(d))
+            fall_dn = 1 - _smoothstep((n[:, 1] - lower_lip) / fade_dn)
+            fall_up = 1 - _smoothstep((upper_lip - n[:, 1]) / fade_up)
             dy = np.where(self.lower_set, LOWER_LIP_SHARE * d * fall_dn, -(1 - LOWER_LIP_SHARE) * d * fall_up)
             n[:, 1] += dy * sh
+        if float(target[0]) <= SEAL_OPEN:
+            # A closure seals the whole contour, corners included (the stretch above fades out
+            # towards the corners): each lower inner-lip point meets its upper partner.
+            up, lo = list(INNER_UPPER), list(INNER_LOWER)
+            meet = n[up] + (1 - LOWER_LIP_SHARE) * (n[lo] - n[up])
+            n[up] = meet
+            n[lo] = meet
         return n
 
     @staticmethod
