@@ -32,6 +32,8 @@ MIN_RANGE = np.array([0.12, 0.06, 0.04, 0.08], np.float32)
 #: Fallback range around neutral when the source shows none (a still image): typical adult
 #: speech spans in inter-ocular units (open, width, protrusion, jaw).
 TYPICAL_RANGE = np.array([0.35, 0.12, 0.08, 0.15], np.float32)
+#: Sealed lips (p/b/m) sit this fraction of the opening range below the low percentile.
+SEAL_BELOW_LOW_FRACTION = 0.2
 #: Highest rest opening, as a fraction of the person's opening range above their most closed:
 #: a "neutral" measured in the source's short breath pauses is often half open, but a silent
 #: mouth must look at rest (closed or barely parted), never mid-word.
@@ -61,7 +63,9 @@ class Range:
         self.lo = lo.astype(np.float32)
         self.hi = hi.astype(np.float32)
         self.closed = neutral.copy()
-        self.closed[0] = min(float(neutral[0]), float(lo[0]))
+        # The 5th percentile of a clip's opening still includes near-closed transitions; sealed
+        # lips sit below it.
+        self.closed[0] = max(0.0, min(float(neutral[0]), float(lo[0] - SEAL_BELOW_LOW_FRACTION * (hi[0] - lo[0]))))
 
     def to_params(self, frac: np.ndarray) -> np.ndarray:
         """Range fractions [..., 4] (see VISEME_SHAPES) → absolute MOUTH_PARAMS [..., 4]."""

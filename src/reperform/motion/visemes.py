@@ -47,16 +47,16 @@ VISEME_SHAPES: dict[Viseme, tuple[float, float, float, float]] = {
     Viseme.REST: (0.0, 0.0, 0.0, 0.0),
     Viseme.PBM: (0.0, -0.05, 0.15, 0.05),  # sealed; lips pressed, slightly thicker
     Viseme.FV: (0.08, 0.05, -0.3, 0.12),  # lower lip under teeth thins the visible lip
-    Viseme.TH: (0.25, 0.1, -0.1, 0.25),
-    Viseme.ALVEOLAR: (0.2, 0.15, -0.05, 0.2),
-    Viseme.VELAR: (0.3, 0.05, 0.0, 0.3),
-    Viseme.POSTALVEOLAR: (0.22, -0.5, 0.7, 0.2),
+    Viseme.TH: (0.35, 0.1, -0.1, 0.3),
+    Viseme.ALVEOLAR: (0.3, 0.15, -0.05, 0.25),
+    Viseme.VELAR: (0.4, 0.05, 0.0, 0.35),
+    Viseme.POSTALVEOLAR: (0.35, -0.5, 0.7, 0.25),  # flared lips part even with teeth close
     Viseme.R: (0.25, -0.45, 0.45, 0.25),
-    Viseme.ROUNDED: (0.25, -0.9, 0.9, 0.25),
-    Viseme.OPEN_ROUNDED: (0.6, -0.55, 0.6, 0.6),
+    Viseme.ROUNDED: (0.2, -0.9, 0.9, 0.25),  # rounding shrinks the inner-lip gap
+    Viseme.OPEN_ROUNDED: (0.35, -0.55, 0.6, 0.55),  # jaw opens, rounded lips keep the gap small
     Viseme.OPEN: (0.85, 0.15, -0.05, 0.85),
-    Viseme.MID: (0.6, 0.45, -0.2, 0.55),
-    Viseme.SPREAD: (0.3, 0.8, -0.35, 0.3),
+    Viseme.MID: (0.7, 0.45, -0.2, 0.6),
+    Viseme.SPREAD: (0.4, 0.8, -0.35, 0.3),
 }
 
 
