@@ -70,7 +70,7 @@ def test_exemplar_search_plays_source_frames_consecutively_when_they_fit():
     targets = feats["params"][100:160] + 0.002  # a stretch the bank holds, slightly off
     n = len(targets)
     src = np.arange(n) + 20
-    choice = choose_exemplars(feats, targets, np.zeros(n, bool), src, np.ones(n, bool), {}, {})
+    choice = choose_exemplars(feats, targets, np.zeros(n, bool), src, np.ones(n, bool))
     jumps = int((np.diff(choice) != 1).sum())
     assert jumps <= 2
     assert np.abs(feats["params"][choice, 0] - targets[:, 0]).max() < 0.02
@@ -82,14 +82,14 @@ def test_exemplar_search_gives_closure_frames_a_closed_exemplar():
     targets = np.tile(feats["params"][2], (6, 1))
     targets[:, 0] = 0.05  # the plan's shape says "nearly closed", the closure flag says "sealed"
     closure = np.array([False, False, True, True, False, False])
-    choice = choose_exemplars(feats, targets, closure, np.arange(6), np.ones(6, bool), {}, {})
+    choice = choose_exemplars(feats, targets, closure, np.arange(6), np.ones(6, bool))
     assert (opens[choice[closure]] < CLOSED_OPEN).all()
 
 
 def test_exemplar_search_skips_frames_without_a_face():
     feats = _feats(np.linspace(0, 0.3, 20))
     valid = np.array([True, True, False, True])
-    choice = choose_exemplars(feats, feats["params"][:4], np.zeros(4, bool), np.arange(4), valid, {}, {})
+    choice = choose_exemplars(feats, feats["params"][:4], np.zeros(4, bool), np.arange(4), valid)
     assert choice[2] == -1 and (choice[valid] >= 0).all()
 
 
@@ -114,7 +114,7 @@ def test_bank_memory_stays_within_its_budget_and_keeps_the_shape_range(face):
     assert 8 <= len(bank) <= 12
     kept = np.array([e.params[0] for e in bank.exemplars.values()])
     assert kept.min() < min(offered) + 0.05 and kept.max() > max(offered) - 0.05
-    assert len(bank.frame_params) == 300  # every frame keeps its small descriptor
+    assert len(bank.frames) == 300  # every frame keeps its small descriptor
 
 
 def test_exemplar_record_counts_its_memory():

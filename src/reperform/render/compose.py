@@ -97,7 +97,7 @@ class Renderer:
         valid = track.present[src]
         feats = bank.arrays()
         self.choice = choose_exemplars(
-            feats, self.targets, plan.closure.astype(bool), src, valid, bank.frame_pose, bank.frame_context
+            feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames
         )
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         pos = {int(i): j for j, i in enumerate(self.mesh.indices)}

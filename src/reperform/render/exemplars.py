@@ -34,6 +34,8 @@ MAX_IOD_PX = 160.0
 #: ring and the band under the chin, above reaches past the nose tip.
 CROP_MARGIN_SIDE = 0.85
 CROP_MARGIN_TOP = 0.45
+#: Most exemplars kept whatever the budget: the search costs O(exemplars) per output frame.
+MAX_EXEMPLARS = 1500
 #: Shape-space bins for the memory policy (inter-ocular units).
 BIN_OPEN = 0.025
 BIN_WIDTH = 0.05
@@ -109,6 +111,44 @@ def describe(rgb: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return params, pose, context, thumb, sharpness
 
 
+class FrameTable:
+    """Compact per-source-frame descriptors (~80 bytes a frame): shape, pose, lighting context.
+
+    A dict of small arrays would cost ~1 kB a frame in Python overhead; an hour of video at 30 fps
+    stays under 10 MB here.
+    """
+
+    def __init__(self) -> None:
+        self._n = 0
+        self.present = np.zeros(0, bool)
+        self.params = np.zeros((0, 4), np.float32)
+        self.pose = np.zeros((0, 2), np.float32)
+        self.context = np.zeros((0, len(CONTEXT_POINTS) * 3), np.uint8)
+
+    def __len__(self) -> int:
+        return int(self.present[: self._n].sum())
+
+    def put(self, index: int, params: np.ndarray, pose: np.ndarray, context: np.ndarray) -> None:
+        if index >= len(self.present):
+            cap = max(64, 2 * (index + 1))
+            for name in ("present", "params", "pose", "context"):
+                old = getattr(self, name)
+                new = np.zeros((cap, *old.shape[1:]), old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        self._n = max(self._n, index + 1)
+        self.present[index] = True
+        self.params[index] = params
+        self.pose[index] = pose
+        self.context[index] = np.clip(np.round(context), 0, 255)
+
+    def pose_of(self, index: int) -> np.ndarray | None:
+        return self.pose[index] if 0 <= index < self._n and self.present[index] else None
+
+    def context_of(self, index: int) -> np.ndarray | None:
+        return self.context[index].astype(np.float32) if 0 <= index < self._n and self.present[index] else None
+
+
 class MouthBank:
     """Bounded store of lower-face exemplars collected during the analysis pass.
 
@@ -120,9 +160,7 @@ class MouthBank:
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = int(max_bytes)
         self.exemplars: dict[int, Exemplar] = {}
-        self.frame_params: dict[int, np.ndarray] = {}
-        self.frame_pose: dict[int, np.ndarray] = {}
-        self.frame_context: dict[int, np.ndarray] = {}
+        self.frames = FrameTable()
         self.nbytes = 0
         self._bins: dict[tuple[int, int], list[int]] = {}
 
@@ -142,16 +180,14 @@ class MouthBank:
             return
         lm_c = ((lm - origin) * scale).astype(np.float32)
         params, pose, context, thumb, sharpness = describe(crop, lm_c)
-        self.frame_params[index] = params
-        self.frame_pose[index] = pose
-        self.frame_context[index] = context
+        self.frames.put(index, params, pose, context)
         quality = float(np.log1p(sharpness) - 6.0 * abs(float(pose[0])))
         ex = Exemplar(index, crop, lm_c, params, pose, context, thumb, quality)
         key = (int(params[0] // BIN_OPEN), int(params[1] // BIN_WIDTH))
         self.exemplars[index] = ex
         self._bins.setdefault(key, []).append(index)
         self.nbytes += ex.nbytes
-        while self.nbytes > self.max_bytes and len(self.exemplars) > 1:
+        while (self.nbytes > self.max_bytes or len(self.exemplars) > MAX_EXEMPLARS) and len(self.exemplars) > 1:
             self._evict()
 
     def _evict(self) -> None:
@@ -225,8 +261,7 @@ def choose_exemplars(
     closure: np.ndarray,
     src_frames: np.ndarray,
     valid: np.ndarray,
-    frame_pose: dict[int, np.ndarray],
-    frame_context: dict[int, np.ndarray],
+    frames: FrameTable | None = None,
 ) -> np.ndarray:
     """Viterbi choice of one exemplar (source index) per output frame; -1 where ``valid`` is False.
 
@@ -249,7 +284,9 @@ def choose_exemplars(
             score = None
             continue
         src = int(src_frames[k])
-        c = target_costs(feats, targets[k], bool(closure[k]), frame_pose.get(src), frame_context.get(src), src)
+        pose = frames.pose_of(src) if frames is not None else None
+        context = frames.context_of(src) if frames is not None else None
+        c = target_costs(feats, targets[k], bool(closure[k]), pose, context, src)
         idx = np.argpartition(c, k_cand - 1)[:k_cand] if k_cand < n_ex else np.arange(n_ex)
         cands[k] = idx
         tc = c[idx]
