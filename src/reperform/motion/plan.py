@@ -22,6 +22,9 @@ from .visemes import Viseme
 
 log = logging.getLogger(__name__)
 
+#: The mouth is shown this far ahead of the sound: articulators move before the acoustic
+#: event they produce. Kept within one frame so the AV offset stays 0 ± 1 frame.
+MOUTH_LEAD_S = 0.02
 #: Acoustic shares tried when calibrating on the source's own speech.
 ACOUSTIC_WEIGHT_CANDIDATES = (0.0, 0.2, 0.4, 0.6)
 #: Calibration needs this many source frames with a face inside speech; fewer fit noise.
@@ -31,18 +34,21 @@ MIN_CALIBRATION_FRAMES = 40
 CALIBRATION_MARGIN = 0.05
 
 
-def _frame_windows(curves: MouthCurves, n_out: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Grid index ranges [lo, hi) covering each output frame's window ``k/fps ± 0.5/fps``."""
-    t = np.arange(n_out) / fps
+def _frame_windows(curves: MouthCurves, n_out: int, fps: float, lead_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Grid index ranges [lo, hi) covering each output frame's window ``k/fps + lead_s ± 0.5/fps``."""
+    t = np.arange(n_out) / fps + lead_s
     half = 0.5 / fps
     lo = np.clip(np.round((t - half) / GRID_S).astype(int), 0, len(curves.t_s) - 1)
     hi = np.clip(np.round((t + half) / GRID_S).astype(int) + 1, lo + 1, len(curves.t_s))
     return lo, hi
 
 
-def sample_frames(curves: MouthCurves, n_out: int, fps: float) -> dict[str, np.ndarray]:
-    """Grid curves → per-frame arrays (mouth averaged over the frame window, flags at its centre)."""
-    lo, hi = _frame_windows(curves, n_out, fps)
+def sample_frames(curves: MouthCurves, n_out: int, fps: float, lead_s: float = 0.0) -> dict[str, np.ndarray]:
+    """Grid curves → per-frame arrays (mouth averaged over the frame window, flags at its centre).
+
+    ``lead_s`` shows the mouth that much ahead of the sound (lips move before the acoustics).
+    """
+    lo, hi = _frame_windows(curves, n_out, fps, lead_s)
     csum = np.vstack([np.zeros((1, 4)), np.cumsum(curves.mouth, axis=0, dtype=np.float64)])
     mouth = ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
     centre = np.clip(np.round(np.arange(n_out) / fps / GRID_S).astype(int), 0, len(curves.t_s) - 1)
@@ -135,7 +141,7 @@ def plan_motion(
         )
     curves = plan_mouth(speech_tl, prosody, targets, rng, duration_s, speech_end_s=speech_end_s,
                         acoustic_weight=weight)
-    frames = sample_frames(curves, n_out, fps)
+    frames = sample_frames(curves, n_out, fps, MOUTH_LEAD_S)
     mouth = frames["mouth"]
     mouth[frames["closure"], 0] = rng.closed[0]
     log.info(
