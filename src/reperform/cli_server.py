@@ -75,7 +75,7 @@ def worker(
         help="allow media and webhook URLs on loopback/private networks (workers do the fetching)")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
-    """Run a Celery worker that executes jobs queued by ``serve --queue celery``."""
+    """Run a Celery worker that executes jobs queued by `serve --queue celery`."""
     from celery import signals
 
     from .jobs.maintenance import Maintenance
@@ -130,6 +130,13 @@ def keys_create(
 
 app.command()(serve)
 app.command()(worker)
+
+
+def register(parent: typer.Typer) -> None:
+    """Mount ``serve``, ``worker`` and ``keys`` on the main ``reperform`` CLI."""
+    parent.command()(serve)
+    parent.command()(worker)
+    parent.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

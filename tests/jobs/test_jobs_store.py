@@ -141,3 +141,15 @@ def test_multipart_style_json_strings_and_ignored_legacy_keys_parse() -> None:
 def test_input_errors_survive_pickling_for_celery() -> None:
     err = pickle.loads(pickle.dumps(VideoInaccessible("HTTP 404")))
     assert err.code == "generation_input_video_inaccessible" and err.message == "HTTP 404"
+
+
+def test_a_webhook_never_queued_because_its_finisher_died_is_found_again(store: JobStore) -> None:
+    key = store.create_key("t")
+    job = store.create_job(org_id=key.org_id, api_key_id=key.key_id, model="react-1", input=INPUT, options=None,
+                           segments=None, webhook_url="http://example.test/h", output_file_name=None)
+    store.claim(job.id, "a", lease_s=60)
+    store.fail(job.id, "a", "bad", "generation_unsupported_media")
+    assert store.missing_webhooks(grace_s=-1) == [job.id]
+    assert store.missing_webhooks(grace_s=3600) == []  # its finisher may still be queueing it
+    store.enqueue_webhook(org_id=key.org_id, url="http://example.test/h", payload="{}", job_id=job.id)
+    assert store.missing_webhooks(grace_s=-1) == []

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from ..settings import Settings
 from .store import JobStore
 
 log = logging.getLogger(__name__)
+
+#: A job's finisher queues its webhook right after the job ends; only later is it presumed lost.
+WEBHOOK_RECOVERY_GRACE_S = 30.0
+#: How often the (heavier) scan for lost webhooks runs.
+WEBHOOK_RECOVERY_INTERVAL_S = 30.0
 
 
 class Maintenance:
@@ -54,11 +60,28 @@ class Maintenance:
             except Exception:  # broker or database briefly unavailable: keep the loop alive
                 log.exception("requeue pass failed")
 
+    def recover_webhooks_once(self) -> list[str]:
+        """Queue webhooks of jobs whose finishing process died between ending the job and queueing it."""
+        from ..storage import Storage
+        from .runner import JobContext, on_terminal
+
+        ids = self.store.missing_webhooks(WEBHOOK_RECOVERY_GRACE_S)
+        if ids:
+            ctx = JobContext(settings=self.settings, store=self.store, storage=Storage(self.settings.files_url))
+            for job_id in ids:
+                log.info("job %s ended without its webhook being queued; queueing it", job_id)
+                on_terminal(ctx, job_id)
+        return ids
+
     def _webhook_loop(self) -> None:
         from ..server.webhooks import deliver_due
 
+        last_recovery = 0.0
         while not self._stop.wait(self.settings.maintenance_interval_s):
             try:
+                if time.monotonic() - last_recovery > WEBHOOK_RECOVERY_INTERVAL_S:
+                    last_recovery = time.monotonic()
+                    self.recover_webhooks_once()
                 deliver_due(self.store, self.settings)
             except Exception:
                 log.exception("webhook pass failed")

@@ -385,6 +385,16 @@ class JobStore:
             else:
                 row.next_attempt_at = now + timedelta(seconds=backoff_s * 2 ** (row.attempts - 1))
 
+    def missing_webhooks(self, grace_s: float, window_s: float = 24 * 3600.0) -> list[str]:
+        """Ended jobs with a webhook URL but no delivery row: their finisher died before queueing it."""
+        now = utcnow()
+        has_row = select(WebhookDelivery.id).where(WebhookDelivery.job_id == Job.id).exists()
+        with self.session() as s:
+            return list(s.scalars(select(Job.id).where(
+                Job.status.in_(list(TERMINAL)), Job.webhook_url.is_not(None),
+                Job.finished_at < now - timedelta(seconds=grace_s),
+                Job.finished_at > now - timedelta(seconds=window_s), ~has_row).limit(100)))
+
     def webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
         with self.session() as s:
             return list(s.scalars(select(WebhookDelivery).where(WebhookDelivery.job_id == job_id)))

@@ -55,7 +55,10 @@ def create_app(settings: Settings) -> FastAPI:
         celery_app = make_celery(settings)
 
         def enqueue(job_id: str) -> None:
-            celery_app.send_task(RUN_JOB, args=[job_id])
+            try:
+                celery_app.send_task(RUN_JOB, args=[job_id])
+            except Exception:  # broker down: the job stays PENDING and the maintenance loop re-sends it
+                log.exception("could not send job %s to the broker; it will be re-sent", job_id)
 
         state.on_created = enqueue
         maintenance = Maintenance(settings, store, enqueue)
