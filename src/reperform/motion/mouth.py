@@ -61,6 +61,8 @@ ACOUSTIC_WEIGHT = {"aligned": 0.2, "recognized": 0.4, "acoustic": 1.0}
 RANGE_MATCH_PERCENTILE = 95.0
 #: Limits of that stretch: never shrink, never more than double.
 RANGE_MATCH_GAIN = (1.0, 2.0)
+#: Lip shape is planned from coarse generic tables; allow a larger stretch toward the measured span.
+SHAPE_MATCH_GAIN_MAX = 3.0
 #: Width of the fade of the acoustic share at speech/pause edges (Gaussian sigma), seconds.
 SPEECH_GATE_SIGMA_S = 0.03
 #: Smoothing width (Gaussian sigma), seconds: removes grid steps, keeps syllable-rate motion
@@ -268,6 +270,14 @@ def match_range(mouth: np.ndarray, speaking: np.ndarray, rest: np.ndarray, rng: 
         gain = float(np.clip(want / peak, lo_gain, hi_gain))
         d = mouth[:, j] - rest[j]
         out[:, j] = np.where(d > 0, rest[j] + gain * d, mouth[:, j])
+    # Lip shape (width, protrusion) moves both ways around rest: match the 5–95 % span instead.
+    for j in (1, 2):
+        lo, hi = np.percentile(mouth[speaking, j], [100 - RANGE_MATCH_PERCENTILE, RANGE_MATCH_PERCENTILE])
+        span, want = float(hi - lo), float(rng.hi[j] - rng.lo[j])
+        if span <= 1e-6 or want <= 0:
+            continue
+        gain = float(np.clip(want / span, lo_gain, SHAPE_MATCH_GAIN_MAX))
+        out[:, j] = rest[j] + gain * (mouth[:, j] - rest[j])
     return out
 
 
