@@ -1,0 +1,91 @@
+"""How each benchmark number is measured: the prose printed into docs/benchmarks.md.
+
+Kept beside the code (and built from its constants) so the text cannot drift from what runs.
+"""
+
+from __future__ import annotations
+
+from benchmarks import metrics as M
+from benchmarks import quality as Q
+
+CROSS_SEGMENT = (
+    "Each real clip with speech is cut in two with PyAV: its first half (picture only, re-encoded at the "
+    "engine's x264 settings) is driven by the audio under its second half, and the output's mouth opening "
+    "is correlated (Pearson r) with the *real* second half's mouth opening — the truth a perfect system "
+    "would reproduce (r = 1). The **baseline** is the do-nothing output: the same first half on the "
+    "engine's own time map with the new audio muxed and no edit (≈ 0). In the AV columns **truth** is the "
+    "real second half against its own audio (the natural lag of this speaker). Values in brackets are the "
+    "baseline's. The baseline's PSNR and identity columns compare it with its own input (one re-encode's "
+    "loss); an output's compare it with the baseline."
+)
+
+PAUSES = (
+    f"Pauses are silent runs of ≥ {M.PAUSE_MIN_S * 1000:.0f} ms (energy gate {M.GATE_BELOW_LOUD_DB:.0f} dB "
+    f"under the recording's 95th-percentile level on {M.GATE_HOP_S * 1000:.0f} ms hops), trailing silence "
+    f"included, with {M.PAUSE_EDGE_FRAMES} frames left out at each edge. A pause frame is *at rest* when the "
+    f"inner-lip gap ≤ the person's own rest level (the {M.REST_PERCENTILE:.0f}th percentile of their opening "
+    f"in the source) + {M.REST_TOLERANCE_IOD} inter-ocular distances. The whole clip is driven in loop "
+    "mode so the 8 s audio, with its 0.8 s pause and 1.7 s of trailing silence, is used in full."
+)
+
+SPEED = (
+    "`videoretalking_4` (700x700, 30 fps, 6.6 s) scaled with PyAV/OpenCV to 480, 720 and 1080 px high and "
+    "padded with black to 16:9 (854x480, 1280x720, 1920x1080), driven by its own audio. Every run is a "
+    "fresh child process (`benchmarks/child.py`) timing the `generate` call alone; peak RSS is that "
+    "process's `ru_maxrss` (imports and models included). The **floor** is one plain decode "
+    "(`reperform.media.iter_frames`) into the engine's writer (`reperform.media.Mp4Writer`, same x264 "
+    "preset/CRF, AAC) — what any generator must at least spend. RTF = wall time / output duration; "
+    "min and median over the timed runs after one warm-up run. The 60 s input is the 1080p clip looped "
+    "(picture and sound) to 60 s; it runs once. Other helpers may share the 2 cores while this runs, so "
+    "the median can be noisy; the min is the better estimate."
+)
+
+HEAD = (
+    "Head pose (yaw, pitch, roll) is read from the 3-D mesh's own axes (eye line, forehead→chin) per frame. "
+    "Pose Δ compares each output frame with the baseline frame made from the same source frame (lips/face "
+    "modes must leave the head where it was: ≤ 0.5°); head mode's pose std must lie in 1.5–6°, and its "
+    "frame-to-frame head speed is correlated with the speech envelope."
+)
+
+EMOTION = (
+    "Face mode on each clip with its own audio, per emotion and temperature; each cell is the change of the "
+    "clip-mean of a geometric action-unit proxy (in inter-ocular distances) from the input: lip-corner "
+    "height above the mouth centre (AU12 up, AU15 down), cheek height (AU6), mean and inner brow height "
+    "above the eyes (AU1/2 up, AU4 down), inner-brow gap (AU4 draws it in), eyelid opening (AU5/7), "
+    "subnasale–upper-lip distance (AU9/10 shorten it) and nose-tip–chin distance (AU26). 'expected signs' "
+    "checks issue 5's signature: happy corners+cheeks up; sad inner brows up, corners down; angry brows "
+    "down and together; surprised brows up, eyes wider, jaw lower; disgusted nose–lip shorter."
+)
+
+
+def notes(have_identity: bool) -> str:
+    """The measurement details that apply to every table."""
+    identity = (
+        "dlib's 128-d ResNet face descriptor (`dlib-bin` with the weights shipped in "
+        "`face_recognition_models`), 5-point alignment inside a box from our mesh, every "
+        f"{Q.IDENTITY_EVERY_N_FRAMES}th frame; the number is the mean Euclidean distance output vs baseline "
+        "frame from the same source frame (dlib's same-person threshold is 0.6; a re-encode gives ~0.01–0.03)"
+        if have_identity
+        else "not measured: dlib / face_recognition_models are not installed"
+    )
+    return "\n".join([
+        "- **Landmarks**: MediaPipe face detection (full-range model) picks the largest, most central face; "
+        "the refined 478-point face mesh runs on a square crop around it upscaled to 384 px, so 90–210 px "
+        "faces are measured as well as close-ups. This is independent of the engine's own face module.",
+        "- **Mouth opening**: mean inner-lip gap over three pairs (13–14, 82–87, 312–317) divided by the "
+        "inter-ocular distance (eye-corner midpoints).",
+        "- **AV offset**: the output's mouth opening is cross-correlated with the driving audio's RMS "
+        "envelope per video frame over ±15 frames; positive lag = the mouth moves after the sound. The target "
+        "is |lag| ≤ 1 frame; the peak r shows how much the envelope explains at all.",
+        f"- **Jitter**: mean |second difference| of 11 stable + 16 lip landmarks over consecutive frames, in "
+        f"inter-ocular distances, divided by the same for the input frames; accelerations > "
+        f"{M.JITTER_OUTLIER_IOD} IOD (shot cuts, a tracker switching faces) are left out on both sides.",
+        f"- **PSNR outside the face**: per frame, the face region = convex hull of the mesh plus the jaw line "
+        f"moved {M.MASK_NECK_FACE_HEIGHTS} face heights down (chin, throat), dilated by {M.MASK_DILATE_IOD} "
+        "inter-ocular distances, union of the output's and the baseline's. The rest is compared with the "
+        "do-nothing baseline — re-encoded with the same encoder and settings, so encoder noise is in both — "
+        f"and averaged in dB per frame (identical frames count as {M.PSNR_IDENTICAL_DB:.0f} dB).",
+        f"- **Identity**: {identity}.",
+        "- A mode the engine does not implement yet (it raises `ModeNotImplemented`) is reported as 'not "
+        "implemented'; any other failure is reported with its error class and message.",
+    ])

@@ -1,0 +1,231 @@
+"""`make bench`: run the benchmark suite on the shared clips and write docs/benchmarks.md.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--clips a,b] [--modes lips,face,head]
+                                       [--skip-speed] [--contact-sheets] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable as a package
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks import report as R  # noqa: E402
+from benchmarks import suite as S  # noqa: E402
+from benchmarks import targets as T  # noqa: E402
+
+log = logging.getLogger("benchmarks.run")
+
+DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
+IMAGES_DIR = REPO_ROOT / "docs" / "images"
+ALL_MODES = ("lips", "face", "head")
+#: Timed runs per speed row after one warm-up (min and median are reported).
+DEFAULT_REPEATS = 3
+
+
+def machine_info(argv: list[str]) -> dict[str, str]:
+    """Commit, command, date, CPU, cores and threads: what a reader needs to compare numbers."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return "?"
+
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import cv2
+    import psutil
+
+    versions = []
+    for mod in ("numpy", "av", "mediapipe", "cv2", "dlib"):
+        try:
+            versions.append(f"{mod} {importlib.import_module(mod).__version__}")
+        except ImportError:
+            versions.append(f"{mod} missing")
+    dirty = " (+ uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") + dirty,
+        "command": " ".join([".venv/bin/python", "benchmarks/run.py", *argv]),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": f"{psutil.cpu_count(logical=False)} physical, {psutil.cpu_count(logical=True)} logical",
+        "threads": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+                   f"OpenCV {cv2.getNumThreads()}, x264/PyAV decoder auto",
+        "python": f"{platform.python_version()}; " + ", ".join(versions),
+        "memory": f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+    }
+
+
+def load_server_section() -> str:
+    """The server helper's latency table, through its public function, if it exists."""
+    if not (REPO_ROOT / "benchmarks" / "load_server.py").exists():
+        return "`benchmarks/load_server.py` is not present yet; no server latency measured."
+    try:
+        mod = importlib.import_module("benchmarks.load_server")
+    except Exception as exc:  # noqa: BLE001 - another helper's module; report, don't crash
+        return f"`benchmarks/load_server.py` could not be imported: {exc.__class__.__name__}: {exc}"
+    fn = next((getattr(mod, n) for n in ("markdown_table", "run_load", "measure", "run") if hasattr(mod, n)), None)
+    if fn is None:
+        return "`benchmarks/load_server.py` exposes no known entry point (markdown_table/run_load/measure/run)."
+    try:
+        result = fn()
+    except Exception as exc:  # noqa: BLE001
+        return f"load test failed: {exc.__class__.__name__}: {exc}"
+    if isinstance(result, str):
+        return result
+    if isinstance(result, dict):
+        return R.table(["measure", "value"], [[str(k), str(v)] for k, v in result.items()])
+    return f"```\n{result!r}\n```"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer clips, one timed run, no warm-up, no 60 s input")
+    p.add_argument("--clips", help=f"comma-separated subset of {','.join(S.SPEECH_CLIPS)}")
+    p.add_argument("--modes", default=",".join(ALL_MODES), help="comma-separated modes (lips,face,head)")
+    p.add_argument("--skip-speed", action="store_true", help="quality only")
+    p.add_argument("--contact-sheets", action="store_true", help="save mouth crops to docs/images/")
+    p.add_argument("--repeats", type=int, default=None, help=f"timed runs per speed row (default {DEFAULT_REPEATS})")
+    p.add_argument("--media", default=os.environ.get("REPERFORM_SHARED_MEDIA", str(REPO_ROOT.parent / "shared" / "media")))
+    p.add_argument("--output", default=str(DEFAULT_OUTPUT))
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    t_start = time.time()
+    modes = [m for m in args.modes.split(",") if m]
+    clip_names = args.clips.split(",") if args.clips else list(S.SPEECH_CLIPS[:3] if args.quick else S.SPEECH_CLIPS)
+    repeats = args.repeats or (1 if args.quick else DEFAULT_REPEATS)
+    suite = S.Suite(Path(args.media), modes, contact=args.contact_sheets)
+    machine = machine_info(argv)
+
+    xseg: list[S.QualityRow] = []
+    for clip in clip_names:
+        log.info("cross-segment: %s", clip)
+        xseg += suite.cross_segment(clip)
+    pause: list[S.QualityRow] = []
+    for clip in [c for c in S.PAUSE_CLIPS if c in clip_names]:
+        log.info("pauses: %s", clip)
+        pause += suite.pauses(clip)
+    emotion: list[S.EmotionRow] = []
+    if "face" in modes:
+        temps = (0.5,) if args.quick else S.EMOTION_TEMPERATURES
+        for clip in [c for c in S.EMOTION_CLIPS if c in clip_names][: 1 if args.quick else None]:
+            log.info("emotions: %s", clip)
+            emotion += suite.emotions(clip, temps)
+    speed: list[S.SpeedRow] = []
+    if not args.skip_speed:
+        for height in S.clips.SPEED_HEIGHTS:
+            for mode in ["floor", "lips"] + ([m for m in modes if m != "lips"] if height == 720 else []):
+                log.info("speed: %dp %s", height, mode)
+                speed.append(suite.speed(mode, height, repeats, warmup=not args.quick))
+        if not args.quick:
+            for mode in ("floor", "lips"):
+                log.info("speed: 60 s 1080p %s", mode)
+                speed.append(suite.speed(mode, 1080, 1, warmup=False, long_s=S.clips.LONG_INPUT_S))
+
+    sheets = []
+    if args.contact_sheets:
+        for mode in modes:
+            rows = [r for r in xseg if r.mode == mode]
+            p = R.contact_sheet(rows, IMAGES_DIR / f"benchmark_mouths_{mode}.png")
+            if p:
+                sheets.append(p)
+    text = render_markdown(machine, modes, xseg, pause, emotion, speed, sheets, load_server_section(),
+                           time.time() - t_start, suite.embedder is not None)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(text)
+    log.info("wrote %s in %.0f s", args.output, time.time() - t_start)
+    return 0
+
+
+def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.QualityRow],
+                 speed: list[S.SpeedRow]) -> list[list[str]]:
+    """One line per done-when target: value, baseline, verdict."""
+    rows = R.lipsync_summary(xseg, modes)
+    for mode in modes:
+        got = [r for r in xseg + pause if r.mode == mode and r.run is not None and r.run.ok]
+        if not got:
+            continue
+        base = [r for r in xseg + pause if r.mode == "baseline"]
+        lags = [r.lm.av_lag for r in got if r.test == "cross-segment"]
+        worst = max(lags, key=abs) if lags else 0
+        rows.append([f"worst AV lag, frames ({mode})", f"within ±{T.AV_LAG_MAX_FRAMES} on every clip", f"{worst:+d}",
+                     "—", R.T.verdict(all(abs(x) <= T.AV_LAG_MAX_FRAMES for x in lags) if lags else None)])
+        pc = [r.lm.pause_closed for r in got if r.lm.pause_frames]
+        bpc = [r.lm.pause_closed for r in base if r.lm.pause_frames]
+        rows.append([f"pause frames at rest, worst clip ({mode})", f"≥ {T.PAUSE_CLOSED_MIN:.0%}",
+                     R.f(min(pc), pct=True) if pc else "—", R.f(min(bpc), pct=True) if bpc else "—",
+                     R.T.verdict(min(pc) >= T.PAUSE_CLOSED_MIN if pc else None)])
+        ps = [r.px.psnr_outside_db for r in got if r.test == "cross-segment" and T.finite(r.px.psnr_outside_db)]
+        rows.append([f"PSNR outside the face, worst clip ({mode})", f"≥ {T.PSNR_OUTSIDE_MIN_DB:.0f} dB",
+                     R.f(min(ps), 1) if ps else "—", "∞ (identical)",
+                     R.T.verdict(min(ps) >= T.PSNR_OUTSIDE_MIN_DB if ps else None)])
+        jr = [r.lm.jitter_ratio for r in got if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
+        bj = [r.lm.jitter_ratio for r in base if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
+        rows.append([f"jitter × input, worst clip ({mode})", f"≤ {T.JITTER_RATIO_MAX}", R.f(max(jr)) if jr else "—",
+                     R.f(max(bj)) if bj else "—", R.T.verdict(max(jr) <= T.JITTER_RATIO_MAX if jr else None)])
+    by = {(r.label, r.mode): r for r in speed}
+    lips720, floor720 = by.get(("720p", "lips")), by.get(("720p", "floor"))
+    if lips720 and lips720.ok_runs and floor720 and floor720.ok_runs:
+        rtf = lips720.rtf("min")
+        ratio = rtf / floor720.rtf("min")
+        rows.append(["720p real-time factor (lips, min)", f"≤ {T.RTF_720P_MAX}", R.f(rtf), R.f(floor720.rtf("min")) + " (floor)",
+                     R.T.verdict(rtf <= T.RTF_720P_MAX)])
+        rows.append(["720p time × decode+encode floor (lips)", f"≤ {T.FLOOR_RATIO_720P_MAX}", R.f(ratio), "1.00",
+                     R.T.verdict(ratio <= T.FLOOR_RATIO_720P_MAX)])
+    long = by.get(("1080p 60 s", "lips"))
+    if long and long.ok_runs:
+        rows.append(["peak RSS, 60 s 1080p (lips)", "≤ 1.5 GiB", f"{long.peak_rss_bytes / R.GIB:.2f} GiB",
+                     f"{by[('1080p 60 s', 'floor')].peak_rss_bytes / R.GIB:.2f} GiB (floor)",
+                     R.T.verdict(long.peak_rss_bytes <= T.RSS_60S_1080P_MAX_BYTES)])
+    return rows
+
+
+def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.QualityRow],
+                    pause: list[S.QualityRow], emotion: list[S.EmotionRow], speed: list[S.SpeedRow],
+                    sheets: list[Path], server: str, elapsed_s: float, have_identity: bool) -> str:
+    from benchmarks import methods
+
+    parts = ["# Benchmarks", "", "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.", ""]
+    parts += [f"- **{k}**: {v}" for k, v in machine.items()]
+    parts += [f"- **benchmark wall time**: {elapsed_s / 60:.1f} min", ""]
+    parts += ["## Targets (issues 3 and 5)", "",
+              R.table(["target", "required", "measured", "do-nothing baseline", "verdict"],
+                      summary_rows(modes, xseg, pause, speed)), ""]
+    parts += ["## Cross-segment lip-sync, per clip", "", methods.CROSS_SEGMENT, "", R.cross_segment_tables(xseg), ""]
+    parts += ["## Pauses (driven by `musetalk_yongen.wav`, loop mode)", "", methods.PAUSES, "",
+              R.pause_table(pause) if pause else "(not run)", ""]
+    parts += ["## Speed", "", methods.SPEED, "", R.speed_table(speed) if speed else "(skipped)", "",
+              "### Milliseconds per output frame, per stage", "", R.stage_table(speed) if speed else "(skipped)", ""]
+    parts += ["## Head pose (issue 5)", "", methods.HEAD, "", R.head_table(xseg), ""]
+    parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
+    parts += ["## Server latency", "", server, ""]
+    if sheets:
+        parts += ["## Contact sheets", ""]
+        parts += [f"![mouth crops]({p.relative_to(REPO_ROOT / 'docs').as_posix()})" for p in sheets] + [""]
+    parts += ["## How each number is measured", "", methods.notes(have_identity), ""]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
