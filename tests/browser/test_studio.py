@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -170,7 +171,7 @@ def test_non_media_upload_is_reported_in_plain_words(
     _open_with_key(page, live_server, live_server.api_key)
     page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
     _choose_files(page, not_media, shared_media / AUDIO)
-    assert "cannot preview" in page.inner_text("#video-file-name")
+    expect(page.locator("#video-file-name")).to_contain_text("cannot preview", timeout=UI_TIMEOUT_MS)
 
     page.click("#generate")
     # The server may refuse at once (400) or accept and fail the job: either way the same plain sentence.
@@ -268,6 +269,8 @@ def test_typed_text_shows_an_estimated_length_and_the_length_warning(
     page.check('input[name="audio-src"][value="text"]', force=True)
     page.fill("#tts-text", " ".join(["word"] * 27))  # 27 words at 2.7 words/s ≈ 10 s
     assert page.inner_text("#audio-length") == "≈ 10.0 s"
+    # The video's own length arrives once the browser has read the file's header.
+    expect(page.locator("#video-length")).to_have_text(re.compile(r"5\.[12] s"), timeout=UI_TIMEOUT_MS)
     assert page.locator("#length-warning").is_visible()
     page.select_option("#sync-mode", "loop")
     assert page.inner_text("#result-length") == "≈ 10.0 s"

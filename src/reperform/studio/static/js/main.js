@@ -245,18 +245,18 @@ bindSourceTabs("audio-source", "audio-src", v => {
 });
 
 /** Read a local file's duration through a throwaway media element (no upload needed to preview). */
-function probeLocal(file, tag) {
+function probeLocal(url, tag) {
   return new Promise(resolve => {
     const el = document.createElement(tag);
     el.preload = "metadata";
     el.muted = true;
-    const url = URL.createObjectURL(file);
-    el.onloadedmetadata = () => resolve({ url, duration: Number.isFinite(el.duration) ? el.duration : null, unreadable: false });
-    el.onerror = () => resolve({ url, duration: null, unreadable: true });
+    el.onloadedmetadata = () => resolve({ duration: Number.isFinite(el.duration) ? el.duration : null, unreadable: false });
+    el.onerror = () => resolve({ duration: null, unreadable: true });
     el.src = url;
   });
 }
 
+// A chosen file counts at once (Generate works straight away); its length arrives a moment later.
 async function takeVideoFile(file) {
   if (state.videoFile) URL.revokeObjectURL(state.videoFile.url);
   if (!file) {
@@ -266,11 +266,20 @@ async function takeVideoFile(file) {
     return;
   }
   const isImage = looksLikeImage(file);
-  const info = isImage ? { url: URL.createObjectURL(file), duration: null, unreadable: false } : await probeLocal(file, "video");
-  state.videoFile = { file, isImage, name: file.name, ...info };
+  const chosen = { file, isImage, name: file.name, url: URL.createObjectURL(file), duration: null, unreadable: false };
+  state.videoFile = chosen;
+  $("video-file-name").textContent = file.name;
+  updatePreview();
+  if (isImage) {
+    $("video-file-name").textContent = `${file.name} (photo)`;
+    return;
+  }
+  const info = await probeLocal(chosen.url, "video");
+  if (state.videoFile !== chosen) return; // another file was chosen meanwhile
+  Object.assign(chosen, info);
   $("video-file-name").textContent = info.unreadable
     ? `${file.name} — this browser cannot preview it; the server will check it when you generate.`
-    : `${file.name}${isImage ? " (photo)" : ` · ${formatSeconds(info.duration)}`}`;
+    : `${file.name} · ${formatSeconds(info.duration)}`;
   updatePreview();
 }
 
@@ -282,8 +291,13 @@ async function takeAudioFile(file) {
     updatePreview();
     return;
   }
-  const info = await probeLocal(file, "audio");
-  state.audioFile = { file, name: file.name, ...info };
+  const chosen = { file, name: file.name, url: URL.createObjectURL(file), duration: null, unreadable: false };
+  state.audioFile = chosen;
+  $("audio-file-name").textContent = file.name;
+  updatePreview();
+  const info = await probeLocal(chosen.url, "audio");
+  if (state.audioFile !== chosen) return;
+  Object.assign(chosen, info);
   $("audio-file-name").textContent = info.unreadable
     ? `${file.name} — this browser cannot play it; the server will check it when you generate.`
     : `${file.name} · ${formatSeconds(info.duration)}`;
@@ -561,28 +575,35 @@ function startJob(gen, before) {
 function renderJob(gen) {
   const status = gen.status;
   const bar = $("job-progress");
-  const text = $("job-status");
+  const phase = $("job-phase");
+  const percent = $("job-percent");
   setSteps(status);
   $("job").dataset.status = status;
+  let phaseText = "";
+  let percentText = "";
   if (status === "PENDING") {
     bar.removeAttribute("value");
-    text.textContent = "Queued — waiting for a worker…";
+    phaseText = "Queued — waiting for a worker…";
   } else if (status === "PROCESSING") {
     const pct = percentOf(gen);
     const words = stageWords(gen);
     if (pct === null) bar.removeAttribute("value");
     else bar.value = pct;
-    text.textContent = `Processing${words ? ` — ${words}` : ""}${pct === null ? "…" : ` · ${Math.round(pct)}%`}`;
+    phaseText = `Processing${words ? ` — ${words}` : ""}${pct === null ? "…" : ""}`;
+    percentText = pct === null ? "" : ` · ${Math.round(pct)}%`;
   } else if (status === "COMPLETED") {
     bar.value = 100;
     const took = Math.round((Date.now() - state.job.startedAt) / 1000);
-    text.textContent = `Done${gen.outputDuration ? ` — ${Number(gen.outputDuration).toFixed(1)} s of video` : ""}, made in ${took} s.`;
+    phaseText = `Done${gen.outputDuration ? ` — ${Number(gen.outputDuration).toFixed(1)} s of video` : ""}, made in ${took} s.`;
     showResult(gen, state.job.before);
   } else {
     bar.value = 0;
-    text.textContent = status === "REJECTED" ? "Refused." : "Failed.";
+    phaseText = status === "REJECTED" ? "Refused." : "Failed.";
     showNotice($("job-error"), generationProblem(gen));
   }
+  // Only touch the live region when the phase changes, so screen readers are not flooded every second.
+  if (phase.textContent !== phaseText) phase.textContent = phaseText;
+  percent.textContent = percentText;
 }
 
 async function poll() {
@@ -596,7 +617,7 @@ async function poll() {
     if (state.job !== job) return;
     job.failures += 1;
     const wait = Math.min(POLL_RETRY_MAX_MS, POLL_MS * 2 ** job.failures);
-    $("job-status").textContent = `${plainWords(err).text} Retrying…`;
+    $("job-phase").textContent = `${plainWords(err).text} Retrying…`;
     job.timer = setTimeout(poll, wait);
     return;
   }

@@ -186,6 +186,7 @@ export function createWheel(root, intensityInput, readout, onChange) {
     ev.preventDefault();
     root.setPointerCapture(ev.pointerId);
     root.classList.add("dragging");
+    readout.setAttribute("aria-live", "off"); // announce where the drag ends, not every step of it
     fromPoint(ev);
   });
   root.addEventListener("pointermove", ev => {
@@ -193,7 +194,12 @@ export function createWheel(root, intensityInput, readout, onChange) {
   });
   const endDrag = ev => {
     if (root.hasPointerCapture(ev.pointerId)) root.releasePointerCapture(ev.pointerId);
+    if (!root.classList.contains("dragging")) return;
     root.classList.remove("dragging");
+    readout.setAttribute("aria-live", "polite");
+    const text = readout.textContent;
+    readout.textContent = "";
+    readout.textContent = text;
   };
   root.addEventListener("pointerup", endDrag);
   root.addEventListener("pointercancel", endDrag);
