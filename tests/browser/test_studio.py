@@ -305,3 +305,15 @@ def test_typed_text_is_spoken_offline_and_the_upload_can_be_picked_again(
     page.select_option("#video-asset", option.first.get_attribute("value"))
     assert page.inner_text("#video-length") in ("5.1 s", "5.2 s")
     page.wait_for_function("() => document.querySelector('#preview-video').readyState >= 1", timeout=UI_TIMEOUT_MS)
+
+
+def test_the_server_root_opens_the_studio(desktop_page, live_server) -> None:
+    page = desktop_page
+    page.goto(live_server.base_url + "/")
+    assert page.url == live_server.studio_url
+    assert page.title() == "reperform Studio"
+    # Everything the page needs ships with the package: no request leaves the server's origin.
+    assert page.evaluate(
+        "() => performance.getEntriesByType('resource').every(r => r.name.startsWith(location.origin))"
+    )
+    assert page.console_errors == []
