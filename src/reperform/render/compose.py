@@ -58,6 +58,10 @@ CAVITY_MIN_OPEN = 0.04
 #: the lip's thickness away from the inner contour: MediaPipe's inner contour does not hug the
 #: lips exactly, and the fringe it leaves (teeth, the dark crease) would show as streaks.
 LIP_FRINGE_SHARE = 0.15
+#: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
+DISSOLVE_WEIGHT = 0.5
+#: Film grain (grey levels, σ) added to the procedural cavity so it is not cleaner than the video.
+CAVITY_GRAIN = 1.2
 #: "Closing" means the target is this much more closed than the exemplar (inter-ocular units).
 CLOSING_MARGIN = 0.02
 
@@ -148,30 +152,65 @@ class Renderer:
         ring[:, 1] = np.maximum(ring[:, 1], top_y)
         return np.concatenate([ring, [[ring[-1, 0], top_y], [ring[0, 0], top_y]]])
 
+    def _dissolve_partner(self, k: int) -> int:
+        """At a jump between exemplar runs, the exemplar the previous run would have shown next.
+
+        Showing it half-and-half with the new one for one frame turns a texture pop (teeth
+        appearing from nowhere) into something the eye reads as motion blur. -1 if none.
+        """
+        if k == 0 or self.choice[k - 1] < 0:
+            return -1
+        cont = int(self.choice[k - 1] + (self.src[k] - self.src[k - 1]))
+        if cont == int(self.choice[k]) or cont not in self.bank.exemplars:
+            return -1
+        return cont
+
+    def _warp(self, ex_index: int, target: np.ndarray, n_cur: np.ndarray, m_cur: np.ndarray,
+              roi: tuple[int, int, int, int], iod_px: float, shaped: np.ndarray | None = None):
+        """Warp one exemplar onto the target geometry inside ``roi``: (pixels, valid, shaped landmarks)."""
+        ex = self.bank.exemplars[ex_index]
+        m_ex, n_ex = self._exemplar(ex_index)
+        if shaped is None:
+            shaped = self.shaper.shape(n_ex, target)
+        mesh = self.mesh
+        idx = mesh.indices
+        w = mesh.blend_w[:, None]
+        t_norm = np.concatenate([n_cur[idx] + w * (shaped[idx] - n_cur[idx]), mesh.anchors])
+        img_from_norm = invert(m_cur)
+        x0, y0, x1, y1 = roi
+        origin = np.array([x0, y0], np.float64)
+        t_roi = apply(img_from_norm, t_norm) - origin
+        src_pts = np.concatenate([ex.landmarks[idx].astype(np.float64), apply(invert(m_ex), mesh.anchors)])
+        if (self._cavity_strength(float(target[0]), float(ex.params[0])) > 0
+                or float(target[0]) < float(ex.params[0]) - CLOSING_MARGIN):
+            inner, outer = self._fringe
+            src_pts[inner] += LIP_FRINGE_SHARE * (src_pts[outer] - src_pts[inner])
+        roi_shape = (y1 - y0, x1 - x0)
+        # ROI pixel → image → normalised → exemplar crop.
+        roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
+        rigid = _compose(invert(m_ex), roi_to_norm)
+        map_x, map_y = backward_map(roi_shape, t_roi, src_pts, mesh.triangles, rigid, iod_px)
+        lips = apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin
+        m = 0.12 * iod_px
+        dx0, dy0 = np.maximum(np.floor(lips.min(0) - m).astype(int), 0)
+        dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
+        detail = (int(dx0), int(dy0), int(min(dx1, roi_shape[1])), int(min(dy1, roi_shape[0])))
+        warped, valid = sample(ex.crop, map_x, map_y, detail)
+        return warped, valid, shaped
+
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None)."""
         if not self._ok or k >= len(self.choice) or self.choice[k] < 0:
             return rgb, None
         s = int(self.src[k])
         ex = self.bank.exemplars[int(self.choice[k])]
-        m_ex, n_ex = self._exemplar(ex.index)
+        _, n_ex = self._exemplar(ex.index)
         lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
         m_cur = to_norm(lm_cur, self.template)
         n_cur = apply(m_cur, lm_cur)
         target = self.targets[k]
         shaped = self.shaper.shape(n_ex, target)
-
-        mesh = self.mesh
-        idx = mesh.indices
-        w = mesh.blend_w[:, None]
-        t_norm = np.concatenate([n_cur[idx] + w * (shaped[idx] - n_cur[idx]), mesh.anchors])
         img_from_norm = invert(m_cur)
-        t_img = apply(img_from_norm, t_norm)
-        src_pts = np.concatenate([ex.landmarks[idx].astype(np.float64), apply(invert(m_ex), mesh.anchors)])
-        strength = self._cavity_strength(float(target[0]), float(ex.params[0]))
-        if strength > 0 or float(target[0]) < float(ex.params[0]) - CLOSING_MARGIN:
-            inner, outer = self._fringe
-            src_pts[inner] += LIP_FRINGE_SHARE * (src_pts[outer] - src_pts[inner])
 
         iod_px = float(L.interocular(lm_cur))
         top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
@@ -186,32 +225,31 @@ class Renderer:
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return rgb, None
+        roi = (int(x0), int(y0), int(x1), int(y1))
         roi_shape = (y1 - y0, x1 - x0)
         origin = np.array([x0, y0], np.float64)
-        # ROI pixel → image → normalised → exemplar crop.
-        roi_to_img = np.array([[1.0, 0, x0], [0, 1.0, y0]])
-        roi_to_norm = _compose(m_cur, roi_to_img)
-        rigid = _compose(invert(m_ex), roi_to_norm)
-        map_x, map_y = backward_map(roi_shape, t_img - origin, src_pts, mesh.triangles, rigid, iod_px)
-        lips = apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin
-        m = 0.12 * iod_px
-        dx0, dy0 = np.maximum(np.floor(lips.min(0) - m).astype(int), 0)
-        dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
-        warped, valid = sample(ex.crop, map_x, map_y, (dx0, dy0, min(dx1, roi_shape[1]), min(dy1, roi_shape[0])))
+        warped, valid, _ = self._warp(ex.index, target, n_cur, m_cur, roi, iod_px, shaped)
+        partner = self._dissolve_partner(k)
+        if partner >= 0:
+            w2, v2, _ = self._warp(partner, target, n_cur, m_cur, roi, iod_px)
+            warped = DISSOLVE_WEIGHT * w2 + (1 - DISSOLVE_WEIGHT) * warped
+            valid = valid * v2
 
         frame_roi = rgb[y0:y1, x0:x1]
         hard = blend.fill_mask(roi_shape, [p - origin for p in polys_img]) * valid
         mouths = blend.fill_mask(roi_shape, [
             apply(img_from_norm, n_cur[list(L.LIPS_OUTER)]) - origin,
-            lips,
+            apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
         ])
         cc_weight = hard * (1.0 - mouths)
         synth = blend.colour_match(warped, frame_roi.astype(np.float32), cc_weight,
                                    blend.COLOUR_SIGMA_IOD * iod_px)
 
+        strength = self._cavity_strength(float(target[0]), float(ex.params[0]))
         if strength > 0:
             lip, teeth = cavity.person_colours(rgb, lm_cur)
-            cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=1.2, seed=k)
+            roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
+            cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=CAVITY_GRAIN, seed=k)
 
         alpha = blend.feather(hard, fs) * valid
         out_roi = blend.composite(frame_roi, synth, alpha)
