@@ -17,7 +17,7 @@ from ..records import FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimelin
 from .adapt import Range, speaker_targets
 from .expression import neutral_aus, no_blinks
 from .head import no_head_motion
-from .mouth import ACOUSTIC_WEIGHT, GRID_S, MouthCurves, plan_mouth
+from .mouth import GRID_S, MouthCurves, plan_mouth
 from .visemes import Viseme
 
 log = logging.getLogger(__name__)
@@ -25,13 +25,6 @@ log = logging.getLogger(__name__)
 #: The mouth is shown this far ahead of the sound: articulators move before the acoustic
 #: event they produce. Kept within one frame so the AV offset stays 0 ± 1 frame.
 MOUTH_LEAD_S = 0.02
-#: Acoustic shares tried when calibrating on the source's own speech.
-ACOUSTIC_WEIGHT_CANDIDATES = (0.0, 0.2, 0.4, 0.6)
-#: Calibration needs this many source frames with a face inside speech; fewer fit noise.
-MIN_CALIBRATION_FRAMES = 40
-#: A candidate must beat the method's default by this much correlation to replace it: with
-#: ~100 frames, smaller differences are within noise.
-CALIBRATION_MARGIN = 0.05
 
 
 def _frame_windows(curves: MouthCurves, n_out: int, fps: float, lead_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,45 +61,6 @@ def sample_frames(curves: MouthCurves, n_out: int, fps: float, lead_s: float = 0
     return {"mouth": mouth, "speaking": speaking, "viseme": viseme, "closure": closure}
 
 
-def calibrate_acoustic_weight(
-    source_speech: SpeechTimeline | None,
-    track: FaceTrack | None,
-    frame_times_s: np.ndarray | None,
-    targets: np.ndarray,
-    rng: Range,
-    source_offset_s: float,
-    default: float,
-) -> float:
-    """Share of the acoustic openness that best predicts this person's real mouth.
-
-    The planner is run on the source's own speech with each candidate share and compared with
-    the mouth measured in the same frames; the best share wins if it clearly beats the default.
-    People differ: some open with loudness (acoustics help), others articulate crisply at any
-    volume (phones alone are better).
-    """
-    if (
-        source_speech is None or track is None or frame_times_s is None or not source_speech.phones
-        or source_speech.method == "acoustic" or source_speech.openness.size == 0 or len(frame_times_s) != track.n
-    ):
-        return default
-    t = np.asarray(frame_times_s, np.float64) + source_offset_s
-    real = np.asarray(track.mouth[:, 0], np.float64)
-    ok = np.asarray(track.present, bool) & np.isfinite(real) & (t >= 0) & (t <= source_speech.duration_s)
-    if ok.sum() < MIN_CALIBRATION_FRAMES:
-        return default
-    scores: dict[float, float] = {}
-    for w in sorted(set(ACOUSTIC_WEIGHT_CANDIDATES) | {default}):
-        curves = plan_mouth(source_speech, None, targets, rng, source_speech.duration_s, acoustic_weight=w)
-        planned = np.interp(t[ok], curves.t_s, curves.mouth[:, 0])
-        if np.std(planned) < 1e-9 or np.std(real[ok]) < 1e-9:
-            return default
-        scores[w] = float(np.corrcoef(planned, real[ok])[0, 1])
-    best = max(scores, key=lambda w: scores[w])
-    chosen = best if scores[best] > scores[default] + CALIBRATION_MARGIN else default
-    log.debug("acoustic share calibration %s -> %.2f", {k: round(v, 3) for k, v in scores.items()}, chosen)
-    return chosen
-
-
 def plan_motion(
     speech_tl: SpeechTimeline,
     prosody: Prosody | None,
@@ -134,13 +88,7 @@ def plan_motion(
     targets, counts = speaker_targets(rng, track, source_speech, frame_times_s, source_offset_s=source_offset_s)
     duration_s = n_out / fps
     speech_end_s = float(min(timemap.audio_duration_s, speech_tl.duration_s or timemap.audio_duration_s))
-    weight = ACOUSTIC_WEIGHT.get(speech_tl.method, 0.5)
-    if speech_tl.method != "acoustic":
-        weight = calibrate_acoustic_weight(
-            source_speech, track, frame_times_s, targets, rng, source_offset_s, weight
-        )
-    curves = plan_mouth(speech_tl, prosody, targets, rng, duration_s, speech_end_s=speech_end_s,
-                        acoustic_weight=weight)
+    curves = plan_mouth(speech_tl, prosody, targets, rng, duration_s, speech_end_s=speech_end_s)
     frames = sample_frames(curves, n_out, fps, MOUTH_LEAD_S)
     mouth = frames["mouth"]
     mouth[frames["closure"], 0] = rng.closed[0]
