@@ -1,0 +1,202 @@
+"""The benchmark's metric functions on hand-built landmarks, audio and frames."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import metrics as M
+
+
+def synthetic_face(gap: float = 10.0, iod: float = 100.0) -> np.ndarray:
+    """A 478-point mesh with only the points the metrics read placed on a plausible frontal face."""
+    lm = np.zeros((478, 3))
+    lm[:, :2] = (200.0, 200.0)  # everything else sits at the face centre
+    half = iod / 2
+    for idx, x in zip(M.RIGHT_EYE_CORNERS, (-half - 20, -half + 20), strict=True):
+        lm[idx, :2] = (200 + x, 150)
+    for idx, x in zip(M.LEFT_EYE_CORNERS, (half - 20, half + 20), strict=True):
+        lm[idx, :2] = (200 + x, 150)
+    for up, low in M.INNER_LIP_PAIRS:
+        lm[up, :2] = (200, 250 - gap / 2)
+        lm[low, :2] = (200, 250 + gap / 2)
+    lm[M.LIP_CORNERS[0], :2] = (170, 250)
+    lm[M.LIP_CORNERS[1], :2] = (230, 250)
+    lm[M.UPPER_LIP_TOP, :2] = (200, 240)
+    lm[17, :2] = (200, 262)
+    lm[M.FOREHEAD, :2] = (200, 80)
+    lm[M.CHIN, :2] = (200, 300)
+    lm[M.NOSE_TIP, :2] = (200, 205)
+    for i, idx in enumerate(M.JAW_LINE):  # a U from jaw corner to jaw corner through the chin
+        a = math.pi * i / (len(M.JAW_LINE) - 1)
+        lm[idx, :2] = (200 - 80 * math.cos(a), 220 + 80 * math.sin(a))
+    return lm
+
+
+def test_mouth_opening_is_inner_lip_gap_over_inter_ocular_distance() -> None:
+    assert M.mouth_opening(synthetic_face(gap=10, iod=100)[None])[0] == pytest.approx(0.10)
+
+
+def test_mouth_opening_does_not_change_when_the_face_is_twice_as_large() -> None:
+    face = synthetic_face(gap=12)
+    assert M.mouth_opening((face * 2)[None])[0] == pytest.approx(M.mouth_opening(face[None])[0])
+
+
+def test_missing_face_gives_nan_opening() -> None:
+    assert np.isnan(M.mouth_opening(np.full((1, 478, 3), np.nan))[0])
+
+
+def test_pearson_is_one_for_scaled_copy_and_minus_one_for_mirror() -> None:
+    x = np.sin(np.linspace(0, 6, 50))
+    assert M.pearson(x, 3 * x + 1) == pytest.approx(1.0)
+    assert M.pearson(x, -x) == pytest.approx(-1.0)
+
+
+def test_pearson_ignores_frames_without_a_face_and_uses_the_common_length() -> None:
+    x = np.sin(np.linspace(0, 6, 50))
+    y = x.copy()
+    y[[3, 9]] = np.nan
+    assert M.pearson(x, np.r_[y, 1.0, 2.0]) == pytest.approx(1.0)
+
+
+def test_pearson_of_a_constant_series_is_nan() -> None:
+    assert math.isnan(M.pearson(np.ones(20), np.arange(20.0)))
+
+
+def test_best_lag_finds_a_mouth_that_moves_three_frames_after_the_sound() -> None:
+    rng = np.random.default_rng(1)
+    env = rng.random(200)
+    mouth = np.r_[np.zeros(3), env[:-3]]
+    lag, r = M.best_lag(mouth, env)
+    assert lag == 3
+    assert r == pytest.approx(1.0, abs=1e-6)
+
+
+def test_best_lag_finds_a_mouth_that_leads_the_sound() -> None:
+    env = np.random.default_rng(2).random(200)
+    lag, _ = M.best_lag(env[2:], env[:-2])
+    assert lag == -2
+
+
+def test_frame_envelope_is_loud_only_in_frames_that_hold_sound() -> None:
+    rate, fps = 16000, 25.0
+    samples = np.zeros(rate)
+    samples[int(0.4 * rate) : int(0.6 * rate)] = 0.5
+    env = M.frame_envelope(samples, rate, fps, 30)
+    assert env[10:15] == pytest.approx(0.5)
+    assert np.all(env[:10] == 0) and np.all(env[15:25] == 0)
+    assert np.all(env[25:] == 0)  # past the audio's end
+
+
+def noise_with_gaps(rate: int, gaps_s: list[tuple[float, float]], total_s: float) -> np.ndarray:
+    samples = np.random.default_rng(3).normal(0, 0.2, int(total_s * rate))
+    for a, b in gaps_s:
+        samples[int(a * rate) : int(b * rate)] = 0.0
+    return samples
+
+
+def test_a_half_second_silence_is_one_pause_and_a_tenth_is_none() -> None:
+    rate = 16000
+    runs = M.silent_runs(noise_with_gaps(rate, [(1.0, 1.5), (2.0, 2.1)], 3.0), rate)
+    assert len(runs) == 1
+    assert runs[0][0] == pytest.approx(1.0, abs=0.011) and runs[0][1] == pytest.approx(1.5, abs=0.011)
+
+
+def test_trailing_silence_counts_as_a_pause() -> None:
+    rate = 16000
+    runs = M.silent_runs(noise_with_gaps(rate, [(2.0, 3.0)], 3.0), rate)
+    assert runs and runs[-1][1] == pytest.approx(3.0, abs=0.011)
+
+
+def test_pause_frames_leave_out_two_frames_at_each_edge() -> None:
+    mask = M.pause_frames([(1.0, 2.0)], fps=10.0, n_frames=40)
+    # Frames 10..19 lie wholly inside [1.0, 2.0); minus two at each edge → 12..17.
+    assert np.flatnonzero(mask).tolist() == list(range(12, 18))
+
+
+def test_pause_closure_counts_frames_at_or_below_rest_plus_tolerance() -> None:
+    opening = np.array([0.0, 0.01, 0.5, 0.02, 0.4, np.nan])
+    in_pause = np.array([True, True, True, True, False, True])
+    share, n = M.pause_closure(opening, in_pause, rest=0.0)
+    assert n == 4
+    assert share == pytest.approx(3 / 4)
+
+
+def test_rest_level_is_a_low_percentile_of_the_persons_own_opening() -> None:
+    assert M.rest_level(np.r_[np.zeros(25), np.linspace(0.1, 0.3, 75)]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_jitter_is_zero_for_steady_motion_and_grows_with_noise() -> None:
+    face = synthetic_face()
+    steady = np.stack([face + (2.0 * t, 0.0, 0.0) for t in range(30)])
+    assert M.landmark_jitter(steady) == pytest.approx(0.0, abs=1e-12)
+    noisy = steady.copy()
+    noisy[:, :, :2] += np.random.default_rng(4).normal(0, 1.0, noisy[:, :, :2].shape)
+    assert M.landmark_jitter(noisy) > 0.01
+
+
+def test_jitter_leaves_out_shot_cut_jumps() -> None:
+    face = synthetic_face()
+    track = np.stack([face] * 20)
+    track[10:] += (300.0, 0.0, 0.0)  # a cut: the face jumps by three inter-ocular distances
+    assert M.landmark_jitter(track) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_face_mask_covers_the_face_and_the_chin_area_but_not_the_frame_corners() -> None:
+    mask = M.face_mask(synthetic_face(), 480, 400)
+    assert mask[250, 200] and mask[150, 150]  # mouth, eye
+    assert mask[330, 200]  # below the chin (throat)
+    assert not mask[5, 5] and not mask[470, 395]
+
+
+def test_psnr_outside_ignores_differences_inside_the_mask() -> None:
+    a = np.zeros((40, 40, 3), np.uint8)
+    b = a.copy()
+    b[10:20, 10:20] = 255
+    mask = np.zeros((40, 40), bool)
+    mask[8:22, 8:22] = True
+    assert M.psnr_outside(a, b, mask) == M.PSNR_IDENTICAL_DB
+    assert M.psnr_outside(a, b, None) < 20
+
+
+def test_psnr_outside_of_a_uniform_error_matches_the_formula() -> None:
+    a = np.full((10, 10, 3), 100, np.uint8)
+    b = a + np.uint8(5)
+    assert M.psnr_outside(a, b, None) == pytest.approx(10 * math.log10(255**2 / 25))
+
+
+def test_head_pose_reads_a_known_yaw_rotation() -> None:
+    face = synthetic_face()
+    face[:, 2] = 0.0
+    face[list(M.RIGHT_EYE_CORNERS + M.LEFT_EYE_CORNERS), 2] = 10.0  # eyes sit behind the nose tip
+    centre = face[:, :3].mean(axis=0)
+    a = math.radians(12)
+    rot = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    turned = (face - centre) @ rot.T + centre
+    pose = M.head_pose_deg(np.stack([face, turned]))
+    assert abs(pose[1, 0] - pose[0, 0]) == pytest.approx(12.0, abs=0.01)
+    assert pose[1, 1:] == pytest.approx(pose[0, 1:], abs=0.01)  # pitch and roll unchanged
+
+
+def test_head_pose_reads_roll_from_the_eye_line() -> None:
+    face = synthetic_face()
+    centre = face.mean(axis=0)
+    a = math.radians(-7)
+    rot = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+    pose = M.head_pose_deg(np.stack([face, (face - centre) @ rot.T + centre]))
+    assert pose[1, 2] - pose[0, 2] == pytest.approx(-7.0, abs=0.01)
+
+
+def test_raised_lip_corners_raise_the_lip_corner_signature() -> None:
+    face = synthetic_face()
+    smiling = face.copy()
+    smiling[list(M.LIP_CORNERS), 1] -= 6.0  # up in the image
+    sig = M.expression_signature(np.stack([face, smiling]))
+    assert sig["lip_corner_height"][1] - sig["lip_corner_height"][0] == pytest.approx(0.06)
+    assert sig["brow_height"][1] == pytest.approx(sig["brow_height"][0])
+
+
+def test_cosine_of_parallel_vectors_is_one() -> None:
+    assert M.cosine(np.array([1.0, 2.0]), np.array([2.0, 4.0])) == pytest.approx(1.0)
