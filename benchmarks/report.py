@@ -69,8 +69,9 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
             if mode in ("lips", "face"):
                 ok = r.lm.pose_change_deg <= T.POSE_CHANGE_MAX_DEG if T.finite(r.lm.pose_change_deg) else None
                 checks.append(("pose", ok))
+            speech = f" ({r.run.speech_method})" if r.run is not None and r.run.speech_method else ""
             out.append([
-                clip, mode,
+                clip, mode + speech,
                 f"{f(r.lm.lipsync_r)} ({f(base.lm.lipsync_r)})",
                 f"{r.lm.av_lag:+d} ({base.lm.av_lag:+d} / {truth.lm.av_lag:+d})",
                 f"{f(r.lm.av_peak_r)} ({f(base.lm.av_peak_r)} / {f(truth.lm.av_peak_r)})",

@@ -32,6 +32,8 @@ IMAGES_DIR = REPO_ROOT / "docs" / "images"
 ALL_MODES = ("lips", "face", "head")
 #: Timed runs per speed row after one warm-up (min and median are reported).
 DEFAULT_REPEATS = 3
+#: Server load-test length under --quick (its own default otherwise).
+LOAD_TEST_QUICK_S = 15.0
 
 
 def machine_info(argv: list[str]) -> dict[str, str]:
@@ -73,7 +75,7 @@ def machine_info(argv: list[str]) -> dict[str, str]:
     }
 
 
-def load_server_section() -> str:
+def load_server_section(quick: bool) -> str:
     """The server helper's latency table, through its public function, if it exists."""
     if not (REPO_ROOT / "benchmarks" / "load_server.py").exists():
         return "`benchmarks/load_server.py` is not present yet; no server latency measured."
@@ -85,7 +87,7 @@ def load_server_section() -> str:
     if fn is None:
         return "`benchmarks/load_server.py` exposes no known entry point (markdown_table/run_load/measure/run)."
     try:
-        result = fn()
+        result = fn(duration_s=LOAD_TEST_QUICK_S) if quick and fn.__name__ == "run" else fn()
     except Exception as exc:  # noqa: BLE001
         return f"load test failed: {exc.__class__.__name__}: {exc}"
     if isinstance(result, str):
@@ -150,7 +152,7 @@ def main(argv: list[str]) -> int:
             p = R.contact_sheet(rows, IMAGES_DIR / f"benchmark_mouths_{mode}.png")
             if p:
                 sheets.append(p)
-    text = render_markdown(machine, modes, xseg, pause, emotion, speed, sheets, load_server_section(),
+    text = render_markdown(machine, modes, xseg, pause, emotion, speed, sheets, load_server_section(args.quick),
                            time.time() - t_start, suite.embedder is not None)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
