@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reperform.records import Phone
+from reperform.speech.align import chunk_plan
 from reperform.speech.analyzer import segment_windows
 from reperform.speech.timeline import (
     MIN_PAUSE_S,
@@ -97,3 +98,15 @@ def test_subtracting_ranges_splits_and_drops_short_pieces():
     assert subtract_ranges([(0.0, 1.0), (2.0, 3.0)], [(0.9, 2.05)], min_len_s=0.12) == [(0.0, 0.9), (2.05, 3.0)]
     assert subtract_ranges([(0.0, 0.3)], [(0.1, 0.25)], min_len_s=0.12) == []
     assert subtract_ranges([(0.0, 1.0)], []) == [(0.0, 1.0)]
+
+
+def test_long_alignments_are_cut_in_silences_into_chunks_that_tile_the_audio():
+    # (word, first frame, last frame) as pocketsphinx's first pass reports them, 10 ms frames
+    segs = [("<sil>", 0, 9), ("one", 10, 500), ("<sil>", 501, 520), ("two", 521, 900),
+            ("three", 901, 1500), ("<sil>", 1501, 1600), ("four", 1601, 1700)]
+    plan = chunk_plan(segs, target_s=4.0, max_s=8.0)
+    assert plan[0] == (0, 511, 0, 1)  # closes mid-silence once 4 s have passed
+    assert plan[1] == (511, 901, 1, 2)  # "three" would overflow 8 s: cut at the word boundary
+    assert plan[2] == (901, 1551, 2, 3)
+    assert plan[3] == (1551, 1701, 3, 4)
+    assert all(a[1] == b[0] for a, b in zip(plan, plan[1:], strict=False))

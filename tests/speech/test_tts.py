@@ -73,3 +73,20 @@ def test_tts_speech_aligns_to_its_text_with_lip_closures_where_the_text_has_them
         if p.word >= 0:
             w = timeline.words[p.word]
             assert w.start_s - 1e-6 <= p.start_s < p.end_s <= w.end_s + 1e-6
+
+
+def test_speech_longer_than_one_alignment_chunk_aligns_in_chunks_with_every_word_in_order():
+    from reperform.speech.align import MAX_STATE_ALIGN_S
+
+    sentence = "Peter Piper picked a peck of pickled peppers while my mother made marmalade. "
+    text = sentence * 8
+    audio = synthesize(text)
+    assert audio.duration_s > MAX_STATE_ALIGN_S
+    timeline = SpeechAnalyzer(EngineConfig(whisper_model="")).analyze(audio, text=text)
+    assert timeline.method == "aligned"
+    assert [w.text for w in timeline.words] == [w for _ in range(8) for w in
+                                                ["peter", "piper", "picked", "a", "peck", "of", "pickled",
+                                                 "peppers", "while", "my", "mother", "made", "marmalade"]]
+    starts = [w.start_s for w in timeline.words]
+    assert starts == sorted(starts)
+    assert timeline.phones[-1].end_s == pytest.approx(audio.duration_s)

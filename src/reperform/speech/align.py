@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 SPHINX_FRAME_S = 0.01
 #: Alignment needs at least a few frames per phone; shorter audio cannot hold a word.
 MIN_ALIGN_AUDIO_S = 0.2
+#: Audio longer than this is phone-aligned in chunks: the state-level pass holds ≈3 MB per
+#: second of audio, so a 10-minute file in one pass would need ~2 GB.
+MAX_STATE_ALIGN_S = 40.0
+#: Chunks close at the first silence after this length.
+CHUNK_TARGET_S = 20.0
 #: Dither amplitude in 16-bit steps (≈ −90 dBFS: inaudible, far below any recording's noise).
 DITHER_LSB = 1.0
 DITHER_SEED = 20240601
@@ -63,7 +69,7 @@ def to_pcm16(audio: Audio) -> bytes:
     return np.clip(np.round(pcm), -32768, 32767).astype("<i2").tobytes()
 
 
-def sphinx_decoder(**kwargs: object):  # -> pocketsphinx.Decoder
+def sphinx_decoder(**kwargs: Any) -> Any:
     """A decoder with the bundled en-us model, quiet logging, 16 kHz input."""
     import pocketsphinx
 
@@ -76,7 +82,7 @@ WARM_UP_AUDIO = Audio(
 )
 
 
-def warm_up(decoder) -> None:  # noqa: ANN001 (pocketsphinx.Decoder)
+def warm_up(decoder: Any) -> None:
     """Decode half a second of faint noise once.
 
     pocketsphinx's very first utterance on a new decoder comes out ±1 frame different from every
@@ -91,6 +97,37 @@ def warm_up(decoder) -> None:  # noqa: ANN001 (pocketsphinx.Decoder)
         decoder.end_utt()
     except RuntimeError as exc:  # harmless: only determinism of the first call is at stake
         log.debug("decoder warm-up failed: %s", exc)
+
+
+def _is_filler(name: str) -> bool:
+    """pocketsphinx's silence and noise tokens: <s>, </s>, <sil>, [NOISE], +SPN+ ..."""
+    return name.startswith(("<", "[", "+"))
+
+
+def chunk_plan(
+    segs: list[tuple[str, int, int]], target_s: float, max_s: float
+) -> list[tuple[int, int, int, int]]:
+    """Cut a first-pass word segmentation into chunks: (first frame, end frame, first word,
+    end word). A chunk closes in the middle of the first silence after ``target_s``, or at a word
+    boundary once it would exceed ``max_s``; chunks tile all frames."""
+    target, longest = int(target_s / SPHINX_FRAME_S), int(max_s / SPHINX_FRAME_S)
+    end_frame = segs[-1][2] + 1 if segs else 0
+    plan: list[tuple[int, int, int, int]] = []
+    start, first_word, n_word = 0, 0, 0
+    for name, f0, f1 in segs:
+        if _is_filler(name):
+            if f0 - start >= target:
+                cut = (f0 + f1 + 1) // 2
+                plan.append((start, cut, first_word, n_word))
+                start, first_word = cut, n_word
+            continue
+        if f1 + 1 - start > longest and f0 > start:
+            plan.append((start, f0, first_word, n_word))
+            start, first_word = f0, n_word
+        n_word += 1
+    if end_frame > start or not plan:
+        plan.append((start, end_frame, first_word, n_word))
+    return plan
 
 
 class Aligner:
@@ -134,35 +171,76 @@ class Aligner:
         """
         if audio.duration_s < MIN_ALIGN_AUDIO_S or not tokens:
             raise AlignmentFailed("nothing to align")
-        pcm = to_pcm16(audio)
         with self._lock:
             words = self._prepare_words(tokens)
             if not words:
                 raise AlignmentFailed("no word of the transcript has a pronunciation")
-            d = self._decoder
-            try:
-                d.set_align_text(" ".join(words))
-                d.start_utt()
-                d.process_raw(pcm, full_utt=True)
-                d.end_utt()
-                if d.hyp() is None:
-                    raise AlignmentFailed("first pass found no path")
-                d.set_alignment()
-                d.start_utt()
-                d.process_raw(pcm, full_utt=True)
-                d.end_utt()
-                alignment = d.get_alignment()
-            except RuntimeError as exc:
-                raise AlignmentFailed(str(exc)) from exc
-            if alignment is None:
-                raise AlignmentFailed("second pass produced no alignment")
-            return self._collect(alignment, audio.duration_s)
+            if audio.duration_s <= MAX_STATE_ALIGN_S:
+                return self._align_two_pass(audio, words)
+            return self._align_chunked(audio, words)
 
-    def _collect(self, alignment, duration_s: float) -> list[AlignedWord]:  # noqa: ANN001 (pocketsphinx type)
+    def _first_pass(self, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:
+        """Word segmentation: (dictionary word or filler, first frame, last frame)."""
+        d = self._decoder
+        try:
+            d.set_align_text(" ".join(words))
+            d.start_utt()
+            d.process_raw(pcm, full_utt=True)
+            d.end_utt()
+        except RuntimeError as exc:
+            raise AlignmentFailed(str(exc)) from exc
+        if d.hyp() is None:
+            raise AlignmentFailed("first pass found no path")
+        return [(seg.word, seg.start_frame, seg.end_frame) for seg in d.seg()]
+
+    def _align_two_pass(self, audio: Audio, words: list[str]) -> list[AlignedWord]:
+        pcm = to_pcm16(audio)
+        self._first_pass(pcm, words)
+        d = self._decoder
+        try:
+            d.set_alignment()
+            d.start_utt()
+            d.process_raw(pcm, full_utt=True)
+            d.end_utt()
+            alignment = d.get_alignment()
+        except RuntimeError as exc:
+            raise AlignmentFailed(str(exc)) from exc
+        if alignment is None:
+            raise AlignmentFailed("second pass produced no alignment")
+        return self._collect(alignment, audio.duration_s)
+
+    def _align_chunked(self, audio: Audio, words: list[str]) -> list[AlignedWord]:
+        """Long audio: word boundaries from one cheap first pass, then the memory-hungry phone
+        pass (≈3 MB per second of audio) chunk by chunk, cut in the middle of silences."""
+        segs = self._first_pass(to_pcm16(audio), words)
+        n_words = sum(not _is_filler(name) for name, _, _ in segs)
+        if n_words != len(words):
+            raise AlignmentFailed(f"first pass kept {n_words} of {len(words)} words")
+        out: list[AlignedWord] = []
+        rate = audio.rate
+        for f0, f1, w0, w1 in chunk_plan(segs, CHUNK_TARGET_S, MAX_STATE_ALIGN_S):
+            i0, i1 = int(f0 * SPHINX_FRAME_S * rate), min(len(audio.samples), int(f1 * SPHINX_FRAME_S * rate))
+            piece = Audio(samples=audio.samples[i0:i1], rate=rate)
+            offset = i0 / rate
+            if w1 == w0:  # silence only
+                out.append(AlignedWord(offset, offset + piece.duration_s, "",
+                                       (AlignedPhone(offset, offset + piece.duration_s, SILENCE, 0),)))
+                continue
+            for w in self._align_two_pass(piece, words[w0:w1]):
+                out.append(AlignedWord(
+                    min(w.start_s + offset, audio.duration_s), min(w.end_s + offset, audio.duration_s), w.text,
+                    tuple(AlignedPhone(min(p.start_s + offset, audio.duration_s),
+                                       min(p.end_s + offset, audio.duration_s), p.label, p.stress)
+                          for p in w.phones),
+                ))
+        return out
+
+    def _collect(self, alignment: Any, duration_s: float) -> list[AlignedWord]:
+        """pocketsphinx ``Alignment`` (words → phones, 10 ms frames) → our records, with stress."""
         out: list[AlignedWord] = []
         for w in alignment:
             name = w.name
-            is_sil = name.startswith("<") or name.startswith("[") or name.startswith("+")
+            is_sil = _is_filler(name)
             text = "" if is_sil else name.split("(")[0]
             raw = [(normalize_phone(p.name), p.start, p.duration) for p in w]
             labels = [lab for lab, _, _ in raw]

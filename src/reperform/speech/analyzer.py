@@ -34,9 +34,6 @@ MIN_SPEECH_S = 0.15
 #: An alignment whose speech phones cover less than this share of the loud frames, or whose
 #: speech phones sit mostly on silence, matched the wrong words: fall back to recognition.
 MIN_ALIGN_AGREEMENT = 0.6
-#: Longer audio is aligned per Whisper segment: the aligner's cost and memory grow with the
-#: utterance, and one bad stretch must not sink the whole file.
-MAX_WHOLE_ALIGN_S = 45.0
 #: Share of segment time that must align for the result to count as "aligned".
 MIN_ALIGNED_SHARE = 0.6
 #: Whisper segment times are ±0.5 s; each window extends this far past its segment's ends.
@@ -76,7 +73,7 @@ def _phones_from_alignment(aligned: list[AlignedWord]) -> tuple[list[Phone], lis
     return phones, words
 
 
-def _phones_from_recognition(recognized) -> list[Phone]:  # noqa: ANN001 (list[AlignedPhone])
+def _phones_from_recognition(recognized: list[AlignedPhone]) -> list[Phone]:
     return [Phone(p.start_s, p.end_s, p.label, 0, -1) for p in recognized]
 
 
@@ -185,7 +182,8 @@ class SpeechAnalyzer:
     def _align(
         self, audio: Audio, transcript: Transcript, tracks: AcousticTracks
     ) -> tuple[list[Phone], list[Word], str]:
-        """Whole-transcript alignment, else per Whisper segment; ("acoustic") when neither holds.
+        """Whole-transcript alignment (chunked inside the aligner when long), else per Whisper
+        segment; ("acoustic") when neither holds.
 
         The whole alignment is cropped to the span Whisper transcribed (± SEGMENT_PAD_S): speech
         Whisper left out (a cut-off word at the start, a stray phrase) would otherwise pull the
@@ -196,19 +194,18 @@ class SpeechAnalyzer:
         if transcript.segments:
             lo = max(0.0, transcript.segments[0][0] - SEGMENT_PAD_S)
             hi = min(duration, transcript.segments[-1][1] + SEGMENT_PAD_S)
-        if duration <= MAX_WHOLE_ALIGN_S or len(transcript.segments) < 2:
-            try:
-                piece = Audio(samples=audio.samples[int(lo * rate): int(hi * rate)], rate=rate)
-                aligned = [_shift_word(w, int(lo * rate) / rate)
-                           for w in aligner.align(piece, tokenize_transcript(transcript.text))]
-                phones, words = _phones_from_alignment(aligned)
-                phones += self._recognize_outside(audio, lo, hi, tracks)
-                agreement = alignment_agreement(phones, tracks)
-                if agreement >= MIN_ALIGN_AGREEMENT:
-                    return phones, words, "aligned"
-                log.info("whole alignment disagrees with the audio (%.2f)", agreement)
-            except AlignmentFailed as exc:
-                log.info("whole alignment failed (%s)", exc)
+        try:
+            piece = Audio(samples=audio.samples[int(lo * rate): int(hi * rate)], rate=rate)
+            aligned = [_shift_word(w, int(lo * rate) / rate)
+                       for w in aligner.align(piece, tokenize_transcript(transcript.text))]
+            phones, words = _phones_from_alignment(aligned)
+            phones += self._recognize_outside(audio, lo, hi, tracks)
+            agreement = alignment_agreement(phones, tracks)
+            if agreement >= MIN_ALIGN_AGREEMENT:
+                return phones, words, "aligned"
+            log.info("whole alignment disagrees with the audio (%.2f)", agreement)
+        except AlignmentFailed as exc:
+            log.info("whole alignment failed (%s)", exc)
         if transcript.segments:
             phones, words, share = self._align_segments(audio, transcript.segments)
             windows = segment_windows(transcript.segments, duration)
