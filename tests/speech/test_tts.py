@@ -79,12 +79,12 @@ def test_speech_longer_than_one_alignment_chunk_aligns_in_chunks_with_every_word
     from reperform.speech.align import MAX_STATE_ALIGN_S
 
     sentence = "Peter Piper picked a peck of pickled peppers while my mother made marmalade. "
-    text = sentence * 8
+    text = sentence * 11
     audio = synthesize(text)
     assert audio.duration_s > MAX_STATE_ALIGN_S
     timeline = SpeechAnalyzer(EngineConfig(whisper_model="")).analyze(audio, text=text)
     assert timeline.method == "aligned"
-    assert [w.text for w in timeline.words] == [w for _ in range(8) for w in
+    assert [w.text for w in timeline.words] == [w for _ in range(11) for w in
                                                 ["peter", "piper", "picked", "a", "peck", "of", "pickled",
                                                  "peppers", "while", "my", "mother", "made", "marmalade"]]
     starts = [w.start_s for w in timeline.words]
