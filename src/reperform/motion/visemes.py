@@ -79,12 +79,12 @@ class PhoneRule:
 #: One row per ARPAbet phone (pocketsphinx en-us set, no stress digits) plus SIL.
 PHONE_RULES: dict[str, PhoneRule] = {
     # --- bilabials: the lips must seal, whatever the neighbours
-    "P": PhoneRule(Viseme.PBM, 0.0, 6.0, "bilabial stop: closure before the burst", True),
-    "B": PhoneRule(Viseme.PBM, 0.0, 6.0, "bilabial stop: closure before the burst", True),
-    "M": PhoneRule(Viseme.PBM, 0.0, 5.0, "bilabial nasal: lips closed throughout", True),
+    "P": PhoneRule(Viseme.PBM, 0.0, 2.5, "bilabial stop: closure before the burst", True),
+    "B": PhoneRule(Viseme.PBM, 0.0, 2.5, "bilabial stop: closure before the burst", True),
+    "M": PhoneRule(Viseme.PBM, 0.0, 2.0, "bilabial nasal: lips closed throughout", True),
     # --- labiodentals
-    "F": PhoneRule(Viseme.FV, 1.0, 4.0, "lower lip against upper teeth", True),
-    "V": PhoneRule(Viseme.FV, 1.0, 4.0, "lower lip against upper teeth", True),
+    "F": PhoneRule(Viseme.FV, 1.0, 2.0, "lower lip against upper teeth", True),
+    "V": PhoneRule(Viseme.FV, 1.0, 2.0, "lower lip against upper teeth", True),
     # --- dentals
     "TH": PhoneRule(Viseme.TH, 1.0, 1.2, "tongue between the teeth needs a small gap"),
     "DH": PhoneRule(Viseme.TH, 0.8, 0.8, "voiced dental, usually short (the, this)"),
@@ -93,8 +93,8 @@ PHONE_RULES: dict[str, PhoneRule] = {
     "D": PhoneRule(Viseme.ALVEOLAR, 1.0, 0.5, "tongue tip stop: teeth close, lips free"),
     "N": PhoneRule(Viseme.ALVEOLAR, 1.0, 0.4, "alveolar nasal: jaw rises a little, lips free"),
     "L": PhoneRule(Viseme.ALVEOLAR, 1.2, 0.4, "lateral: tongue up, jaw moderately open"),
-    "S": PhoneRule(Viseme.ALVEOLAR, 0.7, 1.0, "sibilant needs the teeth nearly together"),
-    "Z": PhoneRule(Viseme.ALVEOLAR, 0.7, 0.9, "sibilant needs the teeth nearly together"),
+    "S": PhoneRule(Viseme.ALVEOLAR, 1.0, 1.0, "sibilant needs the teeth nearly together"),
+    "Z": PhoneRule(Viseme.ALVEOLAR, 1.0, 0.9, "sibilant needs the teeth nearly together"),
     # --- velars and glottal: invisible, take the next vowel's shape
     "K": PhoneRule(Viseme.VELAR, 1.0, 0.35, "back-of-tongue stop: lips follow the vowel"),
     "G": PhoneRule(Viseme.VELAR, 1.0, 0.35, "back-of-tongue stop: lips follow the vowel"),
