@@ -136,14 +136,15 @@ def expression_signature(lm: np.ndarray) -> dict[str, np.ndarray]:
 def head_pose_deg(lm: np.ndarray) -> np.ndarray:
     """Yaw, pitch, roll in degrees per frame from the 3-D mesh (``[n, 478, 3]``, z in px).
 
-    The face's own axes are built from the mesh — x along the eye line, y from forehead to chin
-    made orthogonal to x, z their cross product — and read as Euler angles. No canonical model is
+    The face's own axes are built from the mesh — x along the eye line, y from forehead to the base
+    of the nose made orthogonal to x, z their cross product — and read as Euler angles. No canonical model is
     needed, and differences between frames (what the targets are about) are accurate.
     """
     lm = np.asarray(lm, dtype=np.float64)
     right = lm[..., list(LEFT_EYE_CORNERS), :].mean(axis=-2) - lm[..., list(RIGHT_EYE_CORNERS), :].mean(axis=-2)
     x = right / np.linalg.norm(right, axis=-1, keepdims=True)
-    down = lm[..., CHIN, :] - lm[..., FOREHEAD, :]
+    # Forehead → subnasale, not → chin: the chin moves with the jaw, which lips mode edits.
+    down = lm[..., SUBNASALE, :] - lm[..., FOREHEAD, :]
     y = down - np.sum(down * x, axis=-1, keepdims=True) * x
     y = y / np.linalg.norm(y, axis=-1, keepdims=True)
     z = np.cross(x, y)

@@ -72,6 +72,8 @@ def machine_info(argv: list[str]) -> dict[str, str]:
                    f"OpenCV {cv2.getNumThreads()}, x264/PyAV decoder auto",
         "python": f"{platform.python_version()}; " + ", ".join(versions),
         "memory": f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        # Other processes on the same 2 cores inflate times; the load says how quiet the machine was.
+        "load average at start (1/5/15 min)": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
@@ -210,7 +212,8 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
 
     parts = ["# Benchmarks", "", "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.", ""]
     parts += [f"- **{k}**: {v}" for k, v in machine.items()]
-    parts += [f"- **benchmark wall time**: {elapsed_s / 60:.1f} min", ""]
+    parts += [f"- **benchmark wall time**: {elapsed_s / 60:.1f} min",
+              "- **load average at end (1/5/15 min)**: " + " / ".join(f"{x:.1f}" for x in os.getloadavg()), ""]
     parts += ["## Targets (issues 3 and 5)", "",
               R.table(["target", "required", "measured", "do-nothing baseline", "verdict"],
                       summary_rows(modes, xseg, pause, speed)), ""]
