@@ -109,3 +109,10 @@ def test_other_sample_rates_are_resampled_to_16_khz():
     audio = Audio(samples=np.zeros(44100, np.float32), rate=44100)
     out = to_analysis_rate(audio)
     assert out.rate == 16000 and out.samples.shape == (16000,)
+
+
+def test_stereo_arrays_are_mixed_down_whichever_axis_holds_the_channels():
+    left = np.ones(1000, np.float32)
+    stereo = np.stack([left, -left * 0.5])
+    assert to_analysis_rate(Audio(samples=stereo, rate=RATE)).samples == pytest.approx(np.full(1000, 0.25))
+    assert to_analysis_rate(Audio(samples=stereo.T, rate=RATE)).samples == pytest.approx(np.full(1000, 0.25))

@@ -68,7 +68,10 @@ class AcousticTracks:
 
 def to_analysis_rate(audio: Audio) -> Audio:
     """16 kHz mono float32 (the media stage already delivers this; other rates are resampled)."""
-    samples = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    if samples.ndim == 2:  # tolerate [channels, n] or [n, channels]: the channel axis is the short one
+        samples = samples.mean(axis=int(np.argmin(samples.shape)))
+    samples = np.nan_to_num(samples.reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
     if audio.rate == RATE_HZ:
         return Audio(samples=samples, rate=RATE_HZ)
     g = int(np.gcd(int(audio.rate), RATE_HZ))
