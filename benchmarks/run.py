@@ -199,8 +199,9 @@ def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.Quali
                      R.T.verdict(ratio <= T.FLOOR_RATIO_720P_MAX)])
     long = by.get(("1080p 60 s", "lips"))
     if long and long.ok_runs:
-        rows.append(["peak RSS, 60 s 1080p (lips)", "≤ 1.5 GiB", f"{long.peak_rss_bytes / R.GIB:.2f} GiB",
-                     f"{by[('1080p 60 s', 'floor')].peak_rss_bytes / R.GIB:.2f} GiB (floor)",
+        floor_long = by.get(("1080p 60 s", "floor"))
+        floor_rss = f"{floor_long.peak_rss_bytes / R.GIB:.2f} GiB (floor)" if floor_long else "—"
+        rows.append(["peak RSS, 60 s 1080p (lips)", "≤ 1.5 GiB", f"{long.peak_rss_bytes / R.GIB:.2f} GiB", floor_rss,
                      R.T.verdict(long.peak_rss_bytes <= T.RSS_60S_1080P_MAX_BYTES)])
     return rows
 
