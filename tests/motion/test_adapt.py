@@ -1,0 +1,80 @@
+"""Speaker adaptation: targets come from what this person's mouth really did on their own speech."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reperform.motion.adapt import PRIOR_COUNT, Range, generic_targets, speaker_targets
+from reperform.motion.visemes import Viseme
+from reperform.records import FaceTrack
+
+from .builders import NEUTRAL, profile, speech
+
+FPS = 25
+
+
+def _track_with_open(open_curve: np.ndarray) -> FaceTrack:
+    n = len(open_curve)
+    mouth = np.tile(NEUTRAL, (n, 1))
+    mouth[:, 0] = open_curve
+    return FaceTrack(
+        present=np.ones(n, bool), landmarks=np.zeros((n, 478, 3), np.float32), bbox=np.zeros((n, 4), np.float32),
+        pose=np.zeros((n, 3), np.float32), scale=np.full(n, 100.0, np.float32), mouth=mouth.astype(np.float32),
+        width=640, height=480,
+    )
+
+
+def _source(aa_open: float):
+    """Ten AA syllables between T's; the filmed mouth opens to ``aa_open`` on every AA."""
+    spec, t = [], 0.2
+    for _ in range(10):
+        spec += [("T", t, t + 0.06), ("AA", t + 0.06, t + 0.26)]
+        t += 0.3
+    sp = speech(spec, t + 0.3)
+    times = np.arange(int((t + 0.3) * FPS)) / FPS
+    curve = np.full(len(times), NEUTRAL[0])
+    for lab, a, b in spec:
+        if lab == "AA":
+            curve[(times >= a) & (times <= b)] = aa_open
+    return sp, _track_with_open(curve), times
+
+
+def test_a_wide_opener_gets_a_wider_open_vowel_target_than_a_mumbler():
+    rng = Range(profile())
+    wide, counts = speaker_targets(rng, *_reorder(_source(0.38)))
+    mumble, _ = speaker_targets(rng, *_reorder(_source(0.08)))
+    assert counts[Viseme.OPEN] == 10
+    assert wide[Viseme.OPEN, 0] > generic_targets(rng)[Viseme.OPEN, 0] * 0.9
+    assert mumble[Viseme.OPEN, 0] < wide[Viseme.OPEN, 0] - 0.15
+    # ten samples against a prior of PRIOR_COUNT: the measurement dominates
+    expected = (10 * 0.08 + PRIOR_COUNT * generic_targets(rng)[Viseme.OPEN, 0]) / (10 + PRIOR_COUNT)
+    assert abs(mumble[Viseme.OPEN, 0] - expected) < 0.01
+
+
+def test_without_source_speech_the_generic_table_is_scaled_into_the_persons_range():
+    rng = Range(profile())
+    targets, counts = speaker_targets(rng, None, None, None)
+    assert not counts.any()
+    assert np.allclose(targets, generic_targets(rng))
+    assert np.all(targets[:, 0] >= rng.closed[0] - 1e-6) and np.all(targets[:, 0] <= rng.hi[0] + 1e-6)
+    assert np.allclose(targets[Viseme.REST], rng.neutral)
+
+
+def test_a_video_that_starts_after_its_audio_is_measured_on_the_audio_clock():
+    sp, track, times = _source(0.38)
+    rng = Range(profile())
+    late = times - 0.5  # frame 0 shown 0.5 s into the audio
+    aligned, _ = speaker_targets(rng, track, sp, times)
+    shifted, _ = speaker_targets(rng, track, sp, late, source_offset_s=0.5)
+    assert np.allclose(aligned, shifted, atol=1e-4)
+
+
+def test_range_fractions_round_trip():
+    rng = Range(profile())
+    frac = np.array([[0.5, -0.5, 0.3, 0.9], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, -1.0, 0.2]], np.float32)
+    assert np.allclose(rng.to_fractions(rng.to_params(frac)), frac, atol=1e-5)
+
+
+def _reorder(src):
+    sp, track, times = src
+    return track, sp, times
