@@ -7,6 +7,7 @@ environment and disagree). A watchdog ends the child as soon as its server is go
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -17,6 +18,8 @@ from .runner import JobContext, execute
 
 #: How often the child checks that the server that started it is still alive.
 WATCHDOG_INTERVAL_S = 0.5
+#: Jobs run at lower CPU priority than the API beside them, so polling stays fast while the engine works.
+JOB_NICENESS = 10
 
 
 def _watchdog(parent_pid: int) -> None:
@@ -29,6 +32,8 @@ def _watchdog(parent_pid: int) -> None:
 def main(argv: list[str]) -> int:
     job_id, parent_pid = argv[0], int(argv[1])
     settings = Settings.model_validate_json(sys.stdin.read())
+    with contextlib.suppress(OSError):  # not permitted here: run at normal priority
+        os.nice(JOB_NICENESS)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s job {job_id[:8]} %(name)s %(levelname)s %(message)s")
     threading.Thread(target=_watchdog, args=(parent_pid,), daemon=True).start()
     ctx = JobContext.build(settings)

@@ -12,6 +12,7 @@ import enum
 import hashlib
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ TERMINAL = frozenset({COMPLETED, FAILED, REJECTED})
 API_KEY_PREFIX = "rp_"
 #: Largest page of generations returned when a client asks for no limit (keeps responses bounded).
 MAX_LIST = 1000
+#: How long a verified API key is trusted without asking the database again (every request checks one).
+AUTH_CACHE_S = 10.0
+#: Assets never change once stored, so their rows are cached (bounded; responses echo their URLs).
+ASSET_CACHE_SIZE = 4096
 
 
 class Claim(enum.Enum):
@@ -67,6 +72,8 @@ class JobStore:
         self.engine = make_engine(db_url)
         create_tables(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._auth_cache: dict[str, tuple[ApiKey, float]] = {}
+        self._asset_cache: dict[str, Asset] = {}
 
     def session(self) -> Session:
         return self._session()
@@ -122,9 +129,18 @@ class JobStore:
     def authenticate(self, secret: str) -> ApiKey | None:
         if not secret:
             return None
+        digest = hash_key(secret)
+        cached = self._auth_cache.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         with self.session() as s:
-            key = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
-            return key if key is not None and not key.revoked else None
+            key = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+        if key is None or key.revoked:
+            return None
+        if len(self._auth_cache) > ASSET_CACHE_SIZE:
+            self._auth_cache.clear()
+        self._auth_cache[digest] = (key, time.monotonic() + AUTH_CACHE_S)
+        return key
 
     def org(self, org_id: str) -> Org | None:
         with self.session() as s:
@@ -271,8 +287,14 @@ class JobStore:
         return asset
 
     def get_asset(self, asset_id: str, org_id: str | None = None) -> Asset | None:
-        with self.session() as s:
-            asset = s.get(Asset, asset_id)
+        asset = self._asset_cache.get(asset_id)
+        if asset is None:
+            with self.session() as s:
+                asset = s.get(Asset, asset_id)
+            if asset is not None:
+                if len(self._asset_cache) >= ASSET_CACHE_SIZE:
+                    self._asset_cache.clear()
+                self._asset_cache[asset_id] = asset
         if asset is None or (org_id is not None and asset.org_id != org_id):
             return None
         return asset
