@@ -48,10 +48,11 @@ def test_warp_with_identical_geometry_is_the_rigid_map(face):
     template = build_template(lm[None, :, :2].astype(np.float64))
     mesh = WarpMesh(template, MouthShaper(template))
     pts = np.concatenate([template[mesh.indices], mesh.anchors]) * 50 + 100
-    rigid = np.array([[1.0, 0, 0], [0, 1.0, 0]])
-    mx, my = backward_map((300, 300), pts, pts, mesh.triangles, rigid, iod_px=50)
-    gy, gx = np.mgrid[0:300, 0:300]
+    rigid = np.array([[1.0, 0, 50], [0, 1.0, 50]])  # the exemplar is the ROI shifted by (50, 50)
+    mx, my, valid = backward_map((300, 300), pts, pts + 50, mesh.triangles, rigid, iod_px=50, src_shape=(400, 400))
+    gy, gx = np.mgrid[0:300, 0:300] + 50
     assert np.abs(mx - gx).max() < 0.05 and np.abs(my - gy).max() < 0.05
+    assert valid.min() == 1.0  # every sample lands inside the 400×400 exemplar
 
 
 def _feats(opens: np.ndarray) -> dict[str, np.ndarray]:

@@ -47,7 +47,7 @@ def feather(mask: np.ndarray, sigma_px: float) -> np.ndarray:
 
 
 def colour_match(warped: np.ndarray, frame: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
-    """``warped`` plus the smooth frame−warped difference measured where ``weight`` > 0.
+    """float32 ``warped`` (uint8) plus the smooth frame−warped difference measured where ``weight`` > 0.
 
     Everything is computed on a grid of at most COLOUR_GRID_PX: the correction is low-frequency by
     construction, so this loses nothing and costs ~1 ms.
@@ -68,12 +68,13 @@ def colour_match(warped: np.ndarray, frame: np.ndarray, weight: np.ndarray, sigm
     k = np.clip(den / 0.2, 0, 1)[..., None]
     corr = k * num / np.maximum(den, 1e-6)[..., None] + (1 - k) * mean[None, None, :]
     corr = cv2.resize(corr.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.add(warped.astype(np.float32), corr)
+    return cv2.add(warped, corr, dtype=cv2.CV_32F)
 
 
 def composite(frame_roi: np.ndarray, synth: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """uint8 ROI: frame where alpha is 0 (bit-exact), the synthesised face where it is 1."""
     a = np.ascontiguousarray(alpha, np.float32)
     out = cv2.blendLinear(synth, frame_roi.astype(np.float32), a, 1.0 - a)
-    # Rounding (not truncation); frame values are integers, so alpha == 0 gives them back exactly.
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    # Rounded and saturated (negative values clamped first: convertScaleAbs takes |x|); frame
+    # values are integers, so alpha == 0 gives them back exactly.
+    return cv2.convertScaleAbs(cv2.max(out, 0.0))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 
+import cv2
 import numpy as np
 
 from .. import landmarks as L
@@ -189,14 +190,14 @@ class Renderer:
         # ROI pixel → image → normalised → exemplar crop.
         roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
         rigid = _compose(invert(m_ex), roi_to_norm)
-        map_x, map_y = backward_map(roi_shape, t_roi, src_pts, mesh.triangles, rigid, iod_px)
+        map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, mesh.triangles, rigid, iod_px,
+                                           ex.crop.shape[:2])
         lips = apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin
         m = 0.12 * iod_px
         dx0, dy0 = np.maximum(np.floor(lips.min(0) - m).astype(int), 0)
         dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
         detail = (int(dx0), int(dy0), int(min(dx1, roi_shape[1])), int(min(dy1, roi_shape[0])))
-        warped, valid = sample(ex.crop, map_x, map_y, detail)
-        return warped, valid, shaped
+        return sample(ex.crop, map_x, map_y, detail), valid, shaped
 
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None)."""
@@ -232,7 +233,7 @@ class Renderer:
         partner = self._dissolve_partner(k)
         if partner >= 0:
             w2, v2, _ = self._warp(partner, target, n_cur, m_cur, roi, iod_px)
-            warped = DISSOLVE_WEIGHT * w2 + (1 - DISSOLVE_WEIGHT) * warped
+            warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
             valid = valid * v2
 
         frame_roi = rgb[y0:y1, x0:x1]
@@ -242,7 +243,7 @@ class Renderer:
             apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
         ])
         cc_weight = hard * (1.0 - mouths)
-        synth = blend.colour_match(warped, frame_roi.astype(np.float32), cc_weight,
+        synth = blend.colour_match(warped, frame_roi, cc_weight,
                                    blend.COLOUR_SIGMA_IOD * iod_px)
 
         strength = self._cavity_strength(float(target[0]), float(ex.params[0]))

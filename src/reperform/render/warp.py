@@ -51,11 +51,14 @@ def backward_map(
     tris: np.ndarray,
     rigid: np.ndarray,
     iod_px: float = 96.0,
-) -> tuple[np.ndarray, np.ndarray]:
+    src_shape: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sampling maps (map_x, map_y) ``float32[h, w]`` for ``cv2.remap``.
 
     ``dst_pts`` control points in ROI pixels, ``src_pts`` the same points in exemplar pixels,
-    ``rigid`` the 2×3 ROI→exemplar similarity used outside the mesh.
+    ``rigid`` the 2×3 ROI→exemplar similarity used outside the mesh. Also returns where the map
+    lands inside an exemplar of ``src_shape`` (h, w) as float32 0..1 (soft at the crop's edge:
+    evaluated on the grid, so it costs nothing at full resolution).
     """
     h, w = shape
     step = int(np.clip(round(iod_px * MAP_STEP_PER_IOD), MAP_STEP_MIN_PX, MAP_STEP_MAX_PX))
@@ -83,13 +86,20 @@ def backward_map(
     big = (gw * step, gh * step)
     map_x = cv2.resize(mx.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
     map_y = cv2.resize(my.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
-    return np.ascontiguousarray(map_x), np.ascontiguousarray(map_y)
+    if src_shape is None:
+        valid = np.ones((h, w), np.float32)
+    else:
+        sh, sw = src_shape
+        inside_src = ((mx >= 1) & (mx <= sw - 2) & (my >= 1) & (my <= sh - 2)).astype(np.float32)
+        valid = cv2.resize(inside_src, big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
+        valid[valid < 0.999] = 0.0  # only where the whole neighbourhood is real exemplar pixels
+    return np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), np.ascontiguousarray(valid)
 
 
 def sample(
     img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, detail_box: tuple[int, int, int, int] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sample ``img`` through the maps; returns (pixels float32[h, w, 3], valid float32[h, w] 0/1).
+) -> np.ndarray:
+    """Sample ``img`` (uint8) through the maps; returns uint8 pixels.
 
     Bilinear everywhere (skin is smooth), bicubic inside ``detail_box`` (x0, y0, x1, y1 of the
     ROI: the lips and teeth), where bilinear's half-pixel softening would show: a third of the cost
@@ -101,6 +111,4 @@ def sample(
         if x1 > x0 and y1 > y0:
             out[y0:y1, x0:x1] = cv2.remap(img, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1],
                                           interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    h, w = img.shape[:2]
-    valid = ((map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)).astype(np.float32)
-    return out.astype(np.float32), valid
+    return out
