@@ -56,8 +56,9 @@ PAUSE_CLOSE_DOMINANCE = 4.0
 #: trusted most; recognised phones are noisy; acoustic-only has nothing else. Measured on the
 #: cross-segment clips (plan_eval): 0 gives the best correlation with real mouths, but from
 #: 0.35–0.4 up the opening's best lag against the speech envelope is 0 on every clip (the acoustic
-#: share anchors syllable timing to the sound); 0.4 costs ~0.05 correlation.
-ACOUSTIC_WEIGHT = {"aligned": 0.4, "recognized": 0.5, "acoustic": 1.0}
+#: share anchors syllable timing to the sound); 0.4 costs ~0.05 correlation. Recognised phones
+#: (no transcript): 0.6 is the lowest share with lag 0 on every clip.
+ACOUSTIC_WEIGHT = {"aligned": 0.4, "recognized": 0.6, "acoustic": 1.0}
 #: Planned speech is stretched so this percentile of its opening reaches the person's measured
 #: high percentile (``FaceProfile.mouth_max``): averaging targets and coarticulation shrink
 #: peaks, and a mouth that barely moves reads as out of sync.
