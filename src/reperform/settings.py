@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     lease_s: float = Field(
         60.0, gt=0, description="a job claimed by a worker that stops renewing for this long is re-queued"
     )
+    max_attempts: int = Field(3, ge=1, description="attempts a job gets when its workers keep dying")
     requeue_pending_after_s: float = Field(
         120.0, gt=0, description="celery mode: PENDING jobs older than this are re-sent to the broker"
     )

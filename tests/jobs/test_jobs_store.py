@@ -153,3 +153,13 @@ def test_a_webhook_never_queued_because_its_finisher_died_is_found_again(store: 
     assert store.missing_webhooks(grace_s=3600) == []  # its finisher may still be queueing it
     store.enqueue_webhook(org_id=key.org_id, url="http://example.test/h", payload="{}", job_id=job.id)
     assert store.missing_webhooks(grace_s=-1) == []
+
+
+def test_a_job_whose_attempts_keep_dying_is_failed_instead_of_retried_forever(store: JobStore) -> None:
+    job_id = _job(store)
+    for n in range(3):
+        assert store.claim(job_id, f"crash-{n}", lease_s=-1, max_attempts=3)[0] is Claim.CLAIMED
+    outcome, job = store.claim(job_id, "next", lease_s=60, max_attempts=3)
+    assert outcome is Claim.GAVE_UP
+    assert job is not None and job.status == "FAILED" and job.error_code == "generation_engine_failed"
+    assert store.claim(job_id, "later", lease_s=60, max_attempts=3)[0] is Claim.DONE

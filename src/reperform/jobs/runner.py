@@ -166,7 +166,11 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
     from ..server.wire import to_generate_options
 
     owner = _owner()
-    claim, job = ctx.store.claim(job_id, owner, ctx.settings.lease_s)
+    claim, job = ctx.store.claim(job_id, owner, ctx.settings.lease_s, ctx.settings.max_attempts)
+    if claim is Claim.GAVE_UP:
+        log.warning("job %s: failed after %d interrupted attempts", job_id, ctx.settings.max_attempts)
+        on_terminal(ctx, job_id)
+        return Claim.DONE
     if claim is not Claim.CLAIMED or job is None:
         log.info("job %s: %s, not running", job_id, claim.value)
         return claim
@@ -201,6 +205,8 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
         ctx.store.fail(job_id, owner, f"internal error: {exc.__class__.__name__}: {exc}", EngineError.code)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # The job has ended: scratch left by earlier, killed attempts can go too.
+    shutil.rmtree(work.parent, ignore_errors=True)
     on_terminal(ctx, job_id)
     return claim
 

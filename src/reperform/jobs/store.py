@@ -32,6 +32,8 @@ TERMINAL = frozenset({COMPLETED, FAILED, REJECTED})
 API_KEY_PREFIX = "rp_"
 #: Largest page of generations returned when a client asks for no limit (keeps responses bounded).
 MAX_LIST = 1000
+#: Attempts a job gets before it is failed (each attempt died: a killed worker, a crash).
+DEFAULT_MAX_ATTEMPTS = 3
 #: How long a verified API key is trusted without asking the database again (every request checks one).
 AUTH_CACHE_S = 10.0
 #: Assets never change once stored, so their rows are cached (bounded; responses echo their URLs).
@@ -44,6 +46,7 @@ class Claim(enum.Enum):
     CLAIMED = "claimed"  # this attempt now owns the job
     DONE = "done"  # the job is already terminal: nothing to do (a duplicate message)
     BUSY = "busy"  # another attempt holds a live lease: try again after it expires
+    GAVE_UP = "gave_up"  # attempts kept dying (a crashing input?): this call failed the job for good
     MISSING = "missing"
 
 
@@ -197,9 +200,25 @@ class JobStore:
             return int(s.scalar(select(func.count()).select_from(Job).where(
                 Job.org_id == org_id, Job.status.in_([PENDING, PROCESSING]))) or 0)
 
-    def claim(self, job_id: str, owner: str, lease_s: float) -> tuple[Claim, Job | None]:
-        """Take the job for attempt ``owner`` if it is PENDING or its holder's lease has expired."""
+    def claim(self, job_id: str, owner: str, lease_s: float,
+              max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> tuple[Claim, Job | None]:
+        """Take the job for attempt ``owner`` if it is PENDING or its holder's lease has expired.
+
+        A job whose ``max_attempts`` attempts all died without finishing is failed instead, so one
+        input that crashes the engine cannot occupy the workers forever.
+        """
         now = utcnow()
+        with self.session() as s, s.begin():
+            gave_up = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == PROCESSING, Job.lease_until < now,
+                       Job.attempts >= max_attempts)
+                .values(status=FAILED, error=f"the job was interrupted {max_attempts} times without finishing",
+                        error_code="generation_engine_failed", lease_until=None, stage="failed",
+                        updated_at=now, finished_at=now)
+            ).rowcount == 1
+        if gave_up:
+            return Claim.GAVE_UP, self.get_job(job_id)
         with self.session() as s, s.begin():
             res = s.execute(
                 update(Job)
