@@ -16,8 +16,8 @@ CLIP = "videos/pcavs_00373.mp4"
 
 
 @pytest.fixture(scope="module")
-def clip(shared_media: Path) -> Path:
-    return shared_media / CLIP
+def clip(media_dir: Path) -> Path:
+    return media_dir / CLIP
 
 
 @pytest.fixture(scope="module")
