@@ -68,6 +68,29 @@ def _generate_and_wait(page, progress_shot: Path | None = None) -> str:
     return page.get_attribute("#job", "data-status") or ""
 
 
+def _watch_progress(page) -> None:
+    """Record every (status, percentage) the progress display shows, for checks after the job ends."""
+    page.evaluate(
+        """() => {
+          window.__progressLog = [];
+          const job = document.querySelector('#job');
+          const note = () => window.__progressLog.push(
+            [job.dataset.status || '', document.querySelector('#job-percent').textContent]);
+          new MutationObserver(note).observe(job, {subtree: true, childList: true, characterData: true,
+                                                   attributes: true, attributeFilter: ['data-status']});
+        }"""
+    )
+
+
+def _assert_progress_was_shown(page) -> None:
+    log = page.evaluate("() => window.__progressLog")
+    percents = [int(m.group(1)) for status, text in log if (m := re.search(r"(\d+)%", text))]
+    statuses = [status for status, _ in log]
+    assert "PROCESSING" in statuses, f"the page never showed the job processing: {log}"
+    assert percents, f"the server reports progress_percent, but no percentage was shown: {log}"
+    assert percents == sorted(percents), f"progress went backwards: {percents}"
+
+
 def _assert_result_plays_and_downloads_as_mp4(page, output_dir: Path, name: str) -> None:
     page.wait_for_function(
         "() => { const v = document.querySelector('#result-video');"
@@ -120,12 +143,14 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
     assert wheel.get_attribute("data-intensity") == "0.70"
     page.screenshot(path=str(output_dir / "02-inputs-head-surprised.png"))
 
+    _watch_progress(page)
     status = _generate_and_wait(page, output_dir / "03-head-progress.png")
     page.screenshot(path=str(output_dir / "04-head-finished.png"), full_page=True)
     if status == "FAILED" and MODE_MISSING in page.inner_text("#job-error"):
         # The engine may not do head mode yet: the page must say so in plain words, and lips must still work.
         assert page.locator("#job-error").is_visible()
         page.check('input[name="mode"][value="lips"]', force=True)
+        _watch_progress(page)
         status = _generate_and_wait(page, output_dir / "05-lips-progress.png")
         page.screenshot(path=str(output_dir / "06-lips-finished.png"), full_page=True)
         name = "lips"
@@ -133,6 +158,7 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
         name = "head"
     assert status == "COMPLETED", f"generation ended {status}: {page.inner_text('#job')}"
     assert page.inner_text("#job-status").startswith("Done")
+    _assert_progress_was_shown(page)
 
     _assert_result_plays_and_downloads_as_mp4(page, output_dir, name)
 
