@@ -45,10 +45,23 @@ STRESS_OPEN_SCALE = {0: 0.75, 1: 1.0, 2: 0.88}
 LOUDNESS_GAIN_PER_10DB = 0.25
 #: Clamp of the loudness factor, so one shout or one mumble does not dominate.
 LOUDNESS_FACTOR_RANGE = (0.6, 1.3)
+#: The off-glide of a diphthong is weaker than its nucleus (smaller opening, lower dominance).
+GLIDE_SCALE = 0.8
+#: Consonants of these classes shape the lips themselves, so their lip dominance stays full.
+LIP_SHAPING_VISEMES = frozenset({Viseme.R, Viseme.ROUNDED, Viseme.SPREAD})
+#: Without phones (acoustic method) frames opened past this fraction of the range are labelled
+#: OPEN for exemplar choice, the rest REST.
+ACOUSTIC_OPEN_VISEME_FRACTION = 0.3
+#: Lips close and open fast (~30 ms), but not instantly: a seal is approached over this time on
+#: each side, so it neither pops nor blurs away.
+CLOSURE_RAMP_S = 0.03
 #: Pauses shorter than this keep the mouth where it is (Rhubarb: < 12 cs hold).
 PAUSE_HOLD_S = 0.12
 #: Pauses up to this relax part of the way toward rest; longer ones close (Rhubarb: ≤ 35 cs).
 PAUSE_RELAX_S = 0.35
+#: In a relaxing pause the lips stay parted by this fraction of the opening range (Rhubarb's
+#: relaxed "B" shape rather than a full close).
+PAUSE_RELAX_OPEN_FRACTION = 0.15
 #: Dominance of the rest target in a relaxing pause (partial) and a closing pause (full).
 PAUSE_RELAX_DOMINANCE = 0.8
 PAUSE_CLOSE_DOMINANCE = 4.0
@@ -151,31 +164,36 @@ def phone_segments(
         if ph.label in VOWELS:
             amp *= STRESS_OPEN_SCALE.get(ph.stress, 1.0) * lf
         dom = np.full(4, rule.dominance, np.float32)
-        if not rule.lip_critical and rule.viseme not in (Viseme.R, Viseme.ROUNDED, Viseme.SPREAD) and ph.label not in VOWELS:
+        lips_free = not rule.lip_critical and ph.label not in VOWELS and rule.viseme not in LIP_SHAPING_VISEMES
+        if lips_free:
             dom[1:3] *= TONGUE_LIP_DOMINANCE
-        def shaped(v: Viseme, amp: float = amp) -> np.ndarray:
-            t = targets[v].astype(np.float32).copy()
-            # Opening and jaw scale around closed/neutral; lip shape (width, protrusion) does not.
-            t[[0, 3]] = base[[0, 3]] + amp * (t[[0, 3]] - base[[0, 3]])
-            return t
         glide = DIPHTHONG_GLIDES.get(ph.label)
         if glide is not None:
             split = ph.start_s + glide[1] * (ph.end_s - ph.start_s)
-            segs.append(Segment(ph.start_s, split, shaped(rule.viseme), dom, rule.viseme))
-            segs.append(Segment(split, ph.end_s, shaped(glide[0], amp * 0.8), dom * 0.8, glide[0]))
+            segs.append(Segment(ph.start_s, split, _scaled(targets[rule.viseme], base, amp), dom, rule.viseme))
+            segs.append(Segment(split, ph.end_s, _scaled(targets[glide[0]], base, amp * GLIDE_SCALE),
+                                dom * GLIDE_SCALE, glide[0]))
         else:
-            segs.append(
-                Segment(ph.start_s, ph.end_s, shaped(rule.viseme), dom, rule.viseme,
-                        closure=rule.viseme is Viseme.PBM)
-            )
+            segs.append(Segment(ph.start_s, ph.end_s, _scaled(targets[rule.viseme], base, amp), dom, rule.viseme,
+                                closure=rule.viseme is Viseme.PBM))
     return segs
+
+
+def _scaled(target: np.ndarray, base: np.ndarray, amp: float) -> np.ndarray:
+    """A target with its opening and jaw scaled by ``amp`` around closed/neutral.
+
+    Lip shape (width, protrusion) is not scaled: an unstressed /u/ is still rounded.
+    """
+    t = np.asarray(target, np.float32).copy()
+    t[[0, 3]] = base[[0, 3]] + amp * (t[[0, 3]] - base[[0, 3]])
+    return t
 
 
 def pause_segments(pauses: list[tuple[float, float]], rest: np.ndarray, rng: Range) -> list[Segment]:
     """Pause pass: rest targets for pauses, by length (hold / relax / close)."""
     segs: list[Segment] = []
     relaxed = rest.copy()
-    relaxed[0] = rest[0] + 0.15 * (rng.hi[0] - rng.closed[0])  # lips part slightly when relaxed
+    relaxed[0] = rest[0] + PAUSE_RELAX_OPEN_FRACTION * (rng.hi[0] - rng.closed[0])
     for a, b in pauses:
         length = b - a
         if length < PAUSE_HOLD_S:
@@ -225,10 +243,10 @@ def speaking_mask(t_s: np.ndarray, phones: list[Phone], pauses: list[tuple[float
     for a, b in pauses:
         if b - a >= PAUSE_HOLD_S:
             speaking &= ~((t_s >= a) & (t_s < b))
-    if phones:
-        first = min(p.start_s for p in phones if rule_for(p.label).viseme is not Viseme.REST) if any(
-            rule_for(p.label).viseme is not Viseme.REST for p in phones) else speech_end_s
-        last = max((p.end_s for p in phones if rule_for(p.label).viseme is not Viseme.REST), default=0.0)
+    spoken = [p for p in phones if rule_for(p.label).viseme is not Viseme.REST]
+    if spoken:
+        first = min(p.start_s for p in spoken)
+        last = max(p.end_s for p in spoken)
         speaking &= (t_s >= first - PAUSE_HOLD_S / 2) & (t_s <= last + PAUSE_HOLD_S / 2)
     return speaking
 
@@ -285,13 +303,15 @@ def match_range(mouth: np.ndarray, speaking: np.ndarray, rest: np.ndarray, rng: 
     return out
 
 
-def closure_mask(t_s: np.ndarray, segs: list[Segment]) -> np.ndarray:
-    """Grid points inside a p/b/m closure."""
-    mask = np.zeros(len(t_s), bool)
+def closure_weight(t_s: np.ndarray, segs: list[Segment]) -> np.ndarray:
+    """How sealed the lips must be at each grid point: 1 inside a p/b/m span, ramping to 0 over
+    CLOSURE_RAMP_S on either side (symmetric, so no lag)."""
+    w = np.zeros(len(t_s))
     for s in segs:
         if s.closure:
-            mask |= (t_s >= s.start_s) & (t_s <= s.end_s)
-    return mask
+            dist = np.maximum(s.start_s - t_s, t_s - s.end_s)  # ≤ 0 inside
+            w = np.maximum(w, np.clip(1.0 - dist / CLOSURE_RAMP_S, 0.0, 1.0))
+    return w
 
 
 def plan_mouth(
@@ -323,20 +343,20 @@ def plan_mouth(
         # No phones (acoustic method): rest shape, the acoustic pass supplies all opening.
         mouth = np.tile(rest, (len(t_s), 1))
         vis = np.zeros(len(t_s), np.int8)
-        # An idle mouth that is not silent still shows a mid opening viseme for exemplar choice.
         weight = 1.0
     else:
         mouth, vis = coarticulate(segs + rest_segs, t_s, rest)
         weight = ACOUSTIC_WEIGHT.get(speech.method, 0.5) if acoustic_weight is None else acoustic_weight
     mouth = blend_acoustic(mouth, t_s, speech, rng, speaking, weight)
     if not phones:
-        vis = np.where(speaking & (mouth[:, 0] > rng.closed[0] + 0.3 * (rng.hi[0] - rng.closed[0])),
-                       np.int8(Viseme.OPEN), np.int8(Viseme.REST)).astype(np.int8)
+        opened = mouth[:, 0] > rng.closed[0] + ACOUSTIC_OPEN_VISEME_FRACTION * (rng.hi[0] - rng.closed[0])
+        vis = np.where(speaking & opened, np.int8(Viseme.OPEN), np.int8(Viseme.REST)).astype(np.int8)
     sigma = SMOOTH_SIGMA_S / GRID_S
     mouth = gaussian_filter1d(mouth, sigma, axis=0, mode="nearest").astype(np.float32)
     mouth = match_range(mouth, speaking, rest, rng)
-    closure = closure_mask(t_s, segs)
-    mouth[closure, 0] = rng.closed[0]
+    seal = closure_weight(t_s, segs)
+    mouth[:, 0] = (1 - seal) * mouth[:, 0] + seal * rng.closed[0]
+    closure = seal >= 1.0
     vis[closure] = np.int8(Viseme.PBM)
     vis[~speaking & ~closure] = np.int8(Viseme.REST)
     spans = tuple((s.start_s, s.end_s) for s in segs if s.closure)
