@@ -3,43 +3,20 @@
 
 import { ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey } from "./api.js";
 import { createCompare } from "./compare.js";
-import { EMOTIONS, createWheel } from "./wheel.js";
+import { initHistory, refreshHistory } from "./history.js";
+import { initPreview, updatePreview } from "./preview.js";
+import { percentOf, setSteps, stageWords } from "./progress.js";
+import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
+import { createWheel } from "./wheel.js";
 
 const POLL_MS = 1000; // how often a running generation is re-read; the server work takes seconds per clip
 const POLL_RETRY_MAX_MS = 8000; // back-off ceiling while the server is unreachable
-const LENGTH_TOLERANCE_S = 0.1; // differences below ~2-3 frames are not worth a warning
 const TTS_WORDS_PER_S = 2.7; // espeak-ng's default 175 words/min, used only to estimate typed text's length
-const HISTORY_LIMIT = 30; // items shown; older ones stay available through the API
-
-const $ = id => document.getElementById(id);
 
 const MODE_HELP = {
   lips: "Lips: only the mouth, lips and jaw follow the new audio; the rest of the face stays as filmed.",
   face: "Face: lip-sync plus facial expression — brows, eyes and cheeks follow the emotion you pick.",
   head: "Head: everything in Face, plus natural head motion driven by the rhythm and stress of the voice.",
-};
-
-const SYNC_HELP = {
-  cut_off: "The result ends when the shorter of the two ends.",
-  loop: "The video starts again from the beginning until the audio ends.",
-  bounce: "The video plays forward, then backward, and so on until the audio ends.",
-  silence: "The result is as long as the longer one: short audio is padded with silence, a short video holds its last frame.",
-  remap: "The video is slowed down or sped up to last exactly as long as the audio.",
-};
-
-const STAGE_WORDS = {
-  queued: "waiting for a worker",
-  probe: "reading the files",
-  tts: "speaking the text",
-  analyze: "studying the face and the speech",
-  analysis: "studying the face and the speech",
-  face: "tracking the face",
-  speech: "listening to the speech",
-  plan: "planning the performance",
-  motion: "planning the performance",
-  render: "rendering frames",
-  encode: "encoding the video",
-  done: "finishing",
 };
 
 // ---- state -------------------------------------------------------------------------------------------
@@ -75,37 +52,8 @@ function currentAudio() {
   return state.audioSource === "file" ? state.audioFile : state.audioAsset;
 }
 
-function formatSeconds(s) {
-  if (s === null || s === undefined || !Number.isFinite(s)) return "—";
-  return `${s.toFixed(1)} s`;
-}
-
-function clock(s) {
-  if (!Number.isFinite(s)) s = 0;
-  const m = Math.floor(s / 60);
-  return `${m}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
-}
-
 function looksLikeImage(file) {
   return file.type.startsWith("image/") || /\.(jpe?g|png|webp|bmp|gif|heic)$/i.test(file.name);
-}
-
-function showNotice(el, problem) {
-  el.replaceChildren();
-  if (!problem) {
-    el.hidden = true;
-    return;
-  }
-  const main = document.createElement("strong");
-  main.textContent = problem.text;
-  el.append(main);
-  if (problem.detail) {
-    const d = document.createElement("span");
-    d.className = "detail";
-    d.textContent = `Server said: ${problem.detail}`;
-    el.append(d);
-  }
-  el.hidden = false;
 }
 
 // ---- key ---------------------------------------------------------------------------------------------
@@ -327,130 +275,6 @@ for (const [zoneInput, take] of [
   });
 }
 
-// ---- preview, lengths, sync mode ---------------------------------------------------------------------
-
-const previewVideo = $("preview-video");
-const previewImage = $("preview-image");
-const previewAudio = $("preview-audio");
-let previewRaf = 0;
-
-function resultLength(v, a, syncMode) {
-  if (!a || !Number.isFinite(a.duration)) return null;
-  if (!v) return null;
-  if (v.isImage) return a.duration;
-  if (!Number.isFinite(v.duration)) return null;
-  switch (syncMode) {
-    case "cut_off":
-      return Math.min(v.duration, a.duration);
-    case "silence":
-      return Math.max(v.duration, a.duration);
-    default:
-      return a.duration; // loop, bounce, remap all follow the audio
-  }
-}
-
-function updatePreview() {
-  stopPreview();
-  const v = currentVideo();
-  const a = currentAudio();
-  const syncMode = $("sync-mode").value;
-
-  // screen
-  if (v && v.isImage) {
-    previewImage.src = v.url;
-    previewImage.hidden = false;
-    previewVideo.hidden = true;
-  } else if (v) {
-    if (previewVideo.getAttribute("src") !== v.url) previewVideo.src = v.url;
-    previewVideo.hidden = false;
-    previewImage.hidden = true;
-  } else {
-    previewVideo.hidden = true;
-    previewImage.hidden = true;
-    previewVideo.removeAttribute("src");
-  }
-  $("screen-empty").hidden = Boolean(v);
-
-  // audio element (typed text has nothing to play until the server speaks it)
-  const audioUrl = a && !a.text ? a.url : "";
-  if (audioUrl && previewAudio.getAttribute("src") !== audioUrl) previewAudio.src = audioUrl;
-  if (!audioUrl) previewAudio.removeAttribute("src");
-  $("preview-play").disabled = !v;
-
-  // lengths
-  $("video-length").textContent = v ? (v.isImage ? "photo" : formatSeconds(v.duration)) : "—";
-  $("audio-length").textContent = a ? `${a.estimated ? "≈ " : ""}${formatSeconds(a.duration)}` : "—";
-  const out = resultLength(v, a, syncMode);
-  $("result-length").textContent = out === null ? "—" : `${a && a.estimated ? "≈ " : ""}${formatSeconds(out)}`;
-  $("preview-time").textContent = `0:00 / ${clock(out ?? v?.duration ?? 0)}`;
-
-  // warning when the lengths differ
-  const warn = $("length-warning");
-  if (v && !v.isImage && a && Number.isFinite(v.duration) && Number.isFinite(a.duration)) {
-    const diff = a.duration - v.duration;
-    if (Math.abs(diff) > LENGTH_TOLERANCE_S) {
-      const which = diff > 0 ? "audio" : "video";
-      $("length-warning-text").textContent =
-        `The ${which} is ${Math.abs(diff).toFixed(1)} s longer than the ${which === "audio" ? "video" : "audio"}` +
-        `${a.estimated ? " (estimated)" : ""}. Choose below how to fit them.`;
-      warn.hidden = false;
-    } else warn.hidden = true;
-  } else warn.hidden = true;
-  $("sync-help").textContent = SYNC_HELP[syncMode];
-}
-$("sync-mode").addEventListener("change", updatePreview);
-
-function stopPreview() {
-  cancelAnimationFrame(previewRaf);
-  previewVideo.pause();
-  previewAudio.pause();
-  previewVideo.playbackRate = 1;
-  $("preview-play").setAttribute("aria-label", "Play the preview with the new audio");
-  $("preview-play").firstElementChild.textContent = "▶";
-  $("scrub-fill").style.width = "0";
-}
-
-async function playPreview() {
-  const v = currentVideo();
-  const a = currentAudio();
-  if (!v) return;
-  if (!previewVideo.paused || !previewAudio.paused) {
-    stopPreview();
-    return;
-  }
-  const syncMode = $("sync-mode").value;
-  const hasAudio = Boolean(a && !a.text && previewAudio.getAttribute("src"));
-  const total = resultLength(v, a, syncMode) ?? v.duration ?? a?.duration ?? 0;
-  if (!v.isImage) {
-    previewVideo.currentTime = 0;
-    previewVideo.loop = syncMode === "loop" || syncMode === "bounce";
-    if (syncMode === "remap" && a && v.duration && a.duration) {
-      previewVideo.playbackRate = Math.min(4, Math.max(0.25, v.duration / a.duration));
-    }
-    previewVideo.muted = hasAudio;
-    previewVideo.play().catch(() => {});
-  }
-  if (hasAudio) {
-    previewAudio.currentTime = 0;
-    previewAudio.play().catch(() => {});
-  }
-  $("preview-play").setAttribute("aria-label", "Stop the preview");
-  $("preview-play").firstElementChild.textContent = "■";
-  const started = performance.now();
-  const tick = () => {
-    const t = hasAudio ? previewAudio.currentTime : (performance.now() - started) / 1000;
-    $("scrub-fill").style.width = `${total ? Math.min(100, (100 * t) / total) : 0}%`;
-    $("preview-time").textContent = `${clock(t)} / ${clock(total)}`;
-    if (t >= total || (hasAudio && previewAudio.ended)) {
-      stopPreview();
-      return;
-    }
-    previewRaf = requestAnimationFrame(tick);
-  };
-  previewRaf = requestAnimationFrame(tick);
-}
-$("preview-play").addEventListener("click", playPreview);
-
 // ---- direction: mode and emotion ---------------------------------------------------------------------
 
 function updateMode() {
@@ -530,34 +354,6 @@ $("generate").addEventListener("click", async () => {
     button.textContent = "Generate";
   }
 });
-
-function setSteps(status) {
-  const order = ["queued", "processing", "done"];
-  const at = { PENDING: 0, PROCESSING: 1, COMPLETED: 2 }[status];
-  const failed = TERMINAL.has(status) && status !== "COMPLETED";
-  for (const li of document.querySelectorAll(".steps li")) {
-    const i = order.indexOf(li.dataset.step);
-    li.classList.toggle("done", at !== undefined && (i < at || (status === "COMPLETED" && i === at)));
-    li.classList.toggle("failed", failed && i === 2);
-    if (!failed && i === at && status !== "COMPLETED") li.setAttribute("aria-current", "step");
-    else li.removeAttribute("aria-current");
-  }
-  const done = document.querySelector('.steps li[data-step="done"]');
-  done.textContent = failed ? "Failed" : "Done";
-}
-
-/** Progress as 0..100, or null when the server does not report it. */
-function percentOf(gen) {
-  const raw = gen.progress_percent ?? gen.progressPercent ?? gen.progress;
-  if (raw === null || raw === undefined || raw === "" || !Number.isFinite(Number(raw))) return null;
-  const n = Number(raw);
-  return Math.max(0, Math.min(100, n <= 1 ? n * 100 : n));
-}
-
-function stageWords(gen) {
-  const stage = gen.stage || gen.progressStage || "";
-  return STAGE_WORDS[stage] || stage.replace(/_/g, " ");
-}
 
 function startJob(gen, before) {
   if (state.job && state.job.timer) clearTimeout(state.job.timer);
@@ -642,18 +438,6 @@ const compare = createCompare({
   viewRadios: document.querySelectorAll('input[name="compare-view"]'),
 });
 
-function describeOptions(o) {
-  if (!o) return "";
-  const parts = [];
-  if (o.model_mode) parts.push(`${o.model_mode} mode`);
-  if (o.prompt) {
-    const label = EMOTIONS.find(e => e.value === o.prompt)?.label || o.prompt;
-    parts.push(o.temperature !== undefined && o.temperature !== null ? `${label} ${Number(o.temperature).toFixed(2)}` : label);
-  }
-  if (o.sync_mode) parts.push(o.sync_mode.replace("_", " "));
-  return parts.join(" · ");
-}
-
 function showResult(gen, before) {
   if (!gen.outputUrl) return;
   $("job").hidden = state.job?.id !== gen.id;
@@ -676,89 +460,18 @@ function beforeOf(gen) {
   return url ? { url, isImage } : null;
 }
 
-// ---- history -----------------------------------------------------------------------------------------
-
-async function refreshHistory() {
-  const list = $("history-list");
-  const status = $("history-status");
-  if (!state.key) return;
-  let gens;
-  try {
-    gens = await api.generations();
-  } catch (err) {
-    status.textContent = plainWords(err).text;
-    return;
-  }
-  gens = (gens || []).slice().sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
-  status.textContent = gens.length
-    ? `${gens.length} generation${gens.length === 1 ? "" : "s"} with this key${gens.length > HISTORY_LIMIT ? `, newest ${HISTORY_LIMIT} shown` : ""}.`
-    : "No generations yet with this key.";
-  list.replaceChildren(...gens.slice(0, HISTORY_LIMIT).map(historyItem));
-}
 $("history-refresh").addEventListener("click", () => {
   loadAssets();
   refreshHistory();
 });
 
-function historyItem(gen) {
-  const li = document.createElement("li");
-  li.className = "history-item";
-  li.dataset.id = gen.id;
-  li.dataset.status = gen.status;
-
-  const top = document.createElement("div");
-  top.className = "history-top";
-  const badge = document.createElement("span");
-  badge.className = `badge ${gen.status}`;
-  badge.textContent = { PENDING: "queued", PROCESSING: "processing", COMPLETED: "done" }[gen.status] || gen.status.toLowerCase();
-  const when = document.createElement("time");
-  when.className = "history-when";
-  if (gen.createdAt) {
-    when.dateTime = gen.createdAt;
-    when.textContent = new Date(gen.createdAt).toLocaleString();
-  }
-  top.append(badge, when);
-
-  const what = document.createElement("div");
-  what.className = "history-what";
-  what.textContent =
-    [gen.model, describeOptions(gen.options), gen.outputDuration ? `${Number(gen.outputDuration).toFixed(1)} s` : ""]
-      .filter(Boolean)
-      .join(" · ");
-  li.append(top, what);
-
-  if (gen.status === "FAILED" || gen.status === "REJECTED") {
-    const p = generationProblem(gen);
-    const err = document.createElement("div");
-    err.className = "history-error";
-    err.textContent = p.detail ? `${p.text} (${p.detail})` : p.text;
-    li.append(err);
-  }
-  if (gen.status === "COMPLETED" && gen.outputUrl) {
-    const actions = document.createElement("div");
-    actions.className = "history-actions";
-    const show = document.createElement("button");
-    show.type = "button";
-    show.className = "btn btn-small";
-    show.textContent = "Compare";
-    show.setAttribute("aria-label", `Compare the result from ${when.textContent || gen.id} with its original`);
-    show.addEventListener("click", () => {
-      showResult(gen, beforeOf(gen));
-      $("result-panel").scrollIntoView({ behavior: "smooth", block: "start" });
-    });
-    const dl = document.createElement("a");
-    dl.className = "btn btn-small btn-ghost";
-    dl.href = gen.outputUrl;
-    dl.setAttribute("download", `reperform-${gen.id}.mp4`);
-    dl.textContent = "Download";
-    dl.setAttribute("aria-label", `Download the result from ${when.textContent || gen.id}`);
-    actions.append(show, dl);
-    li.append(actions);
-  }
-  return li;
-}
-
 // ---- start -------------------------------------------------------------------------------------------
+
+initPreview(currentVideo, currentAudio);
+initHistory(api, () => Boolean(state.key), gen => {
+  showResult(gen, beforeOf(gen));
+  $("result-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+});
 
 state.key = loadKey();
 $("api-key").value = state.key;
