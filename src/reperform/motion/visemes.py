@@ -40,23 +40,28 @@ class Viseme(IntEnum):
 N_VISEMES = len(Viseme)
 
 
-#: Generic target per viseme as fractions of the person's range, per MOUTH_PARAMS column:
+#: Generic target per viseme as fractions of the person's range, per MOUTH_PARAMS column.
+#: The openings were fitted (ridge regression toward hand-set phonetic values, through the
+#: coarticulation model) to the real measured mouths of three English dev clips; each held-out
+#: clip improved with a table fitted on the other two (benchmarks/plan_eval.py). Lip rounding
+#: makes the inner-lip gap *small* even on open-jaw vowels; tongue consonants stay about half open.
+#: Columns:
 #: open and jaw 0 = neutral (closed) .. 1 = the person's wide-open percentile; width and
 #: protrusion −1 = narrowest/least .. 0 = neutral .. +1 = widest/most.
 VISEME_SHAPES: dict[Viseme, tuple[float, float, float, float]] = {
     Viseme.REST: (0.0, 0.0, 0.0, 0.0),
     Viseme.PBM: (0.0, -0.05, 0.15, 0.05),  # sealed; lips pressed, slightly thicker
-    Viseme.FV: (0.08, 0.05, -0.3, 0.12),  # lower lip under teeth thins the visible lip
-    Viseme.TH: (0.35, 0.1, -0.1, 0.3),
-    Viseme.ALVEOLAR: (0.3, 0.15, -0.05, 0.25),
-    Viseme.VELAR: (0.4, 0.05, 0.0, 0.35),
-    Viseme.POSTALVEOLAR: (0.35, -0.5, 0.7, 0.25),  # flared lips part even with teeth close
-    Viseme.R: (0.25, -0.45, 0.45, 0.25),
-    Viseme.ROUNDED: (0.2, -0.9, 0.9, 0.25),  # rounding shrinks the inner-lip gap
-    Viseme.OPEN_ROUNDED: (0.35, -0.55, 0.6, 0.55),  # jaw opens, rounded lips keep the gap small
-    Viseme.OPEN: (0.85, 0.15, -0.05, 0.85),
-    Viseme.MID: (0.7, 0.45, -0.2, 0.6),
-    Viseme.SPREAD: (0.4, 0.8, -0.35, 0.3),
+    Viseme.FV: (0.16, 0.05, -0.3, 0.12),  # lower lip under teeth thins the visible lip
+    Viseme.TH: (0.53, 0.1, -0.1, 0.3),
+    Viseme.ALVEOLAR: (0.43, 0.15, -0.05, 0.25),
+    Viseme.VELAR: (0.6, 0.05, 0.0, 0.35),
+    Viseme.POSTALVEOLAR: (0.54, -0.5, 0.7, 0.25),  # flared lips part even with teeth close
+    Viseme.R: (0.2, -0.45, 0.45, 0.25),
+    Viseme.ROUNDED: (0.18, -0.9, 0.9, 0.25),  # rounding shrinks the inner-lip gap
+    Viseme.OPEN_ROUNDED: (0.29, -0.55, 0.6, 0.55),  # jaw opens, rounded lips keep the gap small
+    Viseme.OPEN: (1.0, 0.15, -0.05, 0.85),
+    Viseme.MID: (0.99, 0.45, -0.2, 0.6),
+    Viseme.SPREAD: (0.67, 0.8, -0.35, 0.3),
 }
 
 
