@@ -136,7 +136,13 @@ class Renderer:
         got = self._ex_norm.get(index)
         if got is None:
             ex = self.bank.exemplars[index]
-            m = to_norm(ex.landmarks, self.template)
+            # Align with the track's smoothed landmarks (mapped into the crop): raw per-frame
+            # landmarks jitter by a pixel or so, and consecutive exemplars would carry that jitter
+            # into the output. The lips themselves keep their raw positions (they sample pixels).
+            align = ex.landmarks
+            if 0 <= index < self.track.n and self.track.present[index]:
+                align = ((self.track.landmarks[index, :, :2] - ex.origin) * ex.scale).astype(np.float32)
+            m = to_norm(align, self.template)
             got = (m, apply(m, ex.landmarks))
             if len(self._ex_norm) > 64:
                 self._ex_norm.clear()

@@ -16,7 +16,7 @@ co-articulation; the DP avoids the flicker of a per-frame nearest neighbour.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -76,6 +76,8 @@ class Exemplar:
     context: np.ndarray  # float32[len(CONTEXT_POINTS) * 3] skin colours around the mouth
     thumb: np.ndarray  # float32[h*w] grey mouth thumbnail
     quality: float  # sharpness and frontality, higher is better
+    origin: np.ndarray = field(default_factory=lambda: np.zeros(2))  # crop's top-left in the source frame (px)
+    scale: float = 1.0  # crop pixels per source pixel
 
     @property
     def nbytes(self) -> int:
@@ -182,7 +184,7 @@ class MouthBank:
         params, pose, context, thumb, sharpness = describe(crop, lm_c)
         self.frames.put(index, params, pose, context)
         quality = float(np.log1p(sharpness) - 6.0 * abs(float(pose[0])))
-        ex = Exemplar(index, crop, lm_c, params, pose, context, thumb, quality)
+        ex = Exemplar(index, crop, lm_c, params, pose, context, thumb, quality, origin, float(scale))
         key = (int(params[0] // BIN_OPEN), int(params[1] // BIN_WIDTH))
         self.exemplars[index] = ex
         self._bins.setdefault(key, []).append(index)
