@@ -9,6 +9,8 @@ Also reported: the best lag of the planned opening against the speech envelope (
 frame) and against the real mouth, and the share of pause frames planned at rest.
 
 Run: ``.venv/bin/python -m benchmarks.plan_eval [clip stems...]`` (prints a table).
+``--fit-openings`` instead refits the generic viseme openings of ``motion.visemes.VISEME_SHAPES``
+on the English clips (ridge regression through the coarticulation model, leave-one-clip-out).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import numpy as np
 
 from reperform import face, media, motion, speech
 from reperform.config import EngineConfig
+from reperform.motion import mouth as mouth_passes
+from reperform.motion.adapt import Range, generic_targets
+from reperform.motion.visemes import N_VISEMES, VISEME_SHAPES, Viseme
 from reperform.options import GenerateOptions, SyncMode
 from reperform.records import Audio, FaceTrack, SpeechTimeline
 
@@ -40,6 +45,10 @@ CLIPS = (
     "facerecognition_short_hamilton_clip",
     "latentsync_demo1_video",
 )
+#: English clips whose real mouths the generic openings are fitted to.
+FIT_CLIPS = ("videoretalking_2", "videoretalking_4", "pcavs_00373")
+#: Ridge strength pulling fitted openings toward the hand-set phonetic values.
+FIT_RIDGE = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +148,69 @@ def _shift(sp: SpeechTimeline, offset_s: float) -> SpeechTimeline:
     return dataclasses.replace(sp, phones=phones, pauses=pauses)
 
 
+def opening_design(path: Path, config: EngineConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Linear model of a whole clip's real opening in the viseme openings (range fractions).
+
+    The planner's coarticulation is linear in the targets, so planning once per viseme with only
+    that viseme open gives one design column each; ``y`` is the real opening minus the plan with
+    every viseme closed. Returns ``(X float[n, N_VISEMES-1], y float[n])`` over frames with a face.
+    """
+    track, times, video_start_s = _track(path, CACHE_DIR)
+    sp = speech.analyze_speech(media.load_audio(path), text=None, config=config or EngineConfig())
+    rng = Range(face.build_profile(track, _shift(sp, -video_start_s), times))
+    t_frames = times + video_start_s
+    ok = track.present & (t_frames < sp.duration_s)
+    span = float(rng.hi[0] - rng.closed[0])
+    t_grid = mouth_passes.grid(sp.duration_s)
+
+    def opening(targets: np.ndarray) -> np.ndarray:
+        segs = mouth_passes.phone_segments(list(sp.phones), targets, rng, None)
+        rest = mouth_passes.pause_segments(list(sp.pauses), targets[Viseme.REST], rng)
+        m, _ = mouth_passes.coarticulate(segs + rest, t_grid, targets[Viseme.REST])
+        return np.interp(t_frames[ok], t_grid, m[:, 0])
+
+    closed = generic_targets(rng)
+    closed[1:, 0] = rng.closed[0]
+    base = opening(closed)
+    cols = []
+    for v in range(1, N_VISEMES):
+        one = closed.copy()
+        one[v, 0] = rng.hi[0]
+        cols.append((opening(one) - base) / span)
+    y = (track.mouth[ok, 0] - base) / span
+    return np.stack(cols, axis=1), y
+
+
+def fit_openings(designs: dict[str, tuple[np.ndarray, np.ndarray]], use: list[str]) -> np.ndarray:
+    """Ridge fit of the openings of visemes 1.. toward the current table's values."""
+    prior = np.array([VISEME_SHAPES[Viseme(v)][0] for v in range(1, N_VISEMES)])
+    x = np.vstack([designs[c][0] for c in use])
+    y = np.concatenate([designs[c][1] for c in use])
+    a = x.T @ x + FIT_RIDGE * np.eye(x.shape[1])
+    return np.linalg.solve(a, x.T @ y + FIT_RIDGE * prior)
+
+
+def _print_fit(media_dir: Path) -> None:
+    designs = {c: opening_design(media_dir / "videos" / f"{c}.mp4") for c in FIT_CLIPS}
+    fitted = fit_openings(designs, list(FIT_CLIPS))
+    scale = fitted.max()
+    for v, w in zip(range(1, N_VISEMES), fitted, strict=True):
+        print(f"{Viseme(v).name:14s} table={VISEME_SHAPES[Viseme(v)][0]:.2f} fitted={w / scale:.2f}")
+    for held in FIT_CLIPS:
+        w = fit_openings(designs, [c for c in FIT_CLIPS if c != held])
+        print(f"held out {held}: " + " ".join(f"{x / w.max():.2f}" for x in w))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("clips", nargs="*", default=list(CLIPS))
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
+    ap.add_argument("--fit-openings", action="store_true", help="refit the generic viseme openings")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.fit_openings:
+        _print_fit(args.media)
+        return 0
     rows = []
     for stem in args.clips:
         res = evaluate_clip(args.media / "videos" / f"{stem}.mp4")
