@@ -66,6 +66,20 @@ def test_killing_the_server_mid_job_then_restarting_completes_running_and_pendin
         server.stop()
 
 
+def test_stopping_the_server_gracefully_hands_its_running_job_back_as_pending(tmp_path: Path,
+                                                                              file_host: FileHost) -> None:
+    server = LiveServer(tmp_path / "srv", "--allow-private-urls", "--workers", "1")
+    server.start()
+    try:
+        client = Sync(base_url=server.url, api_key=server.make_key())
+        job_id = _create(client, file_host)
+        wait_for(lambda: _processing(server, job_id), 60, "the job to start")
+    finally:
+        server.stop()  # SIGTERM: uvicorn shuts down, the pool stops its job process
+    job = server.job_row(job_id)
+    assert (job.status, job.attempts, job.lease_owner) == ("PENDING", 0, None)
+
+
 @pytest.mark.redis
 def test_celery_worker_killed_mid_job_is_replaced_and_the_job_completes_exactly_once(
         tmp_path: Path, file_host: FileHost) -> None:

@@ -256,3 +256,12 @@ def test_batch_dry_run_validates_and_a_batch_reports_metrics_and_results(client:
     assert sorted(r["request_id"] for r in results) == ["r0", "r1"]
     assert all(r["generation"]["error_code"] == "generation_unsupported_media" for r in results)
     assert [b.id for b in client.batch.list()] == [batch.id]
+
+
+def test_openapi_documents_every_v2_route_and_both_create_encodings(server: LiveServer) -> None:
+    spec = httpx.get(server.url + "/openapi.json", timeout=10).json()
+    assert {"/v2/generate", "/v2/generate/{generation_id}", "/v2/generations", "/v2/analyze/cost", "/v2/models",
+            "/v2/assets", "/v2/assets/{asset_id}", "/v2/batch", "/v2/batch/{batch_id}"} <= set(spec["paths"])
+    body = spec["paths"]["/v2/generate"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert httpx.get(server.url + "/docs", timeout=10).status_code == 200

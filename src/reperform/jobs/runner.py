@@ -62,8 +62,13 @@ class JobContext:
         return UrlSigner(self.store.url_secret(), base, self.settings.output_url_ttl_s)
 
 
+def _owner_prefix(pid: int) -> str:
+    """Lease owners start with host and pid, so a parent can hand back the jobs of a child it stopped."""
+    return f"{socket.gethostname()[:24]}:{pid}:"
+
+
 def _owner() -> str:
-    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    return _owner_prefix(os.getpid()) + uuid.uuid4().hex[:12]
 
 
 class _Lease:
@@ -264,18 +269,24 @@ class EmbeddedPool:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop dispatching; running children are terminated (their jobs are re-run after the lease)."""
+        """Stop dispatching; running children are stopped and their jobs handed back as PENDING.
+
+        (After a crash nobody hands them back: their leases expire and they are re-run then.)
+        """
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         for proc in self._children.values():
             proc.terminate()
-        for proc in self._children.values():
+        for job_id, proc in self._children.items():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(timeout=10)
+            if self.store.release(job_id, _owner_prefix(proc.pid)):
+                log.info("job %s handed back as PENDING (server stopping)", job_id)
 
     def _spawn(self, job_id: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ)

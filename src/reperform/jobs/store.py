@@ -249,6 +249,15 @@ class JobStore:
                                               Job.status == PROCESSING).values(**values))
             return res.rowcount == 1
 
+    def release(self, job_id: str, owner_prefix: str) -> bool:
+        """Hand a job back (PENDING, attempt not counted) after its worker was stopped on purpose."""
+        with self.session() as s, s.begin():
+            res = s.execute(update(Job).where(Job.id == job_id, Job.status == PROCESSING,
+                                              Job.lease_owner.startswith(owner_prefix, autoescape=True))
+                            .values(status=PENDING, lease_owner=None, lease_until=None, stage=None,
+                                    attempts=Job.attempts - 1, updated_at=utcnow()))
+            return res.rowcount == 1
+
     def complete(self, job_id: str, owner: str, output_key: str, duration_s: float) -> bool:
         """Finish the job as COMPLETED if ``owner`` still holds it (compare-and-set)."""
         return self._finish(job_id, owner, status=COMPLETED, output_key=output_key,

@@ -18,12 +18,12 @@ from ... import api
 from ...errors import ReperformError
 from ...jobs.store import TERMINAL
 from ...jobs.views import generation_json
-from ...options import SyncMode
+from ...options import Emotion, ModelMode, SyncMode
 from ..deps import ApiKeyDep, CreateKeyDep, ServerState, StateDep
 from ..errors import ApiError
 from ..fetch import VideoInaccessible, fetch
 from ..uploads import save_upload
-from ..wire import PRICE_PER_S_USD, WireError, loads_maybe, parse_generate
+from ..wire import MODELS, PRICE_PER_S_USD, WireError, loads_maybe, parse_generate
 
 router = APIRouter(prefix="/v2", tags=["generations"])
 
@@ -35,6 +35,34 @@ WAIT_POLL_S = 0.25
 DEFAULT_FPS = 25.0
 #: Speaking rate used to estimate the length of a TTS script, characters per second.
 TTS_CHARS_PER_S = 14.0
+
+
+def _input_schema() -> dict[str, Any]:
+    media = {"type": "object", "required": ["type"], "properties": {
+        "type": {"enum": ["video", "audio"]}, "url": {"type": "string", "format": "uri"}, "assetId": {"type": "string"}}}
+    text = {"type": "object", "required": ["type", "provider"], "properties": {
+        "type": {"const": "text"}, "provider": {"type": "object", "required": ["script"], "properties": {
+            "name": {"type": "string"}, "script": {"type": "string", "maxLength": 4999},
+            "voiceId": {"type": "string", "description": "an espeak-ng voice, e.g. en-us (default)"}}}}}
+    return {"type": "array", "items": {"oneOf": [media, text]}}
+
+
+#: OpenAPI description of the create body; the route parses it by hand to accept both encodings.
+GENERATE_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["model", "input"], "properties": {
+        "model": {"enum": list(MODELS)}, "input": _input_schema(),
+        "options": {"type": "object", "properties": {
+            "model_mode": {"enum": [m.value for m in ModelMode]}, "prompt": {"enum": [e.value for e in Emotion]},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+            "sync_mode": {"enum": [m.value for m in SyncMode]}}},
+        "webhookUrl": {"type": "string", "format": "uri"},
+        "outputFileName": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,255}$"}}}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["model"], "properties": {
+        "model": {"type": "string"}, "video": {"type": "string", "format": "binary"},
+        "audio": {"type": "string", "format": "binary"},
+        "input": {"type": "string", "description": "JSON array (or repeated JSON objects) of URL inputs"},
+        "options": {"type": "string", "description": "JSON object"}, "webhookUrl": {"type": "string"}}}},
+}}
 
 
 async def _read_body(request: Request, state: ServerState, org_id: str) -> dict[str, Any]:
@@ -76,7 +104,8 @@ def _check_assets(state: ServerState, org_id: str, items: list[dict[str, Any]]) 
             raise WireError(f"asset {item['assetId']} does not exist")
 
 
-@router.post("/generate", status_code=201, summary="Create a generation (JSON or multipart)")
+@router.post("/generate", status_code=201, summary="Create a generation (JSON or multipart)",
+             openapi_extra={"requestBody": GENERATE_BODY})
 async def create_generation(request: Request, state: StateDep, key: CreateKeyDep) -> JSONResponse:
     body = await _read_body(request, state, key.org_id)
     req = parse_generate(body)
@@ -171,7 +200,8 @@ def _estimate(state: ServerState, org_id: str, body: dict[str, Any]) -> dict[str
             "estimatedGenerationCost": round(out_s * PRICE_PER_S_USD.get(req.model, 0.05), 4)}
 
 
-@router.post("/analyze/cost", summary="Estimate the cost of a generation")
+@router.post("/analyze/cost", summary="Estimate the cost of a generation",
+             openapi_extra={"requestBody": GENERATE_BODY})
 async def estimate_cost(request: Request, state: StateDep, key: ApiKeyDep) -> JSONResponse:
     body = await _read_body(request, state, key.org_id)
     state.settings.work_dir.mkdir(parents=True, exist_ok=True)
