@@ -47,7 +47,8 @@ def test_warp_with_identical_geometry_is_the_rigid_map(face):
     _, lm = face
     template = build_template(lm[None, :, :2].astype(np.float64))
     mesh = WarpMesh(template, MouthShaper(template))
-    pts = np.concatenate([template[mesh.indices], mesh.anchors]) * 50 + 100
+    interior = np.zeros((mesh.n_interior, 2)) + template[list(L.MOUTH_CORNERS)].mean(0)
+    pts = mesh.control_points(template[mesh.indices], interior, mesh.anchors) * 50 + 100
     rigid = np.array([[1.0, 0, 50], [0, 1.0, 50]])  # the exemplar is the ROI shifted by (50, 50)
     mx, my, valid = backward_map((300, 300), pts, pts + 50, mesh.triangles, rigid, iod_px=50, src_shape=(400, 400))
     gy, gx = np.mgrid[0:300, 0:300] + 50

@@ -30,6 +30,7 @@ from .exemplars import MouthBank, choose_exemplars
 from .geometry import (
     INNER_LOWER,
     INNER_UPPER,
+    INTERIOR_ROWS,
     LOWER_JAW,
     OUTER_LOWER,
     OUTER_UPPER,
@@ -38,6 +39,7 @@ from .geometry import (
     apply,
     build_template,
     invert,
+    mouth_interior,
     to_norm,
 )
 from .warp import backward_map, sample
@@ -182,12 +184,25 @@ class Renderer:
         mesh = self.mesh
         idx = mesh.indices
         w = mesh.blend_w[:, None]
-        t_norm = np.concatenate([n_cur[idx] + w * (shaped[idx] - n_cur[idx]), mesh.anchors])
+        up, lo = list(INNER_UPPER), list(INNER_LOWER)
+        # Teeth keep their size when the plan opens wider than the exemplar: the interior rows sit
+        # at the exemplar's distances from the lips, only the space between them stretches.
+        gap_s = np.linalg.norm(n_ex[lo] - n_ex[up], axis=1)
+        gap_t = np.maximum(np.linalg.norm(shaped[lo] - shaped[up], axis=1), 1e-6)
+        rows = np.array(INTERIOR_ROWS)[:, None]
+        wider = gap_t > gap_s
+        frac_t = np.where(wider, np.where(rows < 0.5, rows * gap_s / gap_t, 1 - (1 - rows) * gap_s / gap_t), rows)
+        frac_t = np.broadcast_to(frac_t, (len(INTERIOR_ROWS), len(up)))
+        t_norm = mesh.control_points(n_cur[idx] + w * (shaped[idx] - n_cur[idx]),
+                                     mouth_interior(shaped[up], shaped[lo], frac_t), mesh.anchors)
         img_from_norm = invert(m_cur)
         x0, y0, x1, y1 = roi
         origin = np.array([x0, y0], np.float64)
         t_roi = apply(img_from_norm, t_norm) - origin
-        src_pts = np.concatenate([ex.landmarks[idx].astype(np.float64), apply(invert(m_ex), mesh.anchors)])
+        lm_ex = ex.landmarks.astype(np.float64)
+        rows_s = np.broadcast_to(rows, (len(INTERIOR_ROWS), len(up)))
+        src_pts = mesh.control_points(lm_ex[idx], mouth_interior(lm_ex[up], lm_ex[lo], rows_s),
+                                      apply(invert(m_ex), mesh.anchors))
         if (self._cavity_strength(float(target[0]), float(ex.params[0])) > 0
                 or float(target[0]) < float(ex.params[0]) - CLOSING_MARGIN):
             inner, outer = self._fringe

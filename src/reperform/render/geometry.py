@@ -35,6 +35,11 @@ WIDTH_FADE = 0.40
 #: Anchor rings around the jaw (inter-ocular units beyond the jaw line): they carry only the rigid
 #: head motion, so the neck and background below the chin are never torn by the jaw warp.
 ANCHOR_RINGS = (0.45, 0.95)
+#: Rows of virtual points inside the mouth, as fractions of the gap from the upper to the lower
+#: inner lip: the upper teeth live above the first row, the lower teeth below the last. When the
+#: plan opens wider than the exemplar, these rows keep the teeth their real size and stretch only
+#: the dark space between them (real jaws open that way; a uniform stretch makes tall teeth).
+INTERIOR_ROWS = (0.35, 0.8)
 #: Extra opening of the template mouth before triangulating it, so the mouth hole is spanned by
 #: triangles from upper to lower lip that stay valid for every opening.
 TEMPLATE_OPEN = 0.15
@@ -208,13 +213,25 @@ class WarpMesh:
         self.anchors = np.concatenate(anchors)  # normalised, rigid with the head
         opened = t.copy()
         opened[shaper.lower_set, 1] += TEMPLATE_OPEN
-        pts = np.concatenate([opened[self.indices], self.anchors])
+        up, lo = opened[list(INNER_UPPER)], opened[list(INNER_LOWER)]
+        interior = np.concatenate([up + f * (lo - up) for f in INTERIOR_ROWS])
+        pts = np.concatenate([opened[self.indices], interior, self.anchors])
         self.triangles = Delaunay(pts).simplices.astype(np.int32)
         #: Weight of the exemplar geometry per control point: 0 at the nose tip (current frame wins),
         #: 1 from the upper lip down. Anchors follow the current frame only.
         top = t[L.UPPER_LIP_TOP, 1]
         self.blend_w = _smoothstep((t[self.indices, 1] - y_nose) / max(top - y_nose, 1e-3))
-        self.jaw_ring = np.array([list(self.indices).index(i) for i in LOWER_JAW])
+        self.n_interior = len(INTERIOR_ROWS) * len(INNER_UPPER)
+
+    def control_points(self, face: np.ndarray, interior: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        """Stack control points in the mesh's order: face mesh points, mouth interior, anchors."""
+        return np.concatenate([face, interior, anchors])
+
+
+def mouth_interior(upper: np.ndarray, lower: np.ndarray, fractions) -> np.ndarray:
+    """Interior rows (``len(fractions)`` × pairs) at per-pair ``fractions`` ``[rows, pairs]`` of the gap."""
+    f = np.asarray(fractions, np.float64)[..., None]
+    return (upper[None] + f * (lower - upper)[None]).reshape(-1, 2)
 
 
 def pose_proxy(lm: np.ndarray) -> np.ndarray:
