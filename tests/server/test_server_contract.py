@@ -240,14 +240,18 @@ def test_media_urls_on_private_networks_are_refused_unless_allowed(tmp_path: Pat
         strict.stop()
 
 
-def test_batch_dry_run_validates_and_a_batch_reports_metrics_and_results(client: Sync, file_host: FileHost) -> None:
+def test_batch_dry_run_validates_and_a_batch_reports_metrics_results_and_one_webhook(
+        server: LiveServer, key: str, client: Sync, file_host: FileHost) -> None:
+    from reperform.server.webhooks import verify
+
     bad = [{"type": "video", "url": file_host.url("notes.txt")}, {"type": "audio", "url": file_host.url("voice.wav")}]
     lines = "\n".join(json.dumps({"request_id": f"r{i}", "endpoint": "/v2/generate",
                                   "payload": {"model": "react-1", "input": bad}}) for i in range(2)).encode()
     assert client.batch.create(input=("batch.jsonl", lines), dry_run=True).status == "VALIDATED"
     with pytest.raises(BadRequestError):
         client.batch.create(input=("batch.jsonl", b'{"request_id": "x", "payload": {"model": "nope"}}'))
-    batch = client.batch.create(input=("batch.jsonl", lines))
+    hook = file_host.hook("hooks/batch")
+    batch = client.batch.create(input=("batch.jsonl", lines), webhook_url=file_host.url("hooks/batch"))
     assert batch.metrics.total_generations == 2
     done = wait_for(lambda: (b := client.batch.get(batch.id)).status in ("COMPLETED", "FAILED") and b, 90,
                     "the batch to finish")
@@ -256,6 +260,22 @@ def test_batch_dry_run_validates_and_a_batch_reports_metrics_and_results(client:
     assert sorted(r["request_id"] for r in results) == ["r0", "r1"]
     assert all(r["generation"]["error_code"] == "generation_unsupported_media" for r in results)
     assert [b.id for b in client.batch.list()] == [batch.id]
+    wait_for(lambda: hook.calls, 30, "the batch webhook")
+    headers, body = hook.calls[0]
+    assert verify(server.webhook_secret(key), body, headers["sync-signature"])
+    assert json.loads(body)["id"] == batch.id and json.loads(body)["metrics"]["failed_count"] == 2
+    assert len(hook.calls) == 1
+
+
+def test_get_can_long_poll_within_the_documented_bounds(server: LiveServer, key: str, client: Sync,
+                                                        file_host: FileHost) -> None:
+    gen = client.generations.create(model="react-1", input=[{"type": "video", "url": file_host.url("notes.txt")},
+                                                            {"type": "audio", "url": file_host.url("voice.wav")}])
+    url, headers = f"{server.url}/v2/generate/{gen.id}", {"x-api-key": key}
+    waited = httpx.get(url, params={"wait": "true", "timeout": 10}, headers=headers, timeout=30)
+    assert waited.status_code == 200 and waited.headers["Retry-After"] == "2"
+    assert waited.json()["status"] in ("PENDING", "PROCESSING", "FAILED")
+    assert httpx.get(url, params={"wait": "true", "timeout": 11}, headers=headers, timeout=10).status_code == 400
 
 
 def test_openapi_documents_every_v2_route_and_both_create_encodings(server: LiveServer) -> None:
