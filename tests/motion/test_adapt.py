@@ -78,3 +78,25 @@ def test_range_fractions_round_trip():
 def _reorder(src):
     sp, track, times = src
     return track, sp, times
+
+
+def test_openings_fitted_through_coarticulation_follow_the_filmed_mouth():
+    from reperform.motion.learn import fit_openings
+
+    rng = Range(profile())
+    fitted = {}
+    for aa_open in (0.38, 0.08):
+        sp, track, times = _source(aa_open)
+        targets, _ = speaker_targets(rng, track, sp, times)
+        fitted[aa_open] = fit_openings(targets, rng, track, sp, times)
+    assert fitted[0.38][Viseme.OPEN, 0] > fitted[0.08][Viseme.OPEN, 0] + 0.1
+    # lip shape is not touched by the opening fit
+    assert np.allclose(fitted[0.38][:, 1:], speaker_targets(rng, *_reorder(_source(0.38)))[0][:, 1:])
+
+
+def test_no_source_speech_leaves_the_targets_alone():
+    from reperform.motion.learn import fit_openings
+
+    rng = Range(profile())
+    targets = generic_targets(rng)
+    assert np.array_equal(fit_openings(targets, rng, None, None, None), targets)

@@ -17,6 +17,7 @@ from ..records import FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimelin
 from .adapt import Range, speaker_targets
 from .expression import neutral_aus, no_blinks
 from .head import no_head_motion
+from .learn import fit_openings
 from .mouth import GRID_S, MouthCurves, plan_mouth
 from .visemes import Viseme
 
@@ -86,6 +87,7 @@ def plan_motion(
         raise EngineError(f"cannot plan motion for {n_out} frames at {fps} fps")
     rng = Range(profile)
     targets, counts = speaker_targets(rng, track, source_speech, frame_times_s, source_offset_s=source_offset_s)
+    targets = fit_openings(targets, rng, track, source_speech, frame_times_s, source_offset_s=source_offset_s)
     duration_s = n_out / fps
     speech_end_s = float(min(timemap.audio_duration_s, speech_tl.duration_s or timemap.audio_duration_s))
     curves = plan_mouth(speech_tl, prosody, targets, rng, duration_s, speech_end_s=speech_end_s)
