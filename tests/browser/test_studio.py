@@ -324,6 +324,13 @@ def test_typed_text_is_spoken_offline_and_the_upload_can_be_picked_again(
     )
     page.screenshot(path=str(output_dir / "30-tts-result.png"), full_page=True)
 
+    # History: the finished item reopens its result against the original from the echoed input.
+    page.eval_on_selector("#result-video", "v => v.removeAttribute('src')")
+    page.locator("#history-list .history-item").first.get_by_role("button", name=re.compile("^Compare")).click()
+    page.wait_for_function("() => document.querySelector('#result-video').duration > 1", timeout=UI_TIMEOUT_MS)
+    assert (page.get_attribute("#before-video", "src") or "").startswith(live_server.base_url), \
+        "the original comes from the server's stored upload, not the browser's local copy"
+
     # The uploaded clip is now an asset: pick it from "Earlier uploads" instead of uploading again.
     page.check('input[name="video-src"][value="asset"]', force=True)
     option = page.locator("#video-asset option", has_text="pcavs_00373")
