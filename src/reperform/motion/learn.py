@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 RIDGE_FRAMES = 20.0
 #: Fewer source frames with a face inside speech than this: not worth a fit.
 MIN_FIT_FRAMES = 40
+#: Only this much of the source is used: two minutes hold hundreds of syllables, and the fit
+#: costs one planning pass per viseme, so its time must not grow with the clip.
+MAX_FIT_S = 120.0
 #: Fitted openings are clipped to this range of fractions (above 1 = beyond the 95th percentile).
 OPENING_LIMITS = (0.0, 1.5)
 
@@ -51,13 +54,14 @@ def fit_openings(
         return targets
     t_frames = np.asarray(frame_times_s, np.float64) + source_offset_s
     real = np.asarray(track.mouth[:, 0], np.float64)
-    ok = np.asarray(track.present, bool) & np.isfinite(real) & (t_frames >= 0) & (t_frames < source_speech.duration_s)
+    fit_s = min(source_speech.duration_s, MAX_FIT_S)
+    ok = np.asarray(track.present, bool) & np.isfinite(real) & (t_frames >= 0) & (t_frames < fit_s)
     if ok.sum() < MIN_FIT_FRAMES:
         return targets
     span = float(rng.hi[0] - rng.closed[0])
-    t_grid = grid(source_speech.duration_s)
-    phones = list(source_speech.phones)
-    pauses = list(source_speech.pauses)
+    t_grid = grid(fit_s)
+    phones = [p for p in source_speech.phones if p.start_s < fit_s]
+    pauses = [(a, b) for a, b in source_speech.pauses if a < fit_s]
 
     def opening(tg: np.ndarray) -> np.ndarray:
         segs = phone_segments(phones, tg, rng, None) + pause_segments(pauses, tg[Viseme.REST], rng)
