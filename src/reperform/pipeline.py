@@ -55,8 +55,8 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
 def _check_inputs(video: Path, audio: Path, options: GenerateOptions, config: EngineConfig):
     if options.mode not in IMPLEMENTED_MODES:
         raise ModeNotImplemented(
-            f"mode '{options.mode.value}' is not available yet; use --mode "
-            + " or ".join(m.value for m in sorted(IMPLEMENTED_MODES, key=lambda m: m.value))
+            f"mode '{options.mode.value}' is not available yet; available: "
+            + ", ".join(m.value for m in sorted(IMPLEMENTED_MODES, key=lambda m: m.value))
         )
     vinfo = media.probe(video)
     if vinfo.kind == "audio":
