@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -274,6 +275,66 @@ class RedisServer(Proc):
                 return False
 
         wait_for(ready, STARTUP_TIMEOUT_S, "redis-server to answer PING")
+
+
+class PostgresServer(Proc):
+    """A throwaway PostgreSQL cluster (Debian ``postgresql``) on a free loopback port, in a temp folder.
+
+    PostgreSQL refuses to run as root, so under root it runs as the ``postgres`` system user.
+    """
+
+    def __init__(self) -> None:
+        bindir = self._bindir()
+        self.port = free_port()
+        # Its own folder under /tmp: pytest's temp folders are private to root, and postgres is not root.
+        workdir = self.workdir = Path(tempfile.mkdtemp(prefix="reperform-pg-"))
+        self.data = workdir / "pgdata"
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(workdir, "postgres")
+        subprocess.run([*self.as_user, str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                        "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+        super().__init__([*self.as_user, str(bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                          "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={workdir}",
+                          "-c", "fsync=off"], dict(os.environ), workdir / "postgres.log")
+
+    @staticmethod
+    def _bindir() -> Path:
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if versions:
+            return versions[-1].parent
+        initdb = shutil.which("initdb")
+        if initdb is None:
+            raise AssertionError("PostgreSQL is not installed: install the Debian package postgresql "
+                                 "(the PostgreSQL tests run the server against a real database)")
+        return Path(initdb).resolve().parent
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        super().start()
+
+        def ready() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    pass
+            except OSError:
+                return False
+            import psycopg
+
+            try:
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres").close()
+                return True
+            except psycopg.OperationalError:
+                return False
+
+        wait_for(ready, STARTUP_TIMEOUT_S, "PostgreSQL to accept connections")
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class CeleryWorker(Proc):
