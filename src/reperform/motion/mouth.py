@@ -67,11 +67,16 @@ PAUSE_RELAX_DOMINANCE = 0.8
 PAUSE_CLOSE_DOMINANCE = 4.0
 #: Weight of the acoustic openness in ``open`` per speech method: forced-aligned phones are
 #: trusted most; recognised phones are noisy; acoustic-only has nothing else. Measured on the
-#: cross-segment clips (plan_eval): 0 gives the best correlation with real mouths, but from
-#: 0.35–0.4 up the opening's best lag against the speech envelope is 0 on every clip (the acoustic
-#: share anchors syllable timing to the sound); 0.4 costs ~0.05 correlation. Recognised phones
-#: (no transcript): 0.6 is the lowest share with lag 0 on every clip.
-ACOUSTIC_WEIGHT = {"aligned": 0.4, "recognized": 0.6, "acoustic": 1.0}
+#: cross-segment clips (plan_eval): less acoustic gives a slightly better correlation with real
+#: mouths, but the acoustic share anchors syllable timing to the sound: with aligned phones, 0.5
+#: puts the opening's best lag against the speech envelope at 0 on every clip but the one whose
+#: envelope is mostly piano. Recognised phones: 0.6 (more costs correlation, fixes no lag).
+ACOUSTIC_WEIGHT = {"aligned": 0.5, "recognized": 0.6, "acoustic": 1.0}
+#: The acoustic openness is raised to this power before use: its low and middle values track
+#: loudness more than jaw opening (fricatives, nasals), only its peaks mark open vowels. Measured
+#: with phones removed from the English clips (plan_eval): 1 → r 0.17, 2 → 0.24, 3 → 0.27; 2 is
+#: kept so softer languages' vowels still open the mouth.
+ACOUSTIC_CONTRAST_GAMMA = 2.0
 #: Planned speech is stretched so this percentile of its opening reaches the person's measured
 #: high percentile (``FaceProfile.mouth_max``): averaging targets and coarticulation shrink
 #: peaks, and a mouth that barely moves reads as out of sync.
@@ -260,7 +265,7 @@ def blend_acoustic(mouth: np.ndarray, t_s: np.ndarray, speech: SpeechTimeline, r
     """
     if weight <= 0 or speech.openness.size == 0:
         return mouth
-    ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0)
+    ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0) ** ACOUSTIC_CONTRAST_GAMMA
     # Fade the acoustic share in and out with speech instead of switching it, so pause edges
     # do not jump.
     gate = gaussian_filter1d(speaking.astype(np.float64), SPEECH_GATE_SIGMA_S / GRID_S, mode="nearest")
