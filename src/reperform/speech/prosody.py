@@ -29,8 +29,11 @@ F0_FULL_ST = 4.0
 INTENSITY_FULL_DB = 6.0
 #: Weight of pitch versus loudness in accent strength (pitch is the main cue of English accents).
 F0_WEIGHT = 0.6
-#: Candidates weaker than this are ordinary syllables, not accents.
+#: Candidates weaker than this are ordinary syllables, not accents (stressed vowels known)...
 MIN_ACCENT_STRENGTH = 0.2
+#: ...and when every syllable is a candidate (no stress: recognised phones or acoustic nuclei)
+#: a higher bar keeps accents to about one per phrase-sized stretch, as with stress known.
+MIN_ACCENT_STRENGTH_ANY_SYLLABLE = 0.45
 #: Two accents closer than this are one gesture; the weaker is dropped.
 MIN_ACCENT_GAP_S = 0.25
 #: Without phones, syllable nuclei are intensity peaks at least this far apart (≈ syllable rate).
@@ -56,25 +59,29 @@ def _intensity_track(audio: Audio, n: int, hop_s: float) -> np.ndarray:
     return np.interp(centres, times, values).astype(np.float32)
 
 
-def _candidates(speech: SpeechTimeline, intensity: np.ndarray, voiced: np.ndarray, hop_s: float) -> list[tuple[int, int]]:
-    """Frame spans [a, b) of syllable nuclei to score."""
+def _candidates(
+    speech: SpeechTimeline, intensity: np.ndarray, voiced: np.ndarray, hop_s: float
+) -> tuple[list[tuple[int, int]], bool]:
+    """Frame spans [a, b) of syllable nuclei to score, and whether they are stressed ones."""
     vowels = [p for p in speech.phones if p.label in VOWELS]
     if vowels:
-        if any(p.stress for p in vowels):
+        stressed = any(p.stress for p in vowels)
+        if stressed:
             vowels = [p for p in vowels if p.stress >= 1]
         return [(int(p.start_s / hop_s), max(int(p.start_s / hop_s) + 1, int(np.ceil(p.end_s / hop_s))))
-                for p in vowels]
+                for p in vowels], stressed
     if not voiced.any():
-        return []
+        return [], False
     smooth = uniform_filter1d(intensity.astype(np.float64), size=5, mode="nearest")
     smooth = np.where(voiced, smooth, smooth.min())
     peaks, _ = find_peaks(smooth, distance=max(1, int(NUCLEUS_GAP_S / hop_s)))
     half = int(0.04 / hop_s)
-    return [(max(0, p - half), p + half + 1) for p in peaks if voiced[p]]
+    return [(max(0, p - half), p + half + 1) for p in peaks if voiced[p]], False
 
 
 def find_accents(
-    spans: list[tuple[int, int]], f0_hz: np.ndarray, intensity_db: np.ndarray, speaking: np.ndarray, hop_s: float
+    spans: list[tuple[int, int]], f0_hz: np.ndarray, intensity_db: np.ndarray, speaking: np.ndarray, hop_s: float,
+    min_strength: float = MIN_ACCENT_STRENGTH,
 ) -> list[tuple[float, float]]:
     """(time_s, strength 0..1) of prominent nuclei among ``spans`` (see module docstring)."""
     n = f0_hz.shape[0]
@@ -99,7 +106,7 @@ def find_accents(
         if local_int.size >= 5:
             int_cue = float(np.clip((intensity_db[a:b].max() - np.median(local_int)) / INTENSITY_FULL_DB, 0.0, 1.0))
         strength = F0_WEIGHT * f0_cue + (1.0 - F0_WEIGHT) * int_cue
-        if strength >= MIN_ACCENT_STRENGTH:
+        if strength >= min_strength:
             scored.append(((peak_at + 0.5) * hop_s, round(strength, 3)))
     # Keep the stronger of accents closer than MIN_ACCENT_GAP_S.
     kept: list[tuple[float, float]] = []
@@ -118,8 +125,11 @@ def analyze_prosody(audio: Audio, speech: SpeechTimeline) -> Prosody:
     intensity = _intensity_track(audio, n, hop_s)
     speaking = speech.energy[:n] > 0 if speech.energy.shape[0] >= n else np.ones(n, bool)
     f0 = np.where(speaking, f0, np.nan).astype(np.float32)
-    spans = _candidates(speech, intensity, np.isfinite(f0), hop_s)
-    accents = find_accents(spans, f0, intensity, speaking, hop_s)
+    spans, stressed = _candidates(speech, intensity, np.isfinite(f0), hop_s)
+    accents = find_accents(
+        spans, f0, intensity, speaking, hop_s,
+        MIN_ACCENT_STRENGTH if stressed else MIN_ACCENT_STRENGTH_ANY_SYLLABLE,
+    )
     phrases = phrases_between(speech.pauses, audio.duration_s)
     log.debug("prosody: %d accents, %d phrases", len(accents), len(phrases))
     return Prosody(hop_s=hop_s, f0_hz=f0, intensity_db=intensity, accents=tuple(accents), phrases=tuple(phrases))
