@@ -144,7 +144,7 @@ def test_louder_vowels_open_more():
 def test_acoustic_method_follows_the_openness_track():
     openness = np.zeros(150, np.float32)
     openness[30:50] = 0.9
-    openness[80:100] = 0.3
+    openness[80:100] = 0.6
     sp = speech([], 1.5, method="acoustic", openness=openness)
     sp = type(sp)(**{**{f: getattr(sp, f) for f in sp.__slots__}, "pauses": ((0.0, 0.3), (1.0, 1.5))})
     p = plan(sp)

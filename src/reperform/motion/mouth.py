@@ -73,10 +73,11 @@ PAUSE_CLOSE_DOMINANCE = 4.0
 #: envelope is mostly piano. Recognised phones: 0.6 (more costs correlation, fixes no lag).
 ACOUSTIC_WEIGHT = {"aligned": 0.5, "recognized": 0.6, "acoustic": 1.0}
 #: The acoustic openness is raised to this power before use: its low and middle values track
-#: loudness more than jaw opening (fricatives, nasals), only its peaks mark open vowels. Measured
-#: with phones removed from the English clips (plan_eval): 1 → r 0.17, 2 → 0.24, 3 → 0.27; 2 is
-#: kept so softer languages' vowels still open the mouth.
-ACOUSTIC_CONTRAST_GAMMA = 2.0
+#: loudness more than jaw opening (fricatives, nasals, music), only its peaks mark open vowels.
+#: Measured with phones removed from the English clips plus the non-English one (plan_eval):
+#: power 1 → mean r 0.08, 2 → 0.19, 3 → 0.24. With phones, 2 keeps the AV lag at 0 where 3
+#: does not. Without phones, 3: the mouth opens on vowel peaks and rests between them.
+ACOUSTIC_CONTRAST_GAMMA = {"aligned": 2.0, "recognized": 2.0, "acoustic": 3.0}
 #: Planned speech is stretched so this percentile of its opening reaches the person's measured
 #: high percentile (``FaceProfile.mouth_max``): averaging targets and coarticulation shrink
 #: peaks, and a mouth that barely moves reads as out of sync.
@@ -265,7 +266,8 @@ def blend_acoustic(mouth: np.ndarray, t_s: np.ndarray, speech: SpeechTimeline, r
     """
     if weight <= 0 or speech.openness.size == 0:
         return mouth
-    ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0) ** ACOUSTIC_CONTRAST_GAMMA
+    ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0) ** ACOUSTIC_CONTRAST_GAMMA.get(
+        speech.method, 2.0)
     # Fade the acoustic share in and out with speech instead of switching it, so pause edges
     # do not jump.
     gate = gaussian_filter1d(speaking.astype(np.float64), SPEECH_GATE_SIGMA_S / GRID_S, mode="nearest")
