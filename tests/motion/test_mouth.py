@@ -185,3 +185,30 @@ def test_a_half_open_measured_neutral_still_rests_nearly_closed_in_long_pauses()
 
 
 LOW_OPEN = 0.0
+
+
+def test_a_single_frame_output_is_planned():
+    p = plan(speech([("AA", 0.0, 0.03)], 0.04), n_out=1)
+    assert p.n_out == 1 and np.all(np.isfinite(p.mouth))
+
+
+def test_a_source_track_without_faces_in_some_frames_still_plans():
+    """Frames where the source has no face carry NaN mouths; adaptation must skip them."""
+    from reperform.motion import plan_motion
+    from reperform.options import GenerateOptions
+    from reperform.records import FaceTrack
+
+    from .builders import timemap
+
+    n = 50
+    mouth = np.tile(NEUTRAL, (n, 1)).astype(np.float32)
+    mouth[10:20] = np.nan
+    present = np.ones(n, bool)
+    present[10:20] = False
+    track = FaceTrack(present=present, landmarks=np.zeros((n, 478, 3), np.float32), bbox=np.zeros((n, 4), np.float32),
+                      pose=np.zeros((n, 3), np.float32), scale=np.ones(n, np.float32), mouth=mouth, width=64, height=48)
+    src = speech([("AA", 0.2, 0.5), ("M", 0.5, 0.6), ("IY", 0.6, 1.0)], 2.0)
+    drive = speech([("AA", 0.2, 0.5)], 1.0)
+    p = plan_motion(drive, None, track, profile(), timemap(25, 1.0), GenerateOptions(), source_speech=src,
+                    frame_times_s=np.arange(n) / FPS)
+    assert np.all(np.isfinite(p.mouth))
