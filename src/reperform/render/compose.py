@@ -286,6 +286,11 @@ class Renderer:
 
     @staticmethod
     def _cavity_strength(target_open: float, exemplar_open: float) -> float:
+        if exemplar_open < CAVITY_MIN_OPEN:
+            # A closed exemplar has no interior at all: anything visible between the parted lips
+            # would be stretched lip crease, so the cavity takes over as soon as the lips part.
+            t = np.clip((target_open - 0.5 * CAVITY_MIN_OPEN) / CAVITY_MIN_OPEN, 0, 1)
+            return float(t * t * (3 - 2 * t))
         if target_open < CAVITY_MIN_OPEN:
             return 0.0
         ratio = target_open / max(exemplar_open, 1e-3)
