@@ -104,7 +104,7 @@ class Renderer:
         valid = track.present[src]
         feats = bank.arrays()
         self.choice = choose_exemplars(
-            feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames
+            feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames, track.scale
         )
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         pos = {int(i): j for j, i in enumerate(self.mesh.indices)}

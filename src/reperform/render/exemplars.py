@@ -60,6 +60,8 @@ JUMP_COST = 2.0
 HOLD_COST = 0.8
 APPEARANCE_SCALE = 25.0  # grey levels, mean absolute difference of mouth thumbnails
 APPEARANCE_WEIGHT = 1.0
+#: Cost per unit of log-magnification (an exemplar from a shot where the face was half the size).
+MAGNIFY_WEIGHT = 4.0
 #: Candidates kept per output frame (the DP is K² per frame).
 N_CANDIDATES = 16
 
@@ -213,6 +215,7 @@ class MouthBank:
             "context": np.stack([e.context for e in ex]),
             "thumb": np.stack([e.thumb for e in ex]),
             "quality": np.asarray([e.quality for e in ex], np.float32),
+            "iod": np.asarray([float(L.interocular(e.landmarks)) for e in ex], np.float32),
         }
 
 
@@ -241,8 +244,13 @@ def target_costs(
     pose: np.ndarray | None,
     context: np.ndarray | None,
     src: int,
+    iod_px: float = 0.0,
 ) -> np.ndarray:
-    """Cost of showing each exemplar at one output frame (lower is better)."""
+    """Cost of showing each exemplar at one output frame (lower is better).
+
+    ``iod_px`` is the face size in the frame being edited: exemplars stored smaller than that
+    would be magnified (blurred), so they pay in proportion to the magnification.
+    """
     d = (feats["params"] - target[None, :]) / SHAPE_SCALE
     cost = (SHAPE_WEIGHT * d * d).sum(1)
     if closure:
@@ -252,6 +260,8 @@ def target_costs(
     if context is not None:
         diff = np.abs(feats["context"] - context).mean(1) / CONTEXT_SCALE
         cost += CONTEXT_WEIGHT * diff * diff
+    if iod_px > 0 and "iod" in feats:
+        cost += MAGNIFY_WEIGHT * np.maximum(0.0, np.log(iod_px / np.maximum(feats["iod"], 1.0)))
     cost -= 0.05 * feats["quality"]
     cost[feats["order"] == src] -= SELF_BONUS
     return cost
@@ -264,6 +274,7 @@ def choose_exemplars(
     src_frames: np.ndarray,
     valid: np.ndarray,
     frames: FrameTable | None = None,
+    iod_px: np.ndarray | None = None,
 ) -> np.ndarray:
     """Viterbi choice of one exemplar (source index) per output frame; -1 where ``valid`` is False.
 
@@ -288,7 +299,8 @@ def choose_exemplars(
         src = int(src_frames[k])
         pose = frames.pose_of(src) if frames is not None else None
         context = frames.context_of(src) if frames is not None else None
-        c = target_costs(feats, targets[k], bool(closure[k]), pose, context, src)
+        size = float(iod_px[src]) if iod_px is not None and 0 <= src < len(iod_px) else 0.0
+        c = target_costs(feats, targets[k], bool(closure[k]), pose, context, src, size)
         idx = np.argpartition(c, k_cand - 1)[:k_cand] if k_cand < n_ex else np.arange(n_ex)
         cands[k] = idx
         tc = c[idx]
