@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import api
-from ..errors import AudioMissing, EngineError, InvalidOptions, MediaUnreadable, ReperformError, VideoMissing
+from ..errors import (
+    AudioMissing,
+    EngineError,
+    InputError,
+    InvalidOptions,
+    MediaUnreadable,
+    ReperformError,
+    VideoMissing,
+)
 from ..settings import Settings
 from ..storage import Storage
 from .store import COMPLETED, TERMINAL, Claim, JobStore
@@ -120,7 +128,7 @@ class _Lease:
         self._beat(*pending)
 
 
-def _materialize(ctx: JobContext, item: dict[str, Any], dest: Path, error: type[ReperformError]) -> Path:
+def _materialize(ctx: JobContext, item: dict[str, Any], dest: Path, error: type[InputError]) -> Path:
     """A local file for an input item (stored asset or URL)."""
     from ..server.fetch import fetch
 
@@ -183,6 +191,7 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
     work = ctx.settings.work_dir / job_id / owner.rsplit(":", 1)[-1]
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    finished = False  # True once this attempt has ended the job (its compare-and-set won)
     try:
         with _Lease(ctx, job_id, owner) as lease:
             video, audio, script = _inputs(ctx, job.input, work)
@@ -195,7 +204,8 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
             info = api.probe(out)
             key = f"outputs/{job_id}/{owner.rsplit(':', 1)[-1]}/{job.output_file_name or 'output'}.mp4"
             ctx.storage.put_file(out, key)
-            if not ctx.store.complete(job_id, owner, key, round(info.duration_s, 3)):
+            finished = ctx.store.complete(job_id, owner, key, round(info.duration_s, 3))
+            if not finished:
                 log.warning("job %s: another attempt finished first; discarding %s", job_id, key)
                 ctx.storage.delete(key)
                 return claim
@@ -204,12 +214,16 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
         if isinstance(exc, MediaUnreadable):
             exc = MediaUnreadable(f"an input is not readable media: {exc.message}")
         log.info("job %s: FAILED %s: %s", job_id, exc.code, exc.message)
-        ctx.store.fail(job_id, owner, exc.message, exc.code)
+        finished = ctx.store.fail(job_id, owner, exc.message, exc.code)
     except Exception as exc:  # a bug or environment problem: fail the job, keep the worker alive
         log.exception("job %s: internal error", job_id)
-        ctx.store.fail(job_id, owner, f"internal error: {exc.__class__.__name__}: {exc}", EngineError.code)
+        finished = ctx.store.fail(job_id, owner, f"internal error: {exc.__class__.__name__}: {exc}",
+                                  EngineError.code)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if not finished:  # the lease was lost: the attempt that owns the job now finishes it
+        log.warning("job %s: this attempt no longer owns the job; leaving it to its owner", job_id)
+        return claim
     # The job has ended: scratch left by earlier, killed attempts can go too.
     shutil.rmtree(work.parent, ignore_errors=True)
     on_terminal(ctx, job_id)
