@@ -127,22 +127,10 @@ class SpeechAnalyzer:
         audio = to_analysis_rate(audio)
         duration = audio.duration_s
         tracks = analyze_acoustics(audio)
-        gated = energy_pauses(tracks)
         speech_s = float((tracks.energy > 0).sum()) * tracks.hop_s
         has_speech = speech_s >= MIN_SPEECH_S
 
-        transcript = EMPTY_TRANSCRIPT
-        whisper_ran = False
-        if text is not None and text.strip():
-            transcript = Transcript(text.strip(), ENGLISH, 1.0, ())
-        elif has_speech and self.transcriber() is not None:
-            whisper_ran = True
-            try:
-                transcript = self.transcribe(audio)
-            except EngineError:
-                raise
-            except Exception as exc:  # a model failure must not fail the job: tracks still work
-                log.warning("Whisper transcription failed (%s); continuing without a transcript", exc)
+        transcript, whisper_ran = self._transcript(audio, text, has_speech)
 
         method, phones, words = "acoustic", [], list(transcript.words)
         if has_speech and transcript.language == ENGLISH and transcript.text:
@@ -157,17 +145,8 @@ class SpeechAnalyzer:
                 phones, method = _phones_from_recognition(recognized), "recognized"
 
         phones = clean_phones(phones, duration) if phones else []
-        if method == "aligned":
-            # A pause is silence by both accounts: SIL in the alignment, and not loud. Loud SIL
-            # (speech the transcript left out, laughter) keeps SIL phones but is no pause.
-            pauses = subtract_ranges(
-                pauses_from_phones(phones), energy_speech_runs(tracks, LOUD_IN_PAUSE_S), MIN_PAUSE_S
-            )
-        elif has_speech:
-            # Recognition's SIL is unreliable and acoustic has none: the loudness gate decides.
-            pauses = gated
-        else:
-            pauses = [(0.0, duration)] if duration >= MIN_PAUSE_S else []
+        pauses = _pauses(method, phones, tracks, has_speech, duration)
+        if not has_speech:
             words = []
         log.info(
             "speech: %s, %d phones, %d words, %d pauses, lang=%s in %.2f s",
@@ -178,6 +157,23 @@ class SpeechAnalyzer:
             method=method, language=transcript.language, transcript=transcript.text,
             hop_s=tracks.hop_s, energy=tracks.energy, openness=tracks.openness, voiced=tracks.voiced,
         )
+
+    def _transcript(self, audio: Audio, text: str | None, has_speech: bool) -> tuple[Transcript, bool]:
+        """The given text (taken as English), else Whisper's transcript; and whether Whisper ran.
+
+        Whisper is not asked about audio without speech: it invents text for silence.
+        """
+        if text is not None and text.strip():
+            return Transcript(text.strip(), ENGLISH, 1.0, ()), False
+        if not has_speech or self.transcriber() is None:
+            return EMPTY_TRANSCRIPT, False
+        try:
+            return self.transcribe(audio), True
+        except EngineError:
+            raise
+        except Exception as exc:  # a model failure must not fail the job: the tracks still work
+            log.warning("Whisper transcription failed (%s); continuing without a transcript", exc)
+            return EMPTY_TRANSCRIPT, True
 
     def _align(
         self, audio: Audio, transcript: Transcript, tracks: AcousticTracks
@@ -255,6 +251,24 @@ class SpeechAnalyzer:
                 )
         phones, words = _phones_from_alignment(aligned_words)
         return phones + extra, words, ok_s / total_s if total_s > 0 else 0.0
+
+
+def _pauses(
+    method: str, phones: list[Phone], tracks: AcousticTracks, has_speech: bool, duration_s: float
+) -> list[tuple[float, float]]:
+    """Pauses by the most trustworthy account available.
+
+    Aligned: silence by both accounts, SIL in the alignment and not loud (loud SIL is speech the
+    transcript left out, or laughter: SIL phones, but no pause). Recognised or acoustic: the
+    loudness gate, as recognition's SIL is unreliable. No speech: one pause over everything.
+    """
+    if not has_speech:
+        return [(0.0, duration_s)] if duration_s >= MIN_PAUSE_S else []
+    if method == "aligned":
+        return subtract_ranges(
+            pauses_from_phones(phones), energy_speech_runs(tracks, LOUD_IN_PAUSE_S), MIN_PAUSE_S
+        )
+    return energy_pauses(tracks)
 
 
 def segment_windows(
