@@ -30,7 +30,7 @@ PAUSES = (
 
 SPEED = (
     "`videoretalking_4` (700x700, 30 fps, 6.6 s) scaled with PyAV/OpenCV to 480, 720 and 1080 px high and "
-    "padded with black to 16:9 (854x480, 1280x720, 1920x1080), driven by its own audio. Every run is a "
+    "padded with black to 16:9 (852x480, 1280x720, 1920x1080), driven by its own audio. Every run is a "
     "fresh child process (`benchmarks/child.py`) timing the `generate` call alone; peak RSS is that "
     "process's `ru_maxrss` (imports and models included). The **floor** is one plain decode "
     "(`reperform.media.iter_frames`) into the engine's writer (`reperform.media.Mp4Writer`, same x264 "
