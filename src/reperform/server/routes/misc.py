@@ -54,7 +54,7 @@ def get_asset(asset_id: str, request: Request, state: StateDep, key: ApiKeyDep) 
     return JSONResponse(asset_json(asset, state.signer(request)))
 
 
-@router.get("/files/{key:path}", summary="Download a stored file by its signed URL", include_in_schema=False)
+@router.api_route("/files/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def download(key: str, state: StateDep, expires: int = 0, signature: str = "") -> Response:
     if not state.signer_for_files().verify(key, expires, signature):
         raise ApiError(403, "forbidden", "the link is invalid or has expired")
