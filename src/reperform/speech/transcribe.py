@@ -34,9 +34,9 @@ MIN_AUDIO_S = 0.3
 class Transcript:
     """What Whisper heard: text, language, its segments and its (coarse, ±0.3 s) word timings.
 
-    ``rejected_s`` is how much audio lay in segments dropped as implausible: with an
-    English-only model, speech in another language shows up as confident-sounding English
-    with a very low log-probability, so this is the only sign of foreign speech it gives.
+    With an English-only model, speech in another language comes out as fluent English with a
+    very low log-probability; those segments are dropped, so an empty text despite plenty of
+    speech is the sign of foreign speech such a model gives.
     """
 
     text: str
@@ -44,7 +44,6 @@ class Transcript:
     language_probability: float
     words: tuple[Word, ...]
     segments: tuple[tuple[float, float, str], ...] = ()
-    rejected_s: float = 0.0
 
 
 EMPTY_TRANSCRIPT = Transcript("", "", 0.0, ())
@@ -96,12 +95,10 @@ class Transcriber:
         texts: list[str] = []
         words: list[Word] = []
         kept: list[tuple[float, float, str]] = []
-        rejected_s = 0.0
         for seg in segments:
             if seg.no_speech_prob > NO_SPEECH_PROB_MAX or seg.avg_logprob < AVG_LOGPROB_MIN:
                 log.debug("dropped Whisper segment %r (no_speech %.2f, logprob %.2f)",
                           seg.text, seg.no_speech_prob, seg.avg_logprob)
-                rejected_s += max(0.0, float(seg.end) - float(seg.start))
                 continue
             texts.append(seg.text.strip())
             seg_start = float(np.clip(seg.start, 0.0, audio.duration_s))
@@ -121,5 +118,4 @@ class Transcriber:
             language_probability=float(info.language_probability or 0.0) if language else 0.0,
             words=tuple(words),
             segments=tuple(kept),
-            rejected_s=rejected_s,
         )
