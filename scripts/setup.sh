@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make this checkout runnable on a fresh Debian machine with Python 3.11: system packages
-# (espeak-ng for TTS, redis-server for the distributed queue, chromium for the Studio tests),
+# (espeak-ng for TTS, redis-server for the distributed queue, chromium for the Studio tests,
+# postgresql for the tests that run the job store on PostgreSQL),
 # then the virtualenv with reperform and its test tools. Idempotent and quiet when done already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
