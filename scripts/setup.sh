@@ -27,6 +27,6 @@ stamp=.venv/.reperform-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing python packages (about a minute the first time)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "ignored: it is neither" || true
   touch "$stamp"
 fi
