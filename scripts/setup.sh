@@ -26,7 +26,11 @@ fi
 stamp=.venv/.reperform-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing python packages (about a minute the first time)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "ignored: it is neither" || true
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } \
+      >.venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    echo "setup: pip install failed (log above)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
