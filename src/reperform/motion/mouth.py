@@ -1,4 +1,4 @@
-"""Mouth trajectory from speech: targets → coarticulation → pauses → acoustics → smoothing → closures.
+"""Mouth trajectory from speech: targets → coarticulation → pauses → acoustics → smoothing → range → closures.
 
 Every pass is a small pure function on a fixed 100 Hz grid (finer than any video frame rate, so
 sampling to frames loses nothing), which keeps each rule testable on hand-built phones.
@@ -14,8 +14,12 @@ sampling to frames loses nothing), which keeps each rule testable on hand-built 
 - **Acoustics**: the audio's own openness estimate is blended into ``open``/``jaw`` — it knows
   about loudness and vowel quality the phone labels miss, and it is all there is when no phones
   are known (other languages).
+  Its peaks are emphasised (a power > 1): its middle values follow loudness, not the jaw.
 - **Smoothing**: a Gaussian (symmetric, so zero-phase: no lag against the audio).
-- **Closures**: p/b/m spans are forced shut *after* smoothing, so a seal is never blurred away.
+- **Range**: speech is stretched so its 95th-percentile opening (and lip-shape span) matches the
+  person's own measured range; blending and coarticulation otherwise shrink every peak.
+- **Closures**: p/b/m spans are forced shut *after* smoothing (with a 30 ms ramp each side), so a
+  seal is never blurred away.
 """
 
 from __future__ import annotations
