@@ -29,6 +29,9 @@ MIN_FIT_FRAMES = 40
 #: Only this much of the source is used: two minutes hold hundreds of syllables, and the fit
 #: costs one planning pass per viseme, so its time must not grow with the clip.
 MAX_FIT_S = 120.0
+#: Columns of MOUTH_PARAMS fitted: opening and jaw (both open from a rest value; lip shape
+#: goes both ways and stays with the centre-sampled measurement).
+FITTED_COLUMNS = (0, 3)
 #: Fitted openings are clipped to this range of fractions (above 1 = beyond the 95th percentile).
 OPENING_LIMITS = (0.0, 1.5)
 
@@ -42,7 +45,7 @@ def fit_openings(
     *,
     source_offset_s: float = 0.0,
 ) -> np.ndarray:
-    """``targets`` (float32[N_VISEMES, 4]) with the ``open`` column refitted to this speaker.
+    """``targets`` (float32[N_VISEMES, 4]) with the ``open`` and ``jaw`` columns refitted to this speaker.
 
     Returns ``targets`` unchanged when the source has no phones, too few usable frames, or the
     fit is degenerate.
@@ -53,37 +56,42 @@ def fit_openings(
     ):
         return targets
     t_frames = np.asarray(frame_times_s, np.float64) + source_offset_s
-    real = np.asarray(track.mouth[:, 0], np.float64)
+    real = np.asarray(track.mouth, np.float64)
     fit_s = min(source_speech.duration_s, MAX_FIT_S)
-    ok = np.asarray(track.present, bool) & np.isfinite(real) & (t_frames >= 0) & (t_frames < fit_s)
+    ok = np.asarray(track.present, bool) & np.isfinite(real[:, FITTED_COLUMNS]).all(axis=1)
+    ok &= (t_frames >= 0) & (t_frames < fit_s)
     if ok.sum() < MIN_FIT_FRAMES:
         return targets
-    span = float(rng.hi[0] - rng.closed[0])
     t_grid = grid(fit_s)
     phones = [p for p in source_speech.phones if p.start_s < fit_s]
     pauses = [(a, b) for a, b in source_speech.pauses if a < fit_s]
 
-    def opening(tg: np.ndarray) -> np.ndarray:
+    def planned(tg: np.ndarray) -> np.ndarray:
         segs = phone_segments(phones, tg, rng, None) + pause_segments(pauses, tg[Viseme.REST], rng)
         curve, _ = coarticulate(segs, t_grid, tg[Viseme.REST])
-        return np.interp(t_frames[ok], t_grid, curve[:, 0])
+        return np.stack([np.interp(t_frames[ok], t_grid, curve[:, j]) for j in FITTED_COLUMNS], axis=1)
 
+    # Opening rests at "closed", the jaw at neutral: that is where every viseme's target is 0.
+    low = np.array([rng.closed[j] if j == 0 else rng.neutral[j] for j in FITTED_COLUMNS])
+    span = np.maximum(np.array([rng.hi[j] for j in FITTED_COLUMNS]) - low, 1e-6)
     closed = targets.copy()
-    closed[1:, 0] = rng.closed[0]
-    base = opening(closed)
+    closed[1:, FITTED_COLUMNS] = low
+    base = planned(closed)
     cols = []
     for v in range(1, N_VISEMES):
         one = closed.copy()
-        one[v, 0] = rng.hi[0]
-        cols.append((opening(one) - base) / span)
-    x = np.stack(cols, axis=1)
-    y = (real[ok] - base) / span
-    prior = (targets[1:, 0] - rng.closed[0]) / span
-    try:
-        w = np.linalg.solve(x.T @ x + RIDGE_FRAMES * np.eye(x.shape[1]), x.T @ y + RIDGE_FRAMES * prior)
-    except np.linalg.LinAlgError:
-        return targets
+        one[v, FITTED_COLUMNS] = low + span
+        cols.append((planned(one) - base) / span)
+    design = np.stack(cols, axis=2)  # [frames, columns, visemes]
     out = targets.copy()
-    out[1:, 0] = rng.closed[0] + np.clip(w, *OPENING_LIMITS) * span
-    log.debug("fitted openings on %d source frames: %s", int(ok.sum()), np.round(w, 2))
+    for c, j in enumerate(FITTED_COLUMNS):
+        x = design[:, c, :]
+        y = (real[ok, j] - base[:, c]) / span[c]
+        prior = (targets[1:, j] - low[c]) / span[c]
+        try:
+            w = np.linalg.solve(x.T @ x + RIDGE_FRAMES * np.eye(x.shape[1]), x.T @ y + RIDGE_FRAMES * prior)
+        except np.linalg.LinAlgError:
+            return targets
+        out[1:, j] = low[c] + np.clip(w, *OPENING_LIMITS) * span[c]
+        log.debug("fitted column %d on %d source frames: %s", j, int(ok.sum()), np.round(w, 2))
     return out.astype(np.float32)
