@@ -111,3 +111,25 @@ def test_a_still_image_gets_a_synthesised_open_mouth_with_dark_interior(clip_loa
     below = int(cy + 0.1 * iod)  # inside the new opening, under the upper teeth
     patch = outs[1][0][below - 2:below + 3, int(cx) - 2:int(cx) + 3].astype(float)
     assert patch.mean() < 0.5 * still.frames[0][below - 2:below + 3, int(cx) - 2:int(cx) + 3].mean()
+
+
+def test_an_occluder_in_front_of_the_chin_stays_in_front(clip_loader):
+    clip = clip_loader(CLIP, N_FRAMES)
+    s = 14  # a closed mouth, opened by the plan
+    lm = clip.track.landmarks[s]
+    iod = float(L.interocular(lm))
+    frame = clip.frames[s].copy()
+    # A flat grey "microphone" over the chin, below the lips, inside the jaw line.
+    cx, cy = lm[L.CHIN, :2]
+    x0, x1 = int(cx - 0.25 * iod), int(cx + 0.25 * iod)
+    y0, y1 = int(cy - 0.45 * iod), int(cy - 0.1 * iod)
+    frame[y0:y1, x0:x1] = (90, 90, 95)
+    frames = {s: frame}
+    targets = clip.track.mouth[[s]].copy()
+    targets[:, 0] = 0.25
+    renderer = render.Renderer(clip.track, clip.bank, make_plan(np.array([s]), targets))
+    out, box = renderer.render(0, frames[s])
+    assert box is not None
+    core = (slice(y0 + 3, y1 - 3), slice(x0 + 3, x1 - 3))
+    changed = np.abs(out[core].astype(int) - frame[core].astype(int)).max(axis=2)
+    assert np.mean(changed > 12) < 0.1

@@ -16,6 +16,14 @@ import numpy as np
 COLOUR_SIGMA_IOD = 0.22
 #: Feather of the edit mask's edge (inter-ocular units).
 FEATHER_SIGMA_IOD = 0.06
+#: Occluder detection: blurred colour difference (levels) between frame and colour-matched exemplar
+#: that starts/saturates the "something is in front" mask, the blur, and how far the mask grows.
+OCCLUDER_DIFF_LO = 28.0
+OCCLUDER_DIFF_HI = 55.0
+OCCLUDER_SIGMA_IOD = 0.025
+OCCLUDER_GROW_IOD = 0.05
+#: Share of the ring around the mouth that may be covered before the whole edit fades out.
+OCCLUDED_RING_SHARE = 0.25
 #: Colour-match field is computed at most at this size (px) and upsampled: it is smooth anyway.
 COLOUR_GRID_PX = 64
 
@@ -78,3 +86,27 @@ def composite(frame_roi: np.ndarray, synth: np.ndarray, alpha: np.ndarray) -> np
     # Rounded and saturated (negative values clamped first: convertScaleAbs takes |x|); frame
     # values are integers, so alpha == 0 gives them back exactly.
     return cv2.convertScaleAbs(cv2.max(out, 0.0))
+
+
+def occluder_mask(
+    frame_roi: np.ndarray, synth: np.ndarray, region: np.ndarray, mouth_ring: np.ndarray, iod_px: float
+) -> np.ndarray:
+    """Where something covers the face (a hand, a microphone), 0..1 per ROI pixel.
+
+    The colour-matched exemplar and the frame show the same skin wherever nothing moved; a large,
+    smooth difference in ``region`` (skin away from the lips and jaw lines, where differences are
+    expected) means an occluder in front of the face in one of them. The frame must win there.
+    If occluders surround the mouth (``mouth_ring`` share above OCCLUDED_RING_SHARE), the mouth
+    itself is taken as covered and the whole edit fades out, rather than painting lips over a hand.
+    """
+    sigma = max(OCCLUDER_SIGMA_IOD * iod_px, 0.8)
+    diff = cv2.absdiff(frame_roi.astype(np.float32), synth).max(axis=2)
+    diff = cv2.GaussianBlur(diff, (0, 0), sigma)
+    occ = np.clip((diff - OCCLUDER_DIFF_LO) / (OCCLUDER_DIFF_HI - OCCLUDER_DIFF_LO), 0, 1) * region
+    ring_w = float(mouth_ring.sum())
+    covered = float((occ * mouth_ring).sum()) / ring_w if ring_w > 0 else 0.0
+    grow = max(int(round(OCCLUDER_GROW_IOD * iod_px)), 1)
+    occ = cv2.dilate(occ, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    occ = cv2.GaussianBlur(occ, (0, 0), sigma)
+    whole = np.clip((covered - OCCLUDED_RING_SHARE) / OCCLUDED_RING_SHARE, 0, 1)
+    return np.maximum(occ, whole)

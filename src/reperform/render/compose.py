@@ -61,6 +61,9 @@ CAVITY_MIN_OPEN = 0.04
 #: the lip's thickness away from the inner contour: MediaPipe's inner contour does not hug the
 #: lips exactly, and the fringe it leaves (teeth, the dark crease) would show as streaks.
 LIP_FRINGE_SHARE = 0.15
+#: Band (inter-ocular units) around lips and jaw lines where frame and exemplar are *expected* to
+#: differ (the mouth moved), excluded from occluder detection.
+OCC_EXPECTED_BAND_IOD = 0.06
 #: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
 DISSOLVE_WEIGHT = 0.5
 #: Film grain (grey levels, σ) added to the procedural cavity so it is not cleaner than the video.
@@ -274,6 +277,9 @@ class Renderer:
             cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=CAVITY_GRAIN, seed=k)
 
         alpha = blend.feather(hard, fs) * valid
+        occ = self._occluders(frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px)
+        if occ is not None:
+            alpha *= 1.0 - occ
         out_roi = blend.composite(frame_roi, synth, alpha)
         rows = np.nonzero(alpha.any(axis=1))[0]
         cols = np.nonzero(alpha.any(axis=0))[0]
@@ -283,6 +289,32 @@ class Renderer:
         out[y0:y1, x0:x1] = out_roi
         box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
         return out, box
+
+    def _occluders(self, frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px):
+        """Occluder mask for this frame (see :func:`blend.occluder_mask`), or None if clear."""
+        x0, y0, x1, y1 = roi
+        origin = np.array([x0, y0], np.float64)
+        shape = (y1 - y0, x1 - x0)
+        expected = np.zeros(shape, np.uint8)
+        inside_both = np.ones(shape, np.uint8)
+        thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px)), 1)
+        for lm in (n_cur, shaped):
+            # Only the face inside *both* jaw lines is checked: between an old and a new chin the
+            # frame and the exemplar differ by design (that is the jaw moving).
+            face = np.zeros(shape, np.uint8)
+            jaw_poly = np.round((apply(img_from_norm, lm[list(LOWER_JAW)]) - origin) * 16).astype(np.int32)
+            cv2.fillPoly(face, [jaw_poly], 1, lineType=cv2.LINE_8, shift=4)
+            inside_both &= face
+            lips = np.round((apply(img_from_norm, lm[list(L.LIPS_OUTER)]) - origin) * 16).astype(np.int32)
+            cv2.fillPoly(expected, [lips], 1, lineType=cv2.LINE_8, shift=4)
+            cv2.polylines(expected, [lips], True, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
+            jaw = np.round((apply(img_from_norm, lm[list(LOWER_JAW)]) - origin) * 16).astype(np.int32)
+            cv2.polylines(expected, [jaw], False, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
+        ring = cv2.dilate(expected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * thick + 1, 4 * thick + 1)))
+        region = hard * inside_both * (1.0 - expected.astype(np.float32))
+        mouth_ring = region * (ring > 0)
+        occ = blend.occluder_mask(frame_roi, synth, region, mouth_ring, iod_px)
+        return occ if occ.max() > 0 else None
 
     @staticmethod
     def _cavity_strength(target_open: float, exemplar_open: float) -> float:
