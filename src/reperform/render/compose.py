@@ -64,6 +64,8 @@ LIP_FRINGE_SHARE = 0.15
 #: Band (inter-ocular units) around lips and jaw lines where frame and exemplar are *expected* to
 #: differ (the mouth moved), excluded from occluder detection.
 OCC_EXPECTED_BAND_IOD = 0.06
+#: Inter-ocular size (px) of the grid the occluder check runs on.
+OCC_GRID_IOD_PX = 40.0
 #: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
 DISSOLVE_WEIGHT = 0.5
 #: Film grain (grey levels, σ) added to the procedural cavity so it is not cleaner than the video.
@@ -291,30 +293,50 @@ class Renderer:
         return out, box
 
     def _occluders(self, frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px):
-        """Occluder mask for this frame (see :func:`blend.occluder_mask`), or None if clear."""
+        """Occluder mask for this frame (see :func:`blend.occluder_mask`), or None if clear.
+
+        Worked out on a grid where the face is OCC_GRID_IOD_PX across the eyes (an occluder is a
+        big, smooth thing), then upsampled: the cost no longer grows with the face's size.
+        """
         x0, y0, x1, y1 = roi
+        full = (y1 - y0, x1 - x0)
+        f = min(1.0, OCC_GRID_IOD_PX / max(iod_px, 1.0))
+        shape = (max(2, round(full[0] * f)), max(2, round(full[1] * f)))
+        size = (shape[1], shape[0])
         origin = np.array([x0, y0], np.float64)
-        shape = (y1 - y0, x1 - x0)
+
+        def poly(lm, which):
+            return np.round((apply(img_from_norm, lm[list(which)]) - origin) * f * 16).astype(np.int32)
+
         expected = np.zeros(shape, np.uint8)
         inside_both = np.ones(shape, np.uint8)
-        thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px)), 1)
+        thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px * f)), 1)
         for lm in (n_cur, shaped):
             # Only the face inside *both* jaw lines is checked: between an old and a new chin the
             # frame and the exemplar differ by design (that is the jaw moving).
             face = np.zeros(shape, np.uint8)
-            jaw_poly = np.round((apply(img_from_norm, lm[list(LOWER_JAW)]) - origin) * 16).astype(np.int32)
-            cv2.fillPoly(face, [jaw_poly], 1, lineType=cv2.LINE_8, shift=4)
+            jaw = poly(lm, LOWER_JAW)
+            cv2.fillPoly(face, [jaw], 1, lineType=cv2.LINE_8, shift=4)
             inside_both &= face
-            lips = np.round((apply(img_from_norm, lm[list(L.LIPS_OUTER)]) - origin) * 16).astype(np.int32)
+            lips = poly(lm, L.LIPS_OUTER)
             cv2.fillPoly(expected, [lips], 1, lineType=cv2.LINE_8, shift=4)
             cv2.polylines(expected, [lips], True, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
-            jaw = np.round((apply(img_from_norm, lm[list(LOWER_JAW)]) - origin) * 16).astype(np.int32)
             cv2.polylines(expected, [jaw], False, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
         ring = cv2.dilate(expected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * thick + 1, 4 * thick + 1)))
-        region = hard * inside_both * (1.0 - expected.astype(np.float32))
+        small_hard = cv2.resize(hard, size, interpolation=cv2.INTER_LINEAR) if f < 1 else hard
+        region = small_hard * inside_both * (1.0 - expected.astype(np.float32))
+        if region.max() <= 0:
+            return None
         mouth_ring = region * (ring > 0)
-        occ = blend.occluder_mask(frame_roi, synth, region, mouth_ring, iod_px)
-        return occ if occ.max() > 0 else None
+        if f < 1:
+            frame_s = cv2.resize(frame_roi, size, interpolation=cv2.INTER_LINEAR)
+            synth_s = cv2.resize(synth, size, interpolation=cv2.INTER_LINEAR)
+        else:
+            frame_s, synth_s = frame_roi, synth
+        occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * f)
+        if occ.max() <= 0:
+            return None
+        return cv2.resize(occ, (full[1], full[0]), interpolation=cv2.INTER_LINEAR) if f < 1 else occ
 
     @staticmethod
     def _cavity_strength(target_open: float, exemplar_open: float) -> float:
