@@ -56,6 +56,8 @@ class ClipResult:
     clip: str
     r: float  # planned open vs real open, second half (with the first half's own speech)
     r_no_source_speech: float  # same, when the source has no usable audio (generic table only)
+    r_width: float  # planned vs real mouth width (rounding/spread)
+    r_jaw: float  # planned vs real jaw
     lag_env: int  # best lag of planned open vs the speech envelope, frames
     lag_real: int  # best lag of planned open vs the real mouth, frames
     pause_rest: float  # share of pause frames planned at rest
@@ -126,16 +128,18 @@ def evaluate_clip(path: Path, config: EngineConfig | None = None, cache: Path | 
             drive, prosody, src_track, profile, timemap, GenerateOptions(),
             source_speech=source, frame_times_s=times[first], source_offset_s=video_start_s,
         )
-        return p.mouth[:, 0]
+        return p.mouth
 
-    planned = plan(src_speech)
-    generic = plan(None)
-    real = np.where(track.present[half:half + n_out], track.mouth[half:half + n_out, 0], np.nan)
+    planned_all = plan(src_speech)
+    planned, generic = planned_all[:, 0], plan(None)[:, 0]
+    real_all = np.where(track.present[half:half + n_out, None], track.mouth[half:half + n_out], np.nan)
+    real = real_all[:, 0]
     env = frame_envelope(drive_audio.samples, drive_audio.rate, fps, n_out)
     in_pause = pause_frames(silent_runs(drive_audio.samples, drive_audio.rate), fps, n_out)
     rest = rest_level(np.where(src_track.present, src_track.mouth[:, 0], np.nan))
     return ClipResult(
         clip=path.stem, r=pearson(planned, real), r_no_source_speech=pearson(generic, real),
+        r_width=pearson(planned_all[:, 1], real_all[:, 1]), r_jaw=pearson(planned_all[:, 3], real_all[:, 3]),
         lag_env=best_lag(planned, env)[0], lag_real=best_lag(planned, real)[0],
         pause_rest=pause_closure(planned, in_pause, rest)[0], method=drive.method, n_frames=n_out,
     )
@@ -216,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate_clip(args.media / "videos" / f"{stem}.mp4")
         rows.append(res)
         print(
-            f"{res.clip:38s} r={res.r:+.3f} r_generic={res.r_no_source_speech:+.3f} lag_env={res.lag_env:+d} "
+            f"{res.clip:38s} r={res.r:+.3f} r_generic={res.r_no_source_speech:+.3f} r_width={res.r_width:+.3f} "
+            f"r_jaw={res.r_jaw:+.3f} lag_env={res.lag_env:+d} "
             f"lag_real={res.lag_real:+d} pause_rest={res.pause_rest:.2f} method={res.method} n={res.n_frames}",
             flush=True,
         )

@@ -14,7 +14,7 @@ sampling to frames loses nothing), which keeps each rule testable on hand-built 
 - **Acoustics**: the audio's own openness estimate is blended into ``open``/``jaw`` — it knows
   about loudness and vowel quality the phone labels miss, and it is all there is when no phones
   are known (other languages).
-  Its peaks are emphasised (a power > 1): its middle values follow loudness, not the jaw.
+  Without phones its peaks are emphasised (a power > 1): its middle values follow loudness.
 - **Smoothing**: a Gaussian (symmetric, so zero-phase: no lag against the audio).
 - **Range**: speech is stretched so its 95th-percentile opening (and lip-shape span) matches the
   person's own measured range; blending and coarticulation otherwise shrink every peak.
@@ -72,16 +72,16 @@ PAUSE_CLOSE_DOMINANCE = 4.0
 #: Weight of the acoustic openness in ``open`` per speech method: forced-aligned phones are
 #: trusted most; recognised phones are noisy; acoustic-only has nothing else. Measured on the
 #: cross-segment clips (plan_eval): less acoustic gives a slightly better correlation with real
-#: mouths, but the acoustic share anchors syllable timing to the sound: with aligned phones, 0.5
-#: puts the opening's best lag against the speech envelope at 0 on every clip but the one whose
-#: envelope is mostly piano. Recognised phones: 0.6 (more costs correlation, fixes no lag).
-ACOUSTIC_WEIGHT = {"aligned": 0.5, "recognized": 0.6, "acoustic": 1.0}
-#: The acoustic openness is raised to this power before use: its low and middle values track
-#: loudness more than jaw opening (fricatives, nasals, music), only its peaks mark open vowels.
-#: Measured with phones removed from the English clips plus the non-English one (plan_eval):
-#: power 1 → mean r 0.08, 2 → 0.19, 3 → 0.24. With phones, 2 keeps the AV lag at 0 where 3
-#: does not. Without phones, 3: the mouth opens on vowel peaks and rests between them.
-ACOUSTIC_CONTRAST_GAMMA = {"aligned": 2.0, "recognized": 2.0, "acoustic": 3.0}
+#: mouths, but the acoustic share anchors syllable timing to the sound: with aligned phones 0.5
+#: is the lowest share that puts the opening's best lag against the speech envelope at 0 on
+#: every clip (0.4: +6 frames on one). Recognised phones: 0.5 (more costs correlation).
+ACOUSTIC_WEIGHT = {"aligned": 0.5, "recognized": 0.5, "acoustic": 1.0}
+#: The acoustic openness is raised to this power before use. Without phones its middle values
+#: follow loudness more than the jaw (fricatives, nasals, music) and only its peaks mark open
+#: vowels: with phones removed from the English clips plus the non-English one (plan_eval),
+#: power 1 → mean r 0.18, 2 → 0.26, 3 → 0.29, all at AV lag 0. Blended with phones, a power
+#: above 1 moves the best AV lag off 0 on some clips, so it stays linear there.
+ACOUSTIC_CONTRAST_GAMMA = {"aligned": 1.0, "recognized": 1.0, "acoustic": 3.0}
 #: Planned speech is stretched so this percentile of its opening reaches the person's measured
 #: high percentile (``FaceProfile.mouth_max``): averaging targets and coarticulation shrink
 #: peaks, and a mouth that barely moves reads as out of sync.
@@ -266,12 +266,19 @@ def blend_acoustic(mouth: np.ndarray, t_s: np.ndarray, speech: SpeechTimeline, r
     """Acoustics pass: mix the audio's openness estimate into ``open`` and ``jaw``.
 
     Outside speech the acoustic curve is gated to rest: breaths and room noise must not move the
-    lips (no flapping in silence).
+    lips (no flapping in silence). Across pauses too short to relax (the hold rule) it is bridged
+    from one edge to the other, so the sound's dip does not undo the hold.
     """
     if weight <= 0 or speech.openness.size == 0:
         return mouth
     ac = np.clip(_track_at(speech.openness, speech.hop_s, t_s), 0.0, 1.0) ** ACOUSTIC_CONTRAST_GAMMA.get(
-        speech.method, 2.0)
+        speech.method, 1.0)
+    for a, b in speech.pauses:
+        if b - a < PAUSE_HOLD_S:
+            inside = (t_s > a) & (t_s < b)
+            if inside.any():
+                edges = np.interp([a, b], t_s, ac)
+                ac[inside] = np.interp(t_s[inside], [a, b], edges)
     # Fade the acoustic share in and out with speech instead of switching it, so pause edges
     # do not jump.
     gate = gaussian_filter1d(speaking.astype(np.float64), SPEECH_GATE_SIGMA_S / GRID_S, mode="nearest")
