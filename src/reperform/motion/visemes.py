@@ -7,8 +7,9 @@ row adds how far its own opening goes within the class and how strongly it resis
 shape whatever surrounds them; tongue consonants (t/d/k/g/h) are invisible on the lips and let the
 neighbouring vowels shape the mouth.
 
-Speaker adaptation (:func:`reperform.motion.adapt.speaker_targets`) replaces the generic shapes by
-the shapes this person really makes, so the table only has to be right in *direction*.
+Speaker adaptation (:func:`reperform.motion.adapt.speaker_targets`, then
+:func:`reperform.motion.learn.fit_openings`) replaces the generic shapes by the shapes this person
+really makes whenever the source video has its own speech, so there the table is only a prior.
 """
 
 from __future__ import annotations
