@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from reperform.motion.visemes import VOWELS
 from reperform.options import GenerateOptions
 from reperform.records import FaceProfile, MotionPlan, Phone, Prosody, SpeechTimeline, TimeMap
 
@@ -14,7 +15,6 @@ FPS = 25
 NEUTRAL = np.array([0.02, 0.95, 0.25, 1.10], np.float32)
 LOW = np.array([0.0, 0.85, 0.18, 1.05], np.float32)
 HIGH = np.array([0.40, 1.08, 0.34, 1.30], np.float32)
-from reperform.motion.visemes import VOWELS  # noqa: E402
 
 
 def profile(neutral=NEUTRAL, low=LOW, high=HIGH) -> FaceProfile:
