@@ -100,3 +100,20 @@ def test_no_source_speech_leaves_the_targets_alone():
     rng = Range(profile())
     targets = generic_targets(rng)
     assert np.array_equal(fit_openings(targets, rng, None, None, None), targets)
+
+
+def test_a_speaker_whose_mouth_runs_ahead_of_the_sound_gets_a_lead():
+    from reperform.motion.learn import LEAD_CANDIDATES_S, fit_lead
+    from reperform.motion.mouth import plan_mouth
+
+    rng = Range(profile())
+    sp, _, _ = _source(0.38)
+    targets = generic_targets(rng)
+    curves = plan_mouth(sp, None, targets, rng, sp.duration_s)
+    times = np.arange(int(sp.duration_s * 100)) / 100  # a 100 fps camera, for a fine check
+    ahead = max(LEAD_CANDIDATES_S)
+    track = _track_with_open(np.interp(times + ahead, curves.t_s, curves.mouth[:, 0]))
+    assert fit_lead(targets, rng, track, sp, times, default_s=0.01) == ahead
+    on_time = _track_with_open(np.interp(times, curves.t_s, curves.mouth[:, 0]))
+    assert fit_lead(targets, rng, on_time, sp, times, default_s=0.01) == 0.0
+    assert fit_lead(targets, rng, None, None, None, default_s=0.01) == 0.01

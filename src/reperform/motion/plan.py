@@ -17,14 +17,15 @@ from ..records import FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimelin
 from .adapt import Range, speaker_targets
 from .expression import neutral_aus, no_blinks
 from .head import no_head_motion
-from .learn import fit_openings
+from .learn import fit_lead, fit_openings
 from .mouth import GRID_S, MouthCurves, plan_mouth
 from .visemes import Viseme
 
 log = logging.getLogger(__name__)
 
 #: The mouth is shown this far ahead of the sound: articulators move before the acoustic
-#: event they produce. Kept within one frame so the AV offset stays 0 ± 1 frame.
+#: event they produce. Kept within one frame so the AV offset stays 0 ± 1 frame. This is the
+#: default; a source with its own speech sets the speaker's own lead (``learn.fit_lead``).
 MOUTH_LEAD_S = 0.02
 
 
@@ -91,12 +92,15 @@ def plan_motion(
     duration_s = n_out / fps
     speech_end_s = float(min(timemap.audio_duration_s, speech_tl.duration_s or timemap.audio_duration_s))
     curves = plan_mouth(speech_tl, prosody, targets, rng, duration_s, speech_end_s=speech_end_s)
-    frames = sample_frames(curves, n_out, fps, MOUTH_LEAD_S)
+    lead_s = fit_lead(targets, rng, track, source_speech, frame_times_s, default_s=MOUTH_LEAD_S,
+                      source_offset_s=source_offset_s)
+    frames = sample_frames(curves, n_out, fps, lead_s)
     mouth = frames["mouth"]
     mouth[frames["closure"], 0] = rng.closed[0]
     log.info(
-        "planned %d frames (%s speech, %d phones, %d speaker-measured visemes, %d closures)",
+        "planned %d frames (%s speech, %d phones, %d speaker-measured visemes, %d closures, lead %.0f ms)",
         n_out, speech_tl.method, len(speech_tl.phones), int((counts > 0).sum()), len(curves.closure_spans),
+        lead_s * 1000,
     )
     _ = options  # lips mode: expression and head stay as in the source (face/head modes come later)
     return MotionPlan(
