@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -116,6 +117,17 @@ async def _client(base: str, create_key: str, poll_key: str, body: dict[str, Any
             await asyncio.sleep(random.uniform(0.5, 1.5) * POLL_INTERVAL_S)
 
 
+def _run_coroutine(coro: Any) -> Any:
+    """asyncio.run, also from a thread that already runs an event loop (e.g. after Playwright's sync API
+    in the same pytest process): then the load runs on a fresh thread with its own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def run(duration_s: float = 60.0, clients: int = 50, workers: int = 1, media: Path | None = None) -> dict[str, Any]:
     """Start a loopback server, load it for ``duration_s``, stop it; return the latency summary."""
     media = media or _media_dir()
@@ -138,7 +150,8 @@ def run(duration_s: float = 60.0, clients: int = 50, workers: int = 1, media: Pa
             seed_json = seed.json()
             body = {"model": "react-1", "options": {"model_mode": "lips"},
                     "input": [{"type": i["type"], "assetId": i["assetId"]} for i in seed_json["input"]]}
-            return asyncio.run(_load(base, create_key, poll_keys, body, seed_json["id"], duration_s, workers))
+            coro = _load(base, create_key, poll_keys, body, seed_json["id"], duration_s, workers)
+            return _run_coroutine(coro)
         finally:
             proc.terminate()
             try:
