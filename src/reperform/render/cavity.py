@@ -20,7 +20,7 @@ UPPER_TEETH_IOD = 0.085
 UPPER_TEETH_GAP_SHARE = 0.6
 LOWER_TEETH_IOD = 0.045
 #: Openings (inter-ocular units) above which lower teeth / tongue become visible.
-LOWER_TEETH_FROM = 0.21
+LOWER_TEETH_FROM = 0.30
 TONGUE_FROM = 0.10
 #: Ivory the teeth are pulled towards (RGB) and how far.
 TEETH_IVORY = np.array([232.0, 226.0, 210.0], np.float32)
@@ -105,13 +105,16 @@ def paint(
     depth = yn - y_up  # below the upper lip, normalised units
     # Dark interior tinted by the lips, darkest deep inside.
     frac = np.clip(depth / gap, 0, 1)
-    interior = lip[None, None, :] * (0.16 + 0.10 * (1 - np.abs(dx)) * (1 - 0.5 * frac))[..., None]
+    # Deep tissue is more saturated than the lip surface: amplify the lip's own chroma (a grey
+    # lip stays grey, so monochrome footage gets no colour cast).
+    deep = lip * np.sqrt(lip / max(float(lip.mean()), 1.0))
+    interior = deep[None, None, :] * (0.16 + 0.10 * (1 - np.abs(dx)) * (1 - 0.5 * frac))[..., None]
     # Tongue: a soft lip-coloured mound at the bottom when open enough.
     g_max = float(np.max(gap * (inside > 0.5))) if (inside > 0.5).any() else 0.0
     if g_max > TONGUE_FROM:
         tongue = ((dx / 0.7) ** 2 + ((yn - y_lo) / (0.45 * gap)) ** 2) < 1.0
         tw = cv2.GaussianBlur(tongue.astype(np.float32), (0, 0), 1.5) * _smoothstep((g_max - TONGUE_FROM) / 0.08)
-        interior = interior * (1 - tw[..., None]) + (lip * 0.5)[None, None, :] * tw[..., None]
+        interior = interior * (1 - tw[..., None]) + (deep * 0.6)[None, None, :] * tw[..., None]
     col = interior
     # Upper teeth hang from the upper lip.
     band = np.minimum(UPPER_TEETH_IOD, UPPER_TEETH_GAP_SHARE * gap)
@@ -127,7 +130,7 @@ def paint(
     if g_max > LOWER_TEETH_FROM:
         lo_band = LOWER_TEETH_IOD * _smoothstep((gap - LOWER_TEETH_FROM) / 0.06)
         t_lo = (1 - _smoothstep(((y_lo - yn) - lo_band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.45) / 0.2))
-        col = col * (1 - t_lo[..., None]) + (teeth * 0.6)[None, None, :] * (1 - 0.5 * dx**2)[..., None] * t_lo[..., None]
+        col = col * (1 - t_lo[..., None]) + (teeth * 0.5)[None, None, :] * (1 - 0.6 * dx**2)[..., None] * t_lo[..., None]
     # Occlusion shadow along the lips.
     dist = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
     occ = 0.55 + 0.45 * _smoothstep(dist / max(0.025 * px_per_n, 1.0))

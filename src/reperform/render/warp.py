@@ -72,20 +72,18 @@ def backward_map(
     tri_px = np.round(dst_grid[tris] * 16).astype(np.int32)  # 4 fractional bits
     for t in np.nonzero(ok)[0]:
         cv2.fillConvexPoly(ids, tri_px[t], int(t), lineType=cv2.LINE_8, shift=4)
-    gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float64)
-    px, py = (gx - 0.5) * step - 0.5, (gy - 0.5) * step - 0.5
+    # Outside the mesh the rigid map applies: it becomes one more "triangle" (index -1 → last).
+    g2p = np.array([[step, 0.0, -0.5 * step - 0.5], [0.0, step, -0.5 * step - 0.5]])  # grid → ROI px
     rig = rigid.astype(np.float64)
-    mx = rig[0, 0] * px + rig[0, 1] * py + rig[0, 2]
-    my = rig[1, 0] * px + rig[1, 1] * py + rig[1, 2]
-    inside = ids >= 0
-    if inside.any():
-        a = affs[ids[inside]]
-        x, y = gx[inside], gy[inside]
-        mx[inside] = a[:, 0, 0] * x + a[:, 0, 1] * y + a[:, 0, 2]
-        my[inside] = a[:, 1, 0] * x + a[:, 1, 1] * y + a[:, 1, 2]
+    rig_grid = np.hstack([rig[:, :2] @ g2p[:, :2], (rig[:, :2] @ g2p[:, 2] + rig[:, 2])[:, None]])
+    coef = np.concatenate([affs.reshape(-1, 6), rig_grid.reshape(1, 6)]).astype(np.float32)
+    c = coef[ids]  # (gh, gw, 6); ids == -1 picks the rigid row
+    gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    mx = c[..., 0] * gx + c[..., 1] * gy + c[..., 2]
+    my = c[..., 3] * gx + c[..., 4] * gy + c[..., 5]
     big = (gw * step, gh * step)
-    map_x = cv2.resize(mx.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
-    map_y = cv2.resize(my.astype(np.float32), big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
+    map_x = cv2.resize(mx, big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
+    map_y = cv2.resize(my, big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
     if src_shape is None:
         valid = np.ones((h, w), np.float32)
     else:
