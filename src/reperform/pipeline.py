@@ -159,7 +159,8 @@ def _run(
         with _timed(timings, "speech_wait"):
             speech_tl, prosody, source_speech, timings["speech"] = speech_job.result()
             overall.stage("speech")(1.0, speech_tl.method)
-        profile = face.build_profile(track, source_speech, frame_times)
+        # The source's speech is on its audio clock; its frames start `video_start_s` later.
+        profile = face.build_profile(track, source_speech, frame_times, source_offset_s=vinfo.video_start_s)
 
     with _timed(timings, "plan"):
         timemap = media.build_timemap(
@@ -167,7 +168,7 @@ def _run(
         )
         plan = motion.plan_motion(
             speech_tl, prosody, track, profile, timemap, options,
-            source_speech=source_speech, frame_times_s=frame_times,
+            source_speech=source_speech, frame_times_s=frame_times, source_offset_s=vinfo.video_start_s,
         )
         overall.stage("plan")(1.0)
 

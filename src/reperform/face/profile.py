@@ -12,14 +12,20 @@ RANGE_PERCENTILES = (5.0, 95.0)
 REST_BAND = 0.15
 
 
-def build_profile(track: FaceTrack, source_speech: SpeechTimeline | None, frame_times_s: np.ndarray) -> FaceProfile:
+def build_profile(
+    track: FaceTrack, source_speech: SpeechTimeline | None, frame_times_s: np.ndarray, *, source_offset_s: float = 0.0
+) -> FaceProfile:
     """Measure the person. Rest = median mouth over frames in the source's pauses when the source
-    has analysed speech, else over the most closed frames (people rest with lips together)."""
+    has analysed speech, else over the most closed frames (people rest with lips together).
+
+    ``source_offset_s``: where the first video frame sits on the source's audio clock (a video
+    stream may start after its audio), so pauses are matched to the right frames.
+    """
     m = track.mouth[track.present]
     lo, hi = np.percentile(m, RANGE_PERCENTILES, axis=0).astype(np.float32)
     rest_rows = None
     if source_speech is not None and source_speech.pauses:
-        times = np.asarray(frame_times_s)[track.present]
+        times = np.asarray(frame_times_s)[track.present] + source_offset_s
         in_pause = np.zeros(len(times), bool)
         for a, b in source_speech.pauses:
             in_pause |= (times >= a + 0.1) & (times <= b - 0.1)
