@@ -133,3 +133,16 @@ def test_an_occluder_in_front_of_the_chin_stays_in_front(clip_loader):
     core = (slice(y0 + 3, y1 - 3), slice(x0 + 3, x1 - 3))
     changed = np.abs(out[core].astype(int) - frame[core].astype(int)).max(axis=2)
     assert np.mean(changed > 12) < 0.1
+
+
+def test_planning_the_frames_own_mouth_leaves_the_frame_almost_untouched(clip_loader):
+    clip = clip_loader(CLIP, N_FRAMES)
+    src = np.arange(0, 40, 5)
+    renderer = render.Renderer(clip.track, clip.bank, make_plan(src, clip.track.mouth[src]))
+    for k, s in enumerate(src):
+        out, box = renderer.render(k, clip.frames[s])
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        diff = np.abs(out[y0:y1, x0:x1].astype(int) - clip.frames[s][y0:y1, x0:x1].astype(int))
+        assert diff.mean() < 1.0, (k, diff.mean())  # the identity exemplar reproduces the frame
