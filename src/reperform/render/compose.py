@@ -227,7 +227,11 @@ class Renderer:
         return sample(ex.crop, map_x, map_y, detail), valid, shaped
 
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
-        """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None)."""
+        """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None).
+
+        ``rgb`` is never modified (the decoder may hand the same array out again, e.g. in bounce
+        mode); an edited frame is a copy.
+        """
         if not self._ok or k >= len(self.choice) or self.choice[k] < 0:
             return rgb, None
         s = int(self.src[k])
@@ -239,59 +243,67 @@ class Renderer:
         target = self.targets[k]
         shaped = self.shaper.shape(n_ex, target)
         img_from_norm = invert(m_cur)
-
         iod_px = float(L.interocular(lm_cur))
-        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
-        polys_img = [apply(img_from_norm, self._mask_poly(n_cur, top_y)),
-                     apply(img_from_norm, self._mask_poly(shaped, top_y))]
-        fs = blend.FEATHER_SIGMA_IOD * iod_px
-        pad = 3.0 * fs + 2
-        H, W = rgb.shape[:2]
-        allp = np.concatenate(polys_img)
-        x0, y0 = np.floor(allp.min(0) - pad).astype(int)
-        x1, y1 = np.ceil(allp.max(0) + pad).astype(int)
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
-        if x1 - x0 < 4 or y1 - y0 < 4:
+        polys_img, roi = self._edit_region(n_cur, shaped, img_from_norm, iod_px, rgb.shape[:2])
+        if roi is None:
             return rgb, None
-        roi = (int(x0), int(y0), int(x1), int(y1))
-        roi_shape = (y1 - y0, x1 - x0)
-        origin = np.array([x0, y0], np.float64)
         warped, valid, _ = self._warp(ex.index, target, n_cur, m_cur, roi, iod_px, shaped)
         partner = self._dissolve_partner(k)
         if partner >= 0:
             w2, v2, _ = self._warp(partner, target, n_cur, m_cur, roi, iod_px)
             warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
             valid = valid * v2
-
+        x0, y0, x1, y1 = roi
         frame_roi = rgb[y0:y1, x0:x1]
-        hard = blend.fill_mask(roi_shape, [p - origin for p in polys_img]) * valid
-        mouths = blend.fill_mask(roi_shape, [
-            apply(img_from_norm, n_cur[list(L.LIPS_OUTER)]) - origin,
-            apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
-        ])
-        cc_weight = hard * (1.0 - mouths)
-        synth = blend.colour_match(warped, frame_roi, cc_weight,
-                                   blend.COLOUR_SIGMA_IOD * iod_px)
-
-        strength = self._cavity_strength(float(target[0]), float(ex.params[0]))
-        if strength > 0:
-            lip, teeth = cavity.person_colours(rgb, lm_cur)
-            roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
-            cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=CAVITY_GRAIN, seed=k)
-
-        alpha = blend.feather(hard, fs) * valid
-        occ = self._occluders(frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px)
-        if occ is not None:
-            alpha *= 1.0 - occ
-        out_roi = blend.composite(frame_roi, synth, alpha)
+        alpha, synth = self._blend_layer(k, rgb, frame_roi, warped, valid, polys_img, roi, n_cur, shaped,
+                                         m_cur, lm_cur, iod_px, float(target[0]), float(ex.params[0]))
         rows = np.nonzero(alpha.any(axis=1))[0]
         cols = np.nonzero(alpha.any(axis=0))[0]
         if len(rows) == 0:
             return rgb, None
         out = rgb.copy()
-        out[y0:y1, x0:x1] = out_roi
+        out[y0:y1, x0:x1] = blend.composite(frame_roi, synth, alpha)
         box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
         return out, box
+
+    def _edit_region(self, n_cur, shaped, img_from_norm, iod_px, frame_shape):
+        """(mask polygons in image px, ROI box or None): both jaws plus the chin band, feather padded."""
+        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
+        polys_img = [apply(img_from_norm, self._mask_poly(n_cur, top_y)),
+                     apply(img_from_norm, self._mask_poly(shaped, top_y))]
+        pad = 3.0 * blend.FEATHER_SIGMA_IOD * iod_px + 2
+        allp = np.concatenate(polys_img)
+        x0, y0 = np.floor(allp.min(0) - pad).astype(int)
+        x1, y1 = np.ceil(allp.max(0) + pad).astype(int)
+        h, w = frame_shape
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return polys_img, None
+        return polys_img, (int(x0), int(y0), int(x1), int(y1))
+
+    def _blend_layer(self, k, rgb, frame_roi, warped, valid, polys_img, roi, n_cur, shaped, m_cur, lm_cur,
+                     iod_px, target_open, exemplar_open):
+        """(alpha, synthesised pixels) of the ROI: colour match, cavity, feathered and occlusion-aware mask."""
+        x0, y0, x1, y1 = roi
+        shape = (y1 - y0, x1 - x0)
+        origin = np.array([x0, y0], np.float64)
+        img_from_norm = invert(m_cur)
+        hard = blend.fill_mask(shape, [p - origin for p in polys_img]) * valid
+        mouths = blend.fill_mask(shape, [
+            apply(img_from_norm, n_cur[list(L.LIPS_OUTER)]) - origin,
+            apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
+        ])
+        synth = blend.colour_match(warped, frame_roi, hard * (1.0 - mouths), blend.COLOUR_SIGMA_IOD * iod_px)
+        strength = self._cavity_strength(target_open, exemplar_open)
+        if strength > 0:
+            lip, teeth = cavity.person_colours(rgb, lm_cur)
+            roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
+            cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=CAVITY_GRAIN, seed=k)
+        alpha = blend.feather(hard, blend.FEATHER_SIGMA_IOD * iod_px) * valid
+        occ = self._occluders(frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px)
+        if occ is not None:
+            alpha *= 1.0 - occ
+        return alpha, synth
 
     def _occluders(self, frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px):
         """Occluder mask for this frame (see :func:`blend.occluder_mask`), or None if clear.
