@@ -75,6 +75,21 @@ def run_child(job: dict[str, object], work: Path) -> RunResult:
     return RunResult(**data)
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size.
+
+    Read from ``VmHWM`` in /proc: ``getrusage().ru_maxrss`` is inherited across fork+exec on Linux,
+    so a child of a big parent would report the parent's size instead of its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # other systems: best effort
+
+
 def _main(job_path: str, answer_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     answer: dict[str, object] = {}
@@ -102,7 +117,7 @@ def _main(job_path: str, answer_path: str) -> int:
             )
     except Exception as exc:  # noqa: BLE001 - every failure is reported to the parent, not raised
         answer.update(error=exc.__class__.__name__, error_code=getattr(exc, "code", ""), message=str(exc)[:500])
-    answer["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    answer["peak_rss_bytes"] = peak_rss_bytes()
     Path(answer_path).write_text(json.dumps(answer))
     return 0
 

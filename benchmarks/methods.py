@@ -42,7 +42,8 @@ SPEED = (
 
 HEAD = (
     "Head pose (yaw, pitch, roll) is read from the 3-D mesh's own axes (eye line; forehead → base of the nose, points the jaw does not move) per frame. "
-    "Pose Δ compares each output frame with the baseline frame made from the same source frame (lips/face "
+    "Pose Δ compares each output frame with the baseline frame made from the same source frame, both "
+    "tracks smoothed by a 5-frame running median (lips/face "
     "modes must leave the head where it was: ≤ 0.5°); head mode's pose std must lie in 1.5–6°, and its "
     "frame-to-frame head speed is correlated with the speech envelope."
 )

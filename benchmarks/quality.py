@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: Identity is embedded on every n-th frame: the descriptor costs ~0.1 s and changes slowly.
 IDENTITY_EVERY_N_FRAMES = 5
+#: Window of the running median applied to pose tracks before comparing them (frames).
+POSE_MEDIAN_FRAMES = 5
 #: Frames sampled per clip for the mouth contact sheet.
 CONTACT_FRAMES = 6
 
@@ -86,9 +88,22 @@ def landmark_scores(
     s.pose_energy_r = metrics.pearson(speed, envelope)
     if baseline_lm is not None:
         n = min(len(lm), len(baseline_lm))
-        diff = np.abs(pose[:n] - metrics.head_pose_deg(baseline_lm[:n]))
+        diff = np.abs(_smooth(pose[:n]) - _smooth(metrics.head_pose_deg(baseline_lm[:n])))
         s.pose_change_deg = float(np.nanmean(diff)) if np.isfinite(diff).any() else float("nan")
     return s
+
+
+def _smooth(pose: np.ndarray) -> np.ndarray:
+    """Running median over POSE_MEDIAN_FRAMES: a per-frame mesh fit wobbles by tenths of a degree,
+    and the pose targets are about the head moving, not about that wobble."""
+    from scipy.ndimage import median_filter
+
+    filled = pose.copy()
+    bad = ~np.isfinite(filled)
+    filled[bad] = 0.0
+    out = median_filter(filled, size=(POSE_MEDIAN_FRAMES, 1), mode="nearest")
+    out[bad] = np.nan
+    return out
 
 
 def _mouth_crop(rgb: np.ndarray, lm: np.ndarray, side: int = 128) -> np.ndarray:

@@ -49,7 +49,7 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
         by_clip.setdefault(r.clip, {})[r.mode] = r
     header = ["clip", "mode", "lip-sync r (baseline)", "AV lag fr (baseline / truth)", "AV peak r",
               "pause at rest (baseline / truth; frames)", "jitter × input (baseline)",
-              "PSNR outside dB (baseline)", "identity dist (baseline)", "pose Δ°", "checks"]
+              "PSNR outside dB (baseline)", "identity dist (baseline)", "pose Δ° (baseline)", "checks"]
     out = []
     for clip, modes in by_clip.items():
         base, truth = modes["baseline"], modes["truth"]
@@ -80,7 +80,7 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
                 f"{f(r.lm.jitter_ratio)} ({f(base.lm.jitter_ratio)})",
                 f"{f(r.px.psnr_outside_db, 1)} ({f(base.px.psnr_outside_db, 1)})",
                 f"{f(r.px.identity_distance, 3)} ({f(base.px.identity_distance, 3)})",
-                f(r.lm.pose_change_deg),
+                f"{f(r.lm.pose_change_deg)} ({f(base.lm.pose_change_deg)})",
                 ", ".join(f"{name} {T.verdict(ok)}" for name, ok in checks if ok is not None),
             ])
     return table(header, out)
@@ -171,7 +171,8 @@ def stage_table(rows: list[SpeedRow]) -> str:
         n = max(1, best.n_frames)
         out.append([r.label, r.mode] + [f"{1000 * best.timings_s[s] / n:.1f}" if s in best.timings_s else "—"
                                         for s in stages] + [f"{1000 * best.wall_s / n:.1f}"])
-    return table(["input", "mode"] + stages + ["total"], out) if out else "(no successful engine run)"
+    header = ["input", "mode"] + stages + ["wall (generate call)"]
+    return table(header, out) if out else "(no successful engine run)"
 
 
 def emotion_table(rows: list[EmotionRow]) -> str:
@@ -206,7 +207,8 @@ def head_table(rows: list[QualityRow]) -> str:
             check = r.lm.pose_change_deg <= T.POSE_CHANGE_MAX_DEG if T.finite(r.lm.pose_change_deg) else None
         out.append([r.clip, r.mode, f(r.lm.pose_std_deg), f(r.lm.pose_change_deg), f(r.lm.pose_energy_r),
                     T.verdict(check)])
-    return table(["clip", "mode", "pose std ° (mean of yaw/pitch/roll)", "mean |pose Δ| ° vs baseline",
+    return table(["clip", "mode", "pose std ° (mean of yaw/pitch/roll)",
+                  "mean |pose Δ| ° vs baseline (baseline row: vs its input = measurement noise)",
                   "head speed ~ speech envelope r", "target"], out)
 
 

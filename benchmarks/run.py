@@ -115,6 +115,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the load test logs every request otherwise
     t_start = time.time()
     modes = [m for m in args.modes.split(",") if m]
     clip_names = args.clips.split(",") if args.clips else list(S.SPEECH_CLIPS[:3] if args.quick else S.SPEECH_CLIPS)
