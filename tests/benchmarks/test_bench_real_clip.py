@@ -104,3 +104,13 @@ def test_a_failed_run_is_reported_with_its_error_class() -> None:
     rows = [QualityRow("cross-segment", "clip", "truth"), QualityRow("cross-segment", "clip", "baseline"),
             QualityRow("cross-segment", "clip", "lips", run=RunResult(error="EngineError", message="boom"))]
     assert "failed: EngineError: boom" in report.cross_segment_tables(rows)
+
+
+@pytest.mark.media
+def test_expression_signature_and_pose_are_finite_and_steady_on_a_real_face(clip_landmarks: np.ndarray) -> None:
+    present = np.isfinite(clip_landmarks[:, 0, 0])
+    for name, values in metrics.expression_signature(clip_landmarks[present]).items():
+        assert np.all(np.isfinite(values)), name
+        assert np.std(values) < 0.2, name  # a talking face, not a random mesh
+    pose = metrics.head_pose_deg(clip_landmarks[present])
+    assert np.all(np.abs(np.diff(pose, axis=0)) < 10)  # no frame-to-frame jumps of 10° in an interview
