@@ -53,9 +53,10 @@ TEMPLATE_SAMPLES = 120
 CHIN_BAND_IOD = 0.16
 #: The mask's upper edge sits this far below the nose tip (inter-ocular units).
 MASK_TOP_BELOW_NOSE_IOD = 0.10
-#: Procedural cavity fades in when the plan opens the mouth this many times wider than the exemplar.
-CAVITY_RATIO_START = 1.6
-CAVITY_RATIO_FULL = 3.0
+#: Procedural cavity fades in when the plan opens the mouth this many times wider than the exemplar
+#: (below that, the interior rows already keep real teeth their size and stretch only the dark gap).
+CAVITY_RATIO_START = 2.0
+CAVITY_RATIO_FULL = 3.5
 #: Openings below this (inter-ocular units) never need a cavity.
 CAVITY_MIN_OPEN = 0.04
 #: When lips close over an open exemplar (or part a closed one), sample them from this share of
