@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,24 +28,16 @@ def media_dir() -> Path:
 
 def make_tone_wav(path: Path, seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.3,
                   channels: int = 1) -> Path:
-    """A WAV file of a sine tone (amp 0 gives digital silence)."""
+    """A 16-bit WAV file of a sine tone (amp 0 gives digital silence; 0 s gives a valid empty file)."""
     n = int(seconds * rate)
     t = np.arange(n) / rate
-    x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-    layout = "mono" if channels == 1 else "stereo"
-    with av.open(str(path), "w", format="wav") as c:
-        s = c.add_stream("pcm_s16le", rate=rate)
-        s.layout = layout
-        data = np.tile(x, (channels, 1)) if channels > 1 else x[None]
-        pcm = (np.clip(data, -1, 1) * 32767).astype(np.int16)
-        if channels > 1:
-            pcm = pcm.T.reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
-        frame.sample_rate = rate
-        for p in s.encode(frame):
-            c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    x = np.clip(amp * np.sin(2 * np.pi * freq * t), -1, 1)
+    pcm = (np.repeat(x[:, None], channels, axis=1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
     return path
 
 

@@ -35,10 +35,11 @@ DEMO_TEXT = (
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         console.print_exception()
+    # Plain text, one line, never wrapped or parsed as markup: scripts grep this.
     if isinstance(exc, ReperformError):
-        console.print(f"[bold red]error[/] [{exc.code}]: {exc.message}", highlight=False)
+        typer.echo(f"error [{exc.code}]: {' '.join(exc.message.split())}", err=True)
         raise typer.Exit(2 if exc.is_input_error else 1)
-    console.print(f"[bold red]error[/]: {exc.__class__.__name__}: {exc}", highlight=False)
+    typer.echo(f"error: {exc.__class__.__name__}: {' '.join(str(exc).split())}", err=True)
     raise typer.Exit(1)
 
 
@@ -72,7 +73,7 @@ def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptio
         highlight=False,
     )
     for w in result.warnings:
-        console.print(f"[yellow]warning[/]: {w}", highlight=False)
+        typer.echo(f"warning: {w}", err=True)
     return result
 
 
