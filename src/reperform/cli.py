@@ -32,6 +32,10 @@ DEMO_TEXT = (
 )
 
 
+def _choices(enum: type) -> str:
+    return "|".join(m.value for m in enum)
+
+
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         console.print_exception()
@@ -82,10 +86,12 @@ def generate(
     video: Annotated[Path, typer.Argument(help="video (mp4/mov/mkv/webm) or still image (png/jpg) of the person")],
     audio: Annotated[Path, typer.Argument(help="driving audio (wav/flac/mp3/aac/m4a, or a video's audio track)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="output MP4 path")],
-    mode: Annotated[ModelMode, typer.Option(help="what to re-perform")] = DEFAULT_MODE,
-    emotion: Annotated[Emotion | None, typer.Option(help="target emotion; omit to keep the video's mood")] = None,
+    # Choices are validated by GenerateOptions (the one home of option rules), not by the parser,
+    # so a bad value ends in the same one-line error as every other bad input.
+    mode: Annotated[str, typer.Option(help=f"what to re-perform: {_choices(ModelMode)}")] = DEFAULT_MODE.value,
+    emotion: Annotated[str | None, typer.Option(help=f"target emotion: {_choices(Emotion)}; omit to keep the video's mood")] = None,
     temperature: Annotated[float, typer.Option(help="expressiveness 0..1")] = 0.5,
-    sync_mode: Annotated[SyncMode, typer.Option(help="when video and audio lengths differ")] = SyncMode.cut_off,
+    sync_mode: Annotated[str, typer.Option(help=f"when video and audio lengths differ: {_choices(SyncMode)}")] = SyncMode.cut_off.value,
     text: Annotated[str | None, typer.Option(help="transcript of the audio (optional; improves articulation)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     debug: Annotated[bool, typer.Option(help="show tracebacks and debug logs")] = False,
