@@ -15,7 +15,7 @@ from ..errors import EngineError
 from ..options import GenerateOptions
 from ..records import FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimeline, TimeMap
 from .adapt import Range, speaker_targets
-from .expression import neutral_aus, no_blinks
+from .expression import plan_expression
 from .head import no_head_motion
 from .learn import fit_lead, fit_openings
 from .mouth import GRID_S, MouthCurves, plan_mouth
@@ -103,13 +103,14 @@ def plan_motion(
         lead_s * 1000,
     )
     _ = options  # lips mode: expression and head stay as in the source (face/head modes come later)
+    au, blink = plan_expression(timemap, options, speech_tl, prosody, track)  # zeros in lips mode
     return MotionPlan(
         src_frame=np.asarray(timemap.src_frame, np.int32),
         mouth=mouth,
         closure=frames["closure"],
         speaking=frames["speaking"],
         viseme=frames["viseme"],
-        au=neutral_aus(n_out),
-        blink=no_blinks(n_out),
+        au=au,
+        blink=blink,
         head_delta=no_head_motion(n_out),
     )

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import landmarks as L
 from ..records import FaceProfile, FaceTrack, MotionPlan
-from . import blend, cavity
+from . import blend, cavity, expression
 from .exemplars import MouthBank, choose_exemplars
 from .geometry import (
     INNER_LOWER,
@@ -108,6 +108,9 @@ class Renderer:
         src = np.clip(plan.src_frame.astype(np.int64), 0, track.n - 1)
         self.src = src
         self.targets = self._sanitise_targets(plan.mouth, src)
+        # Face mode: jaw drop and mouth width of the planned expression go through the mouth targets.
+        self.targets = expression.adjust_targets(self.targets, plan.au, plan.closure)
+        self.expression = expression.from_plan(self.template, plan, options)
         valid = track.present[src]
         feats = bank.arrays()
         self.choice = choose_exemplars(
@@ -265,6 +268,9 @@ class Renderer:
         out = rgb.copy()
         out[y0:y1, x0:x1] = blend.composite(frame_roi, synth, alpha)
         box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+        if self.expression is not None:  # face mode: the expression warp on top of the new mouth
+            n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self.mesh.blend_w)
+            out, box = self.expression.apply(k, out, n_out, m_cur, box, inplace=True)  # out is our copy
         return out, box
 
     def _edit_region(self, n_cur, shaped, img_from_norm, iod_px, frame_shape):

@@ -1,0 +1,250 @@
+"""Emotion benchmark: does each prompt move the face's geometric signature the right way?
+
+For each clip the engine's own stages run once (face track, mouth bank, speech of the clip's own
+audio — a self re-performance, so the lips say what they said), then face mode renders the clip
+for every emotion and temperature. MediaPipe (the face stage's tracker) measures the *output*
+frames and the *input* frames they came from; the table reports, per prompt, the change of the
+signature the prompt should produce, in inter-ocular units (IOD) in the face's own eye frame:
+
+- happy: lip corners up (``corner_lift``), cheeks up (``cheek_raise``);
+- sad: inner brows up (``inner_brow``), corners down (``corner_lift``);
+- angry: brows down (``brow_height``), brows together (``brow_gap``);
+- surprised: brows up (``brow_height``), eyes wider (``eye_open``), jaw lower (``jaw``);
+- disgusted: upper lip raised — nose-to-lip distance shorter (``nose_lip``);
+- neutral: upper face closer to the person's median face (``neutral_dev``).
+
+Also reported: mean absolute head-pose change (must stay ≤ 0.5° in face mode) and render time
+per frame against lips mode. Frames are rendered in memory (no encode) every ``stride``-th
+output frame; that is the output video minus its H.264 encode.
+
+Run: ``.venv/bin/python -m benchmarks.emotion_eval [clip stems...]`` (prints a Markdown table);
+:func:`emotion_table` returns the rows for the benchmark report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reperform import face, media, motion, render, speech
+from reperform import landmarks as L
+from reperform.config import EngineConfig
+from reperform.face.pose import head_pose
+from reperform.options import Emotion, GenerateOptions, ModelMode, SyncMode
+
+log = logging.getLogger(__name__)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
+CLIPS = ("videoretalking_2", "videoretalking_4", "pcavs_00373")
+TEMPERATURES = (0.2, 0.5, 0.9)
+#: Signatures each prompt must move, with the expected sign of the change.
+EXPECTED: dict[Emotion, tuple[tuple[str, int], ...]] = {
+    Emotion.happy: (("corner_lift", +1), ("cheek_raise", +1)),
+    Emotion.sad: (("inner_brow", +1), ("corner_lift", -1)),
+    Emotion.angry: (("brow_height", -1), ("brow_gap", -1)),
+    Emotion.surprised: (("brow_height", +1), ("eye_open", +1), ("jaw", +1)),
+    Emotion.disgusted: (("nose_lip", -1),),
+    Emotion.neutral: (("neutral_dev", -1),),
+}
+SIGNATURES = ("corner_lift", "cheek_raise", "inner_brow", "brow_height", "brow_gap", "eye_open", "jaw",
+              "nose_lip", "neutral_dev")
+_BROW_INNER = (107, 66, 55, 65, 336, 296, 285, 295)
+_BROWS = _BROW_INNER + (70, 63, 105, 46, 53, 52, 300, 293, 334, 276, 283, 282)
+_CHEEKS = (118, 347, 117, 346, 50, 280)
+_LIDS = ((159, 145), (386, 374), (160, 144), (385, 380))
+_UPPER_FACE = _BROWS + tuple(i for pair in _LIDS for i in pair)
+
+
+@dataclass
+class ClipAnalysis:
+    """One clip's analysis pass, reused by every prompt."""
+
+    stem: str
+    vinfo: object
+    frame_times: np.ndarray
+    track: object
+    bank: object
+    speech_tl: object
+    prosody: object
+    profile: object
+    timemap: object
+
+
+@dataclass(frozen=True, slots=True)
+class EmotionRow:
+    clip: str
+    emotion: str
+    temperature: float
+    changes: dict[str, float]  # signature → mean output − input (IOD units)
+    ok: bool  # every expected signature moved the expected way
+    pose_change_deg: float  # mean |Δ(yaw, pitch, roll)| output vs input
+    ms_per_frame: float  # render time (face mode)
+    lips_ms_per_frame: float  # render time of the same frames in lips mode
+
+
+def analyse(stem: str, config: EngineConfig | None = None) -> ClipAnalysis:
+    """Analysis pass of ``videos/<stem>.mp4`` driven by its own audio."""
+    config = config or EngineConfig()
+    video = SHARED / "videos" / f"{stem}.mp4"
+    vinfo = media.probe(video)
+    drive = media.load_audio(video)
+    tracker = face.FaceTracker(vinfo.width, vinfo.height)
+    bank = render.MouthBank()
+    times = []
+    for index, t_s, rgb in media.iter_frames(vinfo):
+        times.append(t_s)
+        lm = tracker.update(index, rgb)
+        if lm is not None:
+            bank.offer(index, rgb, lm)
+    frame_times = np.asarray(times)
+    track = tracker.finish()
+    speech_tl = speech.analyze_speech(drive, text=None, config=config)
+    prosody = speech.analyze_prosody(drive, speech_tl)
+    profile = face.build_profile(track, speech_tl, frame_times, source_offset_s=vinfo.video_start_s)
+    timemap = media.build_timemap(frame_times, vinfo.fps, drive.duration_s, SyncMode.cut_off, still=False)
+    return ClipAnalysis(stem, vinfo, frame_times, track, bank, speech_tl, prosody, profile, timemap)
+
+
+def render_frames(a: ClipAnalysis, options: GenerateOptions, ks: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """Output frames ``ks`` of ``a`` under ``options`` and the render time per frame (s)."""
+    plan = motion.plan_motion(a.speech_tl, a.prosody, a.track, a.profile, a.timemap, options,
+                              source_speech=a.speech_tl, frame_times_s=a.frame_times,
+                              source_offset_s=a.vinfo.video_start_s)
+    renderer = render.Renderer(a.track, a.bank, plan, a.profile, options)
+    source = media.FrameSource(a.vinfo, a.frame_times)
+    out, spent = [], 0.0
+    try:
+        for k in ks:
+            rgb = source.get(int(a.timemap.src_frame[k]))
+            t0 = time.perf_counter()
+            frame, _ = renderer.render(int(k), rgb)
+            spent += time.perf_counter() - t0
+            out.append(frame)
+    finally:
+        source.close()
+    return out, spent / max(len(ks), 1)
+
+
+def source_frames(a: ClipAnalysis, ks: np.ndarray) -> list[np.ndarray]:
+    source = media.FrameSource(a.vinfo, a.frame_times)
+    try:
+        return [source.get(int(a.timemap.src_frame[k])).copy() for k in ks]
+    finally:
+        source.close()
+
+
+def track_frames(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(landmarks float32[n, 478, 3], present bool[n]) as the face stage's tracker sees ``frames``."""
+    h, w = frames[0].shape[:2]
+    tracker = face.FaceTracker(w, h)
+    for i, f in enumerate(frames):
+        tracker.update(i, f)
+    t = tracker.finish()
+    return t.landmarks, t.present
+
+
+def signatures(lms: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame signature values of ``lms[n, 478, ≥2]`` in each frame's eye frame (IOD units).
+
+    ``reference`` is the person's median normalised face (for ``neutral_dev``).
+    """
+    n = _normalise(lms)
+    y = n[..., 1]
+    mid_lips = (y[:, 13] + y[:, 14]) / 2
+    inner = list(_BROW_INNER)
+    return {
+        "corner_lift": mid_lips - y[:, list(L.MOUTH_CORNERS)].mean(1),
+        "cheek_raise": -y[:, list(_CHEEKS)].mean(1),
+        "inner_brow": -y[:, inner].mean(1),
+        "brow_height": -y[:, list(_BROWS)].mean(1),
+        "brow_gap": np.abs(n[:, 285, 0] - n[:, 55, 0]),
+        "eye_open": np.mean([np.linalg.norm(n[:, a] - n[:, b], axis=-1) for a, b in _LIDS], axis=0),
+        "jaw": np.linalg.norm(n[:, L.NOSE_TIP] - n[:, L.CHIN], axis=-1),
+        "nose_lip": np.linalg.norm(n[:, L.SUBNASALE] - n[:, L.UPPER_LIP_TOP], axis=-1),
+        "neutral_dev": np.linalg.norm(n[:, list(_UPPER_FACE)] - reference[list(_UPPER_FACE)], axis=-1).mean(1),
+    }
+
+
+def _normalise(lms: np.ndarray) -> np.ndarray:
+    """Landmarks in each frame's eye frame: origin between the eye centres, x along the eyes, unit IOD."""
+    xy = lms[..., :2].astype(np.float64)
+    r = xy[:, list(L.RIGHT_EYE)].mean(1)
+    left = xy[:, list(L.LEFT_EYE)].mean(1)
+    d = left - r
+    iod = np.linalg.norm(d, axis=-1)
+    c, s = d[:, 0] / iod, d[:, 1] / iod
+    p = xy - ((r + left) / 2)[:, None]
+    x = (p[..., 0] * c[:, None] + p[..., 1] * s[:, None]) / iod[:, None]
+    yy = (-p[..., 0] * s[:, None] + p[..., 1] * c[:, None]) / iod[:, None]
+    return np.stack([x, yy], -1)
+
+
+def evaluate_clip(a: ClipAnalysis, emotions=tuple(Emotion), temperatures=TEMPERATURES,
+                  stride: int = 2) -> list[EmotionRow]:
+    """Rows for one analysed clip (every prompt × temperature)."""
+    ks = np.arange(0, a.timemap.n_out, stride)
+    src = source_frames(a, ks)
+    lm_in, ok_in = track_frames(src)
+    reference = np.median(_normalise(lm_in[ok_in]), axis=0)
+    sig_in = signatures(lm_in, reference)
+    pose_in = head_pose(lm_in[ok_in])
+    _, lips_s = render_frames(a, GenerateOptions(mode=ModelMode.lips), ks)
+    rows = []
+    for emotion in emotions:
+        for temp in temperatures:
+            opts = GenerateOptions(mode=ModelMode.face, emotion=emotion, temperature=temp)
+            frames, spent = render_frames(a, opts, ks)
+            lm_out, ok_out = track_frames(frames)
+            both = ok_in & ok_out
+            sig_out = signatures(lm_out, reference)
+            changes = {name: float(np.mean(sig_out[name][both] - sig_in[name][both])) for name in SIGNATURES}
+            ok = all(np.sign(changes[name]) == sign for name, sign in EXPECTED[emotion])
+            pose_out = head_pose(lm_out[ok_in & ok_out], reference=None)
+            pose_ref = head_pose(lm_in[ok_in & ok_out], reference=None)
+            dpose = float(np.abs(pose_out.mean(0) - pose_ref.mean(0)).mean()) if both.any() else float("nan")
+            rows.append(EmotionRow(a.stem, emotion.value, temp, changes, ok, dpose, spent * 1000, lips_s * 1000))
+            log.info("%s %s %.1f ok=%s %s", a.stem, emotion.value, temp, ok,
+                     {n: round(changes[n], 4) for n, _ in EXPECTED[emotion]})
+    _ = pose_in
+    return rows
+
+
+def emotion_table(clips=CLIPS, temperatures=TEMPERATURES, stride: int = 2) -> list[EmotionRow]:
+    """Every clip × prompt × temperature (the benchmark runner's entry point)."""
+    rows: list[EmotionRow] = []
+    for stem in clips:
+        rows.extend(evaluate_clip(analyse(stem), temperatures=temperatures, stride=stride))
+    return rows
+
+
+def markdown(rows: list[EmotionRow]) -> str:
+    """Rows as a Markdown table: the expected signatures' changes in IOD ×1000 (milli-IOD)."""
+    lines = ["| clip | emotion | T | expected signature change (milli-IOD) | right way | pose Δ (°) | ms/frame (lips) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sig = ", ".join(f"{n} {r.changes[n] * 1000:+.1f}" for n, _ in EXPECTED[Emotion(r.emotion)])
+        lines.append(f"| {r.clip} | {r.emotion} | {r.temperature:.1f} | {sig} | {'yes' if r.ok else 'NO'} | "
+                     f"{r.pose_change_deg:.2f} | {r.ms_per_frame:.0f} ({r.lips_ms_per_frame:.0f}) |")
+    n_ok = sum(r.ok for r in rows)
+    lines.append("")
+    lines.append(f"{n_ok}/{len(rows)} prompt × temperature × clip cases move every expected signature the right way.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("clips", nargs="*", default=list(CLIPS))
+    parser.add_argument("--stride", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    log.setLevel(logging.INFO)
+    print(markdown(emotion_table(args.clips, stride=args.stride)))  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
