@@ -16,7 +16,7 @@ from ..options import GenerateOptions
 from ..records import FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimeline, TimeMap
 from .adapt import Range, speaker_targets
 from .expression import plan_expression
-from .head import no_head_motion
+from .head import plan_head
 from .learn import fit_lead, fit_openings
 from .mouth import GRID_S, MouthCurves, plan_mouth
 from .visemes import Viseme
@@ -112,5 +112,5 @@ def plan_motion(
         viseme=frames["viseme"],
         au=au,
         blink=blink,
-        head_delta=no_head_motion(n_out),
+        head_delta=plan_head(prosody, speech_tl, profile, timemap, options),
     )

@@ -6,5 +6,6 @@ Public surface: :class:`MouthBank` (filled during the analysis pass) and :class:
 
 from .compose import Renderer
 from .exemplars import MouthBank
+from .head import HeadWarper
 
-__all__ = ["MouthBank", "Renderer"]
+__all__ = ["HeadWarper", "MouthBank", "Renderer"]
