@@ -68,6 +68,8 @@ LIP_FRINGE_SHARE = 0.15
 OCC_EXPECTED_BAND_IOD = 0.06
 #: Inter-ocular size (px) of the grid the occluder check runs on.
 OCC_GRID_IOD_PX = 40.0
+#: Share of the previous frame's lip-contour details carried into this frame's geometry.
+GEOMETRY_CARRY = 0.5
 #: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
 DISSOLVE_WEIGHT = 0.5
 #: Film grain (grey levels, σ) added to the procedural cavity so it is not cleaner than the video.
@@ -117,6 +119,7 @@ class Renderer:
             feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames, track.scale
         )
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._prev_shape: tuple[int, np.ndarray] | None = None
         pos = {int(i): j for j, i in enumerate(self.mesh.indices)}
         self._fringe = (np.array([pos[i] for i in INNER_UPPER + INNER_LOWER]),
                         np.array([pos[i] for i in OUTER_UPPER + OUTER_LOWER]))
@@ -245,7 +248,7 @@ class Renderer:
         m_cur = to_norm(lm_cur, self.template)
         n_cur = apply(m_cur, lm_cur)
         target = self.targets[k]
-        shaped = self.shaper.shape(n_ex, target)
+        shaped = self._temporal_shape(k, n_ex, target)
         img_from_norm = invert(m_cur)
         iod_px = float(L.interocular(lm_cur))
         polys_img, roi = self._edit_region(n_cur, shaped, img_from_norm, iod_px, rgb.shape[:2])
@@ -272,6 +275,21 @@ class Renderer:
             n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self.mesh.blend_w)
             out, box = self.expression.apply(k, out, n_out, m_cur, box, inplace=True)  # out is our copy
         return out, box
+
+    def _temporal_shape(self, k: int, n_ex: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Exemplar landmarks moved to the target, with the previous frame's lip *details* carried over.
+
+        Two exemplars with the same MOUTH_PARAMS still differ in contour details (a lopsided upper
+        lip, a corner a little higher); switching exemplars would make those details pop. Blending
+        with the previous frame's shape and re-shaping to the target keeps the planned parameters
+        exact while the details glide. Needs frames in order; any other order simply restarts.
+        """
+        shaped = self.shaper.shape(n_ex, target)
+        prev = self._prev_shape
+        if prev is not None and prev[0] == k - 1 and int(self.src[k]) - int(self.src[k - 1]) in (-1, 0, 1):
+            shaped = self.shaper.shape(shaped + GEOMETRY_CARRY * (prev[1] - shaped), target)
+        self._prev_shape = (k, shaped)
+        return shaped
 
     def _edit_region(self, n_cur, shaped, img_from_norm, iod_px, frame_shape):
         """(mask polygons in image px, ROI box or None): both jaws plus the chin band, feather padded."""

@@ -94,6 +94,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
     lid_y = np.mean([t[list(u), 1].mean() for u in UPPER_LID])
     low_y = np.mean([t[list(lo), 1].mean() for lo in LOWER_LID])
     nose_y = t[L.NOSE_TIP, 1]
+    sub_y = t[L.SUBNASALE, 1]
     # Brow region: above the upper lids, fading out over the lid crease (the eyes keep their shape).
     above = _smoothstep((lid_y - t[:, 1]) / 0.2)
     # Cheek region: below the lower lids, above the mouth.
@@ -110,8 +111,8 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         d[_A["AU2"], :, 0] += 0.01 * s * k_out
         # Brow lowerer: brows down and together (the frown), strongest at the inner end.
         k_frown = _kernel(t, inner, 0.24, 0.22) * above
-        d[_A["AU4"], :, 1] += 0.065 * k_frown
-        d[_A["AU4"], :, 0] -= 0.05 * s * k_frown
+        d[_A["AU4"], :, 1] += 0.08 * k_frown
+        d[_A["AU4"], :, 0] -= 0.06 * s * k_frown
         up, lo, crease = list(UPPER_LID[side]), list(LOWER_LID[side]), list(LID_CREASE[side])
         gap = np.linalg.norm(t[lo] - t[up], axis=1)
         shape = np.sin(np.linspace(0.15, np.pi - 0.15, len(up)))  # lids move most at their middle
@@ -128,7 +129,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         d[_A["AU7"], lo, 1] -= 0.3 * gap * shape
         d[_A["AU7"], up, 1] += 0.1 * gap * shape
         # Nose wrinkler: the wings and the skin beside them rise; the inner brows come down a bit.
-        k_nose = _kernel(t, t[NOSE_WING[side]], 0.12, 0.14)
+        k_nose = _kernel(t, t[NOSE_WING[side]], 0.09, 0.12) * (t[:, 1] < sub_y)
         d[_A["AU9"], :, 1] -= 0.05 * k_nose
         d[_A["AU9"], :, 1] += 0.03 * _kernel(t, inner, 0.16, 0.2) * above
         # Lip corners: pulled up and back (AU12), pulled down (AU15); width itself is planned.
@@ -143,10 +144,13 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
     upper = np.zeros(N_HANDLES)
     upper[list(UPPER_LIP)] = 1.0
     lip_top = t[L.UPPER_LIP_TOP]
-    k_lip = _kernel(t, lip_top, 0.32, 0.12)
+    k_lip = _kernel(t, lip_top, 0.32, 0.14)
+    # Skin between nose and lip follows in proportion to its distance from the nose base (the
+    # nose itself stays: the philtrum shortens, which is the signature of AU10).
+    ramp = _smoothstep((t[:, 1] - sub_y) / max(lip_top[1] - sub_y, 1e-3))
     zone = (t[:, 1] < lip_top[1] + 0.02) & (t[:, 1] > nose_y - 0.05)
-    raise_ = np.where(upper > 0, 1.0, np.where(zone, 0.6, 0.0)) * k_lip
-    d[_A["AU10"], :, 1] -= 0.06 * raise_
+    raise_ = np.where(upper > 0, 1.0, np.where(zone, ramp, 0.0)) * k_lip
+    d[_A["AU10"], :, 1] -= 0.09 * raise_
     # Lip tightener: red lips thin (outer contours move towards the lip line), corners in.
     outer_up = [i for i in L.LIPS_OUTER if i in UPPER_LIP]
     outer_lo = [i for i in L.LIPS_OUTER if i in LOWER_LIP]
@@ -196,7 +200,10 @@ class ExpressionWarp:
         contour = _handle_sigmas() < SIGMA_SKIN_IOD
         self._skin = np.nonzero(~contour)[0]
         self._contour = np.nonzero(contour)[0]
+        # Neutral pulls brows, forehead and cheeks; never the lids (the source's blinks stay).
         upper_face = self.template[:N_HANDLES, 1] < self.template[L.NOSE_TIP, 1] - 0.1
+        lids = [i for group in (*UPPER_LID, *LOWER_LID, *LID_CREASE) for i in group]
+        upper_face[lids] = False
         self._relax_w = upper_face.astype(np.float64)
 
     def active(self, k: int) -> bool:
