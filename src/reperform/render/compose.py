@@ -62,7 +62,7 @@ CAVITY_MIN_OPEN = 0.04
 #: When lips close over an open exemplar (or part a closed one), sample them from this share of
 #: the lip's thickness away from the inner contour: MediaPipe's inner contour does not hug the
 #: lips exactly, and the fringe it leaves (teeth, the dark crease) would show as streaks.
-LIP_FRINGE_SHARE = 0.15
+LIP_FRINGE_SHARE = 0.2
 #: Band (inter-ocular units) around lips and jaw lines where frame and exemplar are *expected* to
 #: differ (the mouth moved), excluded from occluder detection.
 OCC_EXPECTED_BAND_IOD = 0.06

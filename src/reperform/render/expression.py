@@ -54,9 +54,16 @@ STILL_PX = 0.05
 RELAX_EASE_FRAMES = 8
 #: The ``neutral`` prompt pulls a point at most this far (inter-ocular units) towards its median.
 RELAX_MAX_IOD = 0.08
-#: Share of the lid gap an added blink closes at its peak: the lids meet without the lower one
-#: being dragged up.
-BLINK_CLOSE_SHARE = 0.9
+#: Share of the lid gap an added blink closes at its peak (the upper lid meets the lower one; the
+#: lower lid barely moves in a real blink).
+BLINK_CLOSE_SHARE = 1.0
+#: Height (inter-ocular units) of the lid skin above the lashes that stretches down over the eye
+#: in a blink (below the crease: the brow never moves).
+BLINK_SKIN_REACH_IOD = 0.10
+#: Along-the-lid smoothing (inter-ocular units, σ) of the stretched lid skin.
+BLINK_SMOOTH_IOD = 0.03
+#: Height (inter-ocular units) of the lash band just above the lid margin: moved, not stretched.
+BLINK_LASH_IOD = 0.035
 
 # Eye contours (MediaPipe): upper lid, lower lid (paired column by column), and the skin crease
 # above the upper lid. Subject's right eye first, then left.
@@ -228,14 +235,6 @@ class ExpressionWarp:
             norm = np.linalg.norm(pull, axis=1, keepdims=True)
             pull *= np.minimum(1.0, RELAX_MAX_IOD / np.maximum(norm, 1e-9))
             d += level * pull
-        b = float(self.blink[k]) if k < len(self.blink) else 0.0
-        if b > 1e-3:
-            for side in (0, 1):
-                up, lo, crease = list(UPPER_LID[side]), list(LOWER_LID[side]), list(LID_CREASE[side])
-                gap = n_cur[lo] + d[lo] - (n_cur[up] + d[up])
-                move = b * BLINK_CLOSE_SHARE * gap
-                d[up] += move
-                d[crease] += 0.45 * move
         norm = np.linalg.norm(d, axis=1, keepdims=True)
         return d * np.minimum(1.0, MAX_SHIFT_IOD / np.maximum(norm, 1e-9))
 
@@ -280,9 +279,85 @@ class ExpressionWarp:
         if not self.active(k):
             return frame, box
         disp = self.displacements(k, n_cur)
-        moving = np.linalg.norm(disp, axis=1) > 1e-4
-        if not moving.any():
+        out = frame
+        if np.any(np.linalg.norm(disp, axis=1) > 1e-4):
+            out, box = self._apply_field(out, n_cur, m_cur, disp, box, inplace)
+            inplace = inplace or out is not frame
+        b = float(self.blink[k]) if k < len(self.blink) else 0.0
+        if b > 1e-3:
+            lids = n_cur[:N_HANDLES] + disp
+            for side in (0, 1):
+                out, box = self._blink(out, b, lids, side, m_cur, box, inplace)
+                inplace = inplace or out is not frame
+        return out, box
+
+    def _blink(self, frame: np.ndarray, b: float, lm: np.ndarray, side: int, m_cur: np.ndarray,
+               box, inplace: bool):
+        """Close one eye by ``b`` (0..1): the upper lid and the skin above it slide down over the eye.
+
+        Per pixel column of the eye (in the normalised frame) the lid edge moves to
+        ``upper + b·share·gap``; pixels above the new edge show the skin that was ``move`` higher
+        (fading out towards the brow, so the lid skin stretches rather than tears), pixels below
+        it are untouched. Done at full resolution on the eye's box only: the lid edge is sharp.
+        """
+        corners = EYE_CORNERS[side]
+        up = lm[[corners[0], *UPPER_LID[side], corners[1]]]
+        lo = lm[[corners[0], *LOWER_LID[side], corners[1]]]
+        ou, ol = np.argsort(up[:, 0]), np.argsort(lo[:, 0])
+        xu, yu_pts, xl, yl_pts = up[ou, 0], up[ou, 1], lo[ol, 0], lo[ol, 1]
+        reach = BLINK_SKIN_REACH_IOD
+        lo_n = np.array([xu.min() - 0.02, yu_pts.min() - reach])
+        hi_n = np.array([xu.max() + 0.02, yl_pts.max() + 0.02])
+        img_from_norm = invert(m_cur)
+        quad = apply(img_from_norm, np.array([lo_n, [hi_n[0], lo_n[1]], [lo_n[0], hi_n[1]], hi_n]))
+        H, W = frame.shape[:2]
+        x0, y0 = np.maximum(np.floor(quad.min(0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(quad.max(0)).astype(int) + 1, [W, H])
+        if x1 - x0 < 2 or y1 - y0 < 2:
             return frame, box
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        pn = apply(m_cur, np.stack([xx.ravel(), yy.ravel()], 1))
+        yu = np.interp(pn[:, 0], xu, yu_pts)
+        yl = np.interp(pn[:, 0], xl, yl_pts)
+        move = b * BLINK_CLOSE_SHARE * np.maximum(yl - yu, 0.0)
+        edge = yu + move
+        px_n = 1.0 / max(float(np.sqrt(abs(np.linalg.det(img_from_norm[:, :2])))), 1e-6)
+        cover = np.clip((edge - pn[:, 1]) / px_n + 0.5, 0.0, 1.0)  # 1 above the new lid edge (antialiased)
+        # The lid band above the lashes stretches down to the new edge (the lashes land on it);
+        # the skin above the band, and the brow, stay where they are.
+        # The lashes keep their size, riding down on the edge; only the skin above them stretches.
+        top, lash = yu - reach, BLINK_LASH_IOD
+        skin = reach - lash
+        y = pn[:, 1]
+        src_y = np.where(y < edge - lash, top + (y - top) * skin / (skin + move), y - move)
+        dy = np.clip(y - src_y, 0.0, None) * cover
+        if dy.max() * (1.0 / px_n) < STILL_PX:
+            return frame, box
+        src = apply(img_from_norm, pn - np.stack([np.zeros_like(dy), dy], 1)).astype(np.float32)
+        h, w = y1 - y0, x1 - x0
+        warped = cv2.remap(frame, src[:, 0].reshape(h, w), src[:, 1].reshape(h, w),
+                           interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # The stretched lid skin carries vertical streaks of whatever lashes lay above the margin:
+        # smooth it along the lid (horizontally) where it covers the eye, keeping the lash line.
+        covered = ((y > yu) & (y < edge - lash) & (cover > 0)).reshape(h, w).astype(np.float32)
+        if covered.any():
+            sig = max(BLINK_SMOOTH_IOD / px_n, 1.0)
+            smooth = cv2.GaussianBlur(warped, (0, 0), sigmaX=sig, sigmaY=0.5)
+            wgt = cv2.GaussianBlur(covered, (0, 0), 1.0)[..., None]
+            warped = (warped * (1 - wgt) + smooth * wgt).astype(np.uint8)
+        moved = (dy / px_n > STILL_PX).reshape(h, w)
+        out = frame if inplace else frame.copy()
+        np.copyto(out[y0:y1, x0:x1], warped, where=moved[..., None])
+        rows, cols = np.nonzero(moved.any(axis=1))[0], np.nonzero(moved.any(axis=0))[0]
+        ebox = (int(x0 + cols[0]), int(y0 + rows[0]), int(x0 + cols[-1] + 1), int(y0 + rows[-1] + 1))
+        if box is not None:
+            ebox = (min(box[0], ebox[0]), min(box[1], ebox[1]), max(box[2], ebox[2]), max(box[3], ebox[3]))
+        return out, ebox
+
+    def _apply_field(self, frame: np.ndarray, n_cur: np.ndarray, m_cur: np.ndarray, disp: np.ndarray,
+                     box, inplace: bool):
+        """Warp ``frame`` by the dense field interpolated from the mesh points' displacements."""
+        moving = np.linalg.norm(disp, axis=1) > 1e-4
         centres = n_cur[:N_HANDLES]
         img_from_norm = invert(m_cur)
         lin = img_from_norm[:, :2]

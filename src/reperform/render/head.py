@@ -56,7 +56,7 @@ SHOULDER_BELOW_CHIN_H = 0.2
 SHOULDER_SIDE_W = 0.65
 CHEST_BELOW_CHIN_H = 0.5
 #: Coarse grid cell (face heights; at least MIN_CELL_PX): the field is smooth on that scale.
-CELL_H = 1.0 / 20.0
+CELL_H = 1.0 / 16.0
 MIN_CELL_PX = 4
 #: Blur of the coarse field (cells): turns the piecewise-linear field into a smooth one.
 FIELD_BLUR_CELLS = 0.8
