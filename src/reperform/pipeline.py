@@ -39,7 +39,7 @@ STAGE_WEIGHTS = {"probe": 0.2, "analyze": 3.0, "speech": 0.3, "plan": 0.3, "rend
 #: ``timings_s`` keys: one per stage ("speech" ran on its own thread, overlapping "analyze";
 #: "speech_wait" is the part the pipeline waited for it) plus "total" wall time.
 #: Modes the engine can render today; others fail loudly rather than fall back.
-IMPLEMENTED_MODES = {ModelMode.lips}
+IMPLEMENTED_MODES = {ModelMode.lips, ModelMode.head}
 
 
 @contextmanager
@@ -175,6 +175,7 @@ def _run(
     with _timed(timings, "render"):
         report = overall.stage("render")
         renderer = render.Renderer(track, bank, plan, profile, options)
+        head = render.HeadWarper(track, plan) if options.mode is ModelMode.head else None
         source = media.FrameSource(vinfo, frame_times)
         out_audio = media.load_audio_for_output(audio)
         frames_edited = 0
@@ -183,6 +184,8 @@ def _run(
                 for k in range(timemap.n_out):
                     rgb = source.get(int(timemap.src_frame[k]))
                     out, box = renderer.render(k, rgb)
+                    if head is not None:
+                        out, box = head.apply(k, out, box)
                     frames_edited += box is not None
                     w.write(out)
                     if k % 10 == 0:

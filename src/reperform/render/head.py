@@ -207,7 +207,7 @@ class HeadWarper:
         width = float(np.ptp(self.track.landmarks[s, list(FACE_OVAL), 0]))
         h, w = shape
         reach = STATIC_RING_H * height
-        centre = dst[: len(_FACE_POINTS)].mean(axis=0)
+        centre = self.track.landmarks[s, list(FACE_OVAL), :2].astype(np.float64).mean(axis=0)
         x0, y0 = np.floor(centre - reach).astype(int)
         x1, y1 = np.ceil(centre + reach).astype(int) + 1
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
@@ -221,7 +221,8 @@ class HeadWarper:
         values, fixed = _splat(dst, disp, gx, gy)
         # Static: the roi's border, everything beyond the static ring, the shoulders and chest.
         mx, my = np.meshgrid(gx, gy)
-        far = np.hypot(mx - centre[0], my - centre[1]) > reach
+        # One cell inside the ring: linear upsampling spreads a node's value one cell outwards.
+        far = np.hypot(mx - centre[0], my - centre[1]) > reach - 1.5 * cell
         chin_y = float(self.track.landmarks[s, CHIN, 1])
         body = (my > chin_y + SHOULDER_BELOW_CHIN_H * height) & (np.abs(mx - centre[0]) > SHOULDER_SIDE_W * width)
         body |= my > chin_y + CHEST_BELOW_CHIN_H * height
@@ -231,7 +232,7 @@ class HeadWarper:
         values[static & fixed] = 0.0
         coarse = _harmonic_fill(values, fixed | static).astype(np.float32)
         coarse = cv2.GaussianBlur(coarse, (0, 0), FIELD_BLUR_CELLS, borderType=cv2.BORDER_CONSTANT)
-        coarse[0], coarse[-1], coarse[:, 0], coarse[:, -1] = 0, 0, 0, 0
+        coarse[static] = 0.0  # the blur must not leak motion back onto static ground
         # The changed region: cells that move, grown by one cell (the upsampling spreads them).
         moving = np.nonzero(cv2.dilate((np.abs(coarse).max(axis=2) > MOVED_PX).astype(np.uint8), np.ones((3, 3))))
         if len(moving[0]) == 0:

@@ -1,0 +1,250 @@
+"""Head mode, measured on the output: does the head move, by how much, and with the speech?
+
+For each clip the engine runs in ``head`` and in ``lips`` mode, driven by the clip's own audio
+(``cut_off``, so output frame k shows source frame k). MediaPipe (``benchmarks.measure``, the
+engine-independent measurer) then reads the mesh of every input and output frame, and the pose
+*change* of output frame k is the rigid 3-D rotation (``face.pose.head_pose``, Procrustes on the
+speech-stable points) taking input frame k's mesh to output frame k's. Reported:
+
+- ``head_std_deg``: std of that change in head mode (per axis, and the total = √Σvar); target 1.5–6°;
+- ``planned_std_deg``: the same for the plan (``MotionPlan.head_delta``), and ``r_plan``, the
+  correlation of measured with planned change (pooled over axes): the warp realises the plan;
+- ``r_energy``: correlation of the head's angular speed (measured, smoothed over ~0.3 s) with the
+  speech envelope smoothed the same way: the head moves while the voice is loud, rests in pauses;
+- ``r_accent``: correlation of the measured pitch change with the accents (a 0.3 s pulse per
+  accent, scaled by strength): nods land on stressed syllables;
+- ``lips_mean_change_deg``: mean size of the pose change in lips mode (target ≤ 0.5°; measurement
+  noise alone is a few tenths of a degree);
+- ``warp_ms_720p``: the warp's own cost per frame at 720p (``HeadWarper.apply``), and the
+  decode+encode floor per frame on the same machine for scale.
+
+Run: ``.venv/bin/python -m benchmarks.head_eval [clip stems...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+import reperform
+from reperform import face, media, pipeline, render, speech
+from reperform.config import EngineConfig
+from reperform.face.pose import head_pose
+from reperform.options import GenerateOptions, ModelMode
+from reperform.records import MotionPlan
+
+from .clips import _letterbox
+from .measure import measure_video
+from .metrics import frame_envelope, pearson
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+WORK_DIR = Path(__file__).resolve().parent / ".work" / "head_eval"
+CLIPS = ("videoretalking_2", "videoretalking_4", "pcavs_00373")
+#: Smoothing (s) of angular speed and envelope before correlating: a gesture, not a frame.
+SMOOTH_S = 0.3
+#: Accent pulse length (s) for r_accent (the planned nod's length).
+ACCENT_PULSE_S = 0.3
+
+
+def media_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("REPERFORM_SHARED_MEDIA", REPO.parent / "shared" / "media"))
+
+
+class _RecordingWarper(render.HeadWarper):
+    """The engine's warper, keeping the plan it was given (the benchmark compares against it)."""
+
+    last_plan: MotionPlan | None = None
+
+    def __init__(self, track, plan):  # noqa: ANN001 - same signature as the parent
+        super().__init__(track, plan)
+        type(self).last_plan = plan
+
+
+def _generate(video: Path, out: Path, mode: ModelMode, temperature: float) -> tuple[Path, MotionPlan | None]:
+    """Run the engine (head mode also records its plan)."""
+    original = render.HeadWarper
+    _RecordingWarper.last_plan = None
+    render.HeadWarper = _RecordingWarper  # the pipeline looks the class up at run time
+    try:
+        opts = GenerateOptions(mode=mode, temperature=temperature)
+        reperform.generate(video, video, out, opts)
+    finally:
+        render.HeadWarper = original
+    return out, _RecordingWarper.last_plan
+
+
+def pose_change(inp: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """[n, 3] rotation (yaw, pitch, roll deg) from input mesh k to output mesh k; NaN where either is missing."""
+    n = min(len(inp), len(out))
+    res = np.full((n, 3), np.nan)
+    for k in range(n):
+        if np.isfinite(inp[k, 0, 0]) and np.isfinite(out[k, 0, 0]):
+            res[k] = head_pose(out[k][None], reference=inp[k])[0]
+    return res
+
+
+def _accent_train(accents: tuple[tuple[float, float], ...], n: int, fps: float) -> np.ndarray:
+    t = np.arange(n) / fps
+    train = np.zeros(n)
+    for at, strength in accents:
+        u = (t - at) / ACCENT_PULSE_S + 0.5
+        train += strength * np.where((u > 0) & (u < 1), np.sin(np.pi * np.clip(u, 0, 1)) ** 2, 0.0)
+    return train
+
+
+def warp_speed_720p(video: Path, n_frames: int = 40) -> dict[str, float]:
+    """Per-frame cost (ms) of the warp on the clip's frames letterboxed to 1280x720, with random deltas."""
+    info = media.probe(video)
+    frames, tracker = [], None
+    for i, _t, rgb in media.iter_frames(info):
+        if i >= n_frames:
+            break
+        big = _letterbox(rgb, 720)
+        if tracker is None:
+            tracker = face.FaceTracker(big.shape[1], big.shape[0])
+        tracker.update(i, big)
+        frames.append(big)
+    track = tracker.finish()
+    n = len(frames)
+    deltas = np.random.default_rng(0).normal(0, 2.0, (n, 3)).astype(np.float32)
+    plan = MotionPlan(
+        src_frame=np.arange(n, dtype=np.int32), mouth=np.zeros((n, 4), np.float32), closure=np.zeros(n, bool),
+        speaking=np.zeros(n, bool), viseme=np.zeros(n, np.int8), au=np.zeros((n, 1), np.float32),
+        blink=np.zeros(n, np.float32), head_delta=deltas,
+    )
+    warper = render.HeadWarper(track, plan)
+    warper.apply(0, frames[0], None)
+    times = []
+    for k in range(n):
+        t0 = time.perf_counter()
+        warper.apply(k, frames[k], None)
+        times.append(time.perf_counter() - t0)
+    # The floor's per-frame cost on this machine, for scale: decode + encode of the same frames.
+    out = WORK_DIR / "floor720.mp4"
+    t0 = time.perf_counter()
+    with media.Mp4Writer(out, frames[0].shape[1], frames[0].shape[0], info.fps, None, n) as w:
+        for f in frames:
+            w.write(f)
+    encode_ms = (time.perf_counter() - t0) / n * 1000
+    return {"warp_ms_720p_min": float(np.min(times) * 1000), "warp_ms_720p_median": float(np.median(times) * 1000),
+            "encode_ms_720p": encode_ms}
+
+
+def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
+    """Head and lips runs of one clip, measured (see the module docstring)."""
+    video = media_dir() / "videos" / f"{clip}.mp4"
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    head_out, plan = _generate(video, WORK_DIR / f"{clip}.head.mp4", ModelMode.head, temperature)
+    lips_out, _ = _generate(video, WORK_DIR / f"{clip}.lips.mp4", ModelMode.lips, temperature)
+    inp = measure_video(video).landmarks
+    head_lm = measure_video(head_out)
+    lips_lm = measure_video(lips_out).landmarks
+    fps = head_lm.fps
+    d_head = pose_change(inp, head_lm.landmarks)
+    d_lips = pose_change(inp, lips_lm)
+    n = len(d_head)
+    ok = np.isfinite(d_head[:, 0])
+    planned = plan.head_delta[:n].astype(np.float64) if plan is not None else np.zeros((n, 3))
+
+    audio = media.load_audio(video)
+    env = frame_envelope(audio.samples, audio.rate, fps, n)
+    sigma = SMOOTH_S * fps
+    filled = np.where(ok[:, None], d_head, 0.0)
+    speed = np.linalg.norm(np.gradient(filled, axis=0), axis=1)
+    speed[~ok] = np.nan
+    sp = speech.analyze_speech(audio, text=None, config=EngineConfig())
+    prosody = speech.analyze_prosody(audio, sp)
+    accents = _accent_train(prosody.accents, n, fps)
+
+    def total(std: np.ndarray) -> float:
+        return float(np.sqrt(np.sum(np.square(std))))
+
+    head_std = np.nanstd(d_head, axis=0)
+    plan_std = planned.std(axis=0)
+    return {
+        "clip": clip,
+        "frames": int(n),
+        "measured_frames": int(ok.sum()),
+        "head_std_deg": [round(float(v), 2) for v in head_std] + [round(total(head_std), 2)],
+        "planned_std_deg": [round(float(v), 2) for v in plan_std] + [round(total(plan_std), 2)],
+        "r_plan": round(pearson(d_head[ok].ravel(), planned[ok].ravel()), 3),
+        "r_energy": round(pearson(gaussian_filter1d(np.nan_to_num(speed), sigma), gaussian_filter1d(env, sigma)), 3),
+        "r_energy_planned": round(pearson(
+            gaussian_filter1d(np.linalg.norm(np.gradient(planned, axis=0), axis=1), sigma), gaussian_filter1d(env, sigma)
+        ), 3),
+        "r_accent": round(pearson(d_head[ok, 1], accents[ok]), 3),
+        "accents": len(prosody.accents),
+        "lips_mean_change_deg": round(float(np.nanmean(np.linalg.norm(d_lips, axis=1))), 3),
+        "head_mean_change_deg": round(float(np.nanmean(np.linalg.norm(d_head, axis=1))), 3),
+    }
+
+
+def run(clips: tuple[str, ...] = CLIPS, temperature: float = 0.5, speed: bool = True) -> dict[str, object]:
+    """Every clip's numbers plus the warp's speed at 720p."""
+    if ModelMode.head not in pipeline.IMPLEMENTED_MODES:
+        raise SystemExit("head mode is not enabled in reperform.pipeline.IMPLEMENTED_MODES")
+    results = [evaluate_clip(c, temperature) for c in clips]
+    out: dict[str, object] = {"temperature": temperature, "clips": results}
+    if speed:
+        out["speed"] = warp_speed_720p(media_dir() / "videos" / "videoretalking_4.mp4")
+    return out
+
+
+def contact_sheet(clip: str, out_png: Path, n: int = 4, width_px: int = 360) -> Path:
+    """Input over head-mode output for the ``n`` frames with the largest planned deltas (after a run)."""
+    head_out = WORK_DIR / f"{clip}.head.mp4"
+    video = media_dir() / "videos" / f"{clip}.mp4"
+    _out, plan = _generate(video, head_out, ModelMode.head, 0.5)
+    mag = np.linalg.norm(plan.head_delta, axis=1)
+    picks = sorted(np.argsort(-mag)[: n * 6: 6].tolist())
+    src = [f for i, f in enumerate(_frames(video)) if i in picks]
+    dst = [f for i, f in enumerate(_frames(head_out)) if i in picks]
+
+    def tile(f: np.ndarray, label: str) -> np.ndarray:
+        h = int(round(f.shape[0] * width_px / f.shape[1]))
+        t = cv2.resize(f, (width_px, h), interpolation=cv2.INTER_AREA)
+        cv2.putText(t, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 0), 1, cv2.LINE_AA)
+        return t
+
+    rows = [
+        np.hstack([tile(f, f"input {i}") for f, i in zip(src, picks, strict=True)]),
+        np.hstack([tile(f, "head " + ", ".join(f"{v:+.1f}" for v in plan.head_delta[i]))
+                   for f, i in zip(dst, picks, strict=True)]),
+    ]
+    cv2.imwrite(str(out_png), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+    return out_png
+
+
+def _frames(path: Path):  # noqa: ANN202 - generator of RGB frames
+    from .measure import iter_rgb
+
+    yield from iter_rgb(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("clips", nargs="*", default=list(CLIPS))
+    parser.add_argument("--temperature", type=float, default=0.5)
+    parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--sheet", type=Path, help="write a contact sheet of the first clip here instead")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if args.sheet:
+        print(contact_sheet(args.clips[0], args.sheet))
+        return
+    print(json.dumps(run(tuple(args.clips), args.temperature, not args.no_speed), indent=1))
+
+
+if __name__ == "__main__":
+    main()
