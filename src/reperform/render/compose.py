@@ -72,6 +72,8 @@ OCC_GRID_IOD_PX = 40.0
 GEOMETRY_CARRY = 0.5
 #: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
 DISSOLVE_WEIGHT = 0.5
+#: Mouth thumbnails closer than this (mean grey levels) need no dissolve at a jump.
+DISSOLVE_MIN_DIFF = 6.0
 #: Film grain (grey levels, σ) added to the procedural cavity so it is not cleaner than the video.
 CAVITY_GRAIN = 1.2
 #: "Closing" means the target is this much more closed than the exemplar (inter-ocular units).
@@ -185,6 +187,9 @@ class Renderer:
         cont = int(self.choice[k - 1] + (self.src[k] - self.src[k - 1]))
         if cont == int(self.choice[k]) or cont not in self.bank.exemplars:
             return -1
+        a, b = self.bank.exemplars[cont].thumb, self.bank.exemplars[int(self.choice[k])].thumb
+        if float(np.abs(a - b).mean()) < DISSOLVE_MIN_DIFF:
+            return -1  # the two mouths look alike: nothing would pop, save the second warp
         return cont
 
     def _warp(self, ex_index: int, target: np.ndarray, n_cur: np.ndarray, m_cur: np.ndarray,
