@@ -11,7 +11,13 @@ Per output frame ``k`` (source frame ``s``):
 4. if the plan opens the mouth further than any exemplar could, a procedural cavity with teeth
    fills the gap (stills and closed-mouth clips);
 5. a low-frequency colour match and a feathered mask covering both jaws (old and new) plus a band
-   under the chin blend it in, so a closing jaw never leaves a double chin.
+   under the chin blend it in, so a closing jaw never leaves a double chin;
+6. where the frame and the exemplar disagree on skin that should not have moved, something is in
+   front of the face (a hand, a microphone): the frame wins there.
+
+Over time: the Viterbi search prefers playing source frames consecutively; where it must jump,
+the old run's next frame is dissolved in for one frame, and the lip contour's fine details are
+carried over from the previous frame (the planned parameters stay exact).
 
 Everything outside the returned edit box is the input frame, bit for bit.
 """
