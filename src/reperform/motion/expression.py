@@ -72,6 +72,8 @@ ACCENT_SQUINT_AU = 0.5
 #: Shape of one emphasis pulse: rises this long before the accent peak, decays after it.
 ACCENT_RISE_S = 0.12
 ACCENT_DECAY_S = 0.35
+#: The ``neutral`` prompt asks for a calm delivery: emphasis keeps this share of its size.
+NEUTRAL_EMPHASIS_SHARE = 0.3
 #: Extra blinks: a source with fewer than this many blinks per second of shown frames gets some.
 MIN_SOURCE_BLINK_RATE_HZ = 1 / 8
 #: Gap between added blinks (s, drawn uniformly): people blink every few seconds while talking.
@@ -247,7 +249,10 @@ def plan_expression(
     # Emphasis follows temperature too, but is never stronger than half the scale: it rides on top.
     emphasis = emphasis_aus(t_s, accents, 0.5 + 0.5 * float(options.temperature))
     emphasis *= (1 - rest)[:, None]
-    au = np.clip(np.maximum(prompt, prompt + emphasis * (1 - prompt)), 0.0, 1.0).astype(np.float32)
+    if options.emotion == Emotion.neutral:
+        emphasis *= NEUTRAL_EMPHASIS_SHARE
+    # Emphasis rides on the prompt without exceeding full intensity (it saturates, never clips hard).
+    au = np.clip(prompt + emphasis * (1 - prompt), 0.0, 1.0).astype(np.float32)
 
     rate = 0.0 if still else source_blink_rate(track, timemap.src_frame, fps)
     if rate < MIN_SOURCE_BLINK_RATE_HZ:

@@ -42,6 +42,10 @@ N_HANDLES = 468
 #: one for lid and lip contours, whose neighbours across the eye/mouth opening move differently.
 SIGMA_SKIN_IOD = 0.06
 SIGMA_CONTOUR_IOD = 0.03
+#: Points that carry the head pose (eye corners, nose bridge and tip) pin the field with this
+#: much more weight than other points: no expression moves them, and neither may the warp.
+ANCHORS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1)
+ANCHOR_WEIGHT = 4.0
 #: Weight floor of the normalised interpolation: far from every mesh point the field fades to 0.
 FIELD_EPS = 0.02
 #: Grid step of the field (inter-ocular units); the field is smooth at this scale.
@@ -189,7 +193,9 @@ def mouth_target_offsets(au: np.ndarray) -> np.ndarray:
 
 def _handle_sigmas() -> np.ndarray:
     s = np.full(N_HANDLES, SIGMA_SKIN_IOD)
-    contour = [i for group in (*UPPER_LID, *LOWER_LID) for i in group] + list(L.LIPS_OUTER) + list(L.LIPS_INNER)
+    # Eye corners count as contour points too: they anchor the lids (and the head pose) tightly.
+    contour = [i for group in (*UPPER_LID, *LOWER_LID, *EYE_CORNERS) for i in group]
+    contour += list(L.LIPS_OUTER) + list(L.LIPS_INNER)
     s[contour] = SIGMA_CONTOUR_IOD
     return s
 
@@ -205,6 +211,8 @@ class ExpressionWarp:
         self.blink = np.asarray(blink, np.float64)
         self.relax = float(relax)
         contour = _handle_sigmas() < SIGMA_SKIN_IOD
+        self._wmul = np.ones(N_HANDLES)
+        self._wmul[list(ANCHORS)] = ANCHOR_WEIGHT
         self._skin = np.nonzero(~contour)[0]
         self._contour = np.nonzero(contour)[0]
         # Neutral pulls brows, forehead and cheeks; never the lids (the source's blinks stay).
@@ -238,6 +246,18 @@ class ExpressionWarp:
         norm = np.linalg.norm(d, axis=1, keepdims=True)
         return d * np.minimum(1.0, MAX_SHIFT_IOD / np.maximum(norm, 1e-9))
 
+    def field_at(self, k: int, n_cur: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        """Forward displacement (normalised units) of the warp of frame ``k`` at points ``pts[m, 2]``.
+
+        The exact normalised Gaussian interpolation that :meth:`apply` evaluates on its grid
+        (blinks excluded): for checking what moves, e.g. that rigid points stay.
+        """
+        disp = self.displacements(k, n_cur)
+        sig = np.where(np.isin(np.arange(N_HANDLES), self._contour), SIGMA_CONTOUR_IOD, SIGMA_SKIN_IOD)
+        d2 = ((np.asarray(pts, np.float64)[:, None, :2] - n_cur[None, :N_HANDLES, :2]) ** 2).sum(-1)
+        w = np.exp(-d2 / (2 * sig[None] ** 2)) * self._wmul[None]
+        return (w @ disp) / (w.sum(1) + FIELD_EPS)[:, None]
+
     def _field_grid(self, pts_g: np.ndarray, disp_px: np.ndarray, shape: tuple[int, int],
                     sig_g: float) -> np.ndarray:
         """Dense displacement (px) on a grid from point displacements: normalised convolution.
@@ -256,7 +276,8 @@ class ExpressionWarp:
             x0 = np.floor(p[:, 0]).astype(int)
             y0 = np.floor(p[:, 1]).astype(int)
             fx, fy = p[:, 0] - x0, p[:, 1] - y0
-            vals = np.concatenate([disp_px[group], np.ones((len(group), 1))], 1)
+            wm = self._wmul[group][:, None]
+            vals = np.concatenate([disp_px[group] * wm, wm], 1)
             for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
                 xs, ys = np.clip(x0 + dx, 0, gw - 1), np.clip(y0 + dy, 0, gh - 1)
                 np.add.at(num, (ys, xs), (vals * w[:, None]).astype(np.float32))
