@@ -39,7 +39,7 @@ STAGE_WEIGHTS = {"probe": 0.2, "analyze": 3.0, "speech": 0.3, "plan": 0.3, "rend
 #: ``timings_s`` keys: one per stage ("speech" ran on its own thread, overlapping "analyze";
 #: "speech_wait" is the part the pipeline waited for it) plus "total" wall time.
 #: Modes the engine can render today; others fail loudly rather than fall back.
-IMPLEMENTED_MODES = {ModelMode.lips, ModelMode.head}
+IMPLEMENTED_MODES = {ModelMode.lips, ModelMode.face, ModelMode.head}
 
 
 @contextmanager
