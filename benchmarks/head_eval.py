@@ -146,6 +146,8 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
     video = media_dir() / "videos" / f"{clip}.mp4"
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     head_out, plan = _generate(video, WORK_DIR / f"{clip}.head.mp4", ModelMode.head, temperature)
+    if plan is not None:
+        np.save(WORK_DIR / f"{clip}.head_delta.npy", plan.head_delta)
     lips_out, _ = _generate(video, WORK_DIR / f"{clip}.lips.mp4", ModelMode.lips, temperature)
     inp = measure_video(video).landmarks
     head_lm = measure_video(head_out)
@@ -202,12 +204,23 @@ def run(clips: tuple[str, ...] = CLIPS, temperature: float = 0.5, speed: bool = 
 
 
 def contact_sheet(clip: str, out_png: Path, n: int = 4, width_px: int = 360) -> Path:
-    """Input over head-mode output for the ``n`` frames with the largest planned deltas (after a run)."""
+    """Input over head-mode output for ``n`` frames with large planned deltas (reuses a run's output)."""
     head_out = WORK_DIR / f"{clip}.head.mp4"
     video = media_dir() / "videos" / f"{clip}.mp4"
-    _out, plan = _generate(video, head_out, ModelMode.head, 0.5)
-    mag = np.linalg.norm(plan.head_delta, axis=1)
-    picks = sorted(np.argsort(-mag)[: n * 6: 6].tolist())
+    saved = WORK_DIR / f"{clip}.head_delta.npy"
+    if head_out.is_file() and saved.is_file():
+        delta = np.load(saved)
+    else:
+        _out, plan = _generate(video, head_out, ModelMode.head, 0.5)
+        delta = plan.head_delta
+    mag = np.linalg.norm(delta, axis=1)
+    picks: list[int] = []
+    for i in np.argsort(-mag):  # largest deltas first, at least half a second apart
+        if all(abs(int(i) - p) >= 12 for p in picks):
+            picks.append(int(i))
+        if len(picks) == n:
+            break
+    picks.sort()
     src = [f for i, f in enumerate(_frames(video)) if i in picks]
     dst = [f for i, f in enumerate(_frames(head_out)) if i in picks]
 
@@ -219,7 +232,7 @@ def contact_sheet(clip: str, out_png: Path, n: int = 4, width_px: int = 360) -> 
 
     rows = [
         np.hstack([tile(f, f"input {i}") for f, i in zip(src, picks, strict=True)]),
-        np.hstack([tile(f, "head " + ", ".join(f"{v:+.1f}" for v in plan.head_delta[i]))
+        np.hstack([tile(f, "head " + ", ".join(f"{v:+.1f}" for v in delta[i]))
                    for f, i in zip(dst, picks, strict=True)]),
     ]
     cv2.imwrite(str(out_png), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
