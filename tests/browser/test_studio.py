@@ -26,7 +26,6 @@ AUDIO = "audio/sadtalker_RD_Radio36_000.wav"  # 8.0 s: longer than the video, so
 #: The Studio's plain-words sentences the tests look for (from js/api.js).
 KEY_REJECTED = "That API key was not accepted"
 NOT_MEDIA = "could not be read as a video, photo or audio"
-MODE_MISSING = "This mode is not available on this server yet"
 
 
 def _open_with_key(page, server, key: str) -> None:
@@ -146,16 +145,7 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
     _watch_progress(page)
     status = _generate_and_wait(page, output_dir / "03-head-progress.png")
     page.screenshot(path=str(output_dir / "04-head-finished.png"), full_page=True)
-    if status == "FAILED" and MODE_MISSING in page.inner_text("#job-error"):
-        # The engine may not do head mode yet: the page must say so in plain words, and lips must still work.
-        assert page.locator("#job-error").is_visible()
-        page.check('input[name="mode"][value="lips"]', force=True)
-        _watch_progress(page)
-        status = _generate_and_wait(page, output_dir / "05-lips-progress.png")
-        page.screenshot(path=str(output_dir / "06-lips-finished.png"), full_page=True)
-        name = "lips"
-    else:
-        name = "head"
+    name = "head"
     assert status == "COMPLETED", f"generation ended {status}: {page.inner_text('#job')}"
     assert page.inner_text("#job-status").startswith("Done")
     _assert_progress_was_shown(page)
@@ -164,9 +154,6 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
 
     item = page.locator("#history-list .history-item").first
     assert item.get_attribute("data-status") == "COMPLETED"
-    if name == "lips":
-        failed = page.locator('#history-list .history-item[data-status="FAILED"]').first
-        assert MODE_MISSING in failed.inner_text(), "history explains the failed head-mode attempt"
     assert page.console_errors == []
 
 
