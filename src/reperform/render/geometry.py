@@ -30,6 +30,10 @@ SEAL_OPEN = 0.005
 #: Distance (inter-ocular units) over which the lip movement fades out above/below the lips.
 LIP_FADE_UP = 0.18
 LIP_FADE_DOWN = 0.30
+#: Largest protrusion change (inter-ocular units) applied by thickening/thinning the lips. Large
+#: enough to undo what parting the lips adds to the measure (the outer height grows with the
+#: centre of the gap, the opening is a three-pair mean), small enough never to erase a lip.
+MAX_PROTRUSION_STEP = 0.15
 #: Vertical reach (inter-ocular units) of the width stretch above and below the mouth line.
 WIDTH_FADE = 0.40
 #: Anchor rings around the jaw (inter-ocular units beyond the jaw line): they carry only the rigid
@@ -108,6 +112,13 @@ def _lip_curves(n: np.ndarray):
     return xu, inner_mid, (np.sort(xo_u), outer_up[np.argsort(xo_u)]), (np.sort(xo_l), outer_lo[np.argsort(xo_l)])
 
 
+def _curve_at(n: np.ndarray, idx, x: np.ndarray) -> np.ndarray:
+    """y of the lip contour through landmarks ``idx`` at abscissae ``x`` (linear, held at the ends)."""
+    pts = n[list(idx)]
+    order = np.argsort(pts[:, 0])
+    return np.interp(x, pts[order, 0], pts[order, 1])
+
+
 class MouthShaper:
     """Moves lips and jaw of normalised landmarks to exact MOUTH_PARAMS targets.
 
@@ -172,6 +183,10 @@ class MouthShaper:
             fall_up = 1 - _smoothstep((upper_lip - n[:, 1]) / fade_up)
             dy = np.where(self.lower_set, LOWER_LIP_SHARE * d * fall_dn, -(1 - LOWER_LIP_SHARE) * d * fall_up)
             n[:, 1] += dy * sh
+        # Protrusion last: it moves only the outer lip contours, so the opening stays as set.
+        corners = n[list(L.MOUTH_CORNERS)]
+        self._thicken_lips(n, float(target[2]) - float(L.mouth_params(n)[2]), float(corners.mean(0)[0]),
+                           max(abs(corners[1, 0] - corners[0, 0]) / 2, 1e-3))
         if float(target[0]) <= SEAL_OPEN:
             # A closure seals the whole contour, corners included (the stretch above fades out
             # towards the corners): each lower inner-lip point meets its upper partner.
@@ -180,6 +195,26 @@ class MouthShaper:
             n[up] = meet
             n[lo] = meet
         return n
+
+    def _thicken_lips(self, n: np.ndarray, d: float, cx: float, half_w: float) -> None:
+        """Protrusion: rounded lips push out and look fuller, i.e. the outer contour moves away from
+        the inner one (which stays put, so the opening is unchanged). In place, capped at
+        ±MAX_PROTRUSION_STEP because a 2-D warp can only suggest a 3-D pout."""
+        d = float(np.clip(d, -MAX_PROTRUSION_STEP, MAX_PROTRUSION_STEP))
+        if abs(d) < 1e-4:
+            return
+        x = n[:, 0]
+        inner_u, inner_l = _curve_at(n, INNER_UPPER, x), _curve_at(n, INNER_LOWER, x)
+        outer_u, outer_l = _curve_at(n, OUTER_UPPER, x), _curve_at(n, OUTER_LOWER, x)
+        sh = np.clip(1 - ((n[:, 0] - cx) / (half_w * 1.02)) ** 2, 0, 1) ** 0.6
+        y = n[:, 1]
+        # Share of the half move: 0 on the inner contour, 1 on the outer, fading beyond it.
+        t_up = np.clip((inner_u - y) / np.maximum(inner_u - outer_u, 1e-3), 0, 1)
+        t_up *= 1 - _smoothstep((outer_u - y) / LIP_FADE_UP)
+        t_lo = np.clip((y - inner_l) / np.maximum(outer_l - inner_l, 1e-3), 0, 1)
+        t_lo *= 1 - _smoothstep((y - outer_l) / LIP_FADE_DOWN)
+        dy = np.where(self.lower_set, 0.5 * d * t_lo, -0.5 * d * t_up)
+        n[:, 1] += dy * sh
 
     @staticmethod
     def _jaw_scale(n: np.ndarray) -> float:
