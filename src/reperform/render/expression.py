@@ -133,7 +133,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         # Cheek raiser: the cheek apple rises and pushes the lower lid up (the Duchenne squint).
         centre = t[CHEEK[side]]
         k_cheek = _kernel(t, centre, 0.22, 0.16) * below_eye * (1 - _smoothstep((t[:, 1] - mouth_y) / 0.1))
-        d[_A["AU6"], :, 1] -= 0.07 * k_cheek
+        d[_A["AU6"], :, 1] -= 0.08 * k_cheek
         d[_A["AU6"], :, 0] += 0.01 * s * k_cheek
         d[_A["AU6"], lo, 1] -= 0.22 * gap * shape
         # Lid tightener: the lower lid rises and straightens, the upper one drops slightly.
@@ -147,7 +147,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         c = t[list(CORNERS[side])].mean(0)
         k_corner = _kernel(t, c, 0.13, 0.12)
         k_fold = _kernel(t, c + np.array([0.05 * s, -0.2]), 0.16, 0.2) * below_eye  # nasolabial bulge
-        d[_A["AU12"], :, 1] -= 0.075 * k_corner + 0.03 * k_fold
+        d[_A["AU12"], :, 1] -= 0.09 * k_corner + 0.035 * k_fold
         d[_A["AU12"], :, 0] += 0.01 * s * k_fold
         d[_A["AU15"], :, 1] += 0.07 * k_corner
         d[_A["AU15"], :, 0] -= 0.01 * s * k_corner
