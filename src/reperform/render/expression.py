@@ -147,7 +147,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         c = t[list(CORNERS[side])].mean(0)
         k_corner = _kernel(t, c, 0.13, 0.12)
         k_fold = _kernel(t, c + np.array([0.05 * s, -0.2]), 0.16, 0.2) * below_eye  # nasolabial bulge
-        d[_A["AU12"], :, 1] -= 0.09 * k_corner + 0.035 * k_fold
+        d[_A["AU12"], :, 1] -= 0.085 * k_corner + 0.035 * k_fold
         d[_A["AU12"], :, 0] += 0.01 * s * k_fold
         d[_A["AU15"], :, 1] += 0.07 * k_corner
         d[_A["AU15"], :, 0] -= 0.01 * s * k_corner
