@@ -7,6 +7,9 @@ engine-independent measurer) then reads the mesh of every input and output frame
 speech-stable points) taking input frame k's mesh to output frame k's. Reported:
 
 - ``head_std_deg``: std of that change in head mode (per axis, and the total = √Σvar); target 1.5–6°;
+- ``head_vs_lips_std_deg``: the change from the lips-mode output to the head-mode output (same
+  rendered mouth, so the mouth edit's own effect on the measured pose drops out); the
+  correlations below use this change;
 - ``planned_std_deg``: the same for the plan (``MotionPlan.head_delta``), and ``r_plan``, the
   correlation of measured with planned change (pooled over axes): the warp realises the plan;
 - ``r_energy``: correlation of the head's angular speed (measured, smoothed over ~0.3 s) with the
@@ -155,14 +158,18 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
     fps = head_lm.fps
     d_head = pose_change(inp, head_lm.landmarks)
     d_lips = pose_change(inp, lips_lm)
-    n = len(d_head)
-    ok = np.isfinite(d_head[:, 0])
+    # Head output against lips output: both carry the same rendered mouth, so this isolates the
+    # head warp from the mouth edit's own effect on the measured pose.
+    d_iso = pose_change(lips_lm, head_lm.landmarks)
+    n = min(len(d_head), len(d_iso))
+    d_head, d_iso = d_head[:n], d_iso[:n]
+    ok = np.isfinite(d_iso[:, 0])
     planned = plan.head_delta[:n].astype(np.float64) if plan is not None else np.zeros((n, 3))
 
     audio = media.load_audio(video)
     env = frame_envelope(audio.samples, audio.rate, fps, n)
     sigma = SMOOTH_S * fps
-    filled = np.where(ok[:, None], d_head, 0.0)
+    filled = np.where(ok[:, None], d_iso, 0.0)
     speed = np.linalg.norm(np.gradient(filled, axis=0), axis=1)
     speed[~ok] = np.nan
     sp = speech.analyze_speech(audio, text=None, config=EngineConfig())
@@ -173,19 +180,22 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
         return float(np.sqrt(np.sum(np.square(std))))
 
     head_std = np.nanstd(d_head, axis=0)
+    iso_std = np.nanstd(d_iso, axis=0)
     plan_std = planned.std(axis=0)
     return {
         "clip": clip,
         "frames": int(n),
         "measured_frames": int(ok.sum()),
         "head_std_deg": [round(float(v), 2) for v in head_std] + [round(total(head_std), 2)],
+        "head_vs_lips_std_deg": [round(float(v), 2) for v in iso_std] + [round(total(iso_std), 2)],
         "planned_std_deg": [round(float(v), 2) for v in plan_std] + [round(total(plan_std), 2)],
-        "r_plan": round(pearson(d_head[ok].ravel(), planned[ok].ravel()), 3),
+        "r_plan": round(pearson(d_iso[ok].ravel(), planned[ok].ravel()), 3),
         "r_energy": round(pearson(gaussian_filter1d(np.nan_to_num(speed), sigma), gaussian_filter1d(env, sigma)), 3),
         "r_energy_planned": round(pearson(
             gaussian_filter1d(np.linalg.norm(np.gradient(planned, axis=0), axis=1), sigma), gaussian_filter1d(env, sigma)
         ), 3),
-        "r_accent": round(pearson(d_head[ok, 1], accents[ok]), 3),
+        "r_accent": round(pearson(d_iso[ok, 1], accents[ok]), 3),
+        "r_accent_planned": round(pearson(planned[:, 1], accents), 3),
         "accents": len(prosody.accents),
         "lips_mean_change_deg": round(float(np.nanmean(np.linalg.norm(d_lips, axis=1))), 3),
         "head_mean_change_deg": round(float(np.nanmean(np.linalg.norm(d_head, axis=1))), 3),

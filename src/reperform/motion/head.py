@@ -16,8 +16,9 @@ exactly those three gestures on the prosody's 10 ms grid and sums them:
 Angles are degree offsets added to the source's pose, in the convention of ``face.pose``
 (image axes x right, y down, z away from the camera): positive pitch = chin down, positive yaw =
 nose towards image left, positive roll = clockwise in the image.
-The amplitude follows the person's own head motion in the source (``FaceProfile.pose_std_deg``,
-clamped to a natural range) and ``temperature`` (0.5 = that natural amplitude, 1 = double).
+Each axis is normalised to unit std while talking, then scaled to an amplitude that follows the
+person's own head motion in the source (``FaceProfile.pose_std_deg``, clamped to a natural
+range) and ``temperature`` (0.5 = that natural amplitude, 1 = double).
 """
 
 from __future__ import annotations
@@ -38,8 +39,14 @@ GRID_S = 0.01
 #: Per-axis amplitude range (degrees, yaw/pitch/roll) the person's own pose std is clamped to:
 #: below it head mode would be invisible, above it a restless source would make a wobbly output
 #: (tracking noise and deliberate turns inflate the source's std).
-AMPLITUDE_MIN_DEG = np.array([0.9, 1.0, 0.6], np.float32)
+AMPLITUDE_MIN_DEG = np.array([1.0, 1.2, 0.7], np.float32)
 AMPLITUDE_MAX_DEG = np.array([2.2, 2.5, 1.5], np.float32)
+#: Each axis's gesture curve is normalised to unit std over the talking frames (so the amplitude
+#: *is* the std while talking, whatever the clip's length or number of accents), but never
+#: amplified by more than 1 / this, nor so far that a peak exceeds PEAK_UNITS amplitudes: a clip
+#: with one or two accents keeps modest nods, not huge ones.
+UNIT_STD_FLOOR = 0.35
+PEAK_UNITS = 2.5
 #: Temperature at which the amplitude equals the (clamped) person's own motion.
 NATURAL_TEMPERATURE = 0.5
 #: Hard limit on any delta (degrees): beyond it the 2-D warp of a frontal face stops looking rigid.
@@ -173,10 +180,17 @@ def plan_head(
     twist_sign = rng.choice((-1.0, 1.0), 2)
 
     raw = np.zeros((n, 3))
-    raw[:, 0] = amp[0] * (sway[:, 0] + NOD_TWIST * twist_sign[0] * twist)
-    raw[:, 1] = amp[1] * (NOD_DEPTH * nod - F0_PITCH_PER_ST * contour)
-    raw[:, 2] = amp[2] * (sway[:, 1] + NOD_TWIST * twist_sign[1] * twist)
-    raw *= _activity(speech_tl, n, speech_end_s)[:, None]
+    raw[:, 0] = sway[:, 0] + NOD_TWIST * twist_sign[0] * twist
+    raw[:, 1] = NOD_DEPTH * nod - F0_PITCH_PER_ST * contour
+    raw[:, 2] = sway[:, 1] + NOD_TWIST * twist_sign[1] * twist
+    activity = _activity(speech_tl, n, speech_end_s)
+    raw *= activity[:, None]
+    talking = activity > 0.5
+    if talking.any():
+        gain = 1.0 / np.maximum(raw[talking].std(axis=0), UNIT_STD_FLOOR)
+        gain = np.minimum(gain, PEAK_UNITS / np.maximum(np.abs(raw).max(axis=0), 1e-9))
+        raw *= gain[None]
+    raw *= amp[None]
     raw = gaussian_filter1d(raw, FINAL_SMOOTH_S / GRID_S, axis=0, mode="nearest")
     raw = np.clip(raw, -MAX_DELTA_DEG, MAX_DELTA_DEG)
 

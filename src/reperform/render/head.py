@@ -194,9 +194,10 @@ class HeadWarper:
     def __init__(self, track: FaceTrack, plan: MotionPlan) -> None:
         self.track = track
         self.plan = plan
+        self._grid: np.ndarray | None = None
 
-    def field(self, k: int, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, tuple[int, int, int, int]] | None:
-        """(roi x0, y0, x1, y1; map_x, map_y: absolute source coordinates for the roi; box of moved pixels) or None."""
+    def field(self, k: int, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+        """(box x0, y0, x1, y1 of the pixels that may move; float32[h, w, 2] source x, y for each) or None."""
         if k >= self.plan.n_out:
             return None
         delta = np.asarray(self.plan.head_delta[k], np.float64)
@@ -242,11 +243,17 @@ class HeadWarper:
         box = (x0 + int(np.floor(moving[1].min() * sx)), y0 + int(np.floor(moving[0].min() * sy)),
                x0 + min(x1 - x0, int(np.ceil((moving[1].max() + 1) * sx))),
                y0 + min(y1 - y0, int(np.ceil((moving[0].max() + 1) * sy))))
-        xs = np.arange(x0, x1, dtype=np.float32)
-        ys = np.arange(y0, y1, dtype=np.float32)
-        map_x = dense[..., 0] + xs[None, :]
-        map_y = dense[..., 1] + ys[:, None]
-        return (x0, y0, x1, y1), map_x, map_y, box
+        bx0, by0, bx1, by1 = box
+        # Absolute backward map of the moving box only (outside it the map is the identity).
+        map_xy = cv2.add(dense[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0], self._coords(shape)[by0:by1, bx0:bx1])
+        return box, map_xy
+
+    def _coords(self, shape: tuple[int, int]) -> np.ndarray:
+        """float32[h, w, 2] pixel coordinates (x, y), built once per frame size."""
+        if self._grid is None or self._grid.shape[:2] != shape:
+            ys, xs = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+            self._grid = np.dstack([xs, ys])
+        return self._grid
 
     def apply(
         self, k: int, rgb: np.ndarray, edit_box: tuple[int, int, int, int] | None
@@ -255,12 +262,9 @@ class HeadWarper:
         got = self.field(k, rgb.shape[:2])
         if got is None:
             return rgb, edit_box
-        (x0, y0, _x1, _y1), map_x, map_y, box = got
-        # Only the moving part is resampled: outside it the map is the identity.
+        box, map_xy = got
         bx0, by0, bx1, by1 = box
-        crop = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
-        warped = cv2.remap(rgb, map_x[crop], map_y[crop], interpolation=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(rgb, map_xy, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = rgb.copy()
         out[by0:by1, bx0:bx1] = warped
         if edit_box is not None:
