@@ -41,11 +41,15 @@ N_HANDLES = 468
 #: Interpolation radius of the dense field (inter-ocular units) for skin points, and the tighter
 #: one for lid and lip contours, whose neighbours across the eye/mouth opening move differently.
 SIGMA_SKIN_IOD = 0.06
-SIGMA_CONTOUR_IOD = 0.03
+SIGMA_CONTOUR_IOD = 0.04
 #: Points that carry the head pose (eye corners, nose bridge and tip) pin the field with this
-#: much more weight than other points: no expression moves them, and neither may the warp.
-ANCHORS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1)
+#: much more weight than other points: no expression moves them, and neither may the warp. The
+#: nose base (subnasale) is pinned too, so a raised upper lip shortens the philtrum instead of
+#: dragging the nose along.
+ANCHORS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, L.SUBNASALE)
 ANCHOR_WEIGHT = 4.0
+#: Residual-correction steps that make the interpolated field meet the points' displacements.
+SHARPEN_STEPS = 1
 #: Weight floor of the normalised interpolation: far from every mesh point the field fades to 0.
 FIELD_EPS = 0.02
 #: Grid step of the field (inter-ocular units); the field is smooth at this scale.
@@ -82,6 +86,9 @@ NOSE_WING = (129, 358)
 UPPER_LIP = (0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 82, 81, 80, 191, 312, 311, 310, 415)
 LOWER_LIP = (17, 84, 181, 91, 146, 314, 405, 321, 375, 14, 87, 178, 88, 95, 317, 402, 318, 324)
 CORNERS = ((61, 78), (291, 308))
+UPPER_INNER = (13, 82, 81, 80, 191, 312, 311, 310, 415)
+#: Share of the upper-lip raise (AU10) that reaches the inner lip edge.
+AU10_INNER_SHARE = 0.3
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -152,16 +159,19 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         d[_A["AU15"], :, 1] += 0.07 * k_corner
         d[_A["AU15"], :, 0] -= 0.01 * s * k_corner
     # Upper lip raiser: the upper lip and the skin under the nose rise, the lower lip stays.
+    # The inner lip edge moves only a little: the lip rolls up and thins (the teeth below it are
+    # not there to be revealed, and stretching them would smear them).
     upper = np.zeros(N_HANDLES)
     upper[list(UPPER_LIP)] = 1.0
+    upper[list(UPPER_INNER)] = AU10_INNER_SHARE
     lip_top = t[L.UPPER_LIP_TOP]
     k_lip = _kernel(t, lip_top, 0.32, 0.14)
     # Skin between nose and lip follows in proportion to its distance from the nose base (the
     # nose itself stays: the philtrum shortens, which is the signature of AU10).
     ramp = _smoothstep((t[:, 1] - sub_y) / max(lip_top[1] - sub_y, 1e-3))
     zone = (t[:, 1] < lip_top[1] + 0.02) & (t[:, 1] > nose_y - 0.05)
-    raise_ = np.where(upper > 0, 1.0, np.where(zone, ramp, 0.0)) * k_lip
-    d[_A["AU10"], :, 1] -= 0.09 * raise_
+    raise_ = np.where(upper > 0, upper, np.where(zone, ramp, 0.0)) * k_lip
+    d[_A["AU10"], :, 1] -= 0.11 * raise_
     # Lip tightener: red lips thin (outer contours move towards the lip line), corners in.
     outer_up = [i for i in L.LIPS_OUTER if i in UPPER_LIP]
     outer_lo = [i for i in L.LIPS_OUTER if i in LOWER_LIP]
@@ -210,7 +220,9 @@ class ExpressionWarp:
         self.au = np.asarray(au, np.float64)
         self.blink = np.asarray(blink, np.float64)
         self.relax = float(relax)
-        contour = _handle_sigmas() < SIGMA_SKIN_IOD
+        sig = _handle_sigmas()
+        self._inv_2s2 = 1.0 / (2 * sig**2)
+        contour = sig < SIGMA_SKIN_IOD
         self._wmul = np.ones(N_HANDLES)
         self._wmul[list(ANCHORS)] = ANCHOR_WEIGHT
         self._skin = np.nonzero(~contour)[0]
@@ -252,11 +264,28 @@ class ExpressionWarp:
         The exact normalised Gaussian interpolation that :meth:`apply` evaluates on its grid
         (blinks excluded): for checking what moves, e.g. that rigid points stay.
         """
-        disp = self.displacements(k, n_cur)
-        sig = np.where(np.isin(np.arange(N_HANDLES), self._contour), SIGMA_CONTOUR_IOD, SIGMA_SKIN_IOD)
-        d2 = ((np.asarray(pts, np.float64)[:, None, :2] - n_cur[None, :N_HANDLES, :2]) ** 2).sum(-1)
-        w = np.exp(-d2 / (2 * sig[None] ** 2)) * self._wmul[None]
+        disp = self._sharpen(n_cur, self.displacements(k, n_cur))
+        return self._interpolate(np.asarray(pts, np.float64)[:, :2], n_cur[:N_HANDLES, :2], disp)
+
+    def _interpolate(self, pts: np.ndarray, centres: np.ndarray, disp: np.ndarray) -> np.ndarray:
+        """Normalised Gaussian interpolation of point displacements at ``pts`` (exact, no grid)."""
+        d2 = ((pts[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+        w = np.exp(-d2 * self._inv_2s2[None]) * self._wmul[None]
         return (w @ disp) / (w.sum(1) + FIELD_EPS)[:, None]
+
+    def _sharpen(self, n_cur: np.ndarray, disp: np.ndarray) -> np.ndarray:
+        """Point values whose interpolated field meets the wanted displacements at the points.
+
+        Normalised Gaussian interpolation averages each point with its neighbours, so a feature
+        that moves alone (the upper lip under a still nose) comes out at a fraction of its move.
+        SHARPEN_STEPS of residual correction (``d += d_wanted − field(points)``) restore it, and
+        pin the anchors closer to zero at the same time.
+        """
+        centres = n_cur[:N_HANDLES, :2]
+        eff = disp.copy()
+        for _ in range(SHARPEN_STEPS):
+            eff += disp - self._interpolate(centres, centres, eff)
+        return eff
 
     def _field_grid(self, pts_g: np.ndarray, disp_px: np.ndarray, shape: tuple[int, int],
                     sig_g: float) -> np.ndarray:
@@ -378,6 +407,7 @@ class ExpressionWarp:
     def _apply_field(self, frame: np.ndarray, n_cur: np.ndarray, m_cur: np.ndarray, disp: np.ndarray,
                      box, inplace: bool):
         """Warp ``frame`` by the dense field interpolated from the mesh points' displacements."""
+        disp = self._sharpen(n_cur, disp)
         moving = np.linalg.norm(disp, axis=1) > 1e-4
         centres = n_cur[:N_HANDLES]
         img_from_norm = invert(m_cur)
