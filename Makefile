@@ -12,7 +12,7 @@ demo: setup
 	$(PY) -m reperform.cli demo
 
 lint: setup
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks scripts
 	.venv/bin/lint-imports
 
 test: lint
