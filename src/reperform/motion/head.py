@@ -39,7 +39,7 @@ GRID_S = 0.01
 #: Per-axis amplitude range (degrees, yaw/pitch/roll) the person's own pose std is clamped to:
 #: below it head mode would be invisible, above it a restless source would make a wobbly output
 #: (tracking noise and deliberate turns inflate the source's std).
-AMPLITUDE_MIN_DEG = np.array([1.0, 1.2, 0.7], np.float32)
+AMPLITUDE_MIN_DEG = np.array([1.2, 1.4, 0.8], np.float32)
 AMPLITUDE_MAX_DEG = np.array([2.2, 2.5, 1.5], np.float32)
 #: Each axis's gesture curve is normalised to unit std over the talking frames (so the amplitude
 #: *is* the std while talking, whatever the clip's length or number of accents), but never
