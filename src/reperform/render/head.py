@@ -58,7 +58,7 @@ CHEST_BELOW_CHIN_H = 0.5
 #: Coarse grid cell (face heights; at least MIN_CELL_PX): the field is smooth on that scale.
 CELL_H = 1.0 / 16.0
 MIN_CELL_PX = 4
-#: Blur of the coarse field (cells): turns the piecewise-linear field into a smooth one.
+#: Blur of the coarse field (cells): rounds the harmonic field's creases along the constraints.
 FIELD_BLUR_CELLS = 0.8
 #: A pixel counts as changed when it moves more than this (px) — used for the edit box.
 MOVED_PX = 0.02
@@ -229,8 +229,7 @@ class HeadWarper:
         body |= my > chin_y + CHEST_BELOW_CHIN_H * height
         static = far | body
         static[0], static[-1], static[:, 0], static[:, -1] = True, True, True, True
-        values[static & ~fixed] = 0.0
-        values[static & fixed] = 0.0
+        values[static] = 0.0
         coarse = _harmonic_fill(values, fixed | static).astype(np.float32)
         coarse = cv2.GaussianBlur(coarse, (0, 0), FIELD_BLUR_CELLS, borderType=cv2.BORDER_CONSTANT)
         coarse[static] = 0.0  # the blur must not leak motion back onto static ground
