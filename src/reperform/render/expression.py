@@ -217,6 +217,7 @@ class ExpressionWarp:
         """``au[n_out, N_AUS]`` and ``blink[n_out]`` from the plan; ``relax`` 0..1 the neutral pull."""
         self.template = np.asarray(template[:, :2], np.float64)
         self.basis = au_displacements(self.template)
+        self._basis_flat = np.ascontiguousarray(self.basis.reshape(len(AUS), -1))
         self.au = np.asarray(au, np.float64)
         self.blink = np.asarray(blink, np.float64)
         self.relax = float(relax)
@@ -225,6 +226,13 @@ class ExpressionWarp:
         contour = sig < SIGMA_SKIN_IOD
         self._wmul = np.ones(N_HANDLES)
         self._wmul[list(ANCHORS)] = ANCHOR_WEIGHT
+        # The interpolation among the points themselves, on the template: a face's normalised
+        # geometry changes too little between frames to change these weights, so the residual
+        # correction costs one small matrix product per frame.
+        t = self.template[:N_HANDLES]
+        d2 = ((t[:, None, :] - t[None, :, :]) ** 2).sum(-1)
+        w = np.exp(-d2 * self._inv_2s2[None]) * self._wmul[None]
+        self._smooth = w / (w.sum(1) + FIELD_EPS)[:, None]
         self._skin = np.nonzero(~contour)[0]
         self._contour = np.nonzero(contour)[0]
         # Neutral pulls brows, forehead and cheeks; never the lids (the source's blinks stay).
@@ -248,7 +256,7 @@ class ExpressionWarp:
         """
         d = np.zeros((N_HANDLES, 2))
         if k < len(self.au):
-            d += np.tensordot(self.au[k], self.basis, axes=1)
+            d += (self.au[k] @ self._basis_flat).reshape(N_HANDLES, 2)
         if self.relax > 0:
             level = self.relax * min(1.0, (k + 1) / RELAX_EASE_FRAMES)
             pull = (self.template[:N_HANDLES] - n_cur[:N_HANDLES]) * self._relax_w[:, None]
@@ -264,7 +272,7 @@ class ExpressionWarp:
         The exact normalised Gaussian interpolation that :meth:`apply` evaluates on its grid
         (blinks excluded): for checking what moves, e.g. that rigid points stay.
         """
-        disp = self._sharpen(n_cur, self.displacements(k, n_cur))
+        disp = self._sharpen(self.displacements(k, n_cur))
         return self._interpolate(np.asarray(pts, np.float64)[:, :2], n_cur[:N_HANDLES, :2], disp)
 
     def _interpolate(self, pts: np.ndarray, centres: np.ndarray, disp: np.ndarray) -> np.ndarray:
@@ -273,7 +281,7 @@ class ExpressionWarp:
         w = np.exp(-d2 * self._inv_2s2[None]) * self._wmul[None]
         return (w @ disp) / (w.sum(1) + FIELD_EPS)[:, None]
 
-    def _sharpen(self, n_cur: np.ndarray, disp: np.ndarray) -> np.ndarray:
+    def _sharpen(self, disp: np.ndarray) -> np.ndarray:
         """Point values whose interpolated field meets the wanted displacements at the points.
 
         Normalised Gaussian interpolation averages each point with its neighbours, so a feature
@@ -281,10 +289,9 @@ class ExpressionWarp:
         SHARPEN_STEPS of residual correction (``d += d_wanted − field(points)``) restore it, and
         pin the anchors closer to zero at the same time.
         """
-        centres = n_cur[:N_HANDLES, :2]
         eff = disp.copy()
         for _ in range(SHARPEN_STEPS):
-            eff += disp - self._interpolate(centres, centres, eff)
+            eff += disp - self._smooth @ eff
         return eff
 
     def _field_grid(self, pts_g: np.ndarray, disp_px: np.ndarray, shape: tuple[int, int],
@@ -407,7 +414,7 @@ class ExpressionWarp:
     def _apply_field(self, frame: np.ndarray, n_cur: np.ndarray, m_cur: np.ndarray, disp: np.ndarray,
                      box, inplace: bool):
         """Warp ``frame`` by the dense field interpolated from the mesh points' displacements."""
-        disp = self._sharpen(n_cur, disp)
+        disp = self._sharpen(disp)
         moving = np.linalg.norm(disp, axis=1) > 1e-4
         centres = n_cur[:N_HANDLES]
         img_from_norm = invert(m_cur)
