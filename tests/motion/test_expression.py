@@ -98,6 +98,13 @@ def test_pitch_accents_raise_the_brows_briefly_without_a_prompt():
     assert not others.any()
 
 
+def test_a_prompt_swells_on_a_stressed_syllable():
+    au, _ = _plan(Emotion.happy, accents=[(2.0, 1.0)])
+    smile = au[:, X.AU_INDEX["AU12"]]
+    assert smile[2 * FPS] > 1.1 * smile[3 * FPS + 10]
+    assert smile[3 * FPS + 10] == pytest.approx(smile[-1], rel=1e-3)
+
+
 def test_only_strong_accents_add_a_squint():
     au_weak, _ = _plan(None, accents=[(2.0, 0.5)])
     au_strong, _ = _plan(None, accents=[(2.0, 1.0)])

@@ -66,6 +66,8 @@ RELAX_PAUSE_S = 0.4
 #: Emphasis brow raise (AU1+2) per unit accent strength at temperature 1; kept well below a
 #: prompt's level: it is a flick of the brows, not a second expression.
 ACCENT_BROW_AU = 0.45
+#: The prompt's expression swells by up to this share on a full-strength accent.
+ACCENT_SWELL = 0.25
 #: Squint (AU7) added on accents stronger than this, per unit of the excess.
 ACCENT_SQUINT_FROM = 0.6
 ACCENT_SQUINT_AU = 0.5
@@ -137,20 +139,27 @@ def _pause_mask(t_s: np.ndarray, pauses: tuple[tuple[float, float], ...], min_s:
     return out
 
 
-def emphasis_aus(t_s: np.ndarray, accents: tuple[tuple[float, float], ...], gain: float) -> np.ndarray:
-    """float32[len(t_s), N_AUS]: brow flicks (AU1+2) and squints (AU7) on pitch accents.
+def accent_pulses(t_s: np.ndarray, accents: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(emphasis, strong-emphasis) curves 0..1 over ``t_s``: one pulse per pitch accent.
 
     Each accent is an asymmetric pulse: a quick rise ACCENT_RISE_S before its time, a slower decay
-    (brows fall back more slowly than they rise).
+    (brows fall back more slowly than they rise). The second curve counts only the part of each
+    accent's strength above ACCENT_SQUINT_FROM.
     """
-    out = np.zeros((len(t_s), N_AUS), np.float32)
-    brow = np.zeros(len(t_s))
-    squint = np.zeros(len(t_s))
+    emph = np.zeros(len(t_s))
+    strong = np.zeros(len(t_s))
     for when, strength in accents:
         dt = t_s - when
         pulse = np.where(dt < 0, np.exp(-0.5 * (dt / ACCENT_RISE_S) ** 2), np.exp(-0.5 * (dt / ACCENT_DECAY_S) ** 2))
-        brow = np.maximum(brow, float(strength) * pulse)
-        squint = np.maximum(squint, max(0.0, float(strength) - ACCENT_SQUINT_FROM) / (1 - ACCENT_SQUINT_FROM) * pulse)
+        emph = np.maximum(emph, float(strength) * pulse)
+        strong = np.maximum(strong, max(0.0, float(strength) - ACCENT_SQUINT_FROM) / (1 - ACCENT_SQUINT_FROM) * pulse)
+    return emph, strong
+
+
+def emphasis_aus(t_s: np.ndarray, accents: tuple[tuple[float, float], ...], gain: float) -> np.ndarray:
+    """float32[len(t_s), N_AUS]: brow flicks (AU1+2) and squints (AU7) on pitch accents."""
+    out = np.zeros((len(t_s), N_AUS), np.float32)
+    brow, squint = accent_pulses(t_s, accents)
     out[:, AU_INDEX["AU1"]] = ACCENT_BROW_AU * gain * brow
     out[:, AU_INDEX["AU2"]] = ACCENT_BROW_AU * gain * brow
     out[:, AU_INDEX["AU7"]] = ACCENT_SQUINT_AU * gain * squint
@@ -246,6 +255,9 @@ def plan_expression(
     rest = _pause_mask(t_s, pauses, RELAX_PAUSE_S)
     prompt *= (1 - (1 - PAUSE_RELAX_SHARE) * rest)[:, None]
     accents = prosody.accents if prosody is not None else ()
+    # Intensity swells: the prompt itself grows a little on stressed syllables.
+    swell, _ = accent_pulses(t_s, accents)
+    prompt = np.minimum(prompt * (1 + ACCENT_SWELL * swell * (1 - rest))[:, None], 1.0)
     # Emphasis follows temperature too, but is never stronger than half the scale: it rides on top.
     emphasis = emphasis_aus(t_s, accents, 0.5 + 0.5 * float(options.temperature))
     emphasis *= (1 - rest)[:, None]
