@@ -7,11 +7,14 @@ displacements of the 468 face-mesh points built once from the person's template 
 smooth kernels (brows, lids, cheeks, nose wings, lip corners) — the muscle's effect as FACS
 describes it, scaled so that intensity 1 is a strong but still recognisable expression.
 
-Per output frame the planned AU intensities (plus an extra blink, plus the ``neutral`` prompt's
-pull towards the person's median face) give one displacement per mesh point. A dense field is
-interpolated from those points with normalised Gaussian weights (smooth, exact enough at the
-points, and fading to zero away from the face, so the background never moves), evaluated on a
-coarse grid over the face ROI, inverted by one fixed-point step and applied with ``cv2.remap``.
+Per output frame the planned AU intensities (plus the ``neutral`` prompt's pull towards the
+person's median face) give one displacement per mesh point. A dense field is interpolated from
+those points with normalised Gaussian weights (smooth, corrected once so it meets the points'
+moves, pinned at the eye corners and nose, and fading to zero away from the face, so neither the
+head nor the background moves), evaluated on a coarse grid over the face ROI, inverted by one
+fixed-point step and applied with ``cv2.remap``. An added blink is not a smooth field — a lid
+edge occludes — so it is drawn separately: the upper lid slides down over the eye
+(:meth:`ExpressionWarp._blink`).
 The warp runs on the lips renderer's output, with the mouth points at their re-performed
 positions, so lip corners lift or drop together with the synthesised mouth. Jaw drop (AU26) and
 mouth width (AU12/AU23) are not warped: they become offsets of the lips plan's mouth targets
