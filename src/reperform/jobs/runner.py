@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -318,6 +319,11 @@ class EmbeddedPool:
             for job_id, proc in list(self._children.items()):
                 if proc.poll() is not None:
                     del self._children[job_id]
+                    # SIGTERM is a polite stop (a service manager or a terminal stopping the whole
+                    # process group, often before this dispatcher hears of it): hand the job back
+                    # now, uncounted, as stop() would. Other deaths wait for the lease to expire.
+                    if proc.returncode == -signal.SIGTERM and self.store.release(job_id, _owner_prefix(proc.pid)):
+                        log.info("job %s handed back as PENDING (its process was terminated)", job_id)
             free = self.settings.workers - len(self._children)
             if free > 0:
                 try:
