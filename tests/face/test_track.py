@@ -72,3 +72,12 @@ def test_mouth_params_are_scale_invariant():
     lm = rng.normal(size=(478, 3)).astype(np.float32) * 50 + 200
     assert np.allclose(mouth_params(lm), mouth_params(lm * 2.0), atol=1e-5)
     assert interocular(lm * 2.0) == pytest.approx(2.0 * interocular(lm), rel=1e-5)
+
+
+@pytest.mark.media
+def test_the_hard_cuts_of_the_multi_shot_clip_are_found(media_dir):
+    info = probe(media_dir / "videos" / "facerecognition_short_hamilton_clip.mp4")
+    tracker = FaceTracker(info.width, info.height)
+    cuts = [i for i, _t, rgb in iter_frames(info) if tracker._is_cut(rgb)]
+    # three shot changes (one hard cut at 1.5 s audio time = video frame ~20, two more later)
+    assert len(cuts) == 3 and abs(cuts[0] - 20) <= 1

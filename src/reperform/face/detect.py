@@ -69,7 +69,8 @@ class MeshRunner:
         pad = max(0, -x0, -y0, x0 + s - w, y0 + s - h)
         src = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else rgb
         crop = src[y0 + pad : y0 + pad + s, x0 + pad : x0 + pad + s]
-        crop = cv2.resize(crop, (MESH_CROP_PX, MESH_CROP_PX), interpolation=cv2.INTER_AREA if s > MESH_CROP_PX else cv2.INTER_LINEAR)
+        # Bilinear even when shrinking: INTER_AREA costs ~5x more and the mesh does not need it.
+        crop = cv2.resize(crop, (MESH_CROP_PX, MESH_CROP_PX), interpolation=cv2.INTER_LINEAR)
         res = self._mesh.process(crop)
         if not res.multi_face_landmarks:
             return None

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 #: Re-run the detector this often even while tracking: catches a better (larger/central) face
 #: entering, and recovers from a mesh locked on the wrong face after a dissolve.
 REDETECT_EVERY_FRAMES = 15
-#: Mean absolute difference (0..255) of 32×32 grey thumbnails above which a frame starts a new shot.
-CUT_THRESHOLD = 28.0
+#: Mean absolute difference (0..255) of 32×32 green-channel thumbnails above which a frame starts a
+#: new shot (hard cuts in the test clips measure 25-27, fast motion up to ~13).
+CUT_THRESHOLD = 20.0
 #: Overlap needed to say a detection is the face we were following.
 SAME_FACE_IOU = 0.3
 #: Smoothing window (frames, odd) for landmark noise; order 2 keeps fast mouth peaks.
@@ -65,7 +66,10 @@ class FaceTracker:
         self._cuts: list[int] = [0]
 
     def _is_cut(self, rgb: np.ndarray) -> bool:
-        thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        # Green channel of a strided view: a cut changes everything, so a coarse look is enough
+        # and costs ~50x less than converting and area-resizing the full frame.
+        step = max(1, min(rgb.shape[:2]) // 64)
+        thumb = cv2.resize(rgb[::step, ::step, 1], (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
         cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > CUT_THRESHOLD
         self._prev_thumb = thumb
         return cut

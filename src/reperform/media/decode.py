@@ -69,6 +69,10 @@ def prefetch(frames: Iterator[tuple[int, float, np.ndarray]], depth: int = 4) ->
             q.put(done)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             q.put(exc)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # release the decoder on this thread, where the generator runs
 
     t = threading.Thread(target=worker, name="frame-prefetch", daemon=True)
     t.start()
@@ -173,7 +177,8 @@ class FrameSource:
     def _restart(self, start_index: int) -> None:
         """Position the forward iterator so its next frame is at or before ``start_index``."""
         self.close()
-        self._iter = self._decode_from(start_index)
+        # Decode on a background thread, a few frames ahead of the renderer.
+        self._iter = prefetch(self._decode_from(start_index), depth=3)
         self._pos = -1
 
     def _decode_from(self, start_index: int) -> Iterator[tuple[int, float, np.ndarray]]:
