@@ -176,7 +176,9 @@ def _run(
         report = overall.stage("render")
         renderer = render.Renderer(track, bank, plan, profile, options)
         head = render.HeadWarper(track, plan) if options.mode is ModelMode.head else None
-        source = media.FrameSource(vinfo, frame_times)
+        steps = np.diff(timemap.src_frame)
+        backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
+        source = media.FrameSource(vinfo, frame_times, backward=backward)
         out_audio = media.load_audio_for_output(audio)
         frames_edited = 0
         try:

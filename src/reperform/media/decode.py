@@ -20,9 +20,10 @@ from ..records import MediaInfo
 
 log = logging.getLogger(__name__)
 
-#: Frames kept around a backward seek (bounce mode plays the video backwards). At 4K that is
-#: ~600 MB, so the cache shrinks with frame size (see FrameSource).
+#: Frames kept around a backward seek (bounce mode plays the video backwards); the frame count
+#: shrinks with frame size (see FrameSource). Forward-only playback keeps just a few frames.
 REVERSE_CACHE_BYTES = 256 * 1024 * 1024
+FORWARD_CACHE_FRAMES = 4
 
 
 def _rotate(img: np.ndarray, rotation_deg: int) -> np.ndarray:
@@ -134,7 +135,8 @@ class FrameSource:
     roughly one extra decode instead of one per frame.
     """
 
-    def __init__(self, info: MediaInfo, frame_times_s: np.ndarray) -> None:
+    def __init__(self, info: MediaInfo, frame_times_s: np.ndarray, *, backward: bool = True) -> None:
+        """``backward=False`` promises forward-only access (no cache needed: memory stays small)."""
         self._info = info
         self._times = np.asarray(frame_times_s, dtype=np.float64)
         self._n = len(self._times)
@@ -143,7 +145,9 @@ class FrameSource:
         self._pos = -1  # index of the last frame produced by the forward iterator
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         frame_bytes = max(1, info.width * info.height * 3)
-        self._cache_frames = int(np.clip(REVERSE_CACHE_BYTES // frame_bytes, 4, 48))
+        self._cache_frames = (
+            int(np.clip(REVERSE_CACHE_BYTES // frame_bytes, 4, 48)) if backward else FORWARD_CACHE_FRAMES
+        )
 
     @property
     def n_frames(self) -> int:
