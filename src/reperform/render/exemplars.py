@@ -26,8 +26,9 @@ from .geometry import LOWER_JAW, apply, eye_frame, pose_proxy
 
 log = logging.getLogger(__name__)
 
-#: Default memory budget of the bank's crops; ~300 lower faces at 1080p close-up, thousands at 480p.
-DEFAULT_MAX_BYTES = 300 * 1024 * 1024
+#: Default memory budget of the bank's crops; ~250 lower faces at 1080p close-up, thousands at 480p.
+#: Sized so a long 1080p job stays under 1.5 GiB peak RSS with Whisper and the frame buffers loaded.
+DEFAULT_MAX_BYTES = 224 * 1024 * 1024
 #: Crops are stored at most at this inter-ocular size (px): enough for sharp teeth at 4K close-ups.
 MAX_IOD_PX = 160.0
 #: Crop margins around the lower face, in inter-ocular units: sides/below cover the jaw's anchor
