@@ -262,7 +262,10 @@ class ExpressionWarp:
             d += (self.au[k] @ self._basis_flat).reshape(N_HANDLES, 2)
         if self.relax > 0:
             level = self.relax * min(1.0, (k + 1) / RELAX_EASE_FRAMES)
-            pull = (self.template[:N_HANDLES] - n_cur[:N_HANDLES]) * self._relax_w[:, None]
+            # Vertical only: brows and cheeks express by rising and falling, while a turned head
+            # changes the face's 2-D shape mostly sideways — that is pose, not expression.
+            pull = np.zeros((N_HANDLES, 2))
+            pull[:, 1] = (self.template[:N_HANDLES, 1] - n_cur[:N_HANDLES, 1]) * self._relax_w
             norm = np.linalg.norm(pull, axis=1, keepdims=True)
             pull *= np.minimum(1.0, RELAX_MAX_IOD / np.maximum(norm, 1e-9))
             d += level * pull
