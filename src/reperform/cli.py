@@ -120,14 +120,16 @@ def demo(
     except ReperformError as exc:
         _fail(exc, debug)
     out.print(f"made speech with espeak-ng: {speech}")
-    options = GenerateOptions.parse(text=DEMO_TEXT, sync_mode=SyncMode.bounce)
-    result = _run_generate(DEMO_VIDEO, speech, output_dir / "demo_lips.mp4", options, quiet, debug)
+    options = GenerateOptions.parse(text=DEMO_TEXT, sync_mode=SyncMode.bounce, mode="face", emotion="happy")
+    result = _run_generate(DEMO_VIDEO, speech, output_dir / "demo_face_happy.mp4", options, quiet, debug)
+    outputs = [result.output]
     shared = Path(os.environ.get("REPERFORM_SHARED_MEDIA", Path.cwd().parent / "shared" / "media"))
     real_voice = shared / "audio" / "echomimic_movie_0_clip_0.wav"
-    if real_voice.exists():
-        _run_generate(DEMO_VIDEO, real_voice, output_dir / "demo_real_voice.mp4",
-                      GenerateOptions.parse(sync_mode=SyncMode.bounce), quiet, debug)
-    out.print(f"\ndemo done: open {result.output.resolve()}" + (" (and demo_real_voice.mp4 beside it)" if real_voice.exists() else ""))
+    if real_voice.exists():  # a real recorded voice, when the test media sits beside the checkout
+        head = _run_generate(DEMO_VIDEO, real_voice, output_dir / "demo_head_real_voice.mp4",
+                             GenerateOptions.parse(sync_mode=SyncMode.bounce, mode="head"), quiet, debug)
+        outputs.append(head.output)
+    out.print("\ndemo done; open:\n" + "\n".join(f"  {p.resolve()}" for p in outputs))
 
 
 def _mount_product_commands() -> None:

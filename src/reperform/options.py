@@ -41,8 +41,8 @@ class SyncMode(StrEnum):
     remap = "remap"  # video time-stretched to the audio's length
 
 
-#: The mode used when none is given. ``lips`` until face mode lands (issue 5).
-DEFAULT_MODE = ModelMode.lips
+#: The mode used when none is given: face, as in sync.so's react-1.
+DEFAULT_MODE = ModelMode.face
 
 
 class GenerateOptions(BaseModel):

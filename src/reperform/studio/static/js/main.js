@@ -30,7 +30,7 @@ const state = {
   videoAsset: null, // {asset, url, isImage, duration, name}
   audioAsset: null,
   assets: new Map(), // id → asset, for "before" views of older generations
-  mode: "lips",
+  mode: "face",
   emotion: null,
   intensity: 0.5,
   job: null, // {id, before, timer, startedAt, failures}
