@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 import reperform
-from reperform.errors import ModeNotImplemented, NoFaceFound
+from reperform.errors import NoFaceFound
 from reperform.face import FaceTracker
 from reperform.media import iter_frames, probe
-from reperform.pipeline import IMPLEMENTED_MODES
 from reperform.progress import RecordingSink
 from tests.conftest import make_tone_wav, make_video
 
@@ -172,15 +171,6 @@ def test_variable_frame_rate_input_keeps_its_average_rate(tmp_path, media_dir):
     info = probe(out)
     assert abs(float(info.fps) - 25.0) < 1.0
     assert info.duration_s == pytest.approx(len(frames) * 0.04, abs=0.2)
-
-
-@pytest.mark.parametrize("mode", [m.value for m in reperform.ModelMode if m not in IMPLEMENTED_MODES])
-def test_unbuilt_modes_fail_loudly_and_write_nothing(tmp_path, media_dir, mode):
-    out = tmp_path / "o.mp4"
-    with pytest.raises(ModeNotImplemented):
-        reperform.generate(media_dir / "videos" / "pcavs_00373.mp4", media_dir / "audio" / "whisper_jfk.flac",
-                           out, reperform.Options(mode=mode))
-    assert not out.exists()
 
 
 def test_a_video_with_no_face_at_all_fails_clearly(tmp_path):
