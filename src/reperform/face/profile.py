@@ -8,6 +8,8 @@ from ..records import FaceProfile, FaceTrack, SpeechTimeline
 
 #: Percentiles bounding "this person's range" (robust to a few mis-tracked frames).
 RANGE_PERCENTILES = (5.0, 95.0)
+#: Rest opening and jaw are never above this percentile of the person's own frames.
+REST_CAP_PERCENTILE = 20.0
 #: A frame whose opening is within this share of the range above the minimum counts as "at rest".
 REST_BAND = 0.15
 
@@ -35,6 +37,11 @@ def build_profile(
         closed = m[:, 0] <= lo[0] + REST_BAND * max(hi[0] - lo[0], 1e-6)
         rest_rows = m[closed] if closed.any() else m
     neutral = np.median(rest_rows, axis=0).astype(np.float32)
+    # Pauses in real speech hold breaths and half-finished words; the *rest* mouth is the closed end
+    # of the person's range, so opening and jaw drop are capped at their REST_CAP_PERCENTILE.
+    cap = np.percentile(m, REST_CAP_PERCENTILE, axis=0)
+    for col in (0, 3):  # open, jaw
+        neutral[col] = min(neutral[col], cap[col])
     speaking = float(np.mean(m[:, 0] > neutral[0] + 0.25 * max(hi[0] - lo[0], 1e-6)))
     pose = track.pose[track.present]
     return FaceProfile(
