@@ -79,18 +79,22 @@ def _rate_limited(retry_s: float, limit: int) -> ApiError:
                     headers={"Retry-After": str(max(1, math.ceil(retry_s)))})
 
 
-def api_key(state: StateDep, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
-    """The caller's key; 401 when missing or unknown. Also applies the read rate limit."""
+def _authenticate(state: ServerState, x_api_key: str | None, bucket: str, limit: int) -> ApiKey:
+    """The caller's key (401 when missing or unknown), counted against one rate-limit bucket."""
     if not x_api_key:
         raise ApiError(401, "unauthorized", "missing x-api-key header")
     key = state.store.authenticate(x_api_key)
     if key is None:
         raise ApiError(401, "unauthorized", "invalid API key")
-    limit = state.settings.rate_limit_read_per_min
-    retry = state.limiter.check(key.id, "read", limit)
+    retry = state.limiter.check(key.id, bucket, limit)
     if retry is not None:
         raise _rate_limited(retry, limit)
     return key
+
+
+def api_key(state: StateDep, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+    """The caller's key; 401 when missing or unknown. Also applies the read rate limit."""
+    return _authenticate(state, x_api_key, "read", state.settings.rate_limit_read_per_min)
 
 
 ApiKeyDep = Annotated[ApiKey, Depends(api_key)]
@@ -98,16 +102,7 @@ ApiKeyDep = Annotated[ApiKey, Depends(api_key)]
 
 def create_key(state: StateDep, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
     """Like :func:`api_key`, with the stricter per-key limit on creating generations."""
-    if not x_api_key:
-        raise ApiError(401, "unauthorized", "missing x-api-key header")
-    key = state.store.authenticate(x_api_key)
-    if key is None:
-        raise ApiError(401, "unauthorized", "invalid API key")
-    limit = state.settings.rate_limit_create_per_min
-    retry = state.limiter.check(key.id, "create", limit)
-    if retry is not None:
-        raise _rate_limited(retry, limit)
-    return key
+    return _authenticate(state, x_api_key, "create", state.settings.rate_limit_create_per_min)
 
 
 CreateKeyDep = Annotated[ApiKey, Depends(create_key)]
