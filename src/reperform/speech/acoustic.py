@@ -123,6 +123,18 @@ def silent_runs(silent: np.ndarray, hop_s: float, min_len_s: float = MIN_PAUSE_S
     return runs
 
 
+def _onto_grid(out: np.ndarray, values: np.ndarray, times: np.ndarray, hop_s: float) -> None:
+    """Write Praat's per-frame ``values`` (at ``times``, same hop) into ``out`` on our frame centres.
+
+    Praat centres its first frame where its window fits, not at hop/2, so frames are matched by the
+    nearest time; grid frames outside Praat's span (± one hop) stay as they were (NaN).
+    """
+    centres = (np.arange(len(out)) + 0.5) * hop_s
+    idx = np.clip(np.round((centres - times[0]) / hop_s).astype(int), 0, len(values) - 1)
+    inside = (centres >= times[0] - hop_s) & (centres <= times[-1] + hop_s)
+    out[inside] = values[idx[inside]]
+
+
 def pitch_track(audio: Audio, n: int, hop_s: float) -> np.ndarray:
     """f0 per grid frame (NaN unvoiced) from Praat's autocorrelation pitch."""
     import parselmouth
@@ -135,11 +147,8 @@ def pitch_track(audio: Audio, n: int, hop_s: float) -> np.ndarray:
     values = pitch.selected_array["frequency"].astype(np.float32)
     times = np.asarray(pitch.xs(), dtype=np.float64)
     values[values <= 0] = np.nan
-    centres = (np.arange(n) + 0.5) * hop_s
-    idx = np.clip(np.round((centres - times[0]) / hop_s).astype(int), 0, len(values) - 1) if len(values) else None
-    if idx is not None:
-        inside = (centres >= times[0] - hop_s) & (centres <= times[-1] + hop_s)
-        f0[inside] = values[idx[inside]]
+    if len(values):
+        _onto_grid(f0, values, times, hop_s)
     return f0
 
 
@@ -156,10 +165,7 @@ def _f1_track(audio: Audio, n: int, hop_s: float) -> np.ndarray:
     if times.size == 0:
         return f1
     values = np.array([formant.get_value_at_time(1, t) for t in times], dtype=np.float32)
-    centres = (np.arange(n) + 0.5) * hop_s
-    idx = np.clip(np.round((centres - times[0]) / hop_s).astype(int), 0, len(values) - 1)
-    inside = (centres >= times[0] - hop_s) & (centres <= times[-1] + hop_s)
-    f1[inside] = values[idx[inside]]
+    _onto_grid(f1, values, times, hop_s)
     return f1
 
 
