@@ -81,3 +81,14 @@ def test_the_hard_cuts_of_the_multi_shot_clip_are_found(media_dir):
     cuts = [i for i, _t, rgb in iter_frames(info) if tracker._is_cut(rgb)]
     # three shot changes (one hard cut at 1.5 s audio time = video frame ~20, two more later)
     assert len(cuts) == 3 and abs(cuts[0] - 20) <= 1
+
+
+@pytest.mark.parametrize("n", [5, 6, 11, 60])
+def test_savgol_matches_scipy(n: int) -> None:
+    """Our dependency-free Savitzky-Golay filter equals scipy's (interp mode), ends included."""
+    from scipy.signal import savgol_filter
+
+    from reperform.face.track import savgol
+
+    x = np.random.default_rng(n).normal(size=(n, 7, 3)).astype(np.float32)
+    np.testing.assert_allclose(savgol(x, 5, 2), savgol_filter(x, 5, 2, axis=0), atol=1e-5)

@@ -7,7 +7,10 @@ the full-range detector and give the mesh an upscaled square crop in which the f
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
+import types
 from dataclasses import dataclass
 
 import cv2
@@ -30,11 +33,44 @@ class Detection:
     score: float
 
 
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module until one of its attributes is used, then imports the real one.
+
+    (The standard library's ``importlib.util.LazyLoader`` cannot do this on Python 3.11: the import
+    system itself reads ``__spec__`` off the module, which makes LazyLoader load it at once.)
+    """
+
+    def __getattr__(self, attr: str):  # noqa: ANN204 - whatever the real module holds
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        return getattr(real, attr)
+
+
+def _import_mediapipe():  # noqa: ANN202 - the module
+    """``import mediapipe`` without paying for matplotlib.
+
+    MediaPipe's ``solutions`` package imports ``matplotlib.pyplot`` for a 3-D plotting helper we
+    never call; that import alone is ~0.3-0.6 s of every job's start-up on this CPU. A stand-in
+    defers it until an attribute is first used (never, by us); anyone else in the process who
+    uses pyplot afterwards gets the real module.
+    """
+    name = "matplotlib.pyplot"
+    if name not in sys.modules and importlib.util.find_spec("matplotlib") is not None:
+        stub = _DeferredModule(name)
+        stub.__spec__ = None
+        sys.modules[name] = stub
+    import mediapipe as mp
+
+    return mp
+
+
 class MeshRunner:
     """Owns the MediaPipe graphs (costly to build: one per tracker, reused for every frame)."""
 
     def __init__(self) -> None:
-        import mediapipe as mp  # heavy import; only when a tracker is built
+        mp = _import_mediapipe()  # heavy import; only when a tracker is built
 
         self._det = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=MIN_DETECTION_SCORE)
         # static_image_mode=True: our crops move from frame to frame, so MediaPipe's own tracking

@@ -11,7 +11,6 @@ import logging
 
 import cv2
 import numpy as np
-from scipy.signal import savgol_filter
 
 from ..landmarks import N_LANDMARKS, interocular, mouth_params
 from ..records import FaceTrack
@@ -30,6 +29,38 @@ CUT_THRESHOLD = 20.0
 SAME_FACE_IOU = 0.3
 #: Smoothing window (frames, odd) for landmark noise; order 2 keeps fast mouth peaks.
 SMOOTH_WINDOW = 5
+
+
+def savgol(x: np.ndarray, window: int, order: int) -> np.ndarray:
+    """Savitzky-Golay smoothing along axis 0 (same result as scipy's ``savgol_filter`` in its
+    default ``interp`` mode: ends take the polynomial fitted to the first/last window).
+
+    Written out because importing ``scipy.signal`` costs ~0.5-1 s per process, a visible share of
+    a short job, for one small least-squares filter.
+    """
+    n = x.shape[0]
+    if n < window:
+        raise ValueError(f"need at least {window} samples, got {n}")
+    half = window // 2
+    t = np.arange(-half, half + 1, dtype=np.float64)
+    vander = np.vander(t, order + 1, increasing=True)  # window × (order+1)
+    fit = np.linalg.pinv(vander)  # (order+1) × window: least-squares polynomial coefficients
+    flat = x.reshape(n, -1).astype(np.float64)
+    out = np.empty_like(flat)
+    # Interior: the fitted polynomial's value at the window centre = a fixed convolution.
+    centre = fit[0]
+    for j in range(window):
+        seg = flat[j: n - window + 1 + j]
+        if j == 0:
+            out[half: n - half] = centre[j] * seg
+        else:
+            out[half: n - half] += centre[j] * seg
+    # Ends: evaluate the polynomial fitted to the first / last full window at the end samples.
+    head = vander[:half] @ (fit @ flat[:window])
+    tail = vander[half + 1:] @ (fit @ flat[n - window:])
+    out[:half] = head
+    out[n - half:] = tail
+    return out.reshape(x.shape).astype(x.dtype, copy=False)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -129,7 +160,7 @@ class FaceTracker:
                 continue
             if start is not None and not inside:
                 if i - start >= SMOOTH_WINDOW:
-                    lms[start:i] = savgol_filter(lms[start:i], SMOOTH_WINDOW, 2, axis=0)
+                    lms[start:i] = savgol(lms[start:i], SMOOTH_WINDOW, 2)
                 start = i if (i < n and present[i]) else None
         bbox = np.zeros((n, 4), np.float32)
         scale = np.zeros(n, np.float32)
