@@ -19,5 +19,9 @@ class EngineConfig:
     threads: int = 2
     #: Longest input accepted, seconds (sync.so's limit is 300 s; ours only exists to bound jobs).
     max_duration_s: float = 3600.0
+    #: Decoded frames the analysis pass may keep for the render pass (bytes; 0 = always decode
+    #: twice). 512 MiB holds ~12 s of 720p or ~5 s of 1080p at 30 fps; longer clips decode twice
+    #: and their memory stays flat in the clip's length.
+    frame_store_bytes: int = 512 * 1024 * 1024
     #: Folder for cached analyses; None disables caching.
     cache_dir: Path | None = None

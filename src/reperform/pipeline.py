@@ -145,7 +145,8 @@ def _run(
             bank = render.MouthBank()
             times: list[float] = []
             n_est = max(1, vinfo.n_frames)
-            for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo)):
+            store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
+            for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo, store)):
                 times.append(t_s)
                 landmarks = tracker.update(index, rgb)
                 if landmarks is not None:
@@ -186,7 +187,9 @@ def _run(
         head = render.HeadWarper(track, plan) if options.mode is ModelMode.head else None
         steps = np.diff(timemap.src_frame)
         backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
-        source = media.FrameSource(vinfo, frame_times, backward=backward)
+        if store is not None and len(store) < len(frame_times):
+            store = None  # incomplete (over budget): decode again
+        source = media.FrameSource(vinfo, frame_times, backward=backward, store=store)
         out_audio = media.load_audio_for_output(audio)
         frames_edited = 0
         try:
@@ -202,6 +205,8 @@ def _run(
                         report(k / timemap.n_out, f"frame {k}/{timemap.n_out}")
         finally:
             source.close()
+            if store is not None:
+                store.clear()
         report(1.0)
     overall.done()
     warnings.extend(renderer.warnings)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from reperform.errors import AudioMissing, MediaUnreadable, OutputNotWritable
-from reperform.media import FrameSource, Mp4Writer, iter_frames, load_audio, probe
+from reperform.media import FrameSource, FrameStore, Mp4Writer, iter_frames, load_audio, probe
 from tests.conftest import make_tone_wav, make_video
 
 
@@ -56,6 +56,33 @@ def test_frame_source_serves_backward_access_like_forward(tmp_path):
     for i in order:
         assert np.array_equal(src.get(i), frames[i]), f"frame {i} differs"
     src.close()
+
+
+def test_frame_store_serves_the_analysis_frames_to_the_render_pass(tmp_path):
+    """Kept frames come back pixel-identical to a fresh decode, in any order (bounce, loop)."""
+    info = probe(make_video(tmp_path / "v.mp4", 12, size=(64, 48)))
+    store = FrameStore.for_clip(info, 10 * 1024 * 1024)
+    assert store is not None
+    fresh = [f for _, _, f in iter_frames(info)]
+    times = np.array([t for _, t, _ in iter_frames(info, store)])
+    assert len(store) == 12 and store.nbytes == 12 * 64 * 48 * 3 // 2
+    src = FrameSource(info, times, store=store)
+    for i in (11, 0, 5, 5, 3):
+        np.testing.assert_array_equal(src.get(i), fresh[i])
+
+
+def test_frame_store_is_all_or_nothing_within_its_budget(tmp_path):
+    """A clip that will not fit gets no store; one that overflows anyway drops every frame."""
+    info = probe(make_video(tmp_path / "v.mp4", 12, size=(64, 48)))
+    frame_bytes = 64 * 48 * 3 // 2
+    assert FrameStore.for_clip(info, 11 * frame_bytes) is None
+    store = FrameStore(5 * frame_bytes)
+    times = np.array([t for _, t, _ in iter_frames(info, store)])
+    assert store.overflowed and len(store) == 0 and store.nbytes == 0
+    # A FrameSource given the overflowed store decodes instead, and still serves every frame.
+    src = FrameSource(info, times, store=store)
+    fresh = [f for _, _, f in iter_frames(info)]
+    np.testing.assert_array_equal(src.get(7), fresh[7])
 
 
 def test_writer_leaves_no_file_when_interrupted(tmp_path):

