@@ -41,6 +41,16 @@ MOUTH_POINTS = (61, 291, 0, 17, 37, 267, 84, 314, 13, 14, 78, 308, 82, 87, 312, 
 #: Lower face-oval points, jaw corner to jaw corner through the chin: the region the lips mode may
 #: move, extended downward for the PSNR mask.
 JAW_LINE = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361)
+#: Rigid upper-face points for the pose-change measure: upper forehead and temples (hairline side of
+#: the brows, which expressions move), the four eye corners and the nose bridge. No lips, jaw, cheeks
+#: or brows: MediaPipe refits its whole mesh when the mouth or brows change, and points near them
+#: drift with that refit, which a pose fit would read as the head turning.
+UPPER_FACE_POINTS = (
+    10, 151, 109, 338, 67, 297, 103, 332, 54, 284,  # upper forehead, left to right of the midline
+    21, 251, 162, 389,  # temples
+    33, 133, 362, 263,  # eye corners
+    168, 6, 197, 195,  # nose bridge
+)
 
 # ------------------------------------------------------------------------------ tuning
 #: Frames whose landmark acceleration exceeds this many inter-ocular distances are shot cuts or a
@@ -55,6 +65,28 @@ PSNR_IDENTICAL_DB = 100.0
 MASK_DILATE_IOD = 0.6
 #: How far below the jaw line the mask reaches (chin, throat), in face heights (forehead–chin).
 MASK_NECK_FACE_HEIGHTS = 0.45
+#: Head region (head, hair, neck) for head mode's background measure, grown from the bounding box
+#: of the *input* frame's mesh (width W, height H): this share of W to either side (ears, hair
+#: volume), of H above (skull and hair above the forehead) and of H below (neck, down to the collar).
+HEAD_SIDE_W = 0.5
+HEAD_ABOVE_H = 0.6
+HEAD_BELOW_H = 0.8
+#: The band right around the head region, its width as a share of max(W, H): where a warp that
+#: tears or leaves holes would show, and where the true background starts.
+BAND_WIDTH = 0.25
+#: A band pixel counts as changed when any channel differs by more than this many levels
+#: (x264 at the engine's CRF moves pixels by a few levels; a hole or tear by tens to hundreds).
+CHANGED_LEVELS = 32
+#: Head mode's no-holes check: in no frame may more than this share of the band change by more than
+#: CHANGED_LEVELS. A re-encode changes ~0.01 % of it, the head warp ≤ 0.2 % (stretched edges); a hole
+#: a fifth of the face wide changes ~1 %.
+BAND_CHANGED_MAX = 0.005
+#: Lucas-Kanade window for tracking the upper-face points, in inter-ocular distances (≥ 11 px).
+TRACK_WINDOW_IOD = 0.25
+#: A tracked point is kept when tracking it back lands within this many px of where it started.
+TRACK_FB_MAX_PX = 0.5
+#: Fewest tracked points a pose fit needs (6 parameters: rotation, scale, 2-D shift).
+TRACK_MIN_POINTS = 8
 #: An audio pause is a silent run at least this long (shorter gaps are stop closures inside words).
 PAUSE_MIN_S = 0.2
 #: Audio hop of the energy gate.
@@ -153,6 +185,62 @@ def head_pose_deg(lm: np.ndarray) -> np.ndarray:
     pitch = np.degrees(np.arctan2(z[..., 1], z[..., 2]))
     roll = np.degrees(np.arctan2(x[..., 1], x[..., 0]))
     return np.stack([yaw, pitch, roll], axis=-1)
+
+
+def _rotation_from_vector(rv: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a rotation vector (radians), Rodrigues' formula."""
+    return cv2.Rodrigues(np.asarray(rv, np.float64).reshape(3, 1))[0]
+
+
+def fit_rotation_2d(ref3d: np.ndarray, out2d: np.ndarray) -> np.ndarray:
+    """Rotation vector (degrees; x ≈ pitch, y ≈ yaw, z ≈ roll for small angles) that best carries
+    the reference points ``ref3d`` ``[m, 3]`` onto their image positions ``out2d`` ``[m, 2]``.
+
+    Weak perspective: ``out ≈ s · (R · ref)[:2] + t``. In-plane rotation shows directly; yaw and pitch
+    show as parallax between points at different depths (nose bridge vs temples). A robust loss
+    keeps one badly tracked point from tilting the fit.
+    """
+    from scipy.optimize import least_squares
+
+    x = np.asarray(ref3d, np.float64)
+    x = x - x.mean(axis=0)
+    y = np.asarray(out2d, np.float64)
+    y = y - y.mean(axis=0)
+    spread = float(np.sqrt(np.mean(np.sum(x[:, :2] ** 2, axis=1)))) or 1.0
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        moved = x @ _rotation_from_vector(p[:3]).T
+        return ((p[3] * moved[:, :2]) - y).ravel() / spread
+
+    fit = least_squares(resid, np.array([0.0, 0.0, 0.0, 1.0]), loss="soft_l1", f_scale=0.01)
+    return np.degrees(fit.x[:3])
+
+
+def tracked_pose_change(ref_rgb: np.ndarray, out_rgb: np.ndarray, ref_lm: np.ndarray,
+                        points: tuple[int, ...] = UPPER_FACE_POINTS) -> np.ndarray:
+    """Head rotation (degrees, rotation vector) from the reference frame to the output frame.
+
+    The rigid upper-face points are placed by the *reference* frame's mesh and followed into the
+    output frame by their pixels (pyramidal Lucas-Kanade, checked forwards and backwards), then
+    :func:`fit_rotation_2d` reads the rotation, with the reference mesh's depth for parallax. The
+    output's own mesh is deliberately not used: MediaPipe refits the whole mesh when the mouth
+    changes, so its upper-face points drift with a new mouth although those pixels did not move
+    (measured: ~1° on lips-mode outputs whose forehead and eyes are bit-for-bit the baseline's up
+    to encoder noise). NaN ``[3]`` when too few points track.
+    """
+    lm = np.asarray(ref_lm, np.float64)
+    idx = list(points)
+    p0 = lm[idx, :2].astype(np.float32).reshape(-1, 1, 2)
+    win = max(11, int(round(TRACK_WINDOW_IOD * float(inter_ocular(lm[None])[0]))) | 1)
+    a = cv2.cvtColor(ref_rgb, cv2.COLOR_RGB2GRAY)
+    b = cv2.cvtColor(out_rgb, cv2.COLOR_RGB2GRAY)
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 0.001)
+    p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=(win, win), maxLevel=3, criteria=crit)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=(win, win), maxLevel=3, criteria=crit)
+    ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - p0)[:, 0], axis=1) <= TRACK_FB_MAX_PX)
+    if ok.sum() < TRACK_MIN_POINTS:
+        return np.full(3, np.nan)
+    return fit_rotation_2d(lm[idx][ok], p1[ok, 0].astype(np.float64))
 
 
 # ------------------------------------------------------------------------------ series statistics
@@ -282,6 +370,50 @@ def face_mask(lm: np.ndarray, height: int, width: int) -> np.ndarray:
     mask = np.zeros((height, width), np.uint8)
     cv2.fillConvexPoly(mask, np.round(grown).astype(np.int32), 1)
     return mask.astype(bool)
+
+
+def head_box(lm: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
+    """Head region ``(x0, y0, x1, y1)`` (px, exclusive end, clipped to the frame) of one frame's mesh.
+
+    The mesh's bounding box (W x H) grown by HEAD_SIDE_W·W to each side, HEAD_ABOVE_H·H up and
+    HEAD_BELOW_H·H down: head, hair and neck, which head mode moves by design. Built from the
+    measured mesh alone, never from the renderer's own field, so every method is judged by one rule.
+    """
+    pts = np.asarray(lm, dtype=np.float64)[:, :2]
+    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+    w, h = x1 - x0, y1 - y0
+    box = (x0 - HEAD_SIDE_W * w, y0 - HEAD_ABOVE_H * h, x1 + HEAD_SIDE_W * w, y1 + HEAD_BELOW_H * h)
+    return (
+        int(np.clip(math.floor(box[0]), 0, width)), int(np.clip(math.floor(box[1]), 0, height)),
+        int(np.clip(math.ceil(box[2]), 0, width)), int(np.clip(math.ceil(box[3]), 0, height)),
+    )
+
+
+def head_regions(lm: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks ``(head, band)`` of one frame: the head region (:func:`head_box`) and the ring
+    of BAND_WIDTH·max(W, H) around it (the band excludes the head region)."""
+    pts = np.asarray(lm, dtype=np.float64)[:, :2]
+    size = float(np.max(pts.max(axis=0) - pts.min(axis=0)))
+    g = int(math.ceil(BAND_WIDTH * size))
+    x0, y0, x1, y1 = head_box(lm, height, width)
+    head = np.zeros((height, width), bool)
+    head[y0:y1, x0:x1] = True
+    band = np.zeros((height, width), bool)
+    band[max(0, y0 - g) : min(height, y1 + g), max(0, x0 - g) : min(width, x1 + g)] = True
+    band &= ~head
+    return head, band
+
+
+def changed_share(a: np.ndarray, b: np.ndarray, mask: np.ndarray, levels: int = CHANGED_LEVELS) -> float:
+    """Share of the pixels in ``mask`` where any channel of ``a`` and ``b`` differs by more than ``levels``.
+
+    PSNR averages an error over many pixels, so a small hole in a large frame barely moves it; this
+    counts the pixels that changed visibly, which is what a hole or a tear does.
+    """
+    if not mask.any():
+        return float("nan")
+    d = cv2.absdiff(a, b).max(axis=2)
+    return float(np.count_nonzero((d > levels) & mask) / np.count_nonzero(mask))
 
 
 def psnr_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> float:

@@ -114,3 +114,26 @@ def test_expression_signature_and_pose_are_finite_and_steady_on_a_real_face(clip
         assert np.std(values) < 0.2, name  # a talking face, not a random mesh
     pose = metrics.head_pose_deg(clip_landmarks[present])
     assert np.all(np.abs(np.diff(pose, axis=0)) < 10)  # no frame-to-frame jumps of 10° in an interview
+
+
+@pytest.mark.media
+def test_tracked_pose_reads_one_degree_on_a_real_face_and_nothing_for_a_new_mouth(
+    clip: Path, clip_landmarks: np.ndarray
+) -> None:
+    import cv2
+    from benchmarks.measure import iter_rgb
+
+    frame, lm = next(iter_rgb(clip)), clip_landmarks[0]
+    h, w = frame.shape[:2]
+    turned = cv2.warpAffine(frame, cv2.getRotationMatrix2D((w / 2, h * 0.8), 1.0, 1.0), (w, h),
+                            flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    rv = metrics.tracked_pose_change(frame, turned, lm)
+    assert np.linalg.norm(rv) == pytest.approx(1.0, abs=0.2)
+    assert abs(rv[2]) == pytest.approx(1.0, abs=0.15)  # in-plane: roll
+    # A different mouth (another frame's, pasted over the lips and jaw) leaves the head where it was.
+    mouth = cv2.convexHull(lm[list(metrics.MOUTH_POINTS + metrics.JAW_LINE), :2].astype(np.float32))
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(mouth).astype(np.int32), 1)
+    other = [f for i, f in zip(range(25), iter_rgb(clip), strict=False)][-1]
+    new_mouth = np.where(mask[..., None] == 1, other, frame)
+    assert np.linalg.norm(metrics.tracked_pose_change(frame, new_mouth, lm)) < 0.15

@@ -21,11 +21,12 @@ def ok_run(wall_s: float, duration_s: float = 5.0, rss: int = 2**30) -> RunResul
 
 def xseg_rows(r_value: float, lag: int) -> list[QualityRow]:
     lm = LandmarkScores(lipsync_r=r_value, av_lag=lag, av_peak_r=0.5, pause_closed=0.95, pause_frames=10,
-                        jitter_ratio=1.1, pose_change_deg=0.2)
+                        jitter_ratio=1.1)
     return [
         QualityRow("cross-segment", "clip", "truth", lm=LandmarkScores(lipsync_r=1.0)),
         QualityRow("cross-segment", "clip", "baseline", lm=LandmarkScores(lipsync_r=0.05)),
-        QualityRow("cross-segment", "clip", "lips", run=ok_run(4.0), lm=lm, px=PixelScores(psnr_outside_db=45.0)),
+        QualityRow("cross-segment", "clip", "lips", run=ok_run(4.0), lm=lm, px=PixelScores(psnr_outside_db=45.0,
+                                                                                    pose_change_deg=0.2)),
     ]
 
 
@@ -67,3 +68,20 @@ def test_a_contact_sheet_stacks_input_above_output(tmp_path: Path) -> None:
     img = cv2.imread(str(path))
     assert img.shape[1] == 24
     assert img[22:30].max() == 0 and img[30:38].min() == 255  # label, then input (black), then output
+
+
+def test_head_mode_is_judged_outside_the_head_region_and_fails_on_a_torn_band() -> None:
+    rows = xseg_rows(0.6, 0)
+    good = PixelScores(psnr_outside_db=44.0, region="head", psnr_outside_face_db=37.0, psnr_outside_head_db=44.0,
+                       psnr_far_db=46.0, band_changed=0.0001, band_changed_worst=0.001)
+    torn = PixelScores(psnr_outside_db=44.0, region="head", psnr_outside_face_db=37.0, psnr_outside_head_db=44.0,
+                       psnr_far_db=46.0, band_changed=0.001, band_changed_worst=0.02)
+    rows += [QualityRow("cross-segment", "clip", "head", run=ok_run(4.0), lm=rows[-1].lm, px=good),
+             QualityRow("cross-segment", "other", "head", run=ok_run(4.0), lm=rows[-1].lm, px=torn)]
+    rows += [QualityRow("cross-segment", "other", m, lm=r.lm, px=r.px) for m, r in (("truth", rows[0]),
+                                                                                   ("baseline", rows[1]))]
+    text = report.cross_segment_tables(rows)
+    head_lines = [line for line in text.splitlines() if "| head (" in line]
+    assert "44.0 outside head" in head_lines[0] and "band pass" in head_lines[0]
+    assert "band **FAIL**" in head_lines[1]
+    assert "head region" in text and "Lucas–Kanade" in text  # the rule is printed with the table
