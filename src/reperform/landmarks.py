@@ -30,14 +30,23 @@ JAW_LINE = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 
 STABLE = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 70, 300, 105, 334, 127, 356, 234, 454, 9, 8)
 
 
+_EYES = np.array(RIGHT_EYE + LEFT_EYE)
+#: Point pairs whose distances make MOUTH_PARAMS: the three inner-lip gaps, corners, outer lip
+#: height, nose tip to chin. One fancy index and one norm for all (this runs several times per
+#: rendered frame, where per-call overhead dominates the arithmetic).
+_PAIRS_A = np.array([a for a, _ in INNER_GAP_PAIRS] + [MOUTH_CORNERS[0], UPPER_LIP_TOP, NOSE_TIP])
+_PAIRS_B = np.array([b for _, b in INNER_GAP_PAIRS] + [MOUTH_CORNERS[1], LOWER_LIP_BOTTOM, CHIN])
+_N_GAPS = len(INNER_GAP_PAIRS)
+
+
 def interocular(lm: np.ndarray) -> np.ndarray:
     """Distance between the two eye centres (px); the unit of every mouth parameter.
 
     Eye *corners* are used rather than irises: they do not move with gaze or blinks.
     """
-    r = lm[..., RIGHT_EYE, :2].mean(axis=-2)
-    left = lm[..., LEFT_EYE, :2].mean(axis=-2)
-    return np.linalg.norm(r - left, axis=-1)
+    eyes = lm[..., _EYES, :2]
+    d = (eyes[..., 0, :] + eyes[..., 1, :]) - (eyes[..., 2, :] + eyes[..., 3, :])
+    return 0.5 * np.sqrt((d * d).sum(axis=-1))
 
 
 def mouth_params(lm: np.ndarray) -> np.ndarray:
@@ -49,11 +58,10 @@ def mouth_params(lm: np.ndarray) -> np.ndarray:
     """
     xy = lm[..., :2]
     iod = np.maximum(interocular(lm), 1e-6)
-    gaps = [np.linalg.norm(xy[..., a, :] - xy[..., b, :], axis=-1) for a, b in INNER_GAP_PAIRS]
-    open_px = np.mean(gaps, axis=0)
-    width_px = np.linalg.norm(xy[..., MOUTH_CORNERS[0], :] - xy[..., MOUTH_CORNERS[1], :], axis=-1)
-    outer_px = np.linalg.norm(xy[..., UPPER_LIP_TOP, :] - xy[..., LOWER_LIP_BOTTOM, :], axis=-1)
-    jaw_px = np.linalg.norm(xy[..., NOSE_TIP, :] - xy[..., CHIN, :], axis=-1)
+    d = xy[..., _PAIRS_A, :] - xy[..., _PAIRS_B, :]
+    dist = np.sqrt((d * d).sum(axis=-1))
+    open_px = dist[..., :_N_GAPS].sum(axis=-1) / _N_GAPS
+    width_px, outer_px, jaw_px = dist[..., _N_GAPS], dist[..., _N_GAPS + 1], dist[..., _N_GAPS + 2]
     out = np.stack([open_px, width_px, outer_px - open_px, jaw_px], axis=-1) / iod[..., None]
     return out.astype(np.float32)
 
