@@ -192,19 +192,24 @@ def _run(
         source = media.FrameSource(vinfo, frame_times, backward=backward, store=store)
         out_audio = media.load_audio_for_output(audio)
         frames_edited = 0
+        # Head mode's displacement fields need no pixels: a thread works them out ahead.
+        fields = media.prefetch(head.fields((vinfo.height, vinfo.width)), depth=4) if head is not None else None
         try:
             with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, timemap.n_out) as w:
                 for k in range(timemap.n_out):
                     rgb = source.get(int(timemap.src_frame[k]))
                     out, box = renderer.render(k, rgb)
                     if head is not None:
-                        out, box = head.apply(k, out, box)
+                        # The renderer hands back its own copy whenever it edited (box set).
+                        out, box = head.apply(k, out, box, inplace=box is not None, field=next(fields))
                     frames_edited += box is not None
                     w.write(out)
                     if k % 10 == 0:
                         report(k / timemap.n_out, f"frame {k}/{timemap.n_out}")
         finally:
             source.close()
+            if fields is not None:
+                fields.close()  # type: ignore[attr-defined]
             if store is not None:
                 store.clear()
         report(1.0)

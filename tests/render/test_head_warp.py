@@ -81,6 +81,21 @@ def test_the_input_frame_is_never_modified(still):
     assert out is not rgb and np.any(out != rgb)
 
 
+def test_fields_worked_out_ahead_and_in_place_give_the_same_frames(still):
+    """The pipeline's path (fields from :meth:`fields` on another thread, writing into its own
+    copy) makes exactly the frames of the plain call."""
+    rgb, lm = still
+    w = _warper(lm, rgb.shape[:2], [[3, -3, 2], [0, 0, 0], [-2, 1, 0]])
+    fields = list(w.fields(rgb.shape[:2]))
+    assert len(fields) == 3 and fields[1] is None
+    for k, field in enumerate(fields):
+        plain, plain_box = w.apply(k, rgb, None)
+        mine = rgb.copy()
+        fast, fast_box = w.apply(k, mine, None, inplace=True, field=field)
+        np.testing.assert_array_equal(fast, plain)
+        assert fast_box == plain_box
+
+
 def test_pixels_far_from_the_head_and_at_the_border_are_unchanged(canvas):
     big, lm = canvas
     out, box = _warper(lm, big.shape[:2], [5, 5, 4]).apply(0, big, None)

@@ -11,6 +11,7 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -19,6 +20,8 @@ from ..errors import MediaUnreadable
 from ..records import MediaInfo
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Frames kept around a backward seek (bounce mode plays the video backwards); the frame count
 #: shrinks with frame size (see FrameSource). Forward-only playback keeps just a few frames.
@@ -46,8 +49,8 @@ def _read_image(info: MediaInfo) -> np.ndarray:
     raise MediaUnreadable(f"image {info.path.name} holds no picture")
 
 
-def prefetch(frames: Iterator[tuple[int, float, np.ndarray]], depth: int = 4) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Run a frame iterator on a background thread, ``depth`` frames ahead.
+def prefetch(frames: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """Run an iterator (of frames, or of anything costly to make) on a background thread, ``depth`` items ahead.
 
     Decoding and colour conversion release the GIL, so on 2 cores this overlaps decode with the
     consumer's work (face tracking). Exceptions are re-raised in the consumer.

@@ -23,6 +23,7 @@ where it came from, so the warp is exact at the control points without inverting
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -184,6 +185,10 @@ def _splat(points: np.ndarray, vals: np.ndarray, gx: np.ndarray, gy: np.ndarray)
     return acc, count > 0
 
 
+#: "No precomputed field given" (None is a real field value: nothing moves in that frame).
+_UNSET = object()
+
+
 class HeadWarper:
     """Rotates the head of each output frame by ``plan.head_delta[k]`` (head mode).
 
@@ -247,6 +252,16 @@ class HeadWarper:
         map_xy = cv2.add(dense[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0], self._coords(shape)[by0:by1, bx0:bx1])
         return box, map_xy
 
+    def fields(self, shape: tuple[int, int]) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray] | None]:
+        """:meth:`field` of every output frame in order.
+
+        The field depends only on the plan and the face track, never on pixels, so the pipeline
+        computes it on another thread ahead of the renderer (the harmonic solve and the dense
+        upsampling are most of head mode's extra cost).
+        """
+        for k in range(self.plan.n_out):
+            yield self.field(k, shape)
+
     def _coords(self, shape: tuple[int, int]) -> np.ndarray:
         """float32[h, w, 2] pixel coordinates (x, y), built once per frame size."""
         if self._grid is None or self._grid.shape[:2] != shape:
@@ -255,16 +270,22 @@ class HeadWarper:
         return self._grid
 
     def apply(
-        self, k: int, rgb: np.ndarray, edit_box: tuple[int, int, int, int] | None
+        self, k: int, rgb: np.ndarray, edit_box: tuple[int, int, int, int] | None, *, inplace: bool = False,
+        field: object = _UNSET,
     ) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
-        """Output frame ``k`` with its head rotated; untouched (same array, same box) without a delta or face."""
-        got = self.field(k, rgb.shape[:2])
+        """Output frame ``k`` with its head rotated; untouched (same array, same box) without a delta or face.
+
+        ``inplace=True`` lets it write into ``rgb`` (the caller's own copy, e.g. the renderer's
+        edited frame) instead of copying the whole frame first. ``field`` is this frame's
+        :meth:`field` when the caller computed it ahead (see :meth:`fields`).
+        """
+        got = self.field(k, rgb.shape[:2]) if field is _UNSET else field
         if got is None:
             return rgb, edit_box
         box, map_xy = got
         bx0, by0, bx1, by1 = box
         warped = cv2.remap(rgb, map_xy, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out = rgb.copy()
+        out = rgb if inplace else rgb.copy()
         out[by0:by1, bx0:bx1] = warped
         if edit_box is not None:
             box = (min(box[0], edit_box[0]), min(box[1], edit_box[1]), max(box[2], edit_box[2]), max(box[3], edit_box[3]))
