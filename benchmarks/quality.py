@@ -10,6 +10,7 @@ pixel metric: it follows the reference's rigid upper-face points into the output
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ class PixelScores:
     added_std_deg: float = float("nan")  # mean over pitch/yaw/roll of the std of that rotation
     pose_axis_std_deg: tuple[float, float, float] = (float("nan"),) * 3  # pitch, yaw, roll
     pose_energy_r: float = float("nan")  # head speed (of the change) vs the driving speech envelope
+    pose_energy_p: float = float("nan")  # share of time-shifted envelopes correlating at least as well
     pose_tracked: float = float("nan")  # share of frames where the pose could be read
     identity_distance: float = float("nan")  # dlib descriptor distance (same person < 0.6)
     identity_cosine: float = float("nan")
@@ -132,7 +134,15 @@ def pose_scores(delta: np.ndarray, envelope: np.ndarray | None, fps: float | Non
         r_speed = gaussian_filter1d(speed, sigma)
         r_env = gaussian_filter1d(np.asarray(envelope[:n], np.float64), sigma)
         r_speed[~ok[:n]] = np.nan
-        out["pose_energy_r"] = metrics.pearson(r_speed, r_env)
+        r = metrics.pearson(r_speed, r_env)
+        out["pose_energy_r"] = r
+        # How often the envelope shifted in time (circularly, by at least a gesture) correlates as
+        # well: on a clip of a few seconds, heavily smoothed series reach |r| ≈ 0.7 by chance.
+        min_shift = int(math.ceil(2 * sigma))
+        null = [metrics.pearson(r_speed, np.roll(r_env, k)) for k in range(min_shift, n - min_shift + 1)]
+        null = [v for v in null if np.isfinite(v)]
+        if null and np.isfinite(r):
+            out["pose_energy_p"] = float(np.mean(np.asarray(null) >= r))
     return out
 
 

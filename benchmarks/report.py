@@ -243,10 +243,16 @@ def emotion_table(rows: list[EmotionRow]) -> str:
 
 
 def head_table(rows: list[QualityRow]) -> str:
-    """Pose change per clip × mode against the baseline: the head-mode motion and its link to speech."""
+    """Pose change per clip × mode against the baseline: the head-mode motion and its link to speech.
+
+    Takes cross-segment rows and, if given, pause-test rows (8 s of driving audio with real pauses:
+    the better test of "still in pauses"); rows without pixel scores (the pause baseline) are skipped.
+    """
     out = []
     for r in rows:
-        if r.test != "cross-segment" or r.mode in ("truth",) or _status(r):
+        if r.test not in ("cross-segment", "pause") or r.mode == "truth" or _status(r):
+            continue
+        if r.test == "pause" and not T.finite(r.px.pose_change_deg):
             continue
         check = None
         if r.mode == "head":
@@ -254,9 +260,10 @@ def head_table(rows: list[QualityRow]) -> str:
             check = lo <= r.lm.pose_std_deg <= hi if T.finite(r.lm.pose_std_deg) else None
         elif r.mode in ("lips", "face"):
             check = r.px.pose_change_deg <= T.POSE_CHANGE_MAX_DEG if T.finite(r.px.pose_change_deg) else None
-        out.append([r.clip, r.mode, f(r.lm.pose_std_deg), f(r.px.added_std_deg),
+        out.append([r.clip, r.test, r.mode, f(r.lm.pose_std_deg), f(r.px.added_std_deg),
                     " / ".join(f(v) for v in r.px.pose_axis_std_deg),
-                    f(r.px.pose_change_deg), f(r.px.pose_energy_r), f(r.px.pose_tracked, pct=True),
+                    f(r.px.pose_change_deg), f"{f(r.px.pose_energy_r)} (p {f(r.px.pose_energy_p)})",
+                    f(r.px.pose_tracked, pct=True),
                     T.verdict(check)])
     note = (
         "'pose std' is the std of the output's own head pose (mesh axes: eye line, forehead → base of the "
@@ -268,11 +275,13 @@ def head_table(rows: list[QualityRow]) -> str:
         "'r' correlates the change's angular speed with the driving "
         f"speech's RMS envelope, both smoothed by a {1000 * Q.POSE_ENERGY_SMOOTH_S:.0f} ms Gaussian: the head "
         "should move while the voice is loud and rest in pauses (for lips/face rows and the baseline it is a "
-        "correlation with noise)."
+        "correlation with noise). p is the share of circular time shifts of the envelope (by ≥ 2 smoothing "
+        "widths) that correlate at least as well: a clip half of a few seconds holds only a few independent "
+        "gestures, so an r without a small p means little."
     )
-    return table(["clip", "mode", "pose std ° (output, absolute)", "added std ° (mean of axes)",
+    return table(["clip", "test", "mode", "pose std ° (output, absolute)", "added std ° (mean of axes)",
                   "added std pitch / yaw / roll °",
-                  "mean pose Δ ° (rotation angle)", "head speed ~ speech envelope r", "frames read",
+                  "mean pose Δ ° (rotation angle)", "head speed ~ speech envelope r (p)", "frames read",
                   "target"], out) + "\n\n" + note
 
 

@@ -152,3 +152,17 @@ def test_pose_scores_average_the_rotation_angle_and_correlate_speed_with_the_env
     assert s["pose_energy_r"] > 0.5
     still = pose_scores(np.zeros((n, 3)), envelope, fps)
     assert still["pose_change_deg"] == 0.0 and still["added_std_deg"] == 0.0
+
+
+def test_a_head_moving_at_random_times_gets_a_large_p_and_one_moving_with_the_voice_a_small_one() -> None:
+    n, fps = 250, 25.0
+    t = np.arange(n) / fps
+    envelope = ((np.sin(2 * np.pi * 0.4 * t) + 0.3 * np.sin(2 * np.pi * 1.1 * t)) > 0).astype(float)
+    with_voice = np.zeros((n, 3))
+    with_voice[:, 0] = envelope * 1.5 * np.sin(2 * np.pi * 1.5 * t)
+    at_random = np.zeros((n, 3))
+    at_random[:, 0] = np.roll(envelope, n // 3) * 1.5 * np.sin(2 * np.pi * 1.5 * t)
+    good = pose_scores(with_voice, envelope, fps)
+    bad = pose_scores(at_random, envelope, fps)
+    assert good["pose_energy_r"] > 0.5 and good["pose_energy_p"] < 0.1
+    assert bad["pose_energy_p"] > 0.3
