@@ -41,12 +41,14 @@ SPEED = (
 )
 
 HEAD = (
-    "Head pose (yaw, pitch, roll) is read from the 3-D mesh's own axes (eye line; forehead → base of the nose, points the jaw does not move) per frame. "
-    "Pose Δ compares each output frame with the baseline frame made from the same source frame, both "
-    "tracks smoothed by a 5-frame running median (lips/face "
-    "modes must leave the head where it was: ≤ 0.5°); head mode's pose std must lie in 1.5–6°, and its "
-    "frame-to-frame head speed is correlated with the speech envelope."
+    "'pose std' is the std of the output's own head pose read from the 3-D mesh's axes (eye line; "
+    "forehead → base of the nose), mean over yaw/pitch/roll, the source's motion included (issue 5: 1.5–6° "
+    "in head mode). Every other number is the pose *change* from the reference frame made from the same "
+    "source frame, read from the pixels of rigid upper-face points (see the note under the per-clip table): "
+    "lips/face modes must leave the head where it was (mean ≤ 0.5°); 'added std' is what head mode adds, and "
+    "its angular speed is correlated with the driving speech envelope."
 )
+
 
 EMOTION = (
     "Face mode on each clip with its own audio, per emotion and temperature; each cell is the change of the "
@@ -85,7 +87,9 @@ def notes(have_identity: bool) -> str:
         f"moved {M.MASK_NECK_FACE_HEIGHTS} face heights down (chin, throat), dilated by {M.MASK_DILATE_IOD} "
         "inter-ocular distances, union of the output's and the baseline's. The rest is compared with the "
         "do-nothing baseline — re-encoded with the same encoder and settings, so encoder noise is in both — "
-        f"and averaged in dB per frame (identical frames count as {M.PSNR_IDENTICAL_DB:.0f} dB).",
+        f"and averaged in dB per frame (identical frames count as {M.PSNR_IDENTICAL_DB:.0f} dB). Head mode moves the "
+        "head, hair and neck by design: it is judged outside a head region instead (see the note under the "
+        "per-clip table).",
         f"- **Identity**: {identity}.",
         "- A mode the engine does not implement yet (it raises `ModeNotImplemented`) is reported as 'not "
         "implemented'; any other failure is reported with its error class and message.",

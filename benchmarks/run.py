@@ -21,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable as a package
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
 from benchmarks import suite as S  # noqa: E402
 from benchmarks import targets as T  # noqa: E402
@@ -182,9 +183,16 @@ def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.Quali
                      R.f(min(pc), pct=True) if pc else "—", R.f(min(bpc), pct=True) if bpc else "—",
                      R.T.verdict(min(pc) >= T.PAUSE_CLOSED_MIN if pc else None)])
         ps = [r.px.psnr_outside_db for r in got if r.test == "cross-segment" and T.finite(r.px.psnr_outside_db)]
-        rows.append([f"PSNR outside the face, worst clip ({mode})", f"≥ {T.PSNR_OUTSIDE_MIN_DB:.0f} dB",
+        region = "head region" if mode == "head" else "face"
+        rows.append([f"PSNR outside the {region}, worst clip ({mode})", f"≥ {T.PSNR_OUTSIDE_MIN_DB:.0f} dB",
                      R.f(min(ps), 1) if ps else "—", "∞ (identical)",
                      R.T.verdict(min(ps) >= T.PSNR_OUTSIDE_MIN_DB if ps else None)])
+        if mode == "head":
+            bw = [r.px.band_changed_worst for r in got
+                  if r.test == "cross-segment" and T.finite(r.px.band_changed_worst)]
+            rows.append([f"band around the head changed > {M.CHANGED_LEVELS} levels, worst frame ({mode})",
+                         f"≤ {100 * M.BAND_CHANGED_MAX:g} %", R.f(100 * max(bw), 2) + " %" if bw else "—", "—",
+                         R.T.verdict(max(bw) <= M.BAND_CHANGED_MAX if bw else None)])
         jr = [r.lm.jitter_ratio for r in got if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
         bj = [r.lm.jitter_ratio for r in base if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
         rows.append([f"jitter × input, worst clip ({mode})", f"≤ {T.JITTER_RATIO_MAX}", R.f(max(jr)) if jr else "—",
@@ -224,7 +232,7 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
               R.pause_table(pause) if pause else "(not run)", ""]
     parts += ["## Speed", "", methods.SPEED, "", R.speed_table(speed) if speed else "(skipped)", "",
               "### Milliseconds per output frame, per stage", "", R.stage_table(speed) if speed else "(skipped)", ""]
-    parts += ["## Head pose (issue 5)", "", methods.HEAD, "", R.head_table(xseg), ""]
+    parts += ["## Head pose (issue 5)", "", methods.HEAD, "", R.head_table(xseg + pause), ""]
     parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
     parts += ["## Server latency", "", server, ""]
     if sheets:
