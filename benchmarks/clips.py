@@ -30,6 +30,9 @@ WORK_DIR = Path(__file__).resolve().parent / ".work"
 SPEED_HEIGHTS = (480, 720, 1080)
 #: Length of the long input the memory target is stated for.
 LONG_INPUT_S = 60.0
+#: A typical clip length for the speed table (react-1's own limit is 15 s; talking-head clips
+#: are usually 10-60 s).
+TYPICAL_INPUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,12 @@ SPEED = (
     "process's `ru_maxrss` (imports and models included). The **floor** is one plain decode "
     "(`reperform.media.iter_frames`) into the engine's writer (`reperform.media.Mp4Writer`, same x264 "
     "preset/CRF, AAC) — what any generator must at least spend. RTF = wall time / output duration; "
-    "min and median over the timed runs after one warm-up run. The 60 s input is the 1080p clip looped "
-    "(picture and sound) to 60 s; it runs once. Other helpers may share the 2 cores while this runs, so "
-    "the median can be noisy; the min is the better estimate."
+    "min and median over the timed runs after one warm-up run. The 30 s and 60 s inputs are the 720p and "
+    "1080p clips looped (picture and sound) to that length; they run once. On 6.6 s the fixed start-up "
+    "costs (imports, loading Whisper and the face mesh, ~1.5 s of CPU) weigh on every frame; 30 s is closer "
+    "to real use. Frames are decoded once when the whole clip fits the engine's 512 MiB frame store (the "
+    "6.6 s inputs), twice otherwise. Other helpers may share the 2 cores while this runs, so the median "
+    "can be noisy; the min is the better estimate."
 )
 
 HEAD = (
