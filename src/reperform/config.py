@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,5 +22,3 @@ class EngineConfig:
     #: twice). 512 MiB holds ~12 s of 720p or ~5 s of 1080p at 30 fps; longer clips decode twice
     #: and their memory stays flat in the clip's length.
     frame_store_bytes: int = 512 * 1024 * 1024
-    #: Folder for cached analyses; None disables caching.
-    cache_dir: Path | None = None
