@@ -122,3 +122,47 @@ def test_plan_motion_carries_the_head_plan_in_head_mode_only():
     n = int(round(DURATION_S * FPS))
     mp = plan_motion(sp, _prosody(), None, profile(), timemap(n, DURATION_S), GenerateOptions(mode=ModelMode.head))
     assert mp.head_delta.shape == (n, 3) and np.abs(mp.head_delta).max() > 0.5
+
+
+def _source_pose(n: int, wobble_hz: float = 2.0, wobble_deg: float = 2.0, ramp_deg: float = 4.0) -> np.ndarray:
+    """A source that bobs its head (the old speech's motion) while slowly turning (posture)."""
+    t = np.arange(n) / FPS
+    pose = np.zeros((n, 3))
+    pose[:, 0] = ramp_deg * t / t[-1] + wobble_deg * np.sin(2 * np.pi * wobble_hz * t)
+    pose[:, 1] = 0.5 * wobble_deg * np.sin(2 * np.pi * 1.3 * wobble_hz * t + 1.0)
+    return pose
+
+
+def test_the_sources_own_quick_motion_is_taken_out_and_its_slow_turn_kept():
+    """In the new audio's pause the output head (source + delta) is still, though the source bobs;
+    its slow turn survives (it is posture, not speech)."""
+    n = int(round(DURATION_S * FPS))
+    src = _source_pose(n)
+    sp, pros = speech(SPEC, DURATION_S), _prosody()
+    delta = plan_head(pros, sp, profile(), timemap(n, DURATION_S), GenerateOptions(mode=ModelMode.head),
+                      source_pose=src)
+    shown = src + delta
+    pause = frames_between(2.7, 3.3)
+    assert np.abs(src[pause, 0] - src[pause, 0].mean()).max() > 1.5  # the source does bob here
+    assert shown[pause].std(axis=0).max() < 0.25  # the output does not
+    # Without a source pose the plan only adds gestures (the old behaviour); what the source pose
+    # changes is exactly the removal of its quick motion, so its slow turn is still there.
+    plain = plan_head(pros, sp, profile(), timemap(n, DURATION_S), GenerateOptions(mode=ModelMode.head))
+    assert np.abs(plain[pause]).max() < 0.1
+    kept = shown - plain  # the source's pose minus its quick motion
+    early, late = frames_between(1.0, 1.5), frames_between(4.5, 5.0)
+    turn = src[late, 0].mean() - src[early, 0].mean()  # ~2.4 degrees of slow turn in between
+    assert abs((kept[late, 0].mean() - kept[early, 0].mean()) - turn) < 0.3
+    assert kept[frames_between(0.5, 5.5)].std(axis=0)[1] < 0.3  # pitch only bobbed: now calm
+
+
+def test_source_motion_is_never_smoothed_across_a_cut_or_a_missing_face():
+    from reperform.motion.head import source_motion
+
+    n = 120
+    pose = np.zeros((n, 3))
+    pose[60:, 0] = 20.0  # a cut to another shot: a 20 degree jump
+    pose[90:95] = np.nan  # no face
+    quick = source_motion(pose, FPS)
+    assert np.abs(quick).max() < 1e-9  # constant pieces have no quick motion, whatever the jump
+    assert np.all(quick[90:95] == 0)

@@ -11,7 +11,12 @@ exactly those three gestures on the prosody's 10 ms grid and sums them:
 - **sway**: each phrase gets its own yaw/roll posture (drawn from a generator seeded by the
   audio's content, so a clip always gets the same motion) reached smoothly, plus a slow drift;
 - **stillness**: everything is multiplied by a speech-activity envelope, so the head eases back to
-  the source's own pose in pauses and after the audio ends.
+  a calm pose in pauses and after the audio ends.
+
+The source's own head motion was made for *its* speech, so head mode takes it out: given the
+source's pose per output frame, its quick part (what changes within ~a second: nods and bobs of the
+old speech) is subtracted, keeping only the slow trend (deliberate turns, posture). The output's
+head then shows the trend plus the new gestures, and is still where the new audio pauses.
 
 Angles are degree offsets added to the source's pose, in the convention of ``face.pose``
 (image axes x right, y down, z away from the camera): positive pitch = chin down, positive yaw =
@@ -75,6 +80,14 @@ DRIFT_SIZE = 0.6
 ACTIVITY_SMOOTH_S = 0.22
 #: Final smoothing (s): removes any kink between gestures (no jitter at 25-60 fps).
 FINAL_SMOOTH_S = 0.04
+#: Source-motion removal: the pose measured per frame is first smoothed over this sigma (s; removes
+#: the mesh's frame-to-frame noise, which the warp would otherwise copy into the output), and the
+#: slow trend kept is its smoothing over TREND_SMOOTH_S; the difference is taken out.
+SOURCE_DENOISE_S = 0.04
+TREND_SMOOTH_S = 1.0
+#: A jump of the measured pose larger than this between consecutive frames (degrees) is a cut or
+#: a tracker switch, not motion: smoothing never crosses it.
+POSE_JUMP_DEG = 6.0
 
 
 def no_head_motion(n_frames: int) -> np.ndarray:
@@ -151,17 +164,50 @@ def _sway(prosody: Prosody | None, speech_tl: SpeechTimeline, n: int, rng: np.ra
     return posture + drift
 
 
+def source_motion(source_pose: np.ndarray, fps: float) -> np.ndarray:
+    """The quick part of the source's head motion per output frame, float64[n, 3] degrees.
+
+    ``source_pose`` is the source's measured pose for each output frame (NaN where no face).
+    Smoothing runs within stretches of consecutive valid frames without pose jumps (cuts, loop
+    restarts, tracker switches), so it never blends two shots; frames without a face get zero.
+    """
+    pose = np.asarray(source_pose, np.float64)
+    n = len(pose)
+    out = np.zeros((n, 3))
+    if n == 0:
+        return out
+    valid = np.isfinite(pose).all(axis=1)
+    jump = np.zeros(n, bool)
+    jump[1:] = np.abs(np.diff(np.nan_to_num(pose), axis=0)).max(axis=1) > POSE_JUMP_DEG
+    start = None
+    for i in range(n + 1):
+        breaks = i == n or not valid[i] or (jump[i] and start is not None)
+        if start is not None and breaks:
+            seg = pose[start:i]
+            fine = gaussian_filter1d(seg, SOURCE_DENOISE_S * fps, axis=0, mode="nearest")
+            trend = gaussian_filter1d(seg, TREND_SMOOTH_S * fps, axis=0, mode="nearest")
+            out[start:i] = fine - trend
+            start = None
+        if start is None and i < n and valid[i]:
+            start = i
+    return out
+
+
 def plan_head(
     prosody: Prosody | None,
     speech_tl: SpeechTimeline,
     profile: FaceProfile,
     timemap: TimeMap,
     options: GenerateOptions,
+    source_pose: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per output frame head pose offsets: float32[n_out, 3] yaw, pitch, roll degrees.
 
     Zeros unless ``options.mode`` is head mode (lips and face modes keep the source's pose
-    exactly). Deterministic: the only randomness is a generator seeded by the audio's content.
+    exactly). ``source_pose`` (float[n_out, 3], the source frame's measured pose per output
+    frame, NaN without a face) lets the plan take the source's own quick motion out (see the
+    module docstring); without it the gestures are added to the source's motion.
+    Deterministic: the only randomness is a generator seeded by the audio's content.
     """
     n_out = int(timemap.n_out)
     if options.mode is not ModelMode.head or n_out <= 0 or options.temperature <= 0:
@@ -196,7 +242,10 @@ def plan_head(
 
     t_out = np.arange(n_out) / fps
     grid_t = (np.arange(n) + 0.5) * GRID_S
-    out = np.stack([np.interp(t_out, grid_t, raw[:, i]) for i in range(3)], axis=1).astype(np.float32)
+    out = np.stack([np.interp(t_out, grid_t, raw[:, i]) for i in range(3)], axis=1)
+    if source_pose is not None and len(source_pose) == n_out:
+        out -= source_motion(source_pose, fps)
+    out = np.clip(out, -MAX_DELTA_DEG, MAX_DELTA_DEG).astype(np.float32)
     log.info("head motion: %d accents, amplitude %s deg, delta std %s deg",
              len(accents), np.round(amp, 2).tolist(), np.round(out.std(axis=0), 2).tolist())
     return out
