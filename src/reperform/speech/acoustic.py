@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
-from scipy.signal import resample_poly
 
 from ..records import Audio
 
@@ -79,6 +78,8 @@ def to_analysis_rate(audio: Audio) -> Audio:
     if audio.rate == RATE_HZ:
         return Audio(samples=samples, rate=RATE_HZ)
     g = int(np.gcd(int(audio.rate), RATE_HZ))
+    from scipy.signal import resample_poly  # lazily: ~0.5 s import, rarely needed here
+
     out = resample_poly(samples, RATE_HZ // g, int(audio.rate) // g).astype(np.float32)
     return Audio(samples=out, rate=RATE_HZ)
 

@@ -12,7 +12,6 @@ import logging
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks
 
 from ..records import Audio, Prosody, SpeechTimeline
 from .acoustic import HOP_S, n_frames, pitch_track, to_analysis_rate
@@ -74,6 +73,10 @@ def _candidates(
         return [], False
     smooth = uniform_filter1d(intensity.astype(np.float64), size=5, mode="nearest")
     smooth = np.where(voiced, smooth, smooth.min())
+    # Imported here, not at module level: scipy.signal costs ~0.5 s to import, which would
+    # otherwise sit on every job's serial start-up (here it runs on the speech thread).
+    from scipy.signal import find_peaks
+
     peaks, _ = find_peaks(smooth, distance=max(1, int(NUCLEUS_GAP_S / hop_s)))
     half = int(0.04 / hop_s)
     return [(max(0, p - half), p + half + 1) for p in peaks if voiced[p]], False

@@ -13,7 +13,6 @@ import wave
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..errors import EngineError, InvalidOptions, OutputNotWritable
 from ..records import Audio
@@ -50,6 +49,10 @@ def _read_wav(path: Path) -> Audio:
         samples = samples.reshape(-1, channels).mean(axis=1)
     if rate != RATE_HZ:
         g = np.gcd(rate, RATE_HZ)
+        # Imported here, not at module level: scipy.signal costs ~0.5 s to import, which would
+        # otherwise sit on every job's serial start-up (here it runs on the speech thread).
+        from scipy.signal import resample_poly
+
         samples = resample_poly(samples, RATE_HZ // g, rate // g)
     return Audio(samples=np.clip(samples, -1.0, 1.0).astype(np.float32), rate=RATE_HZ)
 
