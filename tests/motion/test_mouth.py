@@ -7,6 +7,7 @@ import pytest
 
 from reperform.motion import N_AUS, Viseme
 from reperform.motion.adapt import Range
+from reperform.motion.mouth import settled_rest
 
 from .builders import FPS, NEUTRAL, frames_between, plan, profile, prosody, speech
 
@@ -66,7 +67,8 @@ def test_pause_longer_than_350ms_closes_the_mouth_to_rest():
     p = plan(sp)
     rng = Range(profile())
     mid = frames_between(0.8, 1.0)
-    assert np.all(np.abs(p.mouth[mid, OPEN] - NEUTRAL[OPEN]) < 0.05 * (rng.hi[OPEN] - rng.closed[OPEN]))
+    settled = settled_rest(rng.neutral, rng)
+    assert np.all(np.abs(p.mouth[mid, OPEN] - settled[OPEN]) < 0.05 * (rng.hi[OPEN] - rng.closed[OPEN]))
     assert not p.speaking[mid].any()
     assert np.all(p.viseme[mid] == Viseme.REST)
 
@@ -89,11 +91,27 @@ def test_medium_pause_relaxes_only_part_of_the_way():
     assert depth[1] > NEUTRAL[OPEN]
 
 
+def test_a_long_silence_settles_the_lips_below_the_speech_pause_rest_but_never_seals_them():
+    # A source whose pauses hold the lips apart (rest 0.1) and whose most closed mouth is 0.02.
+    prof = profile(neutral=np.array([0.10, 0.95, 0.25, 1.10], np.float32),
+                   low=np.array([0.02, 0.85, 0.15, 1.05], np.float32))
+    rng = Range(prof)
+    settled = settled_rest(rng.neutral, rng)
+    assert rng.lo[OPEN] <= settled[OPEN] < rng.neutral[OPEN]
+    assert settled[OPEN] > rng.closed[OPEN]
+    assert np.array_equal(settled[1:], rng.neutral[1:])  # only the lips come together
+    sp = speech([("AA", 0.2, 0.5), ("AA", 1.3, 1.6)], 2.0)
+    p = plan(sp, prof=prof)
+    mid = frames_between(0.8, 1.0)
+    assert np.allclose(p.mouth[mid, OPEN], settled[OPEN], atol=0.01)
+
+
 def test_frames_after_the_audio_ends_are_at_rest_and_silent():
     sp = speech([("AA", 0.1, 0.9)], 1.0, openness=np.full(100, 0.8))
     p = plan(sp, n_out=50)  # 2 s of output for 1 s of audio (silence sync mode)
     tail = np.arange(35, 50)
-    assert np.allclose(p.mouth[tail], NEUTRAL, atol=1e-3)
+    rng = Range(profile())
+    assert np.allclose(p.mouth[tail], settled_rest(rng.neutral, rng), atol=1e-3)
     assert not p.speaking[tail].any() and not p.closure[tail].any()
 
 

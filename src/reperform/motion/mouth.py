@@ -10,11 +10,14 @@ sampling to frames loses nothing), which keeps each rule testable on hand-built 
   after the segment (carry-over) than before it (anticipation: lips start moving to a vowel up to
   ~200 ms ahead, as in Rhubarb's rough animation pass).
 - **Pauses** (Rhubarb's pause rule): shorter than 120 ms the mouth holds; up to 350 ms it relaxes
-  part of the way; longer, it goes to the person's rest shape.
+  part of the way; longer, it goes to the person's rest shape with the lips settled part of the
+  way toward their most closed natural opening (``settled_rest``).
 - **Acoustics**: the audio's own openness estimate is blended into ``open``/``jaw`` — it knows
   about loudness and vowel quality the phone labels miss, and it is all there is when no phones
   are known (other languages).
   Without phones its peaks are emphasised (a power > 1): its middle values follow loudness.
+  With phones its share is the smallest that keeps the mouth moving with the sound
+  (``plan.choose_acoustic_weight``).
 - **Smoothing**: a Gaussian (symmetric, so zero-phase: no lag against the audio).
 - **Range**: speech is stretched so its 95th-percentile opening (and lip-shape span) matches the
   person's own measured range; blending and coarticulation otherwise shrink every peak.
@@ -38,8 +41,9 @@ GRID_S = 0.01
 #: Anticipation decay time constant, seconds: the lips start toward a segment's shape well
 #: before it sounds (coarticulation studies: up to ~200 ms for rounding; 1/e at 60 ms).
 ANTICIPATION_S = 0.06
-#: Carry-over decay time constant, seconds: shapes release faster than they are anticipated.
-CARRYOVER_S = 0.03
+#: Carry-over decay time constant, seconds: shapes release faster than they are anticipated
+#: (50 ms against 30 ms: +0.01–0.03 r on three of four cross-segment clips, plan_eval).
+CARRYOVER_S = 0.05
 #: Tongue consonants leave the lips free: their dominance on width/protrusion is scaled by this.
 TONGUE_LIP_DOMINANCE = 0.4
 #: Opening scale by lexical stress: 0 unstressed, 1 primary, 2 secondary (reduced vowels open less).
@@ -66,10 +70,19 @@ PAUSE_RELAX_S = 0.35
 #: In a relaxing pause the lips stay parted by this fraction of the opening range (Rhubarb's
 #: relaxed "B" shape rather than a full close).
 PAUSE_RELAX_OPEN_FRACTION = 0.15
+#: In a closing pause (a real silence, longer than PAUSE_RELAX_S) the lips settle this fraction
+#: of the way from the rest shape down to the person's most closed natural opening (``Range.lo``,
+#: their 5th percentile; never the pressed p/b/m seal). The rest shape is measured in the source's
+#: own pauses, which are mostly breaths between phrases with the lips still parted; in a longer
+#: silence they come together. Measured on vr4 driven by musetalk_yongen (its rest opening 0.052,
+#: its lips fully together in 10 % of its frames): pause frames at rest 82 % with no settling,
+#: 82–87 % at 0.5 (parting closed lips by a little still reads as open), 96 % at 1.0.
+PAUSE_SETTLE_FRACTION = 1.0
 #: Dominance of the rest target in a relaxing pause (partial) and a closing pause (full).
 PAUSE_RELAX_DOMINANCE = 0.8
 PAUSE_CLOSE_DOMINANCE = 4.0
-#: Weight of the acoustic openness in ``open`` per speech method: forced-aligned phones are
+#: Default weight of the acoustic openness in ``open`` per speech method (``plan.choose_acoustic_weight``
+#: lowers it for phones when the mouth still moves with the sound): forced-aligned phones are
 #: trusted most; recognised phones are noisy; acoustic-only has nothing else. Measured on the
 #: cross-segment clips (plan_eval): less acoustic gives a slightly better correlation with real
 #: mouths, but the acoustic share anchors syllable timing to the sound: with aligned phones 0.5
@@ -92,9 +105,14 @@ RANGE_MATCH_GAIN = (1.0, 2.0)
 SHAPE_MATCH_GAIN_MAX = 3.0
 #: Width of the fade of the acoustic share at speech/pause edges (Gaussian sigma), seconds.
 SPEECH_GATE_SIGMA_S = 0.03
-#: Smoothing width (Gaussian sigma), seconds: removes grid steps, keeps syllable-rate motion
-#: (4–7 Hz) nearly intact.
-SMOOTH_SIGMA_S = 0.02
+#: Smoothing width (Gaussian sigma), seconds: removes grid steps and phone-boundary corners.
+#: Real mouths filmed at 25–30 fps move more smoothly than the blend of phone targets: 25–35 ms
+#: matched them better than 20 ms on the cross-segment clips (exact pipeline inputs, no source
+#: speech: pcavs .39→.42–.43, latentsync .30→.31–.32). Wider smoothing also flattens the sync
+#: peak, and vr4 then needs more acoustic share to stay in sync (``plan.SYNC_MARGIN_R``): 25 ms is
+#: the widest that costs it nothing. The range pass restores the peak opening this costs, and
+#: p/b/m seals are re-imposed after it.
+SMOOTH_SIGMA_S = 0.025
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +222,7 @@ def pause_segments(pauses: list[tuple[float, float]], rest: np.ndarray, rng: Ran
     segs: list[Segment] = []
     relaxed = rest.copy()
     relaxed[0] = rest[0] + PAUSE_RELAX_OPEN_FRACTION * (rng.hi[0] - rng.closed[0])
+    settled = settled_rest(rest, rng)
     for a, b in pauses:
         length = b - a
         if length < PAUSE_HOLD_S:
@@ -211,8 +230,18 @@ def pause_segments(pauses: list[tuple[float, float]], rest: np.ndarray, rng: Ran
         if length <= PAUSE_RELAX_S:
             segs.append(Segment(a, b, relaxed, np.full(4, PAUSE_RELAX_DOMINANCE, np.float32), Viseme.REST))
         else:
-            segs.append(Segment(a, b, rest.copy(), np.full(4, PAUSE_CLOSE_DOMINANCE, np.float32), Viseme.REST))
+            segs.append(Segment(a, b, settled.copy(), np.full(4, PAUSE_CLOSE_DOMINANCE, np.float32), Viseme.REST))
     return segs
+
+
+def settled_rest(rest: np.ndarray, rng: Range) -> np.ndarray:
+    """The mouth of a long silence: ``rest`` with its opening PAUSE_SETTLE_FRACTION of the way
+    down to the person's most closed natural opening (never below the p/b/m seal, never above rest)."""
+    out = np.asarray(rest, np.float32).copy()
+    floor = max(float(rng.lo[0]), float(rng.closed[0]))
+    if out[0] > floor:
+        out[0] = out[0] - PAUSE_SETTLE_FRACTION * (out[0] - floor)
+    return out
 
 
 def coarticulate(segs: list[Segment], t_s: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -347,6 +376,25 @@ def plan_mouth(
     ``speech_end_s`` is where real audio ends (the rest is silence padding): the mouth rests
     after it. ``acoustic_weight`` overrides the per-method share of the acoustic openness.
     """
+    return plan_mouth_shares(speech, prosody, targets, rng, duration_s, (acoustic_weight,),
+                             speech_end_s=speech_end_s)[0]
+
+
+def plan_mouth_shares(
+    speech: SpeechTimeline,
+    prosody: Prosody | None,
+    targets: np.ndarray,
+    rng: Range,
+    duration_s: float,
+    weights: tuple[float | None, ...],
+    *,
+    speech_end_s: float | None = None,
+) -> list[MouthCurves]:
+    """:func:`plan_mouth` for several acoustic shares at once (None = the per-method default).
+
+    The phone passes (targets, coarticulation, pauses) do not depend on the share, so they run
+    once; only the acoustic blend and what follows it run per share.
+    """
     t_s = grid(duration_s)
     end_s = min(speech.duration_s, duration_s) if speech_end_s is None else speech_end_s
     phones = [p for p in speech.phones if p.start_s < end_s]
@@ -359,23 +407,29 @@ def plan_mouth(
     speaking = speaking_mask(t_s, phones, pauses, end_s)
     if not phones:
         # No phones (acoustic method): rest shape, the acoustic pass supplies all opening.
-        mouth = np.tile(rest, (len(t_s), 1))
-        vis = np.zeros(len(t_s), np.int8)
-        weight = 1.0
+        base = np.tile(rest, (len(t_s), 1))
+        base_vis = np.zeros(len(t_s), np.int8)
     else:
-        mouth, vis = coarticulate(segs + rest_segs, t_s, rest)
-        weight = ACOUSTIC_WEIGHT.get(speech.method, 0.5) if acoustic_weight is None else acoustic_weight
-    mouth = blend_acoustic(mouth, t_s, speech, rng, speaking, weight)
-    if not phones:
-        opened = mouth[:, 0] > rng.closed[0] + ACOUSTIC_OPEN_VISEME_FRACTION * (rng.hi[0] - rng.closed[0])
-        vis = np.where(speaking & opened, np.int8(Viseme.OPEN), np.int8(Viseme.REST)).astype(np.int8)
-    sigma = SMOOTH_SIGMA_S / GRID_S
-    mouth = gaussian_filter1d(mouth, sigma, axis=0, mode="nearest").astype(np.float32)
-    mouth = match_range(mouth, speaking, rest, rng)
+        base, base_vis = coarticulate(segs + rest_segs, t_s, rest)
     seal = closure_weight(t_s, segs)
-    mouth[:, 0] = (1 - seal) * mouth[:, 0] + seal * rng.closed[0]
     closure = seal >= 1.0
-    vis[closure] = np.int8(Viseme.PBM)
-    vis[~speaking & ~closure] = np.int8(Viseme.REST)
     spans = tuple((s.start_s, s.end_s) for s in segs if s.closure)
-    return MouthCurves(t_s=t_s, mouth=mouth, viseme=vis, closure=closure, speaking=speaking, closure_spans=spans)
+    out: list[MouthCurves] = []
+    for acoustic_weight in weights:
+        if not phones:
+            weight = 1.0
+        else:
+            weight = ACOUSTIC_WEIGHT.get(speech.method, 0.5) if acoustic_weight is None else acoustic_weight
+        mouth = blend_acoustic(base, t_s, speech, rng, speaking, weight)
+        vis = base_vis.copy()
+        if not phones:
+            opened = mouth[:, 0] > rng.closed[0] + ACOUSTIC_OPEN_VISEME_FRACTION * (rng.hi[0] - rng.closed[0])
+            vis = np.where(speaking & opened, np.int8(Viseme.OPEN), np.int8(Viseme.REST)).astype(np.int8)
+        mouth = gaussian_filter1d(mouth, SMOOTH_SIGMA_S / GRID_S, axis=0, mode="nearest").astype(np.float32)
+        mouth = match_range(mouth, speaking, rest, rng)
+        mouth[:, 0] = (1 - seal) * mouth[:, 0] + seal * rng.closed[0]
+        vis[closure] = np.int8(Viseme.PBM)
+        vis[~speaking & ~closure] = np.int8(Viseme.REST)
+        out.append(MouthCurves(t_s=t_s, mouth=mouth, viseme=vis, closure=closure.copy(),
+                               speaking=speaking.copy(), closure_spans=spans))
+    return out
