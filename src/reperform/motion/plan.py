@@ -216,7 +216,6 @@ def plan_motion(
         n_out, speech_tl.method, len(speech_tl.phones), int((counts > 0).sum()), len(curves.closure_spans),
         lead_s * 1000, "default" if weight is None else f"{weight:.2f}",
     )
-    _ = options  # lips mode: expression and head stay as in the source (face/head modes come later)
     au, blink = plan_expression(timemap, options, speech_tl, prosody, track)  # zeros in lips mode
     return MotionPlan(
         src_frame=np.asarray(timemap.src_frame, np.int32),
@@ -226,5 +225,16 @@ def plan_motion(
         viseme=frames["viseme"],
         au=au,
         blink=blink,
-        head_delta=plan_head(prosody, speech_tl, profile, timemap, options),
+        head_delta=plan_head(prosody, speech_tl, profile, timemap, options,
+                             source_pose=_source_pose(track, timemap.src_frame)),
     )
+
+
+def _source_pose(track: FaceTrack | None, src_frame: np.ndarray) -> np.ndarray | None:
+    """The source's measured head pose for each output frame (NaN without a face), or None."""
+    if track is None or track.n == 0:
+        return None
+    src = np.clip(np.asarray(src_frame, np.int64), 0, track.n - 1)
+    pose = np.asarray(track.pose, np.float64)[src].copy()
+    pose[~np.asarray(track.present, bool)[src]] = np.nan
+    return pose
