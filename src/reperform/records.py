@@ -125,6 +125,12 @@ class Word:
     text: str
 
 
+#: The widest loudness span (dB) the 0..1 ``SpeechTimeline.energy`` track covers: 1 is the loud
+#: level, 0 the speech gate, which sits at most this far below it. Part of the track's contract,
+#: so a consumer can read the track back as amplitude.
+ENERGY_SPAN_DB = 30.0
+
+
 @dataclass(frozen=True, slots=True)
 class SpeechTimeline:
     """What is said and when. ``method`` says how it was obtained (and so how far to trust it)."""

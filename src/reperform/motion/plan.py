@@ -13,8 +13,7 @@ import numpy as np
 
 from ..errors import EngineError
 from ..options import GenerateOptions
-from ..records import FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimeline, TimeMap
-from ..speech.acoustic import GATE_MAX_BELOW_PEAK_DB
+from ..records import ENERGY_SPAN_DB, FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimeline, TimeMap
 from .adapt import Range, speaker_targets
 from .expression import plan_expression
 from .head import plan_head
@@ -88,14 +87,14 @@ def sound_envelope(speech_tl: SpeechTimeline, n_out: int, fps: float) -> np.ndar
 
     Built from the speech's energy track (0..1 over the dB span between the speech gate and the
     loud level, 0 below the gate), read back as amplitude over the widest span the acoustic stage
-    allows (``GATE_MAX_BELOW_PEAK_DB``). On the cross-segment clips this follows a plain per-frame
+    allows (``records.ENERGY_SPAN_DB``). On the cross-segment clips this follows a plain per-frame
     RMS of the audio at r ≥ 0.99 and gives the same sync verdicts; Praat's intensity (43 ms window)
     was smoother and disagreed on the one borderline clip. None without a usable track.
     """
     energy = np.asarray(speech_tl.energy, np.float64)
     if energy.size < 3 or speech_tl.hop_s <= 0:
         return None
-    amp = np.where(energy > 0, 10.0 ** (energy * GATE_MAX_BELOW_PEAK_DB / 20.0), 0.0)
+    amp = np.where(energy > 0, 10.0 ** (energy * ENERGY_SPAN_DB / 20.0), 0.0)
     t = (np.arange(len(amp)) + 0.5) * speech_tl.hop_s
     k = np.floor(t * fps).astype(int)
     inside = (k >= 0) & (k < n_out)

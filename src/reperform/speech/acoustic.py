@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
-from ..records import Audio
+from ..records import ENERGY_SPAN_DB, Audio
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ GATE_FRACTION = 0.3
 #: ...but at least this far above the floor (hiss must never count as speech)...
 GATE_MIN_ABOVE_FLOOR_DB = 8.0
 #: ...and at most this far below the peak (in continuous speech the 5th percentile is speech too).
-GATE_MAX_BELOW_PEAK_DB = 30.0
+GATE_MAX_BELOW_PEAK_DB = ENERGY_SPAN_DB
 #: Recordings whose peak is below this are digital silence: every track stays zero.
 SILENT_PEAK_DBFS = -75.0
 #: Speech swings ≥ 25 dB between its loudest vowels and its closures/pauses; a recording whose
