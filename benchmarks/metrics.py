@@ -244,6 +244,18 @@ def tracked_pose_change(ref_rgb: np.ndarray, out_rgb: np.ndarray, ref_lm: np.nda
 
 
 # ------------------------------------------------------------------------------ series statistics
+#: Cross-segment lip-sync needs at least this many frames where both the output's and the truth's
+#: mouth can be measured (2 s at 25 fps): on fewer, r is noise (hamilton's truth half shows the
+#: speaker in 22 of them: a plan correlating -0.1 with the truth read 0.33 there).
+MIN_TRUTH_FRAMES = 50
+
+
+def overlap_frames(a: np.ndarray, b: np.ndarray) -> int:
+    """Frames where both series are finite."""
+    n = min(len(a), len(b))
+    return int((np.isfinite(np.asarray(a[:n], np.float64)) & np.isfinite(np.asarray(b[:n], np.float64))).sum())
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation over the frames where both series are finite (NaN if < 3 or constant)."""
     n = min(len(a), len(b))

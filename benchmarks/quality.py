@@ -37,6 +37,7 @@ class LandmarkScores:
     """Landmark-based numbers for one video against a driving audio."""
 
     lipsync_r: float = float("nan")  # vs ground-truth mouth opening (cross-segment only)
+    lipsync_frames: int = 0  # frames where both could be measured (r needs MIN_TRUTH_FRAMES)
     av_lag: int = 0
     av_peak_r: float = float("nan")
     pause_closed: float = float("nan")  # share of pause frames at rest
@@ -94,7 +95,9 @@ def landmark_scores(
     opening = metrics.mouth_opening(lm)
     s = LandmarkScores()
     if truth_opening is not None:
-        s.lipsync_r = metrics.pearson(opening, truth_opening)
+        s.lipsync_frames = metrics.overlap_frames(opening, truth_opening)
+        if s.lipsync_frames >= metrics.MIN_TRUTH_FRAMES:
+            s.lipsync_r = metrics.pearson(opening, truth_opening)
     s.av_lag, s.av_peak_r = metrics.best_lag(opening, envelope)
     s.pause_closed, s.pause_frames = metrics.pause_closure(opening, in_pause, rest)
     sel = in_pause[: len(opening)] & np.isfinite(opening[: len(in_pause)])

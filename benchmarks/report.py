@@ -77,7 +77,8 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
             speech = f" ({r.run.speech_method})" if r.run is not None and r.run.speech_method else ""
             out.append([
                 clip, mode + speech,
-                f"{f(r.lm.lipsync_r)} ({f(base.lm.lipsync_r)})",
+                (f"{f(r.lm.lipsync_r)} ({f(base.lm.lipsync_r)})" if T.finite(r.lm.lipsync_r)
+                 else f"— (truth measurable in {r.lm.lipsync_frames} frames, < {M.MIN_TRUTH_FRAMES})"),
                 f"{r.lm.av_lag:+d} ({base.lm.av_lag:+d} / {truth.lm.av_lag:+d})",
                 f"{f(r.lm.av_peak_r)} ({f(base.lm.av_peak_r)} / {f(truth.lm.av_peak_r)})",
                 f"{f(r.lm.pause_closed, pct=True)} ({f(base.lm.pause_closed, pct=True)} / "
@@ -144,11 +145,15 @@ def lipsync_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]
             out.append([f"cross-segment lip-sync r, mean ({mode})", f"≥ {T.LIPSYNC_MEAN_R_MIN}", "not implemented",
                         f(np.mean(base) if base else float("nan")), "—"])
             continue
-        vals = [r.lm.lipsync_r for r in sel if r.run is not None and r.run.ok]
-        failed = len(sel) - len(vals)
+        ran = [r for r in sel if r.run is not None and r.run.ok]
+        vals = [r.lm.lipsync_r for r in ran if T.finite(r.lm.lipsync_r)]
+        failed = len(sel) - len(ran)
+        thin = [r.clip for r in ran if not T.finite(r.lm.lipsync_r)]
         mean = float(np.mean(vals)) if vals else float("nan")
         ok = None if not vals else (mean >= T.LIPSYNC_MEAN_R_MIN and not failed)
         note = f" ({failed} clip(s) failed)" if failed else ""
+        if thin:
+            note += f" (over {len(vals)} clips; too little measurable truth in: {', '.join(thin)})"
         out.append([f"cross-segment lip-sync r, mean ({mode})", f"≥ {T.LIPSYNC_MEAN_R_MIN}", f(mean) + note,
                      f(np.mean(base) if base else float("nan")), T.verdict(ok)])
     return out

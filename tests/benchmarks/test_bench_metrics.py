@@ -200,3 +200,20 @@ def test_raised_lip_corners_raise_the_lip_corner_signature() -> None:
 
 def test_cosine_of_parallel_vectors_is_one() -> None:
     assert M.cosine(np.array([1.0, 2.0]), np.array([2.0, 4.0])) == pytest.approx(1.0)
+
+
+def test_lipsync_r_needs_enough_frames_where_both_mouths_are_measurable() -> None:
+    """A truth half showing the speaker in a handful of frames gives no r (it would be noise)."""
+    from benchmarks.quality import landmark_scores
+
+    n = 120
+    gaps = 5 + 5 * np.sin(np.arange(n) / 4.0)
+    lm = np.stack([synthetic_face(gap=g) for g in gaps])
+    truth = M.mouth_opening(lm).copy()
+    env, pause = np.ones(n), np.zeros(n, bool)
+    full = landmark_scores(lm, envelope=env, in_pause=pause, rest=0.05, input_lm=lm, truth_opening=truth)
+    assert full.lipsync_frames == n and full.lipsync_r == pytest.approx(1.0)
+    thin = truth.copy()
+    thin[M.MIN_TRUTH_FRAMES - 1:] = np.nan  # the speaker visible in too few truth frames
+    few = landmark_scores(lm, envelope=env, in_pause=pause, rest=0.05, input_lm=lm, truth_opening=thin)
+    assert few.lipsync_frames == M.MIN_TRUTH_FRAMES - 1 and math.isnan(few.lipsync_r)
