@@ -22,7 +22,7 @@ test-fast: setup
 	$(PY) -m pytest -m "not e2e and not browser and not redis"
 
 bench: setup
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --contact-sheets
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info

@@ -134,8 +134,8 @@ def _source_pose(n: int, wobble_hz: float = 2.0, wobble_deg: float = 2.0, ramp_d
 
 
 def test_the_sources_own_quick_motion_is_taken_out_and_its_slow_turn_kept():
-    """In the new audio's pause the output head (source + delta) is still, though the source bobs;
-    its slow turn survives (it is posture, not speech)."""
+    """In the new audio's pause the output head (source + delta) is nearly still, though the source
+    bobs; its slow turn survives (it is posture, not speech)."""
     n = int(round(DURATION_S * FPS))
     src = _source_pose(n)
     sp, pros = speech(SPEC, DURATION_S), _prosody()
@@ -144,7 +144,8 @@ def test_the_sources_own_quick_motion_is_taken_out_and_its_slow_turn_kept():
     shown = src + delta
     pause = frames_between(2.7, 3.3)
     assert np.abs(src[pause, 0] - src[pause, 0].mean()).max() > 1.5  # the source does bob here
-    assert shown[pause].std(axis=0).max() < 0.25  # the output does not
+    # The output bobs far less (70 % of the quick motion is taken out, at most 1.5 degrees).
+    assert (shown[pause].std(axis=0) < 0.45 * src[pause].std(axis=0) + 0.05).all()
     # Without a source pose the plan only adds gestures (the old behaviour); what the source pose
     # changes is exactly the removal of its quick motion, so its slow turn is still there.
     plain = plan_head(pros, sp, profile(), timemap(n, DURATION_S), GenerateOptions(mode=ModelMode.head))
@@ -153,7 +154,8 @@ def test_the_sources_own_quick_motion_is_taken_out_and_its_slow_turn_kept():
     early, late = frames_between(1.0, 1.5), frames_between(4.5, 5.0)
     turn = src[late, 0].mean() - src[early, 0].mean()  # ~2.4 degrees of slow turn in between
     assert abs((kept[late, 0].mean() - kept[early, 0].mean()) - turn) < 0.3
-    assert kept[frames_between(0.5, 5.5)].std(axis=0)[1] < 0.3  # pitch only bobbed: now calm
+    # pitch only bobbed: most of it is gone (70 % taken out, of what the light denoising keeps)
+    assert kept[frames_between(0.5, 5.5)].std(axis=0)[1] < 0.5 * src[frames_between(0.5, 5.5)].std(axis=0)[1]
 
 
 def test_source_motion_is_never_smoothed_across_a_cut_or_a_missing_face():
