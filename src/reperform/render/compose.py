@@ -395,7 +395,9 @@ class Renderer:
         gap is being closed: a full share on a mouth asked to close by a fifth made it come out
         shut on small faces (pcavs, 53 px between the eyes: targets 0.16 read 0.02).
         """
-        if self._cavity_strength(target_open, exemplar_open) > 0:
+        if self._cavity_strength(target_open, exemplar_open) > 0 or target_open < CAVITY_MIN_OPEN:
+            # A (nearly) closed target keeps the full share: the exemplar's dark gap would
+            # otherwise survive as a speck at the mouth corners.
             return LIP_FRINGE_SHARE
         if target_open >= exemplar_open - CLOSING_MARGIN:
             return 0.0
