@@ -187,8 +187,6 @@ def _run(
         head = render.HeadWarper(track, plan) if options.mode is ModelMode.head else None
         steps = np.diff(timemap.src_frame)
         backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
-        if store is not None and len(store) < len(frame_times):
-            store = None  # incomplete (over budget): decode again
         source = media.FrameSource(vinfo, frame_times, backward=backward, store=store)
         out_audio = media.load_audio_for_output(audio)
         frames_edited = 0

@@ -48,13 +48,7 @@ def savgol(x: np.ndarray, window: int, order: int) -> np.ndarray:
     flat = x.reshape(n, -1).astype(np.float64)
     out = np.empty_like(flat)
     # Interior: the fitted polynomial's value at the window centre = a fixed convolution.
-    centre = fit[0]
-    for j in range(window):
-        seg = flat[j: n - window + 1 + j]
-        if j == 0:
-            out[half: n - half] = centre[j] * seg
-        else:
-            out[half: n - half] += centre[j] * seg
+    out[half: n - half] = sum(c * flat[j: n - window + 1 + j] for j, c in enumerate(fit[0]))
     # Ends: evaluate the polynomial fitted to the first / last full window at the end samples.
     head = vander[:half] @ (fit @ flat[:window])
     tail = vander[half + 1:] @ (fit @ flat[n - window:])

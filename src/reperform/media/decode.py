@@ -39,6 +39,11 @@ def _rotate(img: np.ndarray, rotation_deg: int) -> np.ndarray:
     return img
 
 
+def _picture(frame: av.VideoFrame, rotation_deg: int) -> np.ndarray:
+    """A decoded frame as RGB ``uint8[H, W, 3]``, rotated for display."""
+    return _rotate(frame.to_ndarray(format="rgb24"), rotation_deg)
+
+
 def _read_image(info: MediaInfo) -> np.ndarray:
     try:
         with av.open(str(info.path)) as c:
@@ -139,7 +144,7 @@ class FrameStore:
 
     def get(self, index: int) -> np.ndarray:
         """RGB picture of frame ``index``, rotated for display."""
-        return _rotate(self._frames[index].to_ndarray(format="rgb24"), self.rotation_deg)
+        return _picture(self._frames[index], self.rotation_deg)
 
     def clear(self) -> None:
         self._frames = []
@@ -177,7 +182,7 @@ def iter_frames(info: MediaInfo, store: FrameStore | None = None) -> Iterator[tu
                 last_t = t_rel
                 if store is not None:
                     store.add(index, frame)
-                yield index, t_rel, _rotate(frame.to_ndarray(format="rgb24"), info.rotation_deg)
+                yield index, t_rel, _picture(frame, info.rotation_deg)
                 index += 1
         except av.FFmpegError as exc:
             if index == 0:
@@ -200,9 +205,9 @@ class FrameSource:
         store: FrameStore | None = None,
     ) -> None:
         """``backward=False`` promises forward-only access (no cache needed: memory stays small).
-        A complete ``store`` of every frame (from the analysis pass) replaces decoding."""
+        Frames held in ``store`` (from the analysis pass) are served from it instead of decoded."""
         self._info = info
-        self._store = store if store is not None and not store.overflowed else None
+        self._store = store  # an overflowed store is empty: every frame is decoded
         self._times = np.asarray(frame_times_s, dtype=np.float64)
         self._n = len(self._times)
         self._image: np.ndarray | None = _read_image(info) if info.kind == "image" else None
@@ -275,7 +280,7 @@ class FrameSource:
                 idx = int(np.clip(np.searchsorted(self._times, t - t0 - 1e-4), 0, self._n - 1))
                 if idx < start_index - 1 and start_index > 0:
                     continue
-                yield idx, t - t0, _rotate(frame.to_ndarray(format="rgb24"), self._info.rotation_deg)
+                yield idx, t - t0, _picture(frame, self._info.rotation_deg)
         finally:
             container.close()
 
