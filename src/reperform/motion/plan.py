@@ -154,13 +154,10 @@ def choose_acoustic_weight(
     with the driving sound's loudness wins. The weight is None (the per-method default) when
     there are no phones, no loudness track, too little speech to judge, or no share is in sync.
     """
-    default = (None,)
-    if not speech_tl.phones or speech_tl.method == "acoustic" or n_out < 3 * SYNC_SEARCH_FRAMES:
-        return None, plan_mouth_shares(speech_tl, prosody, targets, rng, duration_s, default,
-                                       speech_end_s=speech_end_s)[0]
-    env = sound_envelope(speech_tl, n_out, fps)
+    judgeable = bool(speech_tl.phones) and speech_tl.method != "acoustic" and n_out >= 3 * SYNC_SEARCH_FRAMES
+    env = sound_envelope(speech_tl, n_out, fps) if judgeable else None
     if env is None or np.std(env) < 1e-9:
-        return None, plan_mouth_shares(speech_tl, prosody, targets, rng, duration_s, default,
+        return None, plan_mouth_shares(speech_tl, prosody, targets, rng, duration_s, (None,),
                                        speech_end_s=speech_end_s)[0]
     shares = (*ACOUSTIC_SHARES, None)
     variants = plan_mouth_shares(speech_tl, prosody, targets, rng, duration_s, shares, speech_end_s=speech_end_s)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import EngineError, InvalidOptions, OutputNotWritable
 from ..records import Audio
+from .acoustic import to_analysis_rate
 from .espeak import check_voice, speak_to_wav
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,7 @@ def _read_wav(path: Path) -> Audio:
     samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
     if channels > 1:
         samples = samples.reshape(-1, channels).mean(axis=1)
-    if rate != RATE_HZ:
-        g = np.gcd(rate, RATE_HZ)
-        # Imported here, not at module level: scipy.signal costs ~0.5 s to import, which would
-        # otherwise sit on every job's serial start-up (here it runs on the speech thread).
-        from scipy.signal import resample_poly
-
-        samples = resample_poly(samples, RATE_HZ // g, rate // g)
+    samples = to_analysis_rate(Audio(samples=samples, rate=rate)).samples
     return Audio(samples=np.clip(samples, -1.0, 1.0).astype(np.float32), rate=RATE_HZ)
 
 
