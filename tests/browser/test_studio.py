@@ -34,6 +34,17 @@ def _open_with_key(page, server, key: str) -> None:
     page.click("#key-form button[type=submit]")
 
 
+def _pick(page, name: str, value: str) -> None:
+    """Choose a radio option as a user does, by clicking its label (the input is visually hidden).
+
+    ``page.check(..., force=True)`` clicked the hidden input's box, which a layout still settling
+    (after a job, history or compare action) could move: "clicking did not change its state".
+    """
+    radio = page.locator(f'input[name="{name}"][value="{value}"]')
+    page.locator("label", has=radio).click()
+    assert radio.is_checked(), f"{name}={value} did not get selected"
+
+
 def _choose_files(page, video: Path, audio: Path) -> None:
     page.set_input_files("#video-file", str(video))
     page.set_input_files("#audio-file", str(audio))
@@ -103,7 +114,7 @@ def _assert_result_plays_and_downloads_as_mp4(page, output_dir: Path, name: str)
     page.wait_for_function("() => document.querySelector('#result-video').currentTime > 0.2", timeout=UI_TIMEOUT_MS)
     page.screenshot(path=str(output_dir / f"{name}-result.png"), full_page=True)
 
-    page.check('input[name="compare-view"][value="wipe"]', force=True)
+    _pick(page, "compare-view", "wipe")
     page.fill("#wipe", "30")
     assert page.eval_on_selector("#compare-stage", "el => el.style.getPropertyValue('--wipe')") == "30%"
     page.screenshot(path=str(output_dir / f"{name}-wipe.png"), full_page=True)
@@ -132,7 +143,7 @@ def test_head_mode_surprised_generation_from_uploaded_files_plays_and_downloads_
     assert page.inner_text("#video-length") in ("5.1 s", "5.2 s")
     assert page.inner_text("#audio-length") == "8.0 s"
 
-    page.check('input[name="mode"][value="head"]', force=True)
+    _pick(page, "mode", "head")
     assert "head motion" in page.inner_text("#mode-help")
     page.get_by_role("radio", name="Surprised").click()
     page.keyboard.press("+")
@@ -279,7 +290,7 @@ def test_typed_text_shows_an_estimated_length_and_the_length_warning(
     page = desktop_page
     page.goto(live_server.studio_url)
     page.set_input_files("#video-file", str(shared_media / VIDEO))
-    page.check('input[name="audio-src"][value="text"]', force=True)
+    _pick(page, "audio-src", "text")
     page.fill("#tts-text", " ".join(["word"] * 27))  # 27 words at 2.7 words/s ≈ 10 s
     assert page.inner_text("#audio-length") == "≈ 10.0 s"
     # The video's own length arrives once the browser has read the file's header.
@@ -299,11 +310,11 @@ def test_typed_text_is_spoken_offline_and_the_upload_can_be_picked_again(
     _open_with_key(page, live_server, live_server.api_key)
     page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
     page.set_input_files("#video-file", str(shared_media / VIDEO))
-    page.check('input[name="audio-src"][value="text"]', force=True)
+    _pick(page, "audio-src", "text")
     page.fill("#tts-text", "Hello there. Every word you hear was typed in the studio.")
     page.select_option("#tts-voice", "en-us")
     page.select_option("#sync-mode", "bounce")
-    page.check('input[name="mode"][value="lips"]', force=True)
+    _pick(page, "mode", "lips")
 
     assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
     page.wait_for_function(
@@ -319,7 +330,7 @@ def test_typed_text_is_spoken_offline_and_the_upload_can_be_picked_again(
         "the original comes from the server's stored upload, not the browser's local copy"
 
     # The uploaded clip is now an asset: pick it from "Earlier uploads" instead of uploading again.
-    page.check('input[name="video-src"][value="asset"]', force=True)
+    _pick(page, "video-src", "asset")
     option = page.locator("#video-asset option", has_text="pcavs_00373")
     assert option.count() >= 1
     page.select_option("#video-asset", option.first.get_attribute("value"))
