@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import face, media, motion, render, speech
+from . import face, media, motion, render, runtime, speech
 from .config import EngineConfig
 from .errors import (
     AudioMissing,
@@ -99,6 +99,7 @@ def run(
     config: EngineConfig,
 ) -> GenerateResult:
     """Run every stage in order. See :func:`reperform.generate`."""
+    runtime.tune_process()
     timings: dict[str, float] = {}
     warnings: list[str] = []
     overall = Overall(progress, STAGE_WEIGHTS)

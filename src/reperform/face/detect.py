@@ -48,21 +48,42 @@ class _DeferredModule(types.ModuleType):
         return getattr(real, attr)
 
 
-def _import_mediapipe():  # noqa: ANN202 - the module
-    """``import mediapipe`` without paying for matplotlib.
+#: Modules ``import mediapipe`` pulls in that the engine never uses, with what each costs at
+#: start-up on the 2-core target (``python -X importtime``): MediaPipe's drawing helpers import
+#: matplotlib and PIL (~0.25 s); its audio recorder imports sounddevice, which looks for
+#: PortAudio by running ``ldconfig`` and ``gcc`` three times (~0.05 s and five processes).
+_DEFERRED_MODULES = (
+    ("mediapipe.python.solutions", "drawing_utils"),
+    ("mediapipe.python.solutions", "drawing_styles"),
+    ("", "sounddevice"),
+)
 
-    MediaPipe's ``solutions`` package imports ``matplotlib.pyplot`` for a 3-D plotting helper we
-    never call; that import alone is ~0.3-0.6 s of every job's start-up on this CPU. A stand-in
-    defers it until an attribute is first used (never, by us); anyone else in the process who
-    uses pyplot afterwards gets the real module.
+
+def _import_mediapipe():  # noqa: ANN202 - the module
+    """``import mediapipe`` without paying for the modules in ``_DEFERRED_MODULES``.
+
+    A stand-in takes each one's place until one of its attributes is first used (never, by us);
+    then the real module is imported, so anyone else in the process who uses them gets the real
+    thing. Modules already imported are left alone.
     """
-    name = "matplotlib.pyplot"
-    if name not in sys.modules and importlib.util.find_spec("matplotlib") is not None:
+    stubs = {}
+    for package, child in _DEFERRED_MODULES:
+        name = f"{package}.{child}" if package else child
+        # find_spec of the top-level name only: a dotted name would import its parents.
+        if name in sys.modules or importlib.util.find_spec(name.partition(".")[0]) is None:
+            continue
         stub = _DeferredModule(name)
         stub.__spec__ = None
         sys.modules[name] = stub
+        stubs[name] = (package, child, stub)
     import mediapipe as mp
 
+    # An import that finds its module in sys.modules does not set it on the parent package:
+    # do it, so ``mp.solutions.drawing_utils`` still resolves (to the stand-in, then the real one).
+    for package, child, stub in stubs.values():
+        parent = sys.modules.get(package) if package else None
+        if parent is not None and not hasattr(parent, child):
+            setattr(parent, child, stub)
     return mp
 
 
