@@ -140,7 +140,7 @@ def evaluate_clip(path: Path, config: EngineConfig | None = None, cache: Path | 
 
     src_audio = _cut(audio, 0.0, cut_s)
     drive_audio = _cut(audio, cut_s, audio.duration_s)
-    src_speech = speech.analyze_speech(src_audio, text=None, config=config)
+    src_speech = speech.analyze_speech(src_audio, text=None, config=config, transcribe=False)  # as the pipeline
     drive = speech.analyze_speech(drive_audio, text=None, config=config)
     prosody = speech.analyze_prosody(drive_audio, drive)
 

@@ -78,12 +78,21 @@ def _analyze_drive(drive, options, config):
 
 
 def _analyze_source(video, vinfo, config):
-    """The source's own speech (to learn how this person talks), or None; and the seconds it took."""
+    """The source's own speech (to learn how this person talks), or None; and the seconds it took.
+
+    Recognised phones, not Whisper + alignment: they only teach the planner how this person
+    articulates, and cost a third of the CPU (0.45 vs 1.3 s on 6.6 s of speech, ~0.4 s of every
+    job's wall time on 2 cores). benchmarks/plan_eval.py, planning each clip's second half from
+    its first: mean r 0.404 (aligned source) vs 0.430 (recognised), per clip vr2 0.68/0.66,
+    vr4 0.64/0.65, pcavs 0.50/0.40, latentsync 0.23/0.39 (its Chinese gets no alignment at all).
+    """
     t0 = time.perf_counter()
     source_speech = None
     if vinfo.kind == "video" and vinfo.has_audio:
         try:
-            source_speech = speech.analyze_speech(media.load_audio(video), text=None, config=config)
+            source_speech = speech.analyze_speech(
+                media.load_audio(video), text=None, config=config, transcribe=False
+            )
         except AudioMissing:  # an audio stream that decodes to nothing: no adaptation, not an error
             source_speech = None
     return source_speech, time.perf_counter() - t0
@@ -147,9 +156,15 @@ def _run(
             times: list[float] = []
             n_est = max(1, vinfo.n_frames)
             store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
-            for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo, store)):
-                times.append(t_s)
-                landmarks = tracker.update(index, rgb)
+
+            def frames() -> Iterator[tuple[int, np.ndarray]]:
+                for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo, store)):
+                    times.append(t_s)
+                    yield index, rgb
+
+            # Meshes of consecutive frames are computed on two lanes while this thread files
+            # the previous frame into the exemplar bank.
+            for index, rgb, landmarks in tracker.follow(frames()):
                 if landmarks is not None:
                     bank.offer(index, rgb, landmarks)
                 if index % 10 == 0:

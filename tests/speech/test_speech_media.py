@@ -202,3 +202,17 @@ def test_prosody_tracks_accents_and_phrases_follow_the_speech(results):
     for (a, b) in pr.phrases:
         assert not any(pa < 0.5 * (a + b) < pb for pa, pb in tl.pauses)
     assert len(pr.phrases) >= 3
+
+
+def test_without_transcription_english_speech_gets_recognised_phones_with_the_same_pauses(media_dir, analyzer, results):
+    """The source video's own speech is analysed this way: phones without Whisper, no words."""
+    audio, aligned = results["audio/whisper_jfk.flac"]
+    tl = analyzer.analyze(audio, transcribe=False)
+    assert tl.method == "recognized" and not tl.words and tl.transcript == ""
+    speech_phones = [p for p in tl.phones if p.label != SILENCE]
+    assert len(speech_phones) > 40  # ~11 s of speech
+    # The speech spans agree with the aligned account: the long pauses are found by both.
+    long_aligned = [(a, b) for a, b in aligned.pauses if b - a > 0.5 and b < aligned.duration_s - 0.1]
+    for a, b in long_aligned:
+        mid = 0.5 * (a + b)
+        assert any(p0 <= mid <= p1 for p0, p1 in tl.pauses), ((a, b), tl.pauses)

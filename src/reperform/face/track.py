@@ -8,6 +8,9 @@ frames by overlap, re-chosen after shot cuts or when lost.
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -29,6 +32,11 @@ CUT_THRESHOLD = 20.0
 SAME_FACE_IOU = 0.3
 #: Smoothing window (frames, odd) for landmark noise; order 2 keeps fast mouth peaks.
 SMOOTH_WINDOW = 5
+#: Face meshes computed at once by :meth:`FaceTracker.follow`, each by its own MediaPipe graph on
+#: its own thread (MediaPipe releases the GIL). On 2 cores two lanes take the mesh from 5.6 to
+#: 3.2 ms per 720p frame when nothing else runs; frame k's crop then comes from frame k-2's face
+#: (the crop is 1.9× the face, and MediaPipe finds the face inside it itself).
+MESH_LANES = 2
 
 
 def savgol(x: np.ndarray, window: int, order: int) -> np.ndarray:
@@ -79,7 +87,8 @@ def _box_from_landmarks(lm: np.ndarray) -> np.ndarray:
 
 
 class FaceTracker:
-    """Feed frames with :meth:`update`, then call :meth:`finish` for the FaceTrack."""
+    """Feed frames with :meth:`update` (or all of them through :meth:`follow`), then call
+    :meth:`finish` for the FaceTrack."""
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
@@ -89,6 +98,7 @@ class FaceTracker:
         self._prev_thumb: np.ndarray | None = None
         self._landmarks: list[np.ndarray | None] = []
         self._cuts: list[int] = [0]
+        self._seen = 0  # frames accepted so far (update or follow)
 
     def _is_cut(self, rgb: np.ndarray) -> bool:
         # Green channel of a strided view: a cut changes everything, so a coarse look is enough
@@ -109,30 +119,95 @@ class FaceTracker:
                 return best.box
         return max(dets, key=lambda d: _prominence(d, self.width, self.height)).box
 
-    def update(self, index: int, rgb: np.ndarray) -> np.ndarray | None:
-        """Process source frame ``index`` (frames must come in order); landmarks px or None."""
-        if index != len(self._landmarks):
-            raise ValueError(f"frames must be fed in order: got {index}, expected {len(self._landmarks)}")
+    def _accept(self, index: int, rgb: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """Start frame ``index``: note a shot cut, detect when due; the crop box for its mesh
+        (None: no face to look for) and whether it was freshly detected in this frame."""
+        if index != self._seen:
+            raise ValueError(f"frames must be fed in order: got {index}, expected {self._seen}")
+        self._seen += 1
         if self._is_cut(rgb):
             self._cuts.append(index)
             self._box = None
-        lm = None
         if self._box is None or self._since_detect >= REDETECT_EVERY_FRAMES:
             chosen = self._choose(rgb)
             self._since_detect = 0
             if chosen is not None:
                 self._box = chosen
-        else:
-            self._since_detect += 1
-        if self._box is not None:
-            lm = self._runner.mesh(rgb, self._box)
-            if lm is None and self._since_detect > 0:  # lost: one fresh detection in this frame
-                chosen = self._choose(rgb)
-                self._since_detect = 0
-                lm = self._runner.mesh(rgb, chosen) if chosen is not None else None
+            return self._box, True
+        self._since_detect += 1
+        return self._box, False
+
+    def _settle(self, lm: np.ndarray | None) -> np.ndarray | None:
+        """Record the next frame's landmarks (frames settle in order)."""
         self._box = _box_from_landmarks(lm) if lm is not None else None
         self._landmarks.append(lm)
         return lm
+
+    def update(self, index: int, rgb: np.ndarray) -> np.ndarray | None:
+        """Process source frame ``index`` (frames must come in order); landmarks px or None."""
+        box, fresh = self._accept(index, rgb)
+        lm = self._runner.mesh(rgb, box) if box is not None else None
+        if lm is None and box is not None and not fresh:  # lost: one fresh detection in this frame
+            lm = self._redetect(rgb, self._runner)
+        return self._settle(lm)
+
+    def _redetect(self, rgb: np.ndarray, runner: MeshRunner) -> np.ndarray | None:
+        chosen = self._choose(rgb)
+        self._since_detect = 0
+        return runner.mesh(rgb, chosen) if chosen is not None else None
+
+    def follow(self, frames: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """Track ``(index, rgb)`` frames given in order; yields ``(index, rgb, landmarks)`` in order.
+
+        The same decisions as :meth:`update`, with the meshes of :data:`MESH_LANES` consecutive
+        frames computed at once (each lane owns a MediaPipe graph; detection stays on this
+        thread). Only ``MESH_LANES`` frames are held at a time.
+        """
+        lanes: list[tuple[ThreadPoolExecutor, Future[MeshRunner]]] = []
+        pending: deque[tuple[int, np.ndarray, Future[np.ndarray | None] | None, bool, int]] = deque()
+
+        def lane_for(index: int) -> tuple[ThreadPoolExecutor, Future[MeshRunner]]:
+            k = index % MESH_LANES
+            while len(lanes) <= k:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh")
+                if lanes:  # further graphs are built on first use, on their lane's thread
+                    lanes.append((pool, pool.submit(MeshRunner)))
+                else:
+                    own: Future[MeshRunner] = Future()
+                    own.set_result(self._runner)
+                    lanes.append((pool, own))
+            return lanes[k]
+
+        def mesh(runner: Future[MeshRunner], rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+            return runner.result().mesh(rgb, box)
+
+        def settle() -> tuple[int, np.ndarray, np.ndarray | None]:
+            index, rgb, job, fresh, k = pending.popleft()
+            lm = job.result() if job is not None else None
+            if lm is None and job is not None and not fresh:
+                pool, runner = lanes[k]
+                # Its lane is idle now (frames after it went to the other lanes): detect here,
+                # mesh on the lane that owns the graph.
+                chosen = self._choose(rgb)
+                self._since_detect = 0
+                lm = pool.submit(mesh, runner, rgb, chosen).result() if chosen is not None else None
+            return index, rgb, self._settle(lm)
+
+        try:
+            for index, rgb in frames:
+                box, fresh = self._accept(index, rgb)
+                pool, runner = lane_for(index)
+                job = pool.submit(mesh, runner, rgb, box) if box is not None else None
+                pending.append((index, rgb, job, fresh, index % MESH_LANES))
+                if len(pending) >= MESH_LANES:
+                    yield settle()
+            while pending:
+                yield settle()
+        finally:
+            for pool, runner in lanes[1:]:
+                pool.submit(lambda r=runner: r.result().close())
+            for pool, _ in lanes:
+                pool.shutdown(wait=True)
 
     def finish(self) -> FaceTrack:
         """Smooth within continuous runs (never across cuts or gaps) and measure every frame."""
