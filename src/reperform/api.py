@@ -32,6 +32,17 @@ def generate(
     )
 
 
+def warm_up(config: EngineConfig | None = None) -> None:
+    """Load the engine's libraries and models now instead of in the first :func:`generate`.
+
+    For long-lived processes (job workers): ~1 s of imports and model loads moves out of the
+    first job's time. Calling it is never required; calling it twice costs nothing.
+    """
+    from .pipeline import warm_up as _warm_up
+
+    _warm_up(config or EngineConfig())
+
+
 def probe(path: str | Path) -> MediaInfo:
     """What a media file holds (kind, size, fps, duration, streams); raises on non-media."""
     from .media import probe as _probe

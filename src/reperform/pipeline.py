@@ -98,6 +98,14 @@ def _analyze_source(video, vinfo, config):
     return source_speech, time.perf_counter() - t0
 
 
+def warm_up(config: EngineConfig) -> None:
+    """Everything a job would load on first use (stage libraries, speech models, MediaPipe):
+    for processes that run many jobs, so none of them pays it."""
+    runtime.tune_process()
+    speech.warm_up(config)
+    face.warm_up()
+
+
 def run(
     video: Path,
     audio: Path,

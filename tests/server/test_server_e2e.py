@@ -85,3 +85,24 @@ def test_text_input_is_spoken_offline_and_lip_synced(client: Sync, file_host: Fi
     assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
     assert 0.5 < done.output_duration < CLIP_S  # the speech is shorter than the clip: cut_off keeps it
     _check_mp4(httpx.get(done.output_url, timeout=30).content, tmp_path, done.output_duration)
+
+
+def test_one_worker_process_runs_successive_jobs(server: LiveServer, client: Sync, file_host: FileHost) -> None:
+    """The embedded pool keeps its worker between jobs (the engine loads once per worker)."""
+    import re
+
+    ids = []
+    for _ in range(2):
+        gen = client.generations.create(
+            model="react-1", options={"model_mode": "lips"},
+            input=[{"type": "video", "url": file_host.url("clip.mp4")}, {"type": "audio", "url": file_host.url("voice.wav")}])
+        done = poll_generation(client, gen.id)
+        assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+        ids.append(gen.id)
+    log = server.log.read_text(errors="replace")
+    pids = []
+    for job_id in ids:
+        found = re.search(rf"job {job_id}: attempt \d+ started by [^:]+:(\d+):", log)
+        assert found, f"no start line for {job_id} in the server log"
+        pids.append(int(found.group(1)))
+    assert pids[0] == pids[1], pids

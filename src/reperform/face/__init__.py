@@ -1,6 +1,7 @@
 """Face stage: find and follow the edited person's face, measure their mouth and pose."""
 
+from .detect import warm_up
 from .profile import build_profile
 from .track import FaceTracker
 
-__all__ = ["FaceTracker", "build_profile"]
+__all__ = ["FaceTracker", "build_profile", "warm_up"]

@@ -87,6 +87,11 @@ def _import_mediapipe():  # noqa: ANN202 - the module
     return mp
 
 
+def warm_up() -> None:
+    """Import MediaPipe now (its graphs are built per job: they are cheap next to the import)."""
+    _import_mediapipe()
+
+
 class MeshRunner:
     """Owns the MediaPipe graphs (costly to build: one per tracker, reused for every frame)."""
 

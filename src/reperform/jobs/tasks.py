@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from ..settings import Settings
 from .store import Claim
@@ -39,6 +41,15 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
     )
     contexts: dict[int, Any] = {}
+
+    @worker_process_init.connect(weak=False)
+    def _warm_up(**_: Any) -> None:
+        # Each pool process loads the engine once, right after it starts, on a thread: Celery
+        # gives a starting process only a few seconds to report in, and the first task simply
+        # waits for the imports it needs.
+        from .. import api
+
+        threading.Thread(target=api.warm_up, args=(settings.engine_config(),), name="warm-up", daemon=True).start()
 
     def context() -> Any:
         # One store per process: a database connection must not cross the prefork fork.

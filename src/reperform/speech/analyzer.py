@@ -319,6 +319,15 @@ def _shared_analyzer(config: EngineConfig) -> SpeechAnalyzer:
     return SpeechAnalyzer(config)
 
 
+def warm_up(config: EngineConfig) -> None:
+    """Load this configuration's models now (Whisper, the aligner's and recogniser's decoders),
+    so a long-lived worker pays for them once, before its first job."""
+    analyzer = _shared_analyzer(config)
+    analyzer.transcriber()
+    analyzer.aligner()
+    analyzer.recognizer()
+
+
 def analyze_speech(
     audio: Audio, *, text: str | None, config: EngineConfig, transcribe: bool = True
 ) -> SpeechTimeline:
