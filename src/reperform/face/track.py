@@ -185,12 +185,9 @@ class FaceTracker:
             index, rgb, job, fresh, k = pending.popleft()
             lm = job.result() if job is not None else None
             if lm is None and job is not None and not fresh:
-                pool, runner = lanes[k]
-                # Its lane is idle now (frames after it went to the other lanes): detect here,
-                # mesh on the lane that owns the graph.
-                chosen = self._choose(rgb)
-                self._since_detect = 0
-                lm = pool.submit(mesh, runner, rgb, chosen).result() if chosen is not None else None
+                # Lost. Its lane is idle now (the frames after it went to the other lanes), so
+                # its graph can be used from this thread.
+                lm = self._redetect(rgb, lanes[k][1].result())
             return index, rgb, self._settle(lm)
 
         try:
