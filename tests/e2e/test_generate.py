@@ -203,3 +203,74 @@ def test_head_mode_turns_the_head_and_leaves_the_far_background(tmp_path, media_
         strip = np.zeros((h, w), bool)
         strip[:, : w // 12] = strip[:, -w // 12 :] = True
         assert psnr(src[k][strip], dst[k][strip]) > 38.0, f"frame {k}"
+
+
+def _transcode(src: Path, dst: Path, codec: str, size: tuple[int, int], seconds: float) -> Path:
+    """``seconds`` of a real clip re-encoded with ``codec`` into ``dst``'s container, its picture
+    scaled to fit ``size`` and letterboxed (a face the same share of the frame), sound kept."""
+    import cv2
+
+    from reperform.media import load_audio
+
+    info = probe(src)
+    n = int(seconds * float(info.fps))
+    w, h = size
+    audio = load_audio(src, rate=48000)
+    with av.open(str(dst), "w") as c:
+        v = c.add_stream(codec, rate=info.fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        if codec == "libvpx-vp9":
+            v.options = {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b": "0"}
+        a = c.add_stream("libopus" if dst.suffix == ".webm" else "aac", rate=48000)
+        a.layout = "mono"
+        for i, img in enumerate(frames_of(src, n)):
+            s = min(w / img.shape[1], h / img.shape[0])
+            small = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_CUBIC)
+            canvas = np.zeros((h, w, 3), np.uint8)
+            y0, x0 = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+            canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+            f = av.VideoFrame.from_ndarray(canvas, format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+        pcm = audio.samples[: int(seconds * audio.rate)].astype(np.float32)
+        for k in range(0, len(pcm), 960):
+            chunk = pcm[k:k + 960]
+            if len(chunk) < 960:
+                chunk = np.pad(chunk, (0, 960 - len(chunk)))
+            af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            for p in a.encode(af):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "size"),
+    [("vp9.webm", "libvpx-vp9", (640, 480)), ("uhd.mov", "libx264", (3840, 2160))],
+    ids=["vp9-webm", "4k-mov"],
+)
+def test_vp9_webm_and_4k_mov_inputs_are_edited_at_their_own_size(tmp_path, media_dir, name, codec, size):
+    src = _transcode(media_dir / "videos" / "videoretalking_2.mp4", tmp_path / name, codec, size, 2.0)
+    assert probe(src).video_codec == ("vp9" if codec == "libvpx-vp9" else "h264")
+    out = tmp_path / "out.mp4"
+    r = reperform.generate(src, media_dir / "audio" / "whisper_jfk.flac", out, reperform.Options(mode="lips"))
+    info = probe(out)
+    assert (info.width, info.height) == size and info.video_codec == "h264"
+    assert info.duration_s == pytest.approx(2.0, abs=0.1)  # cut_off: the 2 s video is shorter
+    assert r.frames_edited >= 0.9 * r.n_frames
+    # Edited around the mouth, untouched in the letterbox bars and far corners.
+    a, b = frames_of(src, 40)[-1], frames_of(out, 40)[-1]
+    corner = (slice(0, size[1] // 8), slice(0, size[0] // 8))
+    assert psnr(a[corner], b[corner]) > 40
+    # ...and the biggest change is a real edit in the middle of the picture, where the face is.
+    import cv2
+
+    diff = cv2.blur(np.abs(a.astype(np.float32) - b.astype(np.float32)).sum(axis=2), (15, 15))
+    y, x = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    assert diff.max() > 20
+    assert size[0] / 3 < x < 2 * size[0] / 3 and size[1] / 4 < y < 3 * size[1] / 4
