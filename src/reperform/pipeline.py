@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from .errors import (
 )
 from .options import GenerateOptions, ModelMode
 from .progress import Overall, ProgressSink
-from .records import GenerateResult
+from .records import GenerateResult, MediaInfo, TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ STAGE_WEIGHTS = {"probe": 0.2, "analyze": 3.0, "speech": 0.3, "plan": 0.3, "rend
 #: "speech_wait" is the part the pipeline waited for it) plus "total" wall time.
 #: Modes the engine can render today; others fail loudly rather than fall back.
 IMPLEMENTED_MODES = {ModelMode.lips, ModelMode.face, ModelMode.head}
+#: Rendered frames waiting for their head warp (each holds one full frame).
+HEAD_WARPS_IN_FLIGHT = 2
 
 
 @contextmanager
@@ -209,31 +212,9 @@ def _run(
         report = overall.stage("render")
         renderer = render.Renderer(track, bank, plan, profile, options)
         head = render.HeadWarper(track, plan) if options.mode is ModelMode.head else None
-        steps = np.diff(timemap.src_frame)
-        backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
-        source = media.FrameSource(vinfo, frame_times, backward=backward, store=store)
-        out_audio = media.load_audio_for_output(audio)
-        frames_edited = 0
-        # Head mode's displacement fields need no pixels: a thread works them out ahead.
-        fields = media.prefetch(head.fields((vinfo.height, vinfo.width)), depth=4) if head is not None else None
-        try:
-            with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, timemap.n_out) as w:
-                for k in range(timemap.n_out):
-                    rgb = source.get(int(timemap.src_frame[k]))
-                    out, box = renderer.render(k, rgb)
-                    if head is not None:
-                        # The renderer hands back its own copy whenever it edited (box set).
-                        out, box = head.apply(k, out, box, inplace=box is not None, field=next(fields))
-                    frames_edited += box is not None
-                    w.write(out)
-                    if k % 10 == 0:
-                        report(k / timemap.n_out, f"frame {k}/{timemap.n_out}")
-        finally:
-            source.close()
-            if fields is not None:
-                fields.close()  # type: ignore[attr-defined]
-            if store is not None:
-                store.clear()
+        frames_edited = _render_frames(
+            renderer, head, media.load_audio_for_output(audio), output, vinfo, frame_times, store, timemap, report
+        )
         report(1.0)
     overall.done()
     warnings.extend(renderer.warnings)
@@ -244,3 +225,60 @@ def _run(
     )
 
 
+def _render_frames(
+    renderer: render.Renderer,
+    head: render.HeadWarper | None,
+    out_audio: np.ndarray | None,
+    output: Path,
+    vinfo: MediaInfo,
+    frame_times: np.ndarray,
+    store: media.FrameStore | None,
+    timemap: TimeMap,
+    report: Callable[[float, str], None],
+) -> int:
+    """The render pass: every output frame from its source frame through the renderer (and head
+    warp) into the encoder. Returns how many frames were edited."""
+    frames_edited = 0
+    steps = np.diff(timemap.src_frame)
+    backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
+    source = media.FrameSource(vinfo, frame_times, backward=backward, store=store)
+    # Head mode's displacement fields need no pixels: a thread works them out ahead.
+    fields = media.prefetch(head.fields((vinfo.height, vinfo.width)), depth=4) if head is not None else None
+    # Head mode turns the head on a second thread while this one renders the next mouth
+    # (the warp is one cv2.remap, which releases the GIL); frames stay in order.
+    warper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="head-warp") if head is not None else None
+    in_flight: deque[Future[bool]] = deque()
+    try:
+        with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, timemap.n_out) as w:
+
+            def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None) -> bool:
+                if head is not None:
+                    # The renderer hands back its own copy whenever it edited (box set).
+                    out, box = head.apply(k, out, box, inplace=box is not None, field=next(fields))
+                w.write(out)
+                return box is not None
+
+            try:
+                for k in range(timemap.n_out):
+                    rgb = source.get(int(timemap.src_frame[k]))
+                    out, box = renderer.render(k, rgb)
+                    if warper is None:
+                        frames_edited += finish(k, out, box)
+                    else:
+                        in_flight.append(warper.submit(finish, k, out, box))
+                        while len(in_flight) > HEAD_WARPS_IN_FLIGHT:
+                            frames_edited += in_flight.popleft().result()
+                    if k % 10 == 0:
+                        report(k / timemap.n_out, f"frame {k}/{timemap.n_out}")
+                while in_flight:
+                    frames_edited += in_flight.popleft().result()
+            finally:  # no warp may still write once the writer closes (or aborts)
+                if warper is not None:
+                    warper.shutdown(wait=True, cancel_futures=True)
+    finally:
+        source.close()
+        if fields is not None:
+            fields.close()  # type: ignore[attr-defined]
+        if store is not None:
+            store.clear()
+    return frames_edited

@@ -274,3 +274,24 @@ def test_vp9_webm_and_4k_mov_inputs_are_edited_at_their_own_size(tmp_path, media
     y, x = np.unravel_index(int(np.argmax(diff)), diff.shape)
     assert diff.max() > 20
     assert size[0] / 3 < x < 2 * size[0] / 3 and size[1] / 4 < y < 3 * size[1] / 4
+
+
+def test_a_failure_in_the_head_warp_thread_fails_the_job_cleanly(tmp_path, media_dir, monkeypatch):
+    """Head warps run on their own thread: an error there reaches the caller as the engine's own
+    error, leaves no output file, and does not hang the writer."""
+    from reperform.errors import EngineError
+    from reperform.render import HeadWarper
+
+    real_apply = HeadWarper.apply
+
+    def failing_apply(self, k, *args, **kwargs):
+        if k == 12:
+            raise RuntimeError("warp exploded")
+        return real_apply(self, k, *args, **kwargs)
+
+    monkeypatch.setattr(HeadWarper, "apply", failing_apply)
+    out = tmp_path / "head.mp4"
+    clip = media_dir / "videos" / "pcavs_00373.mp4"
+    with pytest.raises(EngineError, match="warp exploded"):
+        reperform.generate(clip, clip, out, reperform.Options(mode="head"))
+    assert not out.exists() and not list(tmp_path.glob(".*part"))
