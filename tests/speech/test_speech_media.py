@@ -30,6 +30,11 @@ AUDIO_FILES = [
 
 @pytest.fixture(scope="module")
 def analyzer() -> SpeechAnalyzer:
+    # Under the process settings every job runs with (one BLAS thread changes numpy's float
+    # rounding, e.g. in Whisper's mel spectrogram), whichever tests ran before in this process.
+    from reperform import runtime
+
+    runtime.tune_process()
     return SpeechAnalyzer(EngineConfig())
 
 

@@ -26,6 +26,11 @@ BEAM_SIZE = 1
 NO_SPEECH_PROB_MAX = 0.6
 #: Below this average token log-probability a segment is more guess than transcript.
 AVG_LOGPROB_MIN = -1.2
+#: Above this gzip compression ratio a segment's text repeats itself: Whisper's own sign of a
+#: decoding loop (OpenAI's threshold). Seen on Chinese speech (latentsync_demo1_video) with the
+#: English model: "I'm not sure if I can." four times, ratio 2.68, log-probability -1.16 — just
+#: inside the line above; real English transcripts of the test clips measure 0.9-1.5.
+COMPRESSION_RATIO_MAX = 2.4
 #: Whisper runs on 30 s windows; padding is wasted work, not a quality gain, for short clips.
 MIN_AUDIO_S = 0.3
 
@@ -96,9 +101,10 @@ class Transcriber:
         words: list[Word] = []
         kept: list[tuple[float, float, str]] = []
         for seg in segments:
-            if seg.no_speech_prob > NO_SPEECH_PROB_MAX or seg.avg_logprob < AVG_LOGPROB_MIN:
-                log.debug("dropped Whisper segment %r (no_speech %.2f, logprob %.2f)",
-                          seg.text, seg.no_speech_prob, seg.avg_logprob)
+            if (seg.no_speech_prob > NO_SPEECH_PROB_MAX or seg.avg_logprob < AVG_LOGPROB_MIN
+                    or seg.compression_ratio > COMPRESSION_RATIO_MAX):
+                log.debug("dropped Whisper segment %r (no_speech %.2f, logprob %.2f, compression %.2f)",
+                          seg.text, seg.no_speech_prob, seg.avg_logprob, seg.compression_ratio)
                 continue
             texts.append(seg.text.strip())
             seg_start = float(np.clip(seg.start, 0.0, audio.duration_s))
