@@ -99,3 +99,29 @@ def test_unknown_option_values(tmp_path, good, flag, value):
     out = tmp_path / "o.mp4"
     proc = run_cli("generate", str(good["video"]), str(good["audio"]), "-o", str(out), flag, value)
     _assert_clean_failure(proc, out, words="generation_input_validation_failed")
+
+
+@pytest.mark.media
+def test_a_successful_run_prints_one_summary_line_and_no_native_start_up_notices(tmp_path, good):
+    """MediaPipe/TF Lite write start-up notices straight to fd 2; the CLI keeps them off the terminal."""
+    out = tmp_path / "o.mp4"
+    proc = run_cli("generate", str(good["video"]), str(good["audio"]), "-o", str(out), "--mode", "lips", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
+    assert "wrote" in proc.stdout and str(out.name) in proc.stdout.replace("\n", "")
+    assert "W0000" not in proc.stderr and "TensorFlow Lite" not in proc.stderr, proc.stderr
+
+
+def test_the_native_notice_filter_drops_only_the_notices(capfd):
+    import os
+
+    from reperform.cli import _native_notices_filtered
+
+    with _native_notices_filtered(True):
+        os.write(2, b"W0000 00:00:1795754597.370513 21004 inference_feedback_manager.cc:114] Feedback\n")
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"a real native error\n")
+        print("python's own stderr", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "a real native error" in err and "python's own stderr" in err
+    assert "W0000" not in err and "TensorFlow Lite" not in err

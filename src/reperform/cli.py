@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -47,6 +51,50 @@ def _fail(exc: BaseException, debug: bool) -> None:
     raise typer.Exit(1)
 
 
+#: Start-up notices MediaPipe and TF Lite write straight to file descriptor 2 (logging that runs
+#: before absl is initialised, so no setting silences it): a few lines per run that would land on
+#: top of the progress bar.
+NATIVE_NOISE = re.compile(
+    rb"^(W0000 \d|I0000 \d|INFO: Created TensorFlow Lite|WARNING: All log messages before absl::InitializeLog)"
+)
+
+
+@contextmanager
+def _native_notices_filtered(enabled: bool) -> Iterator[None]:
+    """Route fd 2 through a filter that drops :data:`NATIVE_NOISE` lines; everything else (and
+    all of Python's own stderr, which keeps the terminal directly) still reaches the terminal."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        with open(read_end, "rb") as native:
+            for line in native:
+                if not NATIVE_NOISE.match(line):
+                    os.write(terminal, line)
+
+    reader = threading.Thread(target=pump, name="native-stderr", daemon=True)
+    reader.start()
+    python_stderr = sys.stderr
+    encoding = python_stderr.encoding or "utf-8"
+    try:
+        with open(os.dup(terminal), "w", buffering=1, encoding=encoding, errors="replace") as direct:
+            sys.stderr = direct
+            try:
+                yield
+            finally:
+                sys.stderr = python_stderr
+    finally:
+        os.dup2(terminal, 2)  # the pipe's last writer closes: the reader sees its end
+        reader.join(timeout=2)
+        os.close(terminal)
+
+
 def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptions, quiet: bool, debug: bool):
     from .api import generate
 
@@ -60,7 +108,8 @@ def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptio
             bar.update(task, completed=fraction, stage=stage, detail=detail)
 
         try:
-            result = generate(video, audio, output, options, progress=sink)
+            with _native_notices_filtered(not debug):
+                result = generate(video, audio, output, options, progress=sink)
         except (ReperformError, OSError, KeyboardInterrupt) as exc:
             bar.stop()
             if isinstance(exc, KeyboardInterrupt):
