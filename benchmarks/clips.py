@@ -19,7 +19,7 @@ import numpy as np
 
 from reperform import media
 from reperform.media.audio import OUTPUT_RATE
-from reperform.media.encode import X264_CRF, X264_PARAMS, X264_PRESET
+from reperform.media.encode import X264_CRF, X264_PRESET
 from reperform.options import SyncMode
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def write_video_only(path: Path, frames: list[np.ndarray], fps: Fraction) -> Pat
     with av.open(str(path), "w", format="mp4") as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
-        s.options = {"preset": X264_PRESET, "x264-params": X264_PARAMS, "crf": X264_CRF}
+        s.options = {"preset": X264_PRESET, "crf": X264_CRF}
         for i, rgb in enumerate(frames):
             rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")

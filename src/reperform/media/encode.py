@@ -24,13 +24,12 @@ from .audio import OUTPUT_RATE
 log = logging.getLogger(__name__)
 
 #: x264 settings: CRF 18 is visually lossless for talking heads; "veryfast" keeps the encoder
-#: below the decode cost on 2 cores (see docs/benchmarks.md for the floor it sets). Its sub-pixel
-#: motion search is cut from two refinement passes to one (``subme=1``): measured on 198 frames of
-#: 720p, x264 CPU 2.25 → 1.70 s (a quarter of the encoder, ~0.3 s of a job's wall time on 2 cores)
-#: for a 5 % larger file and PSNR vs the source 44.8 → 44.5 dB. "superfast" would halve the
+#: below the decode cost on 2 cores (see docs/benchmarks.md for the floor it sets). Tried and
+#: dropped: ``subme=1`` (one sub-pixel refinement pass instead of two) cut the encoder's CPU by a
+#: quarter (~0.3 s of a 6.6 s 720p job) but left moving heads measurably noisier — landmark
+#: jitter of a head-mode output 0.99 → 1.21× its input's (target ≤ 1.2). "superfast" halves the
 #: encoder's cost but turns off macroblock-tree rate control: files twice the size.
 X264_PRESET = "veryfast"
-X264_PARAMS = "subme=1"
 X264_CRF = "18"
 AUDIO_BITRATE = 160_000
 AUDIO_CHUNK = 1024  # AAC frame size
@@ -78,9 +77,7 @@ class Mp4Writer:
         self._v.width, self._v.height = self._w, self._h
         self._v.pix_fmt = "yuv420p"
         self._v.time_base = Fraction(1, 1) / self._fps
-        self._v.options = {
-            "preset": X264_PRESET, "x264-params": X264_PARAMS, "crf": X264_CRF, "movflags": "+faststart",
-        }
+        self._v.options = {"preset": X264_PRESET, "crf": X264_CRF, "movflags": "+faststart"}
         self._v.codec_context.thread_count = 0
         self._a = self._c.add_stream("aac", rate=OUTPUT_RATE)
         self._a.layout = "stereo"
