@@ -1,9 +1,8 @@
 """Entry point of an embedded worker process: ``python -m reperform.jobs.child PARENT_PID``.
 
 Protocol on the pipes (one line each): the server writes the :class:`Settings` as JSON (the child
-must not re-read the environment and disagree), then one job id per job; the worker answers
-``ready`` once the engine is loaded and ``done JOB_ID`` after each job, and exits when its stdin
-closes. One worker runs many jobs, so the engine's imports and models (~1 s of CPU on the
+must not re-read the environment and disagree), then one job id per job; the worker loads the
+engine, answers ``done JOB_ID`` after each job, and exits when its stdin closes. One worker runs many jobs, so the engine's imports and models (~1 s of CPU on the
 2-core target) are paid once per worker instead of once per job.
 
 A watchdog ends the worker as soon as its server is gone, so a ``kill -9`` of the server leaves
@@ -20,7 +19,7 @@ import threading
 
 from .. import api
 from ..settings import Settings
-from .runner import JobContext, execute
+from .runner import WORKER_DONE, JobContext, execute
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +27,6 @@ log = logging.getLogger(__name__)
 WATCHDOG_INTERVAL_S = 0.5
 #: Jobs run at lower CPU priority than the API beside them, so polling stays fast while the engine works.
 JOB_NICENESS = 10
-READY = "ready"
-DONE = "done"
 
 
 def _watchdog(parent_pid: int) -> None:
@@ -51,11 +48,6 @@ def _protocol_channel():  # noqa: ANN202 - a text file
 def main(argv: list[str]) -> int:
     parent_pid = int(argv[0])
     channel = _protocol_channel()
-
-    def _say(line: str) -> None:
-        channel.write(line + "\n")
-        channel.flush()
-
     settings = Settings.model_validate_json(sys.stdin.readline())
     with contextlib.suppress(OSError):  # not permitted here: run at normal priority
         os.nice(JOB_NICENESS)
@@ -66,7 +58,6 @@ def main(argv: list[str]) -> int:
     threading.Thread(target=_watchdog, args=(parent_pid,), daemon=True).start()
     ctx = JobContext.build(settings)
     api.warm_up(settings.engine_config())
-    _say(READY)
     for line in sys.stdin:
         job_id = line.strip()
         if not job_id:
@@ -75,7 +66,7 @@ def main(argv: list[str]) -> int:
             execute(ctx, job_id)
         except Exception:  # execute records engine failures itself; this is a bug, not a job result
             log.exception("job %s: unexpected failure in the worker", job_id)
-        _say(f"{DONE} {job_id}")
+        print(f"{WORKER_DONE} {job_id}", file=channel, flush=True)
     return 0
 
 

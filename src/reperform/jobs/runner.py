@@ -260,6 +260,8 @@ def on_terminal(ctx: JobContext, job_id: str) -> None:
                      sum(j.status == COMPLETED for j in jobs))
 
 
+#: What a worker answers on its protocol channel after each job: ``done JOB_ID``.
+WORKER_DONE = "done"
 #: A worker process is replaced after this many jobs: bounds whatever a long-lived process might
 #: accumulate (fragmented heap, caches) at the price of one start-up in this many jobs.
 MAX_JOBS_PER_WORKER = 50
@@ -341,7 +343,7 @@ class EmbeddedPool:
         assert worker.proc.stdout is not None
         for line in worker.proc.stdout:
             word, _, job_id = line.strip().partition(" ")
-            if word == "done":
+            if word == WORKER_DONE:
                 with self._lock:
                     if worker.job == job_id:
                         worker.job = None

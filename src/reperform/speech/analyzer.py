@@ -98,9 +98,9 @@ class SpeechAnalyzer:
         with self._lock:
             if not self._transcriber_loaded:
                 path = resolve_model_path(self.config.whisper_model)
-                # The pipeline runs two speech analyses at once beside the video pass: a Whisper
-                # with all the engine's threads would oversubscribe the cores (measured on 2
-                # cores: one thread each is ~0.3 s faster per 720p job than two).
+                # Whisper runs beside the source's phone recognition and the video pass's two mesh
+                # lanes: with all the engine's threads it would oversubscribe the cores (measured
+                # on 2 cores: one thread was ~0.3 s faster per 720p job than two).
                 threads = max(1, self.config.threads // 2)
                 self._transcriber = Transcriber(path, threads) if path else None
                 self._transcriber_loaded = True
