@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import wave
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,25 +53,45 @@ def make_video(path: Path, n_frames: int, size: tuple[int, int] = (64, 48), fps:
         if with_audio:
             a = c.add_stream("aac", rate=48000)
             a.layout = "stereo"
-        for i in range(n_frames):
-            img = np.zeros((h, w, 3), np.uint8)
-            img[..., 0] = (np.arange(w)[None, :] * 4 + i * 3) % 256
-            img[..., 1] = (np.arange(h)[:, None] * 4) % 256
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode(None):
-            c.mux(p)
+        mux_video(c, v, (_gradient(w, h, i) for i in range(n_frames)))
         if a is not None:
-            samples = np.zeros((2, int(48000 * n_frames / fps)), np.float32)
-            for start in range(0, samples.shape[1], 1024):
-                fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1024]), format="fltp",
-                                                layout="stereo")
-                fr.sample_rate = 48000
-                fr.pts = start
-                for p in a.encode(fr):
-                    c.mux(p)
-            for p in a.encode(None):
-                c.mux(p)
+            mux_audio(c, a, np.zeros((2, int(48000 * n_frames / fps)), np.float32))
     return path
+
+
+def _gradient(w: int, h: int, i: int) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = (np.arange(w)[None, :] * 4 + i * 3) % 256
+    img[..., 1] = (np.arange(h)[:, None] * 4) % 256
+    return img
+
+
+def mux_video(container: av.container.OutputContainer, stream: av.VideoStream, frames: Iterable[np.ndarray]) -> None:
+    """Encode RGB ``uint8[H, W, 3]`` frames (any iterable, in order; pts = their index) into
+    ``stream``, then flush it."""
+    for i, img in enumerate(frames):
+        f = av.VideoFrame.from_ndarray(img, format="rgb24")
+        f.pts = i
+        for p in stream.encode(f):
+            container.mux(p)
+    for p in stream.encode(None):
+        container.mux(p)
+
+
+def mux_audio(container: av.container.OutputContainer, stream: av.AudioStream, samples: np.ndarray,
+              frame_size: int = 1024, pad_last: bool = False) -> None:
+    """Encode planar float ``samples`` (``[channels, n]`` at the stream's rate, layout as set on
+    the stream) into ``stream`` in frames of ``frame_size``, then flush it. ``pad_last`` fills the
+    last frame with silence, for encoders that take whole frames only (Opus)."""
+    rate = stream.rate
+    for start in range(0, samples.shape[1], frame_size):
+        chunk = np.ascontiguousarray(samples[:, start:start + frame_size], np.float32)
+        if pad_last and chunk.shape[1] < frame_size:
+            chunk = np.pad(chunk, ((0, 0), (0, frame_size - chunk.shape[1])))
+        fr = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=stream.layout.name)
+        fr.sample_rate = rate
+        fr.pts = start
+        for p in stream.encode(fr):
+            container.mux(p)
+    for p in stream.encode(None):
+        container.mux(p)

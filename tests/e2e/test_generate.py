@@ -16,7 +16,7 @@ from reperform.errors import NoFaceFound
 from reperform.face import FaceTracker
 from reperform.media import iter_frames, probe
 from reperform.progress import RecordingSink
-from tests.conftest import make_tone_wav, make_video
+from tests.conftest import make_tone_wav, make_video, mux_audio, mux_video
 
 pytestmark = [pytest.mark.e2e, pytest.mark.media]
 
@@ -223,29 +223,17 @@ def _transcode(src: Path, dst: Path, codec: str, size: tuple[int, int], seconds:
             v.options = {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b": "0"}
         a = c.add_stream("libopus" if dst.suffix == ".webm" else "aac", rate=48000)
         a.layout = "mono"
-        for i, img in enumerate(frames_of(src, n)):
+
+        def letterboxed(img: np.ndarray) -> np.ndarray:
             s = min(w / img.shape[1], h / img.shape[0])
             small = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_CUBIC)
             canvas = np.zeros((h, w, 3), np.uint8)
             y0, x0 = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
             canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
-            f = av.VideoFrame.from_ndarray(canvas, format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode(None):
-            c.mux(p)
-        pcm = audio.samples[: int(seconds * audio.rate)].astype(np.float32)
-        for k in range(0, len(pcm), 960):
-            chunk = pcm[k:k + 960]
-            if len(chunk) < 960:
-                chunk = np.pad(chunk, (0, 960 - len(chunk)))
-            af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
-            af.sample_rate, af.pts = 48000, k
-            for p in a.encode(af):
-                c.mux(p)
-        for p in a.encode(None):
-            c.mux(p)
+            return canvas
+
+        mux_video(c, v, (letterboxed(img) for img in frames_of(src, n)))
+        mux_audio(c, a, audio.samples[None, : int(seconds * audio.rate)], frame_size=960, pad_last=True)
     return dst
 
 
