@@ -221,3 +221,20 @@ def test_without_transcription_english_speech_gets_recognised_phones_with_the_sa
     for a, b in long_aligned:
         mid = 0.5 * (a + b)
         assert any(p0 <= mid <= p1 for p0, p1 in tl.pauses), ((a, b), tl.pauses)
+
+
+def test_a_recording_gives_the_same_timeline_whatever_was_analysed_before(media_dir, analyzer, results):
+    # pocketsphinx decoders carry acoustic-scoring state from one utterance into the next (the
+    # same clip recognised after another one came out with different phones), and a server
+    # worker analyses job after job: every decode must start from the same state.
+    audio, first = results[AUDIO_FILES[0]]  # aligned before every other file of the module
+    again = analyzer.analyze(audio)
+    assert again.method == first.method == "aligned"
+    assert again.phones == first.phones and again.words == first.words
+    hamilton, latentsync = (load_audio(media_dir / f"videos/{n}.mp4")
+                            for n in ("facerecognition_short_hamilton_clip", "latentsync_demo1_video"))
+    alone = analyzer.analyze(latentsync, transcribe=False)
+    analyzer.analyze(hamilton, transcribe=False)
+    after = analyzer.analyze(latentsync, transcribe=False)
+    assert alone.method == after.method == "recognized"
+    assert after.phones == alone.phones

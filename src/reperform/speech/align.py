@@ -8,7 +8,10 @@ from the dictionary get espeak-ng's pronunciation, or are dropped when espeak ca
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -76,19 +79,40 @@ def sphinx_decoder(**kwargs: Any) -> Any:
     return pocketsphinx.Decoder(samprate=16000, loglevel="FATAL", **kwargs)
 
 
-#: Half a second of faint noise for warming decoders up.
+@functools.cache
+def cmu_dictionary() -> dict[str, tuple[str, ...]]:
+    """The bundled CMU dictionary: word → its dictionary entries (``"word(2) P H ..."`` lines).
+
+    Read once per process (~0.1 s) so that each alignment's decoder can be built with only the
+    words it needs (~0.05 s) instead of loading all 134k words into it (~0.3 s).
+    """
+    import pocketsphinx
+
+    entries: dict[str, list[str]] = {}
+    with open(pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"), encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                entries.setdefault(line.split(" ", 1)[0].split("(", 1)[0], []).append(line)
+    return {word: tuple(lines) for word, lines in entries.items()}
+
+
+#: Half a second of faint noise for warming decoders up ...
 WARM_UP_AUDIO = Audio(
     samples=(np.random.default_rng(0).standard_normal(8000) * 1e-3).astype(np.float32), rate=16000
 )
+#: ... and the word alignment decoders align it with.
+WARM_UP_WORD = "a"
 
 
 def warm_up(decoder: Any) -> None:
     """Decode half a second of faint noise once.
 
-    pocketsphinx's very first utterance on a new decoder comes out ±1 frame different from every
-    later one (some internal state initialises on first use); decoding a throwaway utterance at
-    construction makes results depend only on the audio, so the same input always gives the
-    same timeline.
+    A pocketsphinx decoder is not stateless between utterances: its acoustic scoring starts each
+    utterance from what the previous one left (measured: the same clip recognised after another
+    gives different phones, with the cepstral mean reset or not), and its very first utterance
+    differs again. So every decode runs on a fresh decoder that has first decoded this fixed
+    throwaway utterance: results depend only on the audio, never on earlier jobs of the process.
     """
     pcm = to_pcm16(WARM_UP_AUDIO)
     try:
@@ -131,38 +155,55 @@ def chunk_plan(
 
 
 class Aligner:
-    """Owns one pocketsphinx decoder (≈0.3 s to load the model and the 134k-word dictionary).
+    """Forced alignment with pocketsphinx; each :meth:`align` call decodes on a fresh decoder.
 
-    A decoder is not thread-safe and alignment mutates its dictionary (new words), so calls are
-    serialised by a lock; a worker that needs parallel alignments builds one Aligner per thread.
+    A fresh decoder per call (see :func:`warm_up`) is what makes an alignment depend only on its
+    audio and transcript, not on what the process aligned before (a server worker runs many
+    jobs). It holds only the call's words (CMU entries, or espeak readings for words the
+    dictionary lacks) and no language model, so it builds in ~0.05 s.
     """
 
     def __init__(self) -> None:
-        self._decoder = sphinx_decoder(
-            bestpath=False, beam=ALIGN_BEAM, pbeam=ALIGN_BEAM, wbeam=ALIGN_WORD_BEAM
-        )
-        self._lock = threading.Lock()
+        self._dictionary = cmu_dictionary()
+        self._lock = threading.Lock()  # guards the espeak caches
         self._espeak_stress: dict[str, list[int]] = {}
-        try:  # both passes once, for reproducible results (see warm_up)
-            self.align(WARM_UP_AUDIO, ["a"])
-        except AlignmentFailed as exc:
-            log.debug("aligner warm-up: %s", exc)
+        self._espeak_entries: dict[str, str] = {}  # words the CMU dictionary lacks → "word PH PH ..."
 
     def _prepare_words(self, tokens: list[str]) -> list[str]:
-        """Tokens the dictionary knows, adding espeak pronunciations for the others."""
-        missing = [t for t in dict.fromkeys(tokens) if self._decoder.lookup_word(t) is None]
-        need_stress = [t for t in dict.fromkeys(tokens)
-                       if t not in self._espeak_stress and t not in FUNCTION_WORDS]
-        readings = g2p(list(dict.fromkeys(missing + need_stress)))
-        for word, phones in readings.items():
-            self._espeak_stress[word] = [s for ph, s in phones if ph in VOWELS]
-        for word in missing:
-            phones = readings.get(word)
-            if not phones:
-                log.info("no pronunciation for %r: dropped from alignment", word)
-                continue
-            self._decoder.add_word(word, " ".join(ph for ph, _ in phones), True)
-        return [t for t in tokens if t not in missing or t in readings]
+        """Tokens with a pronunciation, reading the others with espeak (cached per aligner)."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(tokens) if t not in self._dictionary and t not in self._espeak_entries]
+            need_stress = [t for t in dict.fromkeys(tokens)
+                           if t not in self._espeak_stress and t not in FUNCTION_WORDS]
+            readings = g2p(list(dict.fromkeys(missing + need_stress)))
+            for word, phones in readings.items():
+                self._espeak_stress[word] = [s for ph, s in phones if ph in VOWELS]
+            for word in missing:
+                phones = readings.get(word)
+                if phones:
+                    self._espeak_entries[word] = f"{word} {' '.join(ph for ph, _ in phones)}"
+                else:
+                    log.info("no pronunciation for %r: dropped from alignment", word)
+            return [t for t in tokens if t in self._dictionary or t in self._espeak_entries]
+
+    def _decoder(self, words: list[str]) -> Any:
+        """A fresh, warmed-up alignment decoder whose dictionary holds ``words``."""
+        lines = [line for w in dict.fromkeys([*words, WARM_UP_WORD])
+                 for line in self._dictionary.get(w, ()) or (self._espeak_entries[w],)]
+        fd, path = tempfile.mkstemp(prefix="reperform-", suffix=".dict")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+            decoder = sphinx_decoder(
+                dict=path, lm=None, bestpath=False, beam=ALIGN_BEAM, pbeam=ALIGN_BEAM, wbeam=ALIGN_WORD_BEAM
+            )
+        finally:
+            os.unlink(path)
+        try:  # both passes once, as every alignment decoder does (see warm_up)
+            self._align_two_pass(decoder, WARM_UP_AUDIO, [WARM_UP_WORD])
+        except AlignmentFailed as exc:
+            log.debug("aligner warm-up: %s", exc)
+        return decoder
 
     def align(self, audio: Audio, tokens: list[str]) -> list[AlignedWord]:
         """Word and phone timings for ``tokens`` (from :func:`tokenize_transcript`) in ``audio``.
@@ -171,17 +212,17 @@ class Aligner:
         """
         if audio.duration_s < MIN_ALIGN_AUDIO_S or not tokens:
             raise AlignmentFailed("nothing to align")
-        with self._lock:
-            words = self._prepare_words(tokens)
-            if not words:
-                raise AlignmentFailed("no word of the transcript has a pronunciation")
-            if audio.duration_s <= MAX_STATE_ALIGN_S:
-                return self._align_two_pass(audio, words)
-            return self._align_chunked(audio, words)
+        words = self._prepare_words(tokens)
+        if not words:
+            raise AlignmentFailed("no word of the transcript has a pronunciation")
+        decoder = self._decoder(words)
+        if audio.duration_s <= MAX_STATE_ALIGN_S:
+            return self._align_two_pass(decoder, audio, words)
+        return self._align_chunked(decoder, audio, words)
 
-    def _first_pass(self, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:
+    @staticmethod
+    def _first_pass(d: Any, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:
         """Word segmentation: (dictionary word or filler, first frame, last frame)."""
-        d = self._decoder
         try:
             d.set_align_text(" ".join(words))
             d.start_utt()
@@ -193,10 +234,9 @@ class Aligner:
             raise AlignmentFailed("first pass found no path")
         return [(seg.word, seg.start_frame, seg.end_frame) for seg in d.seg()]
 
-    def _align_two_pass(self, audio: Audio, words: list[str]) -> list[AlignedWord]:
+    def _align_two_pass(self, d: Any, audio: Audio, words: list[str]) -> list[AlignedWord]:
         pcm = to_pcm16(audio)
-        self._first_pass(pcm, words)
-        d = self._decoder
+        self._first_pass(d, pcm, words)
         try:
             d.set_alignment()
             d.start_utt()
@@ -209,10 +249,10 @@ class Aligner:
             raise AlignmentFailed("second pass produced no alignment")
         return self._collect(alignment, audio.duration_s)
 
-    def _align_chunked(self, audio: Audio, words: list[str]) -> list[AlignedWord]:
+    def _align_chunked(self, d: Any, audio: Audio, words: list[str]) -> list[AlignedWord]:
         """Long audio: word boundaries from one cheap first pass, then the memory-hungry phone
         pass (≈3 MB per second of audio) chunk by chunk, cut in the middle of silences."""
-        segs = self._first_pass(to_pcm16(audio), words)
+        segs = self._first_pass(d, to_pcm16(audio), words)
         n_words = sum(not _is_filler(name) for name, _, _ in segs)
         if n_words != len(words):
             raise AlignmentFailed(f"first pass kept {n_words} of {len(words)} words")
@@ -226,7 +266,7 @@ class Aligner:
                 out.append(AlignedWord(offset, offset + piece.duration_s, "",
                                        (AlignedPhone(offset, offset + piece.duration_s, SILENCE, 0),)))
                 continue
-            for w in self._align_two_pass(piece, words[w0:w1]):
+            for w in self._align_two_pass(d, piece, words[w0:w1]):
                 out.append(AlignedWord(
                     min(w.start_s + offset, audio.duration_s), min(w.end_s + offset, audio.duration_s), w.text,
                     tuple(AlignedPhone(min(p.start_s + offset, audio.duration_s),

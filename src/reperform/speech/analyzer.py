@@ -20,7 +20,7 @@ from ..config import EngineConfig
 from ..errors import EngineError
 from ..records import Audio, Phone, SpeechTimeline, Word
 from .acoustic import AcousticTracks, analyze_acoustics, energy_pauses, energy_speech_runs, to_analysis_rate
-from .align import AlignedPhone, AlignedWord, Aligner, AlignmentFailed
+from .align import WARM_UP_AUDIO, AlignedPhone, AlignedWord, Aligner, AlignmentFailed
 from .phonetics import SILENCE, tokenize_transcript
 from .recognize import PhoneRecognizer
 from .timeline import MIN_PAUSE_S, clean_phones, pauses_from_phones, subtract_ranges
@@ -312,20 +312,20 @@ def _shared_analyzer(config: EngineConfig) -> SpeechAnalyzer:
 
     Why a cache: ``analyze_speech`` is a plain function the pipeline calls twice per job (driving
     audio and the source video's own audio), and a worker runs many jobs; reloading Whisper
-    (~0.5 s, ~100 MB) and the pocketsphinx dictionary (~0.3 s) each time would double the stage's
-    cost. Keyed on the frozen config, so a different model path gets its own analyzer; at most
+    (~0.5 s, ~100 MB) and the CMU dictionary (~0.1 s) each time would double the stage's cost
+    (the pocketsphinx decoders themselves are built per call, see ``align.warm_up``). Keyed on the frozen config, so a different model path gets its own analyzer; at most
     two are kept so a long-lived process cannot accumulate models.
     """
     return SpeechAnalyzer(config)
 
 
 def warm_up(config: EngineConfig) -> None:
-    """Load this configuration's models now (Whisper, the aligner's and recogniser's decoders),
-    so a long-lived worker pays for them once, before its first job."""
+    """Load this configuration's models now (Whisper, the CMU dictionary, pocketsphinx and its
+    model files), so a long-lived worker pays for them once, before its first job."""
     analyzer = _shared_analyzer(config)
     analyzer.transcriber()
     analyzer.aligner()
-    analyzer.recognizer()
+    analyzer.recognizer().recognize(WARM_UP_AUDIO)
 
 
 def analyze_speech(
