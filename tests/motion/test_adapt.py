@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from reperform.motion.adapt import PRIOR_COUNT, Range, generic_targets, speaker_targets
+from reperform.motion import plan_motion
+from reperform.motion.adapt import (
+    DISTRIBUTION_SHARE_ALL_FRAMES,
+    DISTRIBUTION_SHARE_SPEECH,
+    MIN_DISTRIBUTION_FRAMES,
+    PRIOR_COUNT,
+    Range,
+    generic_targets,
+    match_opening_distribution,
+    source_openings,
+    speaker_targets,
+)
 from reperform.motion.visemes import Viseme
+from reperform.options import GenerateOptions
 from reperform.records import FaceTrack
 
-from .builders import NEUTRAL, profile, speech
+from .builders import NEUTRAL, profile, speech, timemap
 
 FPS = 25
 
@@ -117,3 +129,55 @@ def test_a_speaker_whose_mouth_runs_ahead_of_the_sound_gets_a_lead():
     on_time = _track_with_open(np.interp(times, curves.t_s, curves.mouth[:, 0]))
     assert fit_lead(targets, rng, on_time, sp, times, default_s=0.01) == 0.0
     assert fit_lead(targets, rng, None, None, None, default_s=0.01) == 0.01
+
+
+def test_openings_take_on_the_sources_distribution_and_keep_their_order():
+    gen = np.random.default_rng(0)
+    opening = gen.random(200).astype(np.float32)
+    movable = np.ones(200, bool)
+    movable[:20] = False
+    source = gen.normal(0.2, 0.05, 500)
+    out = match_opening_distribution(opening, movable, source, 1.0)
+    assert np.array_equal(out[:20], opening[:20])  # frames not to move stay put
+    assert np.array_equal(np.argsort(out[movable]), np.argsort(opening[movable]))  # same order
+    for q in (10, 50, 90):
+        assert abs(np.percentile(out[movable], q) - np.percentile(source, q)) < 0.01
+    half = match_opening_distribution(opening, movable, source, 0.5)
+    np.testing.assert_allclose(half[movable], (opening[movable] + out[movable]) / 2, atol=1e-6)
+    tied = match_opening_distribution(np.full(10, 0.3, np.float32), np.ones(10, bool), source, 1.0)
+    assert np.ptp(tied) == 0  # equal plans stay equal
+
+
+def test_the_distribution_comes_from_the_sources_talking_frames_when_its_speech_is_known():
+    sp, track, times = _source(0.38)
+    talking, share = source_openings(track, sp, times)
+    assert share == DISTRIBUTION_SHARE_SPEECH
+    everything, share_all = source_openings(track, None, times)
+    assert share_all == DISTRIBUTION_SHARE_ALL_FRAMES < share
+    assert len(everything) == track.n > len(talking) >= MIN_DISTRIBUTION_FRAMES
+    # The leading and trailing silence is rest; only speech frames are the speaking habit.
+    assert np.mean(talking > 0.3) > np.mean(everything > 0.3) + 0.1
+    # A still mouth (a photo, a silent sitter) has no habit to learn.
+    assert source_openings(_track_with_open(np.full(100, NEUTRAL[0])), None, None) is None
+    assert source_openings(_track_with_open(np.linspace(0.0, 0.4, 20)), None, None) is None
+
+
+def test_a_person_whose_mouth_hovers_half_open_is_planned_more_open_than_one_who_shuts_between_syllables():
+    spec, t = [], 0.2
+    for _ in range(12):
+        spec += [("T", t, t + 0.08), ("AH", t + 0.08, t + 0.3)]
+        t += 0.3
+    sp = speech(spec, t + 0.5)
+    n = int(round(sp.duration_s * FPS))
+    gen = np.random.default_rng(1)
+    hover = _track_with_open(np.clip(gen.normal(0.25, 0.06, 150), 0.0, 0.4))
+    shut = _track_with_open(np.where(gen.random(150) < 0.6, 0.01, 0.38) + gen.normal(0, 0.01, 150))
+    medians = {}
+    for name, track in (("hover", hover), ("shut", shut)):
+        p = plan_motion(sp, None, track, profile(), timemap(n, sp.duration_s), GenerateOptions())
+        speaking = p.speaking & ~p.closure
+        medians[name] = float(np.median(p.mouth[speaking, 0]))
+        # the trailing silence keeps its rest: only speech is matched
+        after = np.arange(n) / FPS > spec[-1][2] + 0.25
+        assert np.all(p.mouth[after, 0] <= Range(profile()).neutral[0] + 1e-3)
+    assert medians["hover"] > medians["shut"] + 0.03

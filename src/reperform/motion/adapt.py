@@ -1,6 +1,6 @@
 """Speaker adaptation: the mouth shapes *this* person makes, in their own units.
 
-Two sources, best first:
+Targets come from two sources, best first:
 
 1. **The source video's own speech.** When the source has phones (``source_speech``), the real
    measured mouth at each source phone is the best target for that viseme: it carries the
@@ -8,6 +8,10 @@ Two sources, best first:
    in a short clip, so measured means are shrunk toward the generic shape by a prior count.
 2. **The generic table**, scaled into the person's measured range: ``FaceProfile.mouth_min`` ..
    ``mouth_max`` around ``neutral_mouth``.
+
+And the planned opening takes on this person's *distribution* of openings
+(:func:`match_opening_distribution`): how often their mouth is nearly shut, half open, wide open
+while they talk is a habit of theirs that targets and a range stretch do not carry.
 """
 
 from __future__ import annotations
@@ -34,6 +38,19 @@ MIN_RANGE = np.array([0.12, 0.06, 0.04, 0.08], np.float32)
 TYPICAL_RANGE = np.array([0.35, 0.12, 0.08, 0.15], np.float32)
 #: Sealed lips (p/b/m) sit this fraction of the opening range below the low percentile.
 SEAL_BELOW_LOW_FRACTION = 0.2
+#: Fewest source frames (with a face, and inside the source's speech when it is known) whose
+#: openings make a distribution worth matching: 2 s at 25 fps.
+MIN_DISTRIBUTION_FRAMES = 50
+#: How far speaking frames move to their quantile in the source's distribution (1 = all the way).
+#: All the way when the source's speech tells which frames are talking; half when the openings
+#: are those of every frame with a face, which mixes in pauses and listening (a source silent
+#: most of the time would otherwise shut the mouth on every middling syllable). Measured on the
+#: cross-segment clips (``benchmarks.plan_eval``, plan against the real second half), English
+#: clips, before → after: with the source's speech videoretalking_2 0.634 → 0.631,
+#: videoretalking_4 0.625 → 0.668, pcavs_00373 0.402 → 0.548; picture only 0.684 → 0.682,
+#: 0.599 → 0.604, 0.462 → 0.546.
+DISTRIBUTION_SHARE_SPEECH = 1.0
+DISTRIBUTION_SHARE_ALL_FRAMES = 0.5
 #: Highest rest opening, as a fraction of the person's opening range above their most closed:
 #: a "neutral" measured in the source's short breath pauses is often half open, but a silent
 #: mouth must look at rest (closed or barely parted), never mid-word.
@@ -156,3 +173,68 @@ def speaker_targets(
     targets[Viseme.REST] = rng.neutral  # rest is the (capped) profile neutral, see Range
     log.debug("speaker targets from %d source phones", int(counts.sum()))
     return targets, counts
+
+
+def source_openings(
+    track: FaceTrack | None,
+    source_speech: SpeechTimeline | None,
+    frame_times_s: np.ndarray | None,
+    *,
+    source_offset_s: float = 0.0,
+) -> tuple[np.ndarray, float] | None:
+    """The openings this person shows while talking, and the share to match them with.
+
+    Inside the source's speech (between its first and last spoken phone, outside its pauses)
+    when the source has phones; else every frame with a face, at DISTRIBUTION_SHARE_ALL_FRAMES.
+    None when fewer than MIN_DISTRIBUTION_FRAMES qualify or their spread is below the smallest
+    usable range (a photo, a still mouth): there is no habit to learn.
+    """
+    if track is None or track.n == 0:
+        return None
+    opening = np.asarray(track.mouth, np.float64)[:, 0]
+    ok = np.asarray(track.present, bool) & np.isfinite(opening)
+    share = DISTRIBUTION_SHARE_ALL_FRAMES
+    spoken = [p for p in source_speech.phones if rule_for(p.label).viseme is not Viseme.REST] if (
+        source_speech is not None and source_speech.method != "acoustic") else []
+    if spoken and frame_times_s is not None and len(frame_times_s) == track.n:
+        t = np.asarray(frame_times_s, np.float64) + source_offset_s
+        talking = (t >= spoken[0].start_s) & (t <= spoken[-1].end_s)
+        for a, b in source_speech.pauses:
+            talking &= ~((t >= a) & (t < b))
+        if (ok & talking).sum() >= MIN_DISTRIBUTION_FRAMES:
+            ok &= talking
+            share = DISTRIBUTION_SHARE_SPEECH
+    values = opening[ok]
+    if values.size < MIN_DISTRIBUTION_FRAMES:
+        return None
+    lo, hi = np.percentile(values, [5, 95])
+    if hi - lo < MIN_RANGE[0]:
+        return None
+    return values, share
+
+
+def match_opening_distribution(opening: np.ndarray, movable: np.ndarray, source: np.ndarray,
+                               share: float) -> np.ndarray:
+    """``opening`` with its ``movable`` frames moved ``share`` of the way to the same rank in ``source``.
+
+    A rank mapping keeps the plan's timing and order (which frames open more than which) and
+    only reshapes how open: the planner's loudness and stress scaling give a few tall peaks
+    (skew up to +1.2 on the cross-segment clips, whose real mouths read −0.6..+0.3), and a
+    person whose mouth hovers half open while talking is planned that way. Ties share their
+    middle rank, so equal planned openings stay equal.
+    """
+    out = np.asarray(opening, np.float64).copy()
+    movable = np.asarray(movable, bool)
+    n = int(movable.sum())
+    if n == 0 or share <= 0:
+        return out.astype(np.float32)
+    values = out[movable]
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n, dtype=np.float64)
+    # Average ranks over ties.
+    uniq, inverse = np.unique(values, return_inverse=True)
+    ranks = (np.bincount(inverse, weights=ranks) / np.bincount(inverse))[inverse]
+    target = np.quantile(np.asarray(source, np.float64), (ranks + 0.5) / n)
+    out[movable] = (1.0 - share) * values + share * target
+    return out.astype(np.float32)

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import EngineError
 from ..options import GenerateOptions
 from ..records import ENERGY_SPAN_DB, FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimeline, TimeMap
-from .adapt import Range, speaker_targets
+from .adapt import Range, match_opening_distribution, source_openings, speaker_targets
 from .expression import plan_expression
 from .head import plan_head
 from .learn import fit_lead, fit_openings
@@ -133,6 +133,18 @@ def in_sync(opening: np.ndarray, envelope: np.ndarray) -> bool:
     return not outside or max(inside) >= max(outside) + SYNC_MARGIN_R
 
 
+def frame_opening(frames: dict[str, np.ndarray], rng: Range,
+                  habit: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+    """The planned opening per frame as it will be shown: speaking frames matched to this
+    person's distribution of openings (``habit``, from :func:`adapt.source_openings`), p/b/m
+    frames sealed."""
+    opening = frames["mouth"][:, 0].astype(np.float32)
+    if habit is not None:
+        opening = match_opening_distribution(opening, frames["speaking"] & ~frames["closure"], *habit)
+    opening[frames["closure"]] = rng.closed[0]
+    return opening
+
+
 def choose_acoustic_weight(
     speech_tl: SpeechTimeline,
     prosody: Prosody | None,
@@ -143,6 +155,7 @@ def choose_acoustic_weight(
     n_out: int,
     fps: float,
     lead_s: float,
+    habit: tuple[np.ndarray, float] | None = None,
 ) -> tuple[float | None, MouthCurves]:
     """The smallest of ACOUSTIC_SHARES whose planned opening moves with the sound, and its curves.
 
@@ -162,9 +175,7 @@ def choose_acoustic_weight(
     shares = (*ACOUSTIC_SHARES, None)
     variants = plan_mouth_shares(speech_tl, prosody, targets, rng, duration_s, shares, speech_end_s=speech_end_s)
     for w, curves in zip(shares[:-1], variants[:-1], strict=True):
-        frames = sample_frames(curves, n_out, fps, lead_s)
-        opening = frames["mouth"][:, 0].astype(np.float64)
-        opening[frames["closure"]] = rng.closed[0]
+        opening = frame_opening(sample_frames(curves, n_out, fps, lead_s), rng, habit)
         if in_sync(opening, env):
             return w, curves
     return None, variants[-1]
@@ -200,17 +211,23 @@ def plan_motion(
     speech_end_s = float(min(timemap.audio_duration_s, speech_tl.duration_s or timemap.audio_duration_s))
     lead_s = fit_lead(targets, rng, track, source_speech, frame_times_s, default_s=MOUTH_LEAD_S,
                       source_offset_s=source_offset_s)
+    # The person's habit of opening is matched on phone plans only: the acoustic path's own
+    # contrast (``mouth.ACOUSTIC_CONTRAST_GAMMA``) is what follows real mouths there (matching
+    # it too took the non-English clip from r 0.29 to 0.10).
+    habit = source_openings(track, source_speech, frame_times_s, source_offset_s=source_offset_s) if (
+        speech_tl.phones and speech_tl.method != "acoustic") else None
     weight, curves = choose_acoustic_weight(
-        speech_tl, prosody, targets, rng, duration_s, speech_end_s, n_out, fps, lead_s
+        speech_tl, prosody, targets, rng, duration_s, speech_end_s, n_out, fps, lead_s, habit
     )
     frames = sample_frames(curves, n_out, fps, lead_s)
     mouth = frames["mouth"]
-    mouth[frames["closure"], 0] = rng.closed[0]
+    mouth[:, 0] = frame_opening(frames, rng, habit)
     log.info(
         "planned %d frames (%s speech, %d phones, %d speaker-measured visemes, %d closures, lead %.0f ms, "
-        "acoustic share %s)",
+        "acoustic share %s, openings matched to %s)",
         n_out, speech_tl.method, len(speech_tl.phones), int((counts > 0).sum()), len(curves.closure_spans),
         lead_s * 1000, "default" if weight is None else f"{weight:.2f}",
+        "nothing" if habit is None else f"{len(habit[0])} source frames at {habit[1]:.1f}",
     )
     au, blink = plan_expression(timemap, options, speech_tl, prosody, track)  # zeros in lips mode
     return MotionPlan(
