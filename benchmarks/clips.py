@@ -10,16 +10,13 @@ from __future__ import annotations
 import logging
 import wave
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from reperform import media
 from reperform.media.audio import OUTPUT_RATE
-from reperform.media.encode import X264_CRF, X264_PRESET
 from reperform.options import SyncMode
 
 log = logging.getLogger(__name__)
@@ -37,9 +34,9 @@ TYPICAL_INPUT_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class HalfSplit:
-    """A clip cut in two: its first half's picture and its second half's sound."""
+    """A clip cut in two: its first half (pictures and sound) and its second half's sound."""
 
-    video: Path  # first half, video only
+    video: Path  # first half, with the sound under it
     audio: Path  # second half's audio (WAV)
     half_frame: int  # first source frame of the second half (ground truth starts here)
     fps: float
@@ -57,38 +54,27 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
     return path
 
 
-def write_video_only(path: Path, frames: list[np.ndarray], fps: Fraction) -> Path:
-    """H.264 MP4 with no audio stream, at the engine's encoder settings."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w", format="mp4") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
-        s.options = {"preset": X264_PRESET, "crf": X264_CRF}
-        for i, rgb in enumerate(frames):
-            rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
-
-
 def split_halves(clip: Path, work: Path = WORK_DIR) -> HalfSplit:
-    """First half of ``clip``'s frames (video only) and the audio under its second half.
+    """First half of ``clip`` (its frames and the sound under them) and the audio under its second half.
 
-    The audio is cut at the second half's first frame *as shown against the audio* (the video
-    stream may start after the audio, as in the Hamilton clip).
+    The first half keeps its own sound, as a user's video has: the engine learns the speaker's
+    mouth habits from it (``motion.adapt``). Both cuts are made at frames *as shown against the
+    audio* (the video stream may start after the audio, as in the Hamilton clip), so the first
+    half's sound stays in sync with its pictures.
     """
     info = media.probe(clip)
     fps = float(info.fps)
     frames = [rgb for _i, _t, rgb in media.iter_frames(info)]
     half = len(frames) // 2
-    out_v, out_a = work / f"{clip.stem}.first_half.mp4", work / f"{clip.stem}.second_half.wav"
+    out_v, out_a = work / f"{clip.stem}.first_half.av.mp4", work / f"{clip.stem}.second_half.wav"
     if not out_v.exists():
-        write_video_only(out_v, frames[:half], info.fps)
+        out_v.parent.mkdir(parents=True, exist_ok=True)
+        sound = media.load_audio_for_output(clip)
+        a, b = (int(round(t * OUTPUT_RATE)) for t in (info.video_start_s, info.video_start_s + half / fps))
+        h, w = frames[0].shape[:2]
+        with media.Mp4Writer(out_v, w, h, info.fps, sound[:, a:b], half) as wr:
+            for rgb in frames[:half]:
+                wr.write(rgb)
     if not out_a.exists():
         audio = media.load_audio(clip, rate=48000)
         start = int(round((info.video_start_s + half / fps) * audio.rate))

@@ -9,8 +9,9 @@ from benchmarks import metrics as M
 from benchmarks import quality as Q
 
 CROSS_SEGMENT = (
-    "Each real clip with speech is cut in two with PyAV: its first half (picture only, re-encoded at the "
-    "engine's x264 settings) is driven by the audio under its second half, and the output's mouth opening "
+    "Each real clip with speech is cut in two with PyAV: its first half (pictures and the sound under them, "
+    "re-encoded at the engine's x264 settings: the engine learns the speaker's mouth habits from it, as "
+    "from any user's video) is driven by the audio under its second half, and the output's mouth opening "
     "is correlated (Pearson r) with the *real* second half's mouth opening — the truth a perfect system "
     "would reproduce (r = 1). The **baseline** is the do-nothing output: the same first half on the "
     "engine's own time map with the new audio muxed and no edit (≈ 0). In the AV columns **truth** is the "

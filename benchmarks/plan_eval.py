@@ -5,10 +5,11 @@ data (its face track, its own speech), then correlate the planned ``open`` with 
 half's real measured mouth opening. This is the ceiling the rendered lip-sync benchmark can
 reach: a renderer only loses correlation, so the planner should clear the target with margin.
 
-Two plans per clip: ``r`` with the first half's own speech (what a source with audio gets) and
-``r_generic`` exactly as the rendered benchmark runs the engine: its first half is a picture-only
-file, so the pipeline has *no* source speech (no fitted openings, no lead fit) and builds the
-profile without pauses. ``r_generic`` is the number the rendered lip-sync can at best reach.
+Two plans per clip: ``r`` with the first half's own speech, exactly as the rendered benchmark
+runs the engine (its first half keeps the sound under it, as a user's video does) — the number
+the rendered lip-sync can at best reach — and ``r_generic`` as for a picture-only source (no
+source speech: no fitted openings, no lead fit, a profile without pauses, the opening habit taken
+from every frame with a face at half weight).
 The truth is the benchmark's own measure (``measure.measure_video`` + ``metrics.mouth_opening``,
 cached per clip), not the engine's tracker, so the two benchmarks compare the same thing;
 ``r_engine`` is ``r`` against the engine's own tracked opening, for reference.
@@ -37,7 +38,7 @@ from reperform.motion import mouth as mouth_passes
 from reperform.motion.adapt import Range, generic_targets
 from reperform.motion.visemes import N_VISEMES, VISEME_SHAPES, Viseme
 from reperform.options import GenerateOptions, SyncMode
-from reperform.records import Audio, FaceTrack, SpeechTimeline
+from reperform.records import FaceTrack, SpeechTimeline
 
 from . import clips
 from .metrics import best_lag, frame_envelope, pause_closure, pause_frames, pearson, rest_level, silent_runs
@@ -63,13 +64,13 @@ FIT_RIDGE = 3.0
 @dataclass(frozen=True, slots=True)
 class ClipResult:
     clip: str
-    r: float  # planned open vs real open, second half (with the first half's own speech)
-    r_no_source_speech: float  # same, as the pipeline runs on a picture-only first half
+    r: float  # planned open vs real open, second half (with the first half's own speech: the benchmark's case)
+    r_no_source_speech: float  # same, for a picture-only first half
     r_engine: float  # ``r`` against the engine tracker's opening instead of the benchmark's measure
     r_width: float  # planned vs real mouth width (rounding/spread)
     r_jaw: float  # planned vs real jaw
     lag_env: int  # best lag of planned open vs the speech envelope, frames
-    lag_env_generic: int  # the same for the plan without source speech (what the rendered benchmark runs)
+    lag_env_generic: int  # the same for the plan without source speech
     lag_real: int  # best lag of planned open vs the real mouth, frames
     pause_rest: float  # share of pause frames planned at rest
     method: str  # speech method of the driving half
@@ -123,11 +124,6 @@ def _slice(track: FaceTrack, idx: np.ndarray) -> FaceTrack:
     )
 
 
-def _cut(audio: Audio, start_s: float, end_s: float) -> Audio:
-    a, b = int(round(start_s * audio.rate)), int(round(end_s * audio.rate))
-    return Audio(samples=audio.samples[max(0, a):max(0, b)], rate=audio.rate)
-
-
 def evaluate_clip(path: Path, config: EngineConfig | None = None, cache: Path | None = CACHE_DIR) -> ClipResult:
     """The cross-segment experiment on one clip (see the module docstring)."""
     config = config or EngineConfig()
@@ -139,12 +135,13 @@ def evaluate_clip(path: Path, config: EngineConfig | None = None, cache: Path | 
     cut_s = video_start_s + times[half]  # the second half's first frame, on the audio's clock
     n_out = min(track.n - half, int((audio.duration_s - cut_s) * fps))
 
-    src_audio = _cut(audio, 0.0, cut_s)
-    # The driving audio is the very file the rendered benchmark drives its first half with (the
+    # Both audios are the very files the rendered benchmark uses (its first half's own sound, its
     # second half written as a 48 kHz WAV, read back): cut from the clip's 16 kHz track instead,
     # Whisper and the aligner hear slightly different samples — videoretalking_2's r_generic read
     # 0.705 that way against 0.684 on the benchmark's file (the other clips within 0.002).
-    drive_audio = media.load_audio(clips.split_halves(path).audio)
+    split = clips.split_halves(path)
+    drive_audio = media.load_audio(split.audio)
+    src_audio = media.load_audio(split.video)  # starts with the first frame: offset 0 below
     src_speech = speech.analyze_speech(src_audio, text=None, config=config, transcribe=False)  # as the pipeline
     drive = speech.analyze_speech(drive_audio, text=None, config=config)
     prosody = speech.analyze_prosody(drive_audio, drive)
@@ -153,13 +150,14 @@ def evaluate_clip(path: Path, config: EngineConfig | None = None, cache: Path | 
     timemap = media.build_timemap(times[first], media.probe(path).fps, drive_audio.duration_s, SyncMode.loop)
     timemap = dataclasses.replace(timemap, n_out=n_out, src_frame=timemap.src_frame[:n_out])
 
+    src_times = times[first] - times[0]  # frame times of the first-half file
+
     def plan(source: SpeechTimeline | None) -> np.ndarray:
-        # As the pipeline does: the profile sees the source's pauses (on the source's audio clock,
-        # ``source_offset_s`` later than its frames) only when the source has speech.
-        profile = face.build_profile(src_track, source, times[first], source_offset_s=video_start_s)
+        # As the pipeline does: the profile sees the source's pauses only when it has speech.
+        profile = face.build_profile(src_track, source, src_times)
         p = motion.plan_motion(
             drive, prosody, src_track, profile, timemap, GenerateOptions(),
-            source_speech=source, frame_times_s=times[first], source_offset_s=video_start_s,
+            source_speech=source, frame_times_s=src_times,
         )
         return p.mouth
 
