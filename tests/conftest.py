@@ -42,20 +42,14 @@ def make_tone_wav(path: Path, seconds: float, rate: int = 16000, freq: float = 2
     return path
 
 
-def make_video(path: Path, n_frames: int, size: tuple[int, int] = (64, 48), fps: int = 25, codec: str = "libx264",
-               with_audio: bool = False) -> Path:
-    """A small synthetic video: a moving gradient (no face)."""
+def make_video(path: Path, n_frames: int, size: tuple[int, int] = (64, 48), fps: int = 25,
+               codec: str = "libx264") -> Path:
+    """A small synthetic video without sound: a moving gradient (no face)."""
     w, h = size
     with av.open(str(path), "w") as c:
         v = c.add_stream(codec, rate=Fraction(fps))
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        a = None
-        if with_audio:
-            a = c.add_stream("aac", rate=48000)
-            a.layout = "stereo"
         mux_video(c, v, (_gradient(w, h, i) for i in range(n_frames)))
-        if a is not None:
-            mux_audio(c, a, np.zeros((2, int(48000 * n_frames / fps)), np.float32))
     return path
 
 
