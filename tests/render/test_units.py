@@ -56,6 +56,26 @@ def test_warp_with_identical_geometry_is_the_rigid_map(face):
     assert valid.min() == 1.0  # every sample lands inside the 400×400 exemplar
 
 
+def test_lips_closed_over_an_open_exemplar_sample_lip_on_both_sides_of_the_seam_never_the_gap():
+    # Two lips meet along y = 50 in the output; in the exemplar the upper lip ends at y = 40 and
+    # the lower lip starts at y = 60, the dark gap between them. Upsampled from the map grid, the
+    # rows next to the seam sample inside the gap (a stair-stepped crack along real mouths); the
+    # exact map around the seam never does.
+    dst = np.array([[0, 0], [100, 0], [100, 50], [0, 50], [0, 100], [100, 100]], np.float64)
+    src = np.array([[0, 0], [100, 0], [100, 40], [0, 40], [0, 100], [100, 100]], np.float64)
+    src = np.vstack([src, [[0, 60], [100, 60]]])
+    dst = np.vstack([dst, [[0, 50], [100, 50]]])  # the lower lip's top edge: the same seam in the output
+    tris = np.array([[0, 1, 2], [0, 2, 3], [6, 7, 5], [6, 5, 4], [3, 2, 7], [3, 7, 6]])  # last two: the hole
+    rigid = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    _, my, _ = backward_map((100, 100), dst, src, tris, rigid, iod_px=200)  # grid step 4
+    in_gap = (my > 41) & (my < 59)
+    assert in_gap[:, 10:90].any()  # the defect the exact map is for
+    _, my, _ = backward_map((100, 100), dst, src, tris, rigid, iod_px=200, exact_box=(0, 40, 100, 60))
+    assert not ((my > 41) & (my < 59))[:, 10:90].any()
+    np.testing.assert_allclose(my[45, 10:90], 36.0, atol=1e-4)  # 5 px above the seam: upper lip, scaled 0.8
+    np.testing.assert_allclose(my[55, 10:90], 64.0, atol=1e-4)  # 5 px below: lower lip, scaled 0.8
+
+
 def _feats(opens: np.ndarray) -> dict[str, np.ndarray]:
     n = len(opens)
     params = np.stack([opens, np.full(n, 0.9), np.full(n, 0.3), 1.2 + 0.5 * opens], 1).astype(np.float32)

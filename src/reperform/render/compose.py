@@ -48,7 +48,7 @@ from .geometry import (
     mouth_interior,
     to_norm,
 )
-from .warp import backward_map, sample
+from .warp import backward_map, map_step, sample
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ DISSOLVE_MIN_DIFF = 6.0
 CAVITY_GRAIN = 1.2
 #: "Closing" means the target is this much more closed than the exemplar (inter-ocular units).
 CLOSING_MARGIN = 0.02
+#: Inner lips closer than this many map-grid steps anywhere get the exact (per-pixel) warp map
+#: around them: a narrower mouth hole makes the map jump faster than the grid can follow.
+EXACT_MAP_GAP_STEPS = 2.0
 
 
 class Renderer:
@@ -235,13 +238,13 @@ class Renderer:
         # ROI pixel → image → normalised → exemplar crop.
         roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
         rigid = _compose(invert(m_ex), roi_to_norm)
-        map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, mesh.triangles, rigid, iod_px,
-                                           ex.crop.shape[:2])
         lips = apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin
         m = 0.12 * iod_px
         dx0, dy0 = np.maximum(np.floor(lips.min(0) - m).astype(int), 0)
         dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
         detail = (int(dx0), int(dy0), int(min(dx1, roi_shape[1])), int(min(dy1, roi_shape[0])))
+        map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, mesh.triangles, rigid, iod_px,
+                                           ex.crop.shape[:2], exact_box=_seam_box(shaped, img_from_norm, origin, iod_px))
         return sample(ex.crop, map_x, map_y, detail), valid, shaped
 
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
@@ -416,6 +419,26 @@ class Renderer:
             return 0.0
         ratio = target_open / max(exemplar_open, 1e-3)
         return float(np.clip((ratio - CAVITY_RATIO_START) / (CAVITY_RATIO_FULL - CAVITY_RATIO_START), 0, 1))
+
+
+def _seam_box(shaped: np.ndarray, img_from_norm: np.ndarray, origin: np.ndarray,
+              iod_px: float) -> tuple[int, int, int, int] | None:
+    """ROI box around the lips' inner contours when they come closer than EXACT_MAP_GAP_STEPS grid
+    steps somewhere, else None.
+
+    A mouth (nearly) closed over an open exemplar is where the warp's map jumps from the upper
+    lip to the lower lip; upsampled from the grid it cracks there (see ``warp``), so that band
+    gets the exact map. A wider gap has interior triangles larger than the grid: nothing to fix.
+    """
+    up = apply(img_from_norm, shaped[list(INNER_UPPER)]) - origin
+    lo = apply(img_from_norm, shaped[list(INNER_LOWER)]) - origin
+    step = map_step(iod_px)
+    if float(np.linalg.norm(lo - up, axis=1).min()) >= EXACT_MAP_GAP_STEPS * step:
+        return None
+    pts = np.concatenate([up, lo])
+    x0, y0 = np.floor(pts.min(0)).astype(int) - 2 * step
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + 2 * step + 1
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,10 +1,14 @@
 """Piecewise-affine backward warp of an exemplar crop onto target geometry, on a region of interest.
 
 For every output pixel we need *where to sample* in the exemplar. Inside each triangle of the fixed
-mesh that is one affine map; outside the mesh it is the rigid (similarity) alignment. A piecewise
-affine map is continuous, so it is evaluated on a grid ``MAP_STEP_PX`` times coarser than the ROI and
-bilinearly upsampled: exact at the grid, sub-pixel close elsewhere, and ~10× cheaper. The sampling
-itself is bicubic at full resolution, so teeth and lip texture stay sharp.
+mesh that is one affine map; outside the mesh it is the rigid (similarity) alignment. Where the
+mesh is whole the map is continuous, so it is evaluated on a grid ``MAP_STEP_PX`` times coarser than
+the ROI and bilinearly upsampled: exact at the grid, sub-pixel close elsewhere, and ~10× cheaper.
+Where it is not — lips closed over an open exemplar, whose mouth-hole triangles have no area, so
+the upper lip's map meets the lower lip's along the seam — upsampling would blend the two maps
+across a grid cell and sample the exemplar's dark gap between them: a stair-stepped crack along
+the lips, one grid step per stair. Around such a seam the map is evaluated exactly, per pixel. The
+sampling itself is bicubic at full resolution, so teeth and lip texture stay sharp.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ import numpy as np
 MAP_STEP_MIN_PX = 2
 MAP_STEP_MAX_PX = 4
 MAP_STEP_PER_IOD = 1 / 48
+
+
+def map_step(iod_px: float) -> int:
+    """Grid step (ROI px) the map is evaluated on for a face ``iod_px`` between the eyes."""
+    return int(np.clip(round(iod_px * MAP_STEP_PER_IOD), MAP_STEP_MIN_PX, MAP_STEP_MAX_PX))
 
 
 def triangle_affines(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,16 +61,19 @@ def backward_map(
     rigid: np.ndarray,
     iod_px: float = 96.0,
     src_shape: tuple[int, int] | None = None,
+    exact_box: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sampling maps (map_x, map_y) ``float32[h, w]`` for ``cv2.remap``.
 
     ``dst_pts`` control points in ROI pixels, ``src_pts`` the same points in exemplar pixels,
-    ``rigid`` the 2×3 ROI→exemplar similarity used outside the mesh. Also returns where the map
-    lands inside an exemplar of ``src_shape`` (h, w) as float32 0..1 (soft at the crop's edge:
-    evaluated on the grid, so it costs nothing at full resolution).
+    ``rigid`` the 2×3 ROI→exemplar similarity used outside the mesh. Inside ``exact_box``
+    (x0, y0, x1, y1 of the ROI: around the lips' seam) the mesh's map is evaluated per pixel, not
+    upsampled (see the module docstring). Also returns where the map lands inside an exemplar of
+    ``src_shape`` (h, w) as float32 0..1 (soft at the crop's edge: evaluated on the grid, so it
+    costs nothing at full resolution).
     """
     h, w = shape
-    step = int(np.clip(round(iod_px * MAP_STEP_PER_IOD), MAP_STEP_MIN_PX, MAP_STEP_MAX_PX))
+    step = map_step(iod_px)
     gh, gw = (h + step - 1) // step + 3, (w + step - 1) // step + 3
     # Grid cell j stands for ROI pixel (j − 1 + 0.5)·step − 0.5: exactly what cv2.resize's linear
     # upsampling assumes (so the map is not shifted by a fraction of a pixel), with one cell of
@@ -87,6 +99,8 @@ def backward_map(
     big = (gw * step, gh * step)
     map_x = cv2.resize(mx, big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
     map_y = cv2.resize(my, big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
+    if exact_box is not None:
+        _exact_map(map_x, map_y, dst_pts, src_pts, tris, exact_box)
     if src_shape is None:
         valid = np.ones((h, w), np.float32)
     else:
@@ -95,6 +109,35 @@ def backward_map(
         valid = cv2.resize(inside_src, big, interpolation=cv2.INTER_LINEAR)[step:step + h, step:step + w]
         valid[valid < 0.999] = 0.0  # only where the whole neighbourhood is real exemplar pixels
     return np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), np.ascontiguousarray(valid)
+
+
+def _exact_map(map_x: np.ndarray, map_y: np.ndarray, dst_pts: np.ndarray, src_pts: np.ndarray,
+               tris: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Overwrite the maps inside ``box`` with the mesh's per-pixel map (pixels the mesh does not
+    cover keep the upsampled values)."""
+    h, w = map_x.shape
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(w, int(box[2])), min(h, int(box[3]))
+    if x1 <= x0 or y1 <= y0:
+        return
+    local = dst_pts - np.array([x0, y0], np.float64)
+    corners = local[tris]  # t,3,2
+    near = ((corners[..., 0].max(1) >= -1) & (corners[..., 0].min(1) <= x1 - x0)
+            & (corners[..., 1].max(1) >= -1) & (corners[..., 1].min(1) <= y1 - y0))
+    sub = tris[near]
+    affs, ok = triangle_affines(local, src_pts, sub)
+    ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
+    fill, line8 = cv2.fillConvexPoly, cv2.LINE_8
+    polys = np.round(local[sub] * 16).astype(np.int32)  # 4 fractional bits
+    for t, poly in zip(np.nonzero(ok)[0].tolist(), list(polys[ok]), strict=True):
+        fill(ids, poly, t, line8, 4)
+    ys, xs = np.nonzero(ids >= 0)
+    if ys.size == 0:
+        return
+    c = affs.reshape(-1, 6)[ids[ys, xs]]
+    xf, yf = xs.astype(np.float64), ys.astype(np.float64)
+    map_x[y0 + ys, x0 + xs] = c[:, 0] * xf + c[:, 1] * yf + c[:, 2]
+    map_y[y0 + ys, x0 + xs] = c[:, 3] * xf + c[:, 4] * yf + c[:, 5]
 
 
 def sample(
