@@ -269,6 +269,42 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(a * b) / den) if den > 0 else float("nan")
 
 
+#: Lags (frames) over which Bartlett's effective sample size sums the two series' autocorrelations.
+ESS_MAX_LAG = 12
+
+
+def _autocorr(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """Autocorrelation of ``x`` at lags 1..max_lag (NaN-free input)."""
+    x = x - x.mean()
+    den = float(np.sum(x * x))
+    if den <= 0:
+        return np.zeros(max_lag)
+    return np.array([float(np.sum(x[k:] * x[:-k])) / den for k in range(1, max_lag + 1)])
+
+
+def correlation_interval(a: np.ndarray, b: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """95 % confidence interval of :func:`pearson` (a, b) over the frames where both are finite.
+
+    Mouth curves are smooth, so neighbouring frames are not independent evidence: the interval
+    uses Bartlett's effective number of frames, n / (1 + 2 Σ ρa(k) ρb(k)) over lags
+    1..ESS_MAX_LAG (the gaps where either series is unmeasured are closed up first), then
+    Fisher's z. (NaN, NaN) with fewer than 4 effective frames.
+    """
+    n = min(len(a), len(b))
+    a, b = np.asarray(a[:n], np.float64), np.asarray(b[:n], np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    r = pearson(a, b)
+    m = int(ok.sum())
+    if not np.isfinite(r) or m <= ESS_MAX_LAG + 3:
+        return float("nan"), float("nan")
+    rho = _autocorr(a[ok], ESS_MAX_LAG) * _autocorr(b[ok], ESS_MAX_LAG)
+    n_eff = m / max(1.0, 1.0 + 2.0 * float(np.sum(rho)))
+    if n_eff <= 3:
+        return float("nan"), float("nan")
+    zr, h = math.atanh(float(np.clip(r, -0.9999, 0.9999))), z / math.sqrt(n_eff - 3)
+    return math.tanh(zr - h), math.tanh(zr + h)
+
+
 def best_lag(mouth: np.ndarray, envelope: np.ndarray, max_lag: int = 15) -> tuple[int, float]:
     """Lag (frames) maximising the correlation of mouth opening with the speech envelope.
 

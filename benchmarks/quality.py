@@ -38,6 +38,7 @@ class LandmarkScores:
 
     lipsync_r: float = float("nan")  # vs ground-truth mouth opening (cross-segment only)
     lipsync_frames: int = 0  # frames where both could be measured (r needs MIN_TRUTH_FRAMES)
+    lipsync_ci: tuple[float, float] = (float("nan"), float("nan"))  # 95 % interval of lipsync_r
     av_lag: int = 0
     av_peak_r: float = float("nan")
     pause_closed: float = float("nan")  # share of pause frames at rest
@@ -98,6 +99,7 @@ def landmark_scores(
         s.lipsync_frames = metrics.overlap_frames(opening, truth_opening)
         if s.lipsync_frames >= metrics.MIN_TRUTH_FRAMES:
             s.lipsync_r = metrics.pearson(opening, truth_opening)
+            s.lipsync_ci = metrics.correlation_interval(opening, truth_opening)
     s.av_lag, s.av_peak_r = metrics.best_lag(opening, envelope)
     s.pause_closed, s.pause_frames = metrics.pause_closure(opening, in_pause, rest)
     sel = in_pause[: len(opening)] & np.isfinite(opening[: len(in_pause)])

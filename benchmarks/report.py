@@ -77,7 +77,7 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
             speech = f" ({r.run.speech_method})" if r.run is not None and r.run.speech_method else ""
             out.append([
                 clip, mode + speech,
-                (f"{f(r.lm.lipsync_r)} ({f(base.lm.lipsync_r)})" if T.finite(r.lm.lipsync_r)
+                (f"{f(r.lm.lipsync_r)} {interval(r.lm.lipsync_ci)}({f(base.lm.lipsync_r)})" if T.finite(r.lm.lipsync_r)
                  else f"— (truth measurable in {r.lm.lipsync_frames} frames, < {M.MIN_TRUTH_FRAMES})"),
                 f"{r.lm.av_lag:+d} ({base.lm.av_lag:+d} / {truth.lm.av_lag:+d})",
                 f"{f(r.lm.av_peak_r)} ({f(base.lm.av_peak_r)} / {f(truth.lm.av_peak_r)})",
@@ -91,6 +91,28 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
                 ", ".join(f"{name} {T.verdict(ok)}" for name, ok in checks if ok is not None),
             ])
     return table(header, out) + "\n\n" + BACKGROUND_AND_POSE_NOTE
+
+
+def interval(ci: tuple[float, float]) -> str:
+    """A 95 % interval as ``[lo–hi] `` (with its trailing space), or nothing when unknown."""
+    lo, hi = ci
+    return f"[{f(lo)}–{f(hi)}] " if T.finite(lo) and T.finite(hi) else ""
+
+
+def mean_interval(rows: list[QualityRow]) -> tuple[float, float]:
+    """95 % interval of the mean lip-sync r over ``rows``: each clip's standard error read off its
+    own interval (half-width / 1.96), combined as independent clips."""
+    ses, vals = [], []
+    for r in rows:
+        lo, hi = r.lm.lipsync_ci
+        if not (T.finite(r.lm.lipsync_r) and T.finite(lo) and T.finite(hi)):
+            return float("nan"), float("nan")
+        ses.append((hi - lo) / (2 * 1.96))
+        vals.append(r.lm.lipsync_r)
+    if not vals:
+        return float("nan"), float("nan")
+    half = 1.96 * float(np.sqrt(np.sum(np.square(ses)))) / len(vals)
+    return float(np.mean(vals)) - half, float(np.mean(vals)) + half
 
 
 def band_ok(px: PixelScores) -> bool | None:
@@ -152,6 +174,9 @@ def lipsync_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]
         mean = float(np.mean(vals)) if vals else float("nan")
         ok = None if not vals else (mean >= T.LIPSYNC_MEAN_R_MIN and not failed)
         note = f" ({failed} clip(s) failed)" if failed else ""
+        lo, hi = mean_interval([r for r in ran if T.finite(r.lm.lipsync_r)])
+        if T.finite(lo):
+            note += f" (95 % interval {f(lo)}–{f(hi)})"
         if thin:
             note += f" (over {len(vals)} clips; too little measurable truth in: {', '.join(thin)})"
         out.append([f"cross-segment lip-sync r, mean ({mode})", f"≥ {T.LIPSYNC_MEAN_R_MIN}", f(mean) + note,

@@ -65,6 +65,28 @@ def test_pearson_of_a_constant_series_is_nan() -> None:
     assert math.isnan(M.pearson(np.ones(20), np.arange(20.0)))
 
 
+def test_the_interval_of_r_holds_r_and_is_wider_for_smooth_curves_than_for_independent_frames() -> None:
+    gen = np.random.default_rng(3)
+    n = 200
+    a = gen.standard_normal(n)
+    b = 0.6 * a + 0.8 * gen.standard_normal(n)  # r ≈ 0.6 over independent frames
+    lo, hi = M.correlation_interval(a, b)
+    r = M.pearson(a, b)
+    assert lo < r < hi
+    fisher = math.tanh(math.atanh(r) + 1.96 / math.sqrt(n - 3)) - math.tanh(math.atanh(r) - 1.96 / math.sqrt(n - 3))
+    assert hi - lo == pytest.approx(fisher, rel=0.25)  # independent frames: about Fisher's own width
+    # The same relation between smooth curves (a mouth moves over several frames) is less evidence.
+    kernel = np.ones(7) / 7
+    sa, sb = np.convolve(a, kernel, "same"), np.convolve(b, kernel, "same")
+    slo, shi = M.correlation_interval(sa, sb)
+    assert shi - slo > 1.5 * (hi - lo)
+    # Unmeasured frames are left out, and too few frames give no interval.
+    a_gaps = a.copy()
+    a_gaps[::10] = np.nan
+    assert all(np.isfinite(M.correlation_interval(a_gaps, b)))
+    assert all(np.isnan(M.correlation_interval(a[:10], b[:10])))
+
+
 def test_best_lag_finds_a_mouth_that_moves_three_frames_after_the_sound() -> None:
     rng = np.random.default_rng(1)
     env = rng.random(200)

@@ -19,15 +19,23 @@ def ok_run(wall_s: float, duration_s: float = 5.0, rss: int = 2**30) -> RunResul
                      timings_s={"analyze": wall_s / 2, "render": wall_s / 2}, speech_method="aligned")
 
 
-def xseg_rows(r_value: float, lag: int) -> list[QualityRow]:
+def xseg_rows(r_value: float, lag: int, ci: tuple[float, float] = (float("nan"), float("nan"))) -> list[QualityRow]:
     lm = LandmarkScores(lipsync_r=r_value, av_lag=lag, av_peak_r=0.5, pause_closed=0.95, pause_frames=10,
-                        jitter_ratio=1.1)
+                        jitter_ratio=1.1, lipsync_ci=ci)
     return [
         QualityRow("cross-segment", "clip", "truth", lm=LandmarkScores(lipsync_r=1.0)),
         QualityRow("cross-segment", "clip", "baseline", lm=LandmarkScores(lipsync_r=0.05)),
         QualityRow("cross-segment", "clip", "lips", run=ok_run(4.0), lm=lm, px=PixelScores(psnr_outside_db=45.0,
                                                                                     pose_change_deg=0.2)),
     ]
+
+
+def test_lip_sync_r_is_reported_with_its_interval_per_clip_and_for_the_mean() -> None:
+    rows = xseg_rows(0.6, 0, ci=(0.45, 0.72))
+    mean_row = run.summary_rows(["lips"], rows, [], [])[0]
+    # one clip: its own standard error, symmetric around r (its own interval is 0.45–0.72)
+    assert "95 % interval 0.46–0.73" in mean_row[2] and mean_row[-1] == "pass"
+    assert "0.60 [0.45–0.72] (0.05)" in report.cross_segment_tables(rows)
 
 
 def test_the_summary_passes_a_good_run_and_fails_a_late_mouth() -> None:
