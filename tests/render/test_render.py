@@ -113,6 +113,23 @@ def test_a_still_image_gets_a_synthesised_open_mouth_with_dark_interior(clip_loa
     assert patch.mean() < 0.5 * still.frames[0][below - 2:below + 3, int(cx) - 2:int(cx) + 3].mean()
 
 
+def test_lips_parted_by_a_few_pixels_show_a_shadowed_slit_not_a_row_of_teeth(clip_loader):
+    still = clip_loader(STILL, 1)
+    rest = still.track.mouth[0]
+    targets = np.tile(rest, (2, 1))
+    targets[:, 0] = (0.05, 0.2)  # a slit (the procedural interior takes over a closed mouth), then open
+    renderer = render.Renderer(still.track, still.bank, make_plan(np.zeros(2), targets))
+    lm = still.track.landmarks[0]
+    cx, cy = lm[list(L.MOUTH_CORNERS), :2].mean(0)
+    iod = float(L.interocular(lm))
+    rows = slice(int(cy - 0.06 * iod), int(cy + 0.06 * iod))
+    cols = slice(int(cx - 0.1 * iod), int(cx + 0.1 * iod))
+    slit, opened = (renderer.render(k, still.frames[0])[0][rows, cols].astype(float).mean(2) for k in (0, 1))
+    # Teeth are the brightest thing in an open mouth; in a slit only the shadow between the lips shows.
+    assert opened.max() > 180
+    assert slit.max() < 0.8 * opened.max()
+
+
 def test_an_occluder_in_front_of_the_chin_stays_in_front(clip_loader):
     clip = clip_loader(CLIP, N_FRAMES)
     s = 14  # a closed mouth, opened by the plan
