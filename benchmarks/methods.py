@@ -19,7 +19,8 @@ CROSS_SEGMENT = (
     "baseline's. The baseline's PSNR and identity columns compare it with its own input (one re-encode's "
     "loss); an output's compare it with the baseline. In brackets after r: its 95 % interval (Fisher's z "
     "over Bartlett's effective number of frames — mouth curves are smooth, so neighbouring frames are partly "
-    "the same evidence); the mean's interval combines the clips' as independent. r needs at least "
+    "the same evidence); the mean's interval combines the clips' as independent — it is the uncertainty "
+    "of the measurement on these clips, not a spread over other speakers or footage. r needs at least "
     f"{M.MIN_TRUTH_FRAMES} frames in which both mouths can be measured; a clip whose truth half shows the "
     "speaker less (cutaways, another face) gets no r and is left out of the mean, which says so."
 )

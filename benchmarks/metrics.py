@@ -288,7 +288,8 @@ def correlation_interval(a: np.ndarray, b: np.ndarray, z: float = 1.96) -> tuple
     Mouth curves are smooth, so neighbouring frames are not independent evidence: the interval
     uses Bartlett's effective number of frames, n / (1 + 2 Σ ρa(k) ρb(k)) over lags
     1..ESS_MAX_LAG (the gaps where either series is unmeasured are closed up first), then
-    Fisher's z. (NaN, NaN) with fewer than 4 effective frames.
+    Fisher's z. (NaN, NaN) with ESS_MAX_LAG + 3 or fewer measured frames, or fewer than 4
+    effective ones.
     """
     n = min(len(a), len(b))
     a, b = np.asarray(a[:n], np.float64), np.asarray(b[:n], np.float64)

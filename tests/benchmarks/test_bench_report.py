@@ -31,11 +31,11 @@ def xseg_rows(r_value: float, lag: int, ci: tuple[float, float] = (float("nan"),
 
 
 def test_lip_sync_r_is_reported_with_its_interval_per_clip_and_for_the_mean() -> None:
-    rows = xseg_rows(0.6, 0, ci=(0.45, 0.72))
+    rows = xseg_rows(0.6, 0, ci=(0.44, 0.72))
     mean_row = run.summary_rows(["lips"], rows, [], [])[0]
-    # one clip: its own standard error, symmetric around r (its own interval is 0.45–0.72)
-    assert "95 % interval 0.46–0.73" in mean_row[2] and mean_row[-1] == "pass"
-    assert "0.60 [0.45–0.72] (0.05)" in report.cross_segment_tables(rows)
+    # one clip: its own standard error (0.28 / 3.92), symmetric around r: 0.6 ± 0.14
+    assert "95 % interval 0.46–0.74" in mean_row[2] and mean_row[-1] == "pass"
+    assert "0.60 [0.44–0.72] (0.05)" in report.cross_segment_tables(rows)
 
 
 def test_the_summary_passes_a_good_run_and_fails_a_late_mouth() -> None:

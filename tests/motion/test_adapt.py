@@ -181,3 +181,22 @@ def test_a_person_whose_mouth_hovers_half_open_is_planned_more_open_than_one_who
         after = np.arange(n) / FPS > spec[-1][2] + 0.25
         assert np.all(p.mouth[after, 0] <= Range(profile()).neutral[0] + 1e-3)
     assert medians["hover"] > medians["shut"] + 0.03
+
+
+def test_the_habit_fades_in_and_out_with_speech_instead_of_snapping_the_mouth_shut():
+    from reperform.motion.plan import frame_opening
+
+    rng = Range(profile())
+    n = 60
+    speaking = np.zeros(n, bool)
+    speaking[10:40] = True
+    mouth = np.zeros((n, 4), np.float32)
+    mouth[:, 0] = rng.closed[0]
+    # A phrase that opens and closes smoothly (as planned), on a speaker who hovers half open.
+    mouth[10:40, 0] = rng.closed[0] + 0.25 * np.sin(np.linspace(0.1, np.pi - 0.1, 30))
+    frames = {"mouth": mouth, "speaking": speaking, "closure": np.zeros(n, bool)}
+    hover = np.random.default_rng(2).normal(0.3, 0.03, 300)
+    shown = frame_opening(frames, rng, 25.0, (hover, 1.0))
+    assert np.median(shown[15:35]) > np.median(mouth[15:35, 0]) + 0.05  # the habit is applied...
+    assert np.abs(np.diff(shown)).max() < 0.12  # ...without a jump at the phrase's edges
+    assert np.all(shown[:7] <= rng.closed[0] + 0.01) and np.all(shown[43:] <= rng.closed[0] + 0.01)  # rest stays

@@ -74,6 +74,14 @@ def test_lips_closed_over_an_open_exemplar_sample_lip_on_both_sides_of_the_seam_
     assert not ((my > 41) & (my < 59))[:, 10:90].any()
     np.testing.assert_allclose(my[45, 10:90], 36.0, atol=1e-4)  # 5 px above the seam: upper lip, scaled 0.8
     np.testing.assert_allclose(my[55, 10:90], 64.0, atol=1e-4)  # 5 px below: lower lip, scaled 0.8
+    # Lips a fraction of a pixel apart: the hole's triangles are valid but thinner than a row; the
+    # rows they touch still sample lip, not a point stretched far outside the gap.
+    for upper, lower in ((50.4, 50.45), (50.3, 50.32), (49.6, 49.62), (50.0, 50.5)):
+        near = dst.copy()
+        near[[2, 3], 1] = upper
+        near[[6, 7], 1] = lower
+        _, my, _ = backward_map((100, 100), near, src, tris, rigid, iod_px=200, exact_box=(0, 40, 100, 60))
+        assert np.all((my[45:56, 10:90] > 34) & (my[45:56, 10:90] < 66)), (upper, lower)
 
 
 def _feats(opens: np.ndarray) -> dict[str, np.ndarray]:

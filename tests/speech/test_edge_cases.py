@@ -51,3 +51,17 @@ def test_speechless_audio_gives_an_acoustic_timeline_with_no_phones(analyzer, na
 def test_a_transcript_for_audio_that_holds_no_speech_is_not_forced_onto_it(analyzer):
     tl = analyzer.analyze(Audio(samples=_tone(2.0), rate=RATE), text="hello world")
     assert tl.method == "acoustic" and tl.phones == ()
+
+
+def test_an_alignment_decoder_that_cannot_be_built_is_an_alignment_failure_not_a_crash(monkeypatch):
+    # Each alignment writes its words to a temporary dictionary; no writable temp dir must make
+    # the analyzer fall back (to recognised phones), not fail the job.
+    from reperform.speech import align
+
+    def no_temp(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(align.tempfile, "mkstemp", no_temp)
+    audio = Audio(samples=(np.random.default_rng(0).standard_normal(16000) * 0.01).astype(np.float32), rate=16000)
+    with pytest.raises(align.AlignmentFailed, match="Read-only"):
+        align.Aligner().align(audio, ["hello", "world"])

@@ -125,7 +125,7 @@ def paint(
     band = np.minimum(UPPER_TEETH_IOD, UPPER_TEETH_GAP_SHARE * gap * show)
     px_per_n = float(np.sqrt(abs(np.linalg.det(norm_to_roi[:, :2]))))
     soft = max(1.2 / px_per_n, 0.006)
-    t_up = (1 - _smoothstep((depth - band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.62) / 0.25))
+    t_up = (1 - _smoothstep((depth - band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.62) / 0.25)) * show
     shade = (1 - 0.7 * dx**2) * (0.78 + 0.22 * (1 - np.clip(depth / np.maximum(band, 1e-3), 0, 1)))
     gaps = sum(np.exp(-(((xn - cx) - s * p) / TOOTH_GAP_WIDTH_IOD) ** 2) for p in TOOTH_GAPS_IOD for s in (-1, 1))
     shade = shade * (1 - 0.12 * np.clip(gaps, 0, 1))

@@ -111,8 +111,10 @@ def warm_up(decoder: Any) -> None:
     A pocketsphinx decoder is not stateless between utterances: its acoustic scoring starts each
     utterance from what the previous one left (measured: the same clip recognised after another
     gives different phones, with the cepstral mean reset or not), and its very first utterance
-    differs again. So every decode runs on a fresh decoder that has first decoded this fixed
-    throwaway utterance: results depend only on the audio, never on earlier jobs of the process.
+    differs again. So every recognition and every alignment call runs on a fresh decoder that has
+    first decoded this fixed throwaway utterance: results depend only on the call's audio and
+    words, never on earlier jobs of the process. (A long alignment's chunks share their call's
+    decoder, so a chunk depends on the chunks before it — still the same for the same input.)
     """
     pcm = to_pcm16(WARM_UP_AUDIO)
     try:
@@ -190,15 +192,18 @@ class Aligner:
         """A fresh, warmed-up alignment decoder whose dictionary holds ``words``."""
         lines = [line for w in dict.fromkeys([*words, WARM_UP_WORD])
                  for line in self._dictionary.get(w, ()) or (self._espeak_entries[w],)]
-        fd, path = tempfile.mkstemp(prefix="reperform-", suffix=".dict")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write("\n".join(lines) + "\n")
-            decoder = sphinx_decoder(
-                dict=path, lm=None, bestpath=False, beam=ALIGN_BEAM, pbeam=ALIGN_BEAM, wbeam=ALIGN_WORD_BEAM
-            )
-        finally:
-            os.unlink(path)
+            fd, path = tempfile.mkstemp(prefix="reperform-", suffix=".dict")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write("\n".join(lines) + "\n")
+                decoder = sphinx_decoder(
+                    dict=path, lm=None, bestpath=False, beam=ALIGN_BEAM, pbeam=ALIGN_BEAM, wbeam=ALIGN_WORD_BEAM
+                )
+            finally:
+                os.unlink(path)
+        except (OSError, RuntimeError, ValueError) as exc:  # no writable temp dir, a bad entry: fall back
+            raise AlignmentFailed(f"cannot build the alignment decoder: {exc}") from exc
         try:  # both passes once, as every alignment decoder does (see warm_up)
             self._align_two_pass(decoder, WARM_UP_AUDIO, [WARM_UP_WORD])
         except AlignmentFailed as exc:
