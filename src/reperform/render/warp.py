@@ -128,13 +128,13 @@ def _exact_map(map_x: np.ndarray, map_y: np.ndarray, dst_pts: np.ndarray, src_pt
     affs, ok = triangle_affines(local, src_pts, sub)
     ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
     fill, line8 = cv2.fillConvexPoly, cv2.LINE_8
-    polys = np.round(local[sub] * 16).astype(np.int32)  # 4 fractional bits
+    polys = np.round(corners[near] * 16).astype(np.int32)  # 4 fractional bits
     # Smallest first, so larger triangles win the pixels they share: a mouth hole a fraction of
     # a pixel high still gets whole rows from the rasteriser, and its map (the exemplar's whole
     # gap squeezed into it) would sample far outside the lips there.
-    corner = local[sub]
-    area = np.abs((corner[:, 1, 0] - corner[:, 0, 0]) * (corner[:, 2, 1] - corner[:, 0, 1])
-                  - (corner[:, 2, 0] - corner[:, 0, 0]) * (corner[:, 1, 1] - corner[:, 0, 1]))
+    c3 = corners[near]
+    area = np.abs((c3[:, 1, 0] - c3[:, 0, 0]) * (c3[:, 2, 1] - c3[:, 0, 1])
+                  - (c3[:, 2, 0] - c3[:, 0, 0]) * (c3[:, 1, 1] - c3[:, 0, 1]))
     order = [t for t in np.argsort(area, kind="stable").tolist() if ok[t]]
     for t in order:
         fill(ids, polys[t], t, line8, 4)

@@ -173,10 +173,10 @@ class Aligner:
 
     def _prepare_words(self, tokens: list[str]) -> list[str]:
         """Tokens with a pronunciation, reading the others with espeak (cached per aligner)."""
+        unique = list(dict.fromkeys(tokens))
         with self._lock:
-            missing = [t for t in dict.fromkeys(tokens) if t not in self._dictionary and t not in self._espeak_entries]
-            need_stress = [t for t in dict.fromkeys(tokens)
-                           if t not in self._espeak_stress and t not in FUNCTION_WORDS]
+            missing = [t for t in unique if t not in self._dictionary and t not in self._espeak_entries]
+            need_stress = [t for t in unique if t not in self._espeak_stress and t not in FUNCTION_WORDS]
             readings = g2p(list(dict.fromkeys(missing + need_stress)))
             for word, phones in readings.items():
                 self._espeak_stress[word] = [s for ph, s in phones if ph in VOWELS]
