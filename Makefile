@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SHARED ?= ../shared
 export REPERFORM_SHARED_MEDIA ?= $(abspath $(SHARED))/media
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench lock clean
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,14 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/run.py --contact-sheets
+
+# Re-resolve every package (runtime + dev, all platforms, hash-pinned) from pyproject.toml's ranges.
+# Run it after changing a dependency in pyproject.toml, or to take newer releases on purpose;
+# commit requirements.lock with the change and let `make test` prove the new set.
+lock:
+	@test -x .venv/bin/uv || { python3 -m venv .venv && .venv/bin/pip install -q uv; }
+	.venv/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	    --generate-hashes --quiet -o requirements.lock
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info
