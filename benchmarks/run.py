@@ -23,6 +23,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importa
 
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
+from benchmarks import speech_routes as SR  # noqa: E402
 from benchmarks import suite as S  # noqa: E402
 from benchmarks import targets as T  # noqa: E402
 
@@ -161,8 +162,10 @@ def main(argv: list[str]) -> int:
             p = R.contact_sheet(rows, IMAGES_DIR / f"benchmark_mouths_{mode}.png")
             if p:
                 sheets.append(p)
+    log.info("speech routes")
+    speech_routes = SR.section(Path(args.media), routes=not args.quick)
     text = render_markdown(machine, modes, xseg, pause, emotion, speed, sheets, load_server_section(args.quick),
-                           time.time() - t_start, suite.embedder is not None)
+                           time.time() - t_start, suite.embedder is not None, speech_routes)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
     log.info("wrote %s in %.0f s", args.output, time.time() - t_start)
@@ -222,7 +225,8 @@ def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.Quali
 
 def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.QualityRow],
                     pause: list[S.QualityRow], emotion: list[S.EmotionRow], speed: list[S.SpeedRow],
-                    sheets: list[Path], server: str, elapsed_s: float, have_identity: bool) -> str:
+                    sheets: list[Path], server: str, elapsed_s: float, have_identity: bool,
+                    speech_routes: str = "") -> str:
     from benchmarks import methods
 
     parts = ["# Benchmarks", "", "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.", ""]
@@ -239,6 +243,7 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
               "### Milliseconds per output frame, per stage", "", R.stage_table(speed) if speed else "(skipped)", ""]
     parts += ["## Head pose (issue 5)", "", methods.HEAD, "", R.head_table(xseg + pause), ""]
     parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
+    parts += [speech_routes, ""] if speech_routes else []
     parts += ["## Server latency", "", server, ""]
     if sheets:
         parts += ["## Contact sheets", ""]

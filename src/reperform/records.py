@@ -140,8 +140,11 @@ class SpeechTimeline:
     pauses: tuple[tuple[float, float], ...]  # (start_s, end_s) of silences
     duration_s: float
     method: str  # "aligned" (transcript + forced alignment) | "recognized" | "acoustic"
+    # "en" when English phone models explain the speech under its transcript (English, or a
+    # transliteration of a language close to it); "" = not known to be English.
     language: str = ""
-    transcript: str = ""
+    transcript: str = ""  # the aligned transcript ("" unless method is "aligned")
+    evidence: str = ""  # what decided the method, one line (logged; see speech.analyzer)
     # Acoustic articulation track, present for every method: frame-rate-free curves on `hop_s`.
     hop_s: float = 0.01
     energy: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # float32[t] 0..1 speech envelope

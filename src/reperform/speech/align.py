@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,13 @@ class AlignedPhone:
     end_s: float
     label: str  # ARPAbet without digit or SIL
     stress: int
+    #: pocketsphinx's acoustic score of this phone over its frames (log-likelihood in the
+    #: decoder's integer units, higher = better fit); 0.0 where no alignment scored it.
+    score: float = 0.0
+
+    def shifted(self, offset_s: float, end_s: float = float("inf")) -> AlignedPhone:
+        """The same phone ``offset_s`` later, its times capped at ``end_s``."""
+        return replace(self, start_s=min(self.start_s + offset_s, end_s), end_s=min(self.end_s + offset_s, end_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,11 @@ class AlignedWord:
     end_s: float
     text: str  # the transcript token; "" for silence
     phones: tuple[AlignedPhone, ...]
+
+    def shifted(self, offset_s: float, end_s: float = float("inf")) -> AlignedWord:
+        """The same word and its phones ``offset_s`` later, times capped at ``end_s``."""
+        return AlignedWord(min(self.start_s + offset_s, end_s), min(self.end_s + offset_s, end_s), self.text,
+                           tuple(p.shifted(offset_s, end_s) for p in self.phones))
 
 
 class AlignmentFailed(Exception):
@@ -271,13 +283,8 @@ class Aligner:
                 out.append(AlignedWord(offset, offset + piece.duration_s, "",
                                        (AlignedPhone(offset, offset + piece.duration_s, SILENCE, 0),)))
                 continue
-            for w in self._align_two_pass(d, piece, words[w0:w1]):
-                out.append(AlignedWord(
-                    min(w.start_s + offset, audio.duration_s), min(w.end_s + offset, audio.duration_s), w.text,
-                    tuple(AlignedPhone(min(p.start_s + offset, audio.duration_s),
-                                       min(p.end_s + offset, audio.duration_s), p.label, p.stress)
-                          for p in w.phones),
-                ))
+            out.extend(w.shifted(offset, audio.duration_s)
+                       for w in self._align_two_pass(d, piece, words[w0:w1]))
         return out
 
     def _collect(self, alignment: Any, duration_s: float) -> list[AlignedWord]:
@@ -287,8 +294,8 @@ class Aligner:
             name = w.name
             is_sil = _is_filler(name)
             text = "" if is_sil else name.split("(")[0]
-            raw = [(normalize_phone(p.name), p.start, p.duration) for p in w]
-            labels = [lab for lab, _, _ in raw]
+            raw = [(normalize_phone(p.name), p.start, p.duration, p.score) for p in w]
+            labels = [lab for lab, _, _, _ in raw]
             stress = [0] * len(raw) if is_sil else assign_stress(text, labels, self._espeak_stress.get(text))
             phones = tuple(
                 AlignedPhone(
@@ -296,8 +303,9 @@ class Aligner:
                     end_s=min((start + dur) * SPHINX_FRAME_S, duration_s),
                     label=SILENCE if is_sil else lab,
                     stress=st,
+                    score=float(score),
                 )
-                for (lab, start, dur), st in zip(raw, stress, strict=True)
+                for (lab, start, dur, score), st in zip(raw, stress, strict=True)
             )
             start_s = min(w.start * SPHINX_FRAME_S, duration_s)
             end_s = min((w.start + w.duration) * SPHINX_FRAME_S, duration_s)

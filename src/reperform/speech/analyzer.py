@@ -1,10 +1,23 @@
 """What is said and when: transcript → forced alignment → phones, with fallbacks.
 
 Methods, best first:
-- ``aligned``: English transcript (given text or Whisper) force-aligned by pocketsphinx.
-- ``recognized``: English speech without a usable transcript: pocketsphinx phone recognition.
-- ``acoustic``: any other language, or no speech: no phones; words from Whisper when it heard
-  some; the energy/openness tracks (always present) carry the articulation.
+- ``aligned``: English speech whose transcript (given text or Whisper's) the forced alignment
+  shows to explain the audio: phones and words with exact timing.
+- ``recognized``: any other speech — another language, English without a usable transcript —
+  gets pocketsphinx's free phone recognition. Its English phone set is only an approximation of
+  other languages' sounds, but lip shapes are coarser than phones (closures, rounding, opening),
+  and on the benchmark's non-English clips this route followed the real mouth better than the
+  loudness tracks alone (docs/benchmarks.md, "Speech routes").
+- ``acoustic``: no speech, or nothing recognisable: no phones; the energy/openness tracks
+  (always present) carry the articulation.
+
+**Is it English?** Whisper's own segment scores are no evidence that holds from one package
+version to the next: an English-only model turns Mandarin into fluent English, and whether its
+log-probabilities pass a filter changes with the build. The decision is made by what the pinned
+pocketsphinx model hears instead — whether the transcript's phones *explain the audio*: the
+forced alignment must cover the speech the loudness gate finds (``MIN_ALIGN_AGREEMENT``) and fit
+it acoustically (``MIN_TRANSCRIPT_FIT``, the alignment's mean acoustic score per frame of speech).
+A hallucinated transcript fails one or both. ``SpeechTimeline.evidence`` says what decided.
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from ..config import EngineConfig
 from ..errors import EngineError
 from ..records import Audio, Phone, SpeechTimeline, Word
 from .acoustic import AcousticTracks, analyze_acoustics, energy_pauses, energy_speech_runs, to_analysis_rate
-from .align import WARM_UP_AUDIO, AlignedPhone, AlignedWord, Aligner, AlignmentFailed
+from .align import SPHINX_FRAME_S, WARM_UP_AUDIO, AlignedPhone, AlignedWord, Aligner, AlignmentFailed
 from .phonetics import SILENCE, tokenize_transcript
 from .recognize import PhoneRecognizer
 from .timeline import MIN_PAUSE_S, clean_phones, pauses_from_phones, subtract_ranges
@@ -34,6 +47,20 @@ MIN_SPEECH_S = 0.15
 #: An alignment whose speech phones cover less than this share of the loud frames, or whose
 #: speech phones sit mostly on silence, matched the wrong words: fall back to recognition.
 MIN_ALIGN_AGREEMENT = 0.6
+#: The forced alignment's mean acoustic score per 10-ms frame of speech (pocketsphinx's integer
+#: log-likelihood units, higher = the words' phone models fit the sound better) below which the
+#: transcript does not explain the audio. Measured with the pinned pocketsphinx 5.1.1 model over
+#: the loud frames (benchmarks/speech_routes.py, docs/benchmarks.md "Speech routes"): real
+#: English recordings with their own transcripts -12.9 (clean ad read) to -35.5 (rap over
+#: music); espeak-ng English voices -26.9 to -46.3 (-51.0 for its Scottish voice); Whisper's
+#: transliteration of German -44.9 (aligning it follows the real mouth better than recognised
+#: phones: 0.55 vs 0.47 on 5-s windows) and of 5 s of Mandarin -48.0 (worse than recognised
+#: phones there); English-like transcripts covering Mandarin -53 to -59; English under another
+#: passage's words -66. The line sits in the widest gap around the two transliterations. Left
+#: out one at a time, every recording but that Mandarin window stays on its side of the gap
+#: the others leave; the margins near it are 1-2 units, so a transliteration this close is
+#: a coin toss between two phone routes, not between phones and no phones.
+MIN_TRANSCRIPT_FIT = -47.0
 #: Share of segment time that must align for the result to count as "aligned".
 MIN_ALIGNED_SHARE = 0.6
 #: Whisper segment times are ±0.5 s; each window extends this far past its segment's ends.
@@ -140,30 +167,36 @@ class SpeechAnalyzer:
 
         transcript, whisper_ran = self._transcript(audio, text, has_speech) if transcribe else (EMPTY_TRANSCRIPT, False)
 
-        method, phones, words = "acoustic", [], list(transcript.words)
-        if has_speech and transcript.language == ENGLISH and transcript.text:
-            phones, words, method = self._align(audio, transcript, tracks)
-        # Recognition is for English without a transcript: when no Whisper model is configured,
-        # or when alignment failed. Whisper hearing nothing plausible in plenty of speech means
-        # another language (or noise): the acoustic tracks are the honest answer then.
-        foreign = whisper_ran and not transcript.text
-        if method == "acoustic" and has_speech and not foreign and transcript.language in (ENGLISH, ""):
+        method, phones, words, language = "acoustic", [], [], ""
+        if not has_speech:
+            evidence = f"no speech ({speech_s:.2f} s above the loudness gate)"
+        elif not transcribe:
+            evidence = "not transcribed (phone timing only)"
+        elif transcript.language not in (ENGLISH, ""):
+            evidence = f"Whisper identified the language as {transcript.language!r}"
+        elif not transcript.text:
+            evidence = (f"Whisper heard no plausible English in {speech_s:.1f} s of speech" if whisper_ran
+                        else "no transcript (no Whisper model)")
+        else:
+            phones, words, method, evidence = self._align(audio, transcript, tracks)
+            if method == "aligned":
+                language = ENGLISH
+        if method != "aligned" and has_speech:
             recognized = self.recognizer().recognize(audio)
             if any(p.label != SILENCE for p in recognized):
-                phones, method = _phones_from_recognition(recognized), "recognized"
+                phones, words, method = _phones_from_recognition(recognized), [], "recognized"
 
         phones = clean_phones(phones, duration) if phones else []
         pauses = _pauses(method, phones, tracks, has_speech, duration)
-        if not has_speech:
-            words = []
         log.info(
-            "speech: %s, %d phones, %d words, %d pauses, lang=%s in %.2f s",
-            method, len(phones), len(words), len(pauses), transcript.language or "?", time.perf_counter() - t0,
+            "speech: %s, %d phones, %d words, %d pauses, lang=%s in %.2f s — %s",
+            method, len(phones), len(words), len(pauses), language or "?", time.perf_counter() - t0, evidence,
         )
         return SpeechTimeline(
             phones=tuple(phones), words=tuple(words), pauses=tuple(pauses), duration_s=duration,
-            method=method, language=transcript.language, transcript=transcript.text,
-            hop_s=tracks.hop_s, energy=tracks.energy, openness=tracks.openness, voiced=tracks.voiced,
+            method=method, language=language, transcript=transcript.text if method == "aligned" else "",
+            evidence=evidence, hop_s=tracks.hop_s, energy=tracks.energy, openness=tracks.openness,
+            voiced=tracks.voiced,
         )
 
     def _transcript(self, audio: Audio, text: str | None, has_speech: bool) -> tuple[Transcript, bool]:
@@ -185,9 +218,10 @@ class SpeechAnalyzer:
 
     def _align(
         self, audio: Audio, transcript: Transcript, tracks: AcousticTracks
-    ) -> tuple[list[Phone], list[Word], str]:
+    ) -> tuple[list[Phone], list[Word], str, str]:
         """Whole-transcript alignment (chunked inside the aligner when long), else per Whisper
-        segment; ("acoustic") when neither holds.
+        segment; each accepted only when it explains the audio (see the module docstring).
+        Returns phones, words, "aligned" or "acoustic" (not explained), and the evidence.
 
         The whole alignment is cropped to the span Whisper transcribed (± SEGMENT_PAD_S): speech
         Whisper left out (a cut-off word at the start, a stray phrase) would otherwise pull the
@@ -198,27 +232,31 @@ class SpeechAnalyzer:
         if transcript.segments:
             lo = max(0.0, transcript.segments[0][0] - SEGMENT_PAD_S)
             hi = min(duration, transcript.segments[-1][1] + SEGMENT_PAD_S)
+        tried: list[str] = []
         try:
             piece = Audio(samples=audio.samples[int(lo * rate): int(hi * rate)], rate=rate)
-            aligned = [_shift_word(w, int(lo * rate) / rate)
+            aligned = [w.shifted(int(lo * rate) / rate)
                        for w in aligner.align(piece, tokenize_transcript(transcript.text))]
             phones, words = _phones_from_alignment(aligned)
             phones += self._recognize_outside(audio, lo, hi, tracks)
-            agreement = alignment_agreement(phones, tracks)
-            if agreement >= MIN_ALIGN_AGREEMENT:
-                return phones, words, "aligned"
-            log.info("whole alignment disagrees with the audio (%.2f)", agreement)
+            verdict = _explains(aligned, phones, tracks, "the transcript")
+            if verdict[0]:
+                return phones, words, "aligned", verdict[1]
+            tried.append(verdict[1])
         except AlignmentFailed as exc:
-            log.info("whole alignment failed (%s)", exc)
+            tried.append(f"the transcript did not align ({exc})")
         if transcript.segments:
-            phones, words, share = self._align_segments(audio, transcript.segments)
+            aligned, extra, share = self._align_segments(audio, transcript.segments)
+            phones, words = _phones_from_alignment(aligned)
+            phones += extra
             windows = segment_windows(transcript.segments, duration)
             if windows:
                 phones += self._recognize_outside(audio, windows[0][0], windows[-1][1], tracks)
-            if share >= MIN_ALIGNED_SHARE and alignment_agreement(phones, tracks) >= MIN_ALIGN_AGREEMENT:
-                return phones, words, "aligned"
-            log.info("segment alignment covered %.0f%% of the speech: not trusted", 100 * share)
-        return [], list(transcript.words), "acoustic"
+            what = f"its segments ({100 * share:.0f}% of their time explained)"
+            if share >= MIN_ALIGNED_SHARE:
+                return phones, words, "aligned", f"{what}: " + _explains(aligned, phones, tracks, "together")[1]
+            tried.append(what)
+        return [], [], "acoustic", "not English, or not what Whisper heard: " + "; ".join(tried)
 
     def _recognize_outside(self, audio: Audio, lo: float, hi: float, tracks: AcousticTracks) -> list[Phone]:
         """Recognised phones for [0, lo) and [hi, end) when they hold real (gated) speech."""
@@ -235,9 +273,16 @@ class SpeechAnalyzer:
 
     def _align_segments(
         self, audio: Audio, segments: tuple[tuple[float, float, str], ...]
-    ) -> tuple[list[Phone], list[Word], float]:
-        """Align each Whisper segment inside its own window; windows that fail get recognised
-        phones. Returns phones, words and the share of segment time that aligned."""
+    ) -> tuple[list[AlignedWord], list[Phone], float]:
+        """Align each Whisper segment inside its own window; a window whose alignment fails or
+        does not explain its own audio (the same test as a whole transcript's) gets recognised
+        phones instead. Returns the explained windows' words, the recognised phones, and the
+        share of segment time explained.
+
+        Each window is judged alone: a short window lets silence absorb what its words do not
+        cover, so only its own fit and coverage tell a transliteration from a hallucination
+        (Whisper's "Bye! Bye! Bye!" over Mandarin aligns, covering a third of the speech).
+        """
         aligner, rate = self.aligner(), audio.rate
         aligned_words: list[AlignedWord] = []
         extra: list[Phone] = []
@@ -248,17 +293,52 @@ class SpeechAnalyzer:
             seg_text = " ".join(t for s0, s1, t in segments if a <= 0.5 * (s0 + s1) < b)
             total_s += b - a
             try:
-                for w in aligner.align(piece, tokenize_transcript(seg_text)):
-                    aligned_words.append(_shift_word(w, i0 / rate))
+                words = aligner.align(piece, tokenize_transcript(seg_text))
+                explained, why = _explains(words, _phones_from_alignment(words)[0], analyze_acoustics(piece), "")
+                if not explained:
+                    raise AlignmentFailed(why)
+                aligned_words.extend(w.shifted(i0 / rate) for w in words)
                 ok_s += b - a
             except AlignmentFailed as exc:
-                log.debug("segment %.2f-%.2f failed to align (%s): recognising it", a, b, exc)
+                log.debug("segment %.2f-%.2f not aligned (%s): recognising it", a, b, exc)
                 extra.extend(
                     Phone(p.start_s + i0 / rate, p.end_s + i0 / rate, p.label)
                     for p in self.recognizer().recognize(piece)
                 )
-        phones, words = _phones_from_alignment(aligned_words)
-        return phones + extra, words, ok_s / total_s if total_s > 0 else 0.0
+        return aligned_words, extra, ok_s / total_s if total_s > 0 else 0.0
+
+
+def transcript_fit(aligned: list[AlignedWord], tracks: AcousticTracks) -> float:
+    """Mean acoustic score per 10-ms frame of the alignment over the loud frames it covers.
+
+    Each phone's score is spread evenly over its frames; loud frames the alignment labelled as
+    silence count with the silence model's score, so speech a short transcript leaves out weighs
+    against it. ``-inf`` when no loud frame is covered.
+    """
+    per_frame = np.full(tracks.energy.shape[0], np.nan)
+    hop = tracks.hop_s
+    for w in aligned:
+        for p in w.phones:
+            i0, i1 = int(round(p.start_s / hop)), int(round(p.end_s / hop))
+            if i1 > i0:
+                per_frame[i0:i1] = p.score * (SPHINX_FRAME_S / hop) / (i1 - i0)
+    ok = (tracks.energy > 0) & np.isfinite(per_frame)
+    return float(per_frame[ok].mean()) if ok.any() else float("-inf")
+
+
+def _explains(
+    aligned: list[AlignedWord], phones: list[Phone], tracks: AcousticTracks, what: str
+) -> tuple[bool, str]:
+    """Whether an alignment explains the audio, and the evidence as one line for the log."""
+    agreement = alignment_agreement(phones, tracks)
+    fit = transcript_fit(aligned, tracks)
+    ok = agreement >= MIN_ALIGN_AGREEMENT and fit >= MIN_TRANSCRIPT_FIT
+    sign = (">=", "<")
+    return ok, (
+        f"{what + ' ' if what else ''}{'explains' if ok else 'does not explain'} the audio: acoustic fit {fit:.1f} per frame "
+        f"({sign[fit < MIN_TRANSCRIPT_FIT]} {MIN_TRANSCRIPT_FIT:.0f}), covers the speech "
+        f"{agreement:.2f} ({sign[agreement < MIN_ALIGN_AGREEMENT]} {MIN_ALIGN_AGREEMENT})"
+    )
 
 
 def _pauses(
@@ -297,13 +377,6 @@ def segment_windows(
         if b - a > 0.05:
             windows.append((a, b))
     return windows
-
-
-def _shift_word(w: AlignedWord, offset_s: float) -> AlignedWord:
-    return AlignedWord(
-        w.start_s + offset_s, w.end_s + offset_s, w.text,
-        tuple(AlignedPhone(p.start_s + offset_s, p.end_s + offset_s, p.label, p.stress) for p in w.phones),
-    )
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,0 +1,69 @@
+"""Same input, same output: a job's MP4 is byte-identical whatever process runs it and whatever
+that process ran before.
+
+Why this matters: the engine keeps state between jobs for speed (the Whisper model, pocketsphinx
+dictionaries, MediaPipe graphs, one analyzer per configuration), and a server worker runs job
+after job. Any of that state leaking into a result (a decoder's adaptation, a cache keyed too
+loosely, thread timing deciding an order) would make the output depend on history. Each run here
+is a fresh Python process, as a new worker is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.media]
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Runs the given jobs in order in this process and prints each output's sha256 (one JSON line).
+RUNNER = """
+import hashlib, json, sys
+from pathlib import Path
+import reperform
+from reperform.config import EngineConfig
+
+jobs, out_dir, whisper = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+config = EngineConfig(whisper_model=None if whisper == "default" else whisper)
+hashes = []
+for i, (video, audio, options) in enumerate(jobs):
+    out = out_dir / f"job{i}.mp4"
+    reperform.generate(video, audio, out, reperform.Options(**options), config=config)
+    hashes.append(hashlib.sha256(out.read_bytes()).hexdigest())
+print(json.dumps(hashes))
+"""
+
+
+def run_jobs(jobs: list[tuple[str, str, dict]], out_dir: Path, whisper: str = "default") -> list[str]:
+    """sha256 of each job's output, all run in order in one fresh Python process."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(jobs), str(out_dir), whisper],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def job_a(media: Path) -> tuple[str, str, dict]:
+    """Every stage: Whisper + alignment of the driving speech, the source's own speech, a mouth
+    bank, an emotion and head motion."""
+    return (str(media / "videos/videoretalking_4.mp4"), str(media / "audio/sadtalker_RD_Radio36_000.wav"),
+            {"mode": "head", "emotion": "happy"})
+
+
+def job_b(media: Path) -> tuple[str, str, dict]:
+    """Another person, another voice, another mode: different decoder and tracker history."""
+    return (str(media / "videos/pcavs_00373.mp4"), str(media / "audio/whisper_jfk.flac"), {"mode": "face"})
+
+
+def test_the_same_job_gives_the_same_bytes_in_a_fresh_process_and_after_another_job(media_dir, tmp_path):
+    alone = run_jobs([job_a(media_dir)], tmp_path / "alone")
+    after_b = run_jobs([job_b(media_dir), job_a(media_dir)], tmp_path / "after")
+    assert after_b[1] == alone[0], "job A's output depends on what the process ran before"
+    again = run_jobs([job_a(media_dir)], tmp_path / "again")
+    assert again == alone, "job A's output differs between two fresh processes"
+    assert after_b[0] != alone[0]  # the two jobs really are different work
