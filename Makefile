@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SHARED ?= ../shared
 export REPERFORM_SHARED_MEDIA ?= $(abspath $(SHARED))/media
 
-.PHONY: setup demo test test-fast lint bench lock clean
+.PHONY: setup demo test test-fast lint bench lock mouth-model clean
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,11 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/run.py --contact-sheets
+
+# Rebuild the learned mouth trajectory (src/reperform/motion/data/) from ../shared/media, after
+# changing its features, the speech stage or the tracker; prints held-out (leave-one-clip-out) scores.
+mouth-model: setup
+	$(PY) -m benchmarks.mouth_model --write
 
 # Re-resolve every package (runtime + dev, all platforms, hash-pinned) from pyproject.toml's ranges.
 # Run it after changing a dependency in pyproject.toml, or to take newer releases on purpose;

@@ -15,6 +15,9 @@ class EngineConfig:
     """
 
     whisper_model: str | None = None
+    #: The learned mouth trajectory model (``motion.trajectory``): a ``.npz`` path, ``None`` for
+    #: the one shipped with the package, ``""`` to plan by the rules alone.
+    mouth_model: str | None = None
     threads: int = 2
     #: Longest input accepted, seconds (sync.so's limit is 300 s; ours only exists to bound jobs).
     max_duration_s: float = 3600.0

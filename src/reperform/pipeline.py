@@ -205,6 +205,7 @@ def _run(
         plan = motion.plan_motion(
             speech_tl, prosody, track, profile, timemap, options,
             source_speech=source_speech, frame_times_s=frame_times, source_offset_s=vinfo.video_start_s,
+            mouth_model=motion.load_mouth_model(config.mouth_model),
         )
         overall.stage("plan")(1.0)
 

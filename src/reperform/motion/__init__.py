@@ -2,12 +2,21 @@
 
 ``plan_motion(...) -> MotionPlan`` is the whole public surface; the passes live in ``visemes``
 (rule table), ``adapt`` and ``learn`` (this speaker's shapes and range), ``mouth``
-(coarticulation, pauses, acoustics, closures), ``expression`` and ``head`` (face and head modes),
+(coarticulation, pauses, acoustics, closures), ``trajectory`` (the learned, speaker-independent
+opening blended into it), ``expression`` and ``head`` (face and head modes),
 merged onto output frames by ``plan``.
 """
 
 from .expression import AUS, N_AUS
 from .plan import plan_motion
+from .trajectory import MouthModel
+from .trajectory import load as _load_trajectory
 from .visemes import Viseme
 
-__all__ = ["AUS", "N_AUS", "Viseme", "plan_motion"]
+
+def load_mouth_model(path: str | None = None) -> MouthModel | None:
+    """The learned mouth trajectory: the shipped one (``None``), one at ``path``, or none (``""``)."""
+    return None if path == "" else _load_trajectory(path)
+
+
+__all__ = ["AUS", "N_AUS", "MouthModel", "Viseme", "load_mouth_model", "plan_motion"]
