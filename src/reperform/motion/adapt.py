@@ -44,11 +44,8 @@ MIN_DISTRIBUTION_FRAMES = 50
 #: How far speaking frames move to their quantile in the source's distribution (1 = all the way).
 #: All the way when the source's speech tells which frames are talking; half when the openings
 #: are those of every frame with a face, which mixes in pauses and listening (a source silent
-#: most of the time would otherwise shut the mouth on every middling syllable). Measured on the
-#: cross-segment clips (``benchmarks.plan_eval``, plan against the real second half), English
-#: clips, before → after: with the source's speech videoretalking_2 0.634 → 0.631,
-#: videoretalking_4 0.625 → 0.668, pcavs_00373 0.402 → 0.548; picture only 0.684 → 0.682,
-#: 0.599 → 0.604, 0.462 → 0.546.
+#: most of the time would otherwise shut the mouth on every middling syllable). Evidence:
+#: docs/tuning.md.
 DISTRIBUTION_SHARE_SPEECH = 1.0
 DISTRIBUTION_SHARE_ALL_FRAMES = 0.5
 #: Highest rest opening, as a fraction of the person's opening range above their most closed:

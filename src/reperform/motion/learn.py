@@ -33,7 +33,7 @@ MAX_FIT_S = 120.0
 #: goes both ways and stays with the centre-sampled measurement).
 FITTED_COLUMNS = (0, 3)
 #: Mouth leads tried per speaker, seconds: under one frame at 25–30 fps, so the AV lag
-#: stays 0 ± 1 (40 ms gained a little correlation but put three clips at the -1 edge).
+#: stays 0 ± 1 (docs/tuning.md).
 LEAD_CANDIDATES_S = (0.0, 0.01, 0.02, 0.03)
 #: Fitted openings are clipped to this range of fractions (above 1 = beyond the 95th percentile).
 OPENING_LIMITS = (0.0, 1.5)

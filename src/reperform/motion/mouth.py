@@ -42,7 +42,7 @@ GRID_S = 0.01
 #: before it sounds (coarticulation studies: up to ~200 ms for rounding; 1/e at 60 ms).
 ANTICIPATION_S = 0.06
 #: Carry-over decay time constant, seconds: shapes release faster than they are anticipated
-#: (50 ms against 30 ms: +0.01–0.03 r on three of four cross-segment clips, plan_eval).
+#: (docs/tuning.md).
 CARRYOVER_S = 0.05
 #: Tongue consonants leave the lips free: their dominance on width/protrusion is scaled by this.
 TONGUE_LIP_DOMINANCE = 0.4
@@ -74,26 +74,22 @@ PAUSE_RELAX_OPEN_FRACTION = 0.15
 #: of the way from the rest shape down to the person's most closed natural opening (``Range.lo``,
 #: their 5th percentile; never the pressed p/b/m seal). The rest shape is measured in the source's
 #: own pauses, which are mostly breaths between phrases with the lips still parted; in a longer
-#: silence they come together. Measured on vr4 driven by musetalk_yongen (its rest opening 0.052,
-#: its lips fully together in 10 % of its frames): pause frames at rest 82 % with no settling,
-#: 82–87 % at 0.5 (parting closed lips by a little still reads as open), 96 % at 1.0.
+#: silence they come together; parting closed lips by a little still reads as open, so they go
+#: all the way (docs/tuning.md).
 PAUSE_SETTLE_FRACTION = 1.0
 #: Dominance of the rest target in a relaxing pause (partial) and a closing pause (full).
 PAUSE_RELAX_DOMINANCE = 0.8
 PAUSE_CLOSE_DOMINANCE = 4.0
 #: Default weight of the acoustic openness in ``open`` per speech method (``plan.choose_acoustic_weight``
 #: lowers it for phones when the mouth still moves with the sound): forced-aligned phones are
-#: trusted most; recognised phones are noisy; acoustic-only has nothing else. Measured on the
-#: cross-segment clips (plan_eval): less acoustic gives a slightly better correlation with real
-#: mouths, but the acoustic share anchors syllable timing to the sound: with aligned phones 0.5
-#: is the lowest share that puts the opening's best lag against the speech envelope at 0 on
-#: every clip (0.4: +6 frames on one). Recognised phones: 0.5 (more costs correlation).
+#: trusted most; recognised phones are noisy; acoustic-only has nothing else. Less acoustic gives
+#: a slightly better correlation with real mouths, but the acoustic share anchors syllable timing
+#: to the sound (docs/tuning.md).
 ACOUSTIC_WEIGHT = {"aligned": 0.5, "recognized": 0.5, "acoustic": 1.0}
 #: The acoustic openness is raised to this power before use. Without phones its middle values
 #: follow loudness more than the jaw (fricatives, nasals, music) and only its peaks mark open
-#: vowels: with phones removed from the English clips plus the non-English one (plan_eval),
-#: power 1 → mean r 0.18, 2 → 0.26, 3 → 0.29, all at AV lag 0. Blended with phones, a power
-#: above 1 moves the best AV lag off 0 on some clips, so it stays linear there.
+#: vowels. Blended with phones, a power above 1 moves the best AV lag off 0 on some clips, so it
+#: stays linear there (docs/tuning.md).
 ACOUSTIC_CONTRAST_GAMMA = {"aligned": 1.0, "recognized": 1.0, "acoustic": 3.0}
 #: Planned speech is stretched so this percentile of its opening reaches the person's measured
 #: high percentile (``FaceProfile.mouth_max``): averaging targets and coarticulation shrink
@@ -106,12 +102,10 @@ SHAPE_MATCH_GAIN_MAX = 3.0
 #: Width of the fade of the acoustic share at speech/pause edges (Gaussian sigma), seconds.
 SPEECH_GATE_SIGMA_S = 0.03
 #: Smoothing width (Gaussian sigma), seconds: removes grid steps and phone-boundary corners.
-#: Real mouths filmed at 25–30 fps move more smoothly than the blend of phone targets: 25–35 ms
-#: matched them better than 20 ms on the cross-segment clips (exact pipeline inputs, no source
-#: speech: pcavs .39→.42–.43, latentsync .30→.31–.32). Wider smoothing also flattens the sync
-#: peak, and vr4 then needs more acoustic share to stay in sync (``plan.SYNC_MARGIN_R``): 25 ms is
-#: the widest that costs it nothing. The range pass restores the peak opening this costs, and
-#: p/b/m seals are re-imposed after it.
+#: Real mouths filmed at 25–30 fps move more smoothly than the blend of phone targets. Wider
+#: smoothing also flattens the sync peak, so more acoustic share is needed to stay in sync
+#: (``plan.SYNC_MARGIN_R``); this is the widest that costs none (docs/tuning.md). The range pass
+#: restores the peak opening this costs, and p/b/m seals are re-imposed after it.
 SMOOTH_SIGMA_S = 0.025
 
 

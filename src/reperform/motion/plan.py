@@ -26,10 +26,9 @@ from .visemes import Viseme
 log = logging.getLogger(__name__)
 
 #: Shares of the acoustic openness tried with phones, smallest first (see :func:`choose_acoustic_weight`).
-#: Phone targets alone follow real mouths best (plan_eval, no source speech: mean r 0.53 at share
-#: 0 against 0.49 at the old fixed 0.5), but a plan whose syllables are shaped by phones only can
-#: co-modulate with the sound best a syllable late (vr4: +6 frames, as its real mouth does); the
-#: acoustic share ties the opening to the sound's own timing.
+#: Phone targets alone follow real mouths best, but a plan whose syllables are shaped by phones
+#: only can co-modulate with the sound best a syllable late (as some real mouths do); the
+#: acoustic share ties the opening to the sound's own timing. Evidence: docs/tuning.md.
 ACOUSTIC_SHARES = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 #: Frames of lag searched on either side when checking that the mouth moves with the sound
 #: (the benchmark's AV-offset search range).
@@ -38,10 +37,9 @@ SYNC_SEARCH_FRAMES = 15
 #: still counts as in sync (the ±1-frame AV-offset target).
 SYNC_MAX_LAG_FRAMES = 1
 #: The in-sync correlation peak must beat every peak outside ±SYNC_MAX_LAG_FRAMES by this much:
-#: rendering moves the output's peak against the plan's by a few hundredths (cross-segment clips:
-#: 0.74→0.74, 0.42→0.44, 0.55→0.58, 0.51→0.53), so a tie could flip in the video. Loud
-#: closed-lip sounds (a hummed /m/) are where the sound and a real mouth disagree; there a larger
-#: margin costs fidelity: vr4 needs share 0.55 to lead by 0.02 (r 0.60), 0.7 to lead by 0.03+.
+#: rendering moves the output's peak against the plan's by a few hundredths, so a tie could flip
+#: in the video. Loud closed-lip sounds (a hummed /m/) are where the sound and a real mouth
+#: disagree; there a larger margin costs fidelity. Evidence: docs/tuning.md.
 SYNC_MARGIN_R = 0.02
 
 #: Width (Gaussian sigma, seconds) of the smoothed speaking mask that weights the speaker's
@@ -50,11 +48,10 @@ HABIT_EDGE_S = 0.04
 
 #: Share of the learned, speaker-independent trajectory (:mod:`trajectory`) in the opening of
 #: speaking frames; the rest is the rule plan, adapted to this person. Chosen leave-one-clip-out
-#: among 0, 0.25, 0.5, 0.75, 1 on the six dev clips' 94 cross-segment windows (planner level,
-#: each clip planned with a model fitted without it): every fold chose 0.25; held-out mean r over
-#: clips 0.478 (rules alone) → 0.489. More of it follows real mouths better only in pauses, where
-#: the product keeps the mouth at rest on purpose, and moves the mouth's best lag against the
-#: sound off ±1 frame in a quarter of the windows at 0.5.
+#: on the dev clips' cross-segment windows (docs/tuning.md). More of it would follow real mouths
+#: better mainly in pauses, where the product keeps the mouth at rest on purpose, and would move
+#: the mouth's best lag against the sound off ±1 frame; the second value is the fallback when
+#: the first leaves the mouth out of sync.
 LEARNED_SHARES = (0.25, 0.125)
 
 #: The mouth is shown this far ahead of the sound: articulators move before the acoustic
@@ -286,7 +283,7 @@ def plan_motion(
                       source_offset_s=source_offset_s)
     # The person's habit of opening is matched on phone plans only: the acoustic path's own
     # contrast (``mouth.ACOUSTIC_CONTRAST_GAMMA``) is what follows real mouths there (matching
-    # it too took the non-English clip from r 0.29 to 0.10).
+    # it too cost the acoustic path most of its correlation; docs/tuning.md).
     habit = source_openings(track, source_speech, frame_times_s, source_offset_s=source_offset_s) if (
         speech_tl.phones and speech_tl.method != "acoustic") else None
     weight, curves = choose_acoustic_weight(

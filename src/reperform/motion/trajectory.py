@@ -29,8 +29,7 @@ from .visemes import N_VISEMES, rule_for
 
 #: Offsets (s) at which the speech is read around each frame, negative = before. The mouth
 #: moves ahead of the sound (anticipation up to ~300 ms for rounding) and releases behind it.
-#: Measured leave-one-clip-out (mean r of 5-s windows over the six dev clips with speech):
-#: -0.2..+0.3 s 0.465, -0.3..+0.2 s 0.446, -0.4..+0.3 s 0.443.
+#: Chosen leave-one-clip-out among three windows (docs/tuning.md).
 LAGS_S = tuple(np.round(np.arange(-0.2, 0.3001, 0.02), 3))
 #: Grid of the speech tracks (SpeechTimeline.hop_s is 10 ms).
 GRID_S = 0.01

@@ -43,8 +43,8 @@ N_VISEMES = len(Viseme)
 
 #: Generic target per viseme as fractions of the person's range, per MOUTH_PARAMS column.
 #: The openings were fitted (ridge regression toward hand-set phonetic values, through the
-#: coarticulation model) to the real measured mouths of three English dev clips; each held-out
-#: clip improved with a table fitted on the other two (benchmarks/plan_eval.py). Lip rounding
+#: coarticulation model) to the real measured mouths of three English dev clips, checked
+#: leave-one-clip-out (docs/tuning.md). Lip rounding
 #: makes the inner-lip gap *small* even on open-jaw vowels; tongue consonants stay about half open.
 #: Columns:
 #: open and jaw 0 = neutral (closed) .. 1 = the person's wide-open percentile; width and

@@ -49,17 +49,11 @@ MIN_SPEECH_S = 0.15
 MIN_ALIGN_AGREEMENT = 0.6
 #: The forced alignment's mean acoustic score per 10-ms frame of speech (pocketsphinx's integer
 #: log-likelihood units, higher = the words' phone models fit the sound better) below which the
-#: transcript does not explain the audio. Measured with the pinned pocketsphinx 5.1.1 model over
-#: the loud frames (benchmarks/speech_routes.py, docs/benchmarks.md "Speech routes"): real
-#: English recordings with their own transcripts -12.9 (clean ad read) to -35.5 (rap over
-#: music); espeak-ng English voices -26.9 to -46.3 (-51.0 for its Scottish voice); Whisper's
-#: transliteration of German -44.9 (aligning it follows the real mouth better than recognised
-#: phones: 0.55 vs 0.47 on 5-s windows) and of 5 s of Mandarin -48.0 (worse than recognised
-#: phones there); English-like transcripts covering Mandarin -53 to -59; English under another
-#: passage's words -66. The line sits in the widest gap around the two transliterations. Left
-#: out one at a time, every recording but that Mandarin window stays on its side of the gap
-#: the others leave; the margins near it are 1-2 units, so a transliteration this close is
-#: a coin toss between two phone routes, not between phones and no phones.
+#: transcript does not explain the audio: in the gap between real and synthetic English with
+#: their own words and English-like transcripts that cover speech they do not fit, measured with
+#: the pinned pocketsphinx model (docs/tuning.md; benchmarks/speech_routes.py). Close to it sit
+#: Whisper's transliterations of other languages: there it chooses between two phone routes,
+#: not between phones and none.
 MIN_TRANSCRIPT_FIT = -47.0
 #: Share of segment time that must align for the result to count as "aligned".
 MIN_ALIGNED_SHARE = 0.6
