@@ -34,6 +34,27 @@ def mouth_track(path: Path):
     return tracker.finish()
 
 
+def mouth_follows_its_sound(path: Path, max_lag: int = 2) -> float:
+    """Best correlation (within ±``max_lag`` frames) of the output's mouth opening with the
+    loudness of its own sound track: an edit that ignored the speech stays near 0."""
+    from reperform.media import load_audio
+
+    track = mouth_track(path)
+    info = probe(path)
+    audio = load_audio(path)
+    hop = audio.rate / float(info.fps)
+    n = min(track.n, int(len(audio.samples) / hop))
+    rms = np.array([np.sqrt(np.mean(audio.samples[int(k * hop):int((k + 1) * hop)] ** 2)) for k in range(n)])
+    opening = track.mouth[:n, 0]
+    ok = track.present[:n] & np.isfinite(opening)
+    best = -1.0
+    for lag in range(-max_lag, max_lag + 1):
+        a, b = (opening[lag:], rms[:n - lag]) if lag >= 0 else (opening[:n + lag], rms[-lag:])
+        m = ok[lag:] if lag >= 0 else ok[:n + lag]
+        best = max(best, float(np.corrcoef(a[m], b[m])[0, 1]))
+    return best
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
@@ -117,6 +138,7 @@ def test_a_video_without_its_own_audio_track_works(tmp_path, media_dir):
                        media_dir / "audio" / "sadtalker_RD_Radio36_000.wav", out)
     info = probe(out)
     assert (info.width, info.height) == (720, 1280) and info.duration_s == pytest.approx(8.0, abs=0.1)
+    assert mouth_follows_its_sound(out) > 0.3  # the mouth speaks the new audio
 
 
 def test_a_hevc_portrait_with_a_small_face_keeps_its_size(tmp_path, media_dir):
@@ -127,6 +149,7 @@ def test_a_hevc_portrait_with_a_small_face_keeps_its_size(tmp_path, media_dir):
     assert (info.width, info.height) == (1080, 1920) and info.video_codec == "h264"
     assert info.duration_s == pytest.approx(10.0, abs=0.1)  # cut_off: the shorter (video) wins
     assert r.frames_edited > 200
+    assert mouth_follows_its_sound(out) > 0.3  # a 210-px face still speaks the new audio
 
 
 def test_frames_without_a_face_pass_through_with_a_warning(tmp_path, media_dir):

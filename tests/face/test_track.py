@@ -114,8 +114,7 @@ def test_follow_on_two_lanes_tracks_as_update_does(media_dir):
 
 
 def test_follow_rejects_frames_out_of_order():
-    tracker = FaceTracker.__new__(FaceTracker)  # no MediaPipe graphs needed to check the order
-    tracker._seen, tracker._prev_thumb = 0, None
+    tracker = FaceTracker(8, 8)
     frames = iter([(1, np.zeros((8, 8, 3), np.uint8))])
     with pytest.raises(ValueError, match="in order"):
         next(tracker.follow(frames))

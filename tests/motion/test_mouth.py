@@ -24,6 +24,10 @@ def test_plan_has_one_row_per_output_frame_and_the_documented_dtypes():
     assert p.au.shape == (37, N_AUS) and not p.au.any()
     assert p.blink.shape == (37,) and p.head_delta.shape == (37, 3)
     assert np.all(np.isfinite(p.mouth))
+    # And it is a plan of *this* speech: open on the vowels, at rest before the first sound.
+    before, vowel = p.mouth[:3, OPEN], p.mouth[frames_between(0.3, 0.36), OPEN]
+    assert vowel.min() > before.max() + 0.05
+    assert p.speaking[frames_between(0.3, 0.6)].all() and not p.speaking[:3].any()
 
 
 def test_bilabial_between_vowels_seals_the_lips_on_at_least_one_frame():
@@ -208,6 +212,7 @@ LOW_OPEN = 0.0
 def test_a_single_frame_output_is_planned():
     p = plan(speech([("AA", 0.0, 0.03)], 0.04), n_out=1)
     assert p.n_out == 1 and np.all(np.isfinite(p.mouth))
+    assert p.mouth[0, OPEN] > NEUTRAL[OPEN]  # the one frame shows the vowel, not rest
 
 
 def test_a_source_track_without_faces_in_some_frames_still_plans():
@@ -230,3 +235,4 @@ def test_a_source_track_without_faces_in_some_frames_still_plans():
     p = plan_motion(drive, None, track, profile(), timemap(25, 1.0), GenerateOptions(), source_speech=src,
                     frame_times_s=np.arange(n) / FPS)
     assert np.all(np.isfinite(p.mouth))
+    assert p.mouth[frames_between(0.25, 0.45), OPEN].min() > p.mouth[:3, OPEN].max() + 0.05
