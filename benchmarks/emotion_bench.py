@@ -1,0 +1,433 @@
+"""Emotion benchmark (issue 15): can a viewer — and an offline classifier — name each prompt?
+
+Per dev clip with a face: the engine's analysis runs once (the clip driven by its own sound), then
+face mode renders a sample of output frames for every prompt × temperature, and lips mode the same
+frames as the reference. Each row reports, over those frames:
+
+- the FER-2013 classifier's reading (:mod:`benchmarks.expression_classifier`): mean probability of
+  the prompted class on the output and on the input, the output's top class, and whether it
+  *reads the prompt* — top class, or a gain > READ_GAIN over the input (the issue's criterion);
+- the landmark signature deltas vs the input (:func:`benchmarks.metrics.expression_signature`, the
+  independent benchmark mesh on the output frames) with the expected signs of
+  :data:`benchmarks.targets.EMOTION_SIGNATURES`;
+- identity distance to the input (dlib's descriptor), beside lips mode's;
+- no prompt: the classifier's distribution on the input vs the output (follow-source).
+
+:func:`lipsync` is the face-mode cross-segment lip-sync per prompt (first half driven by the second
+half's sound; the real second half is the truth), beside lips mode's. :func:`contact_sheet` draws
+the six prompts on the same frame per clip and temperature (``docs/images/emotion_<clip>.png``).
+
+Run: ``.venv/bin/python -m benchmarks.emotion_bench [clips...] [--temperatures 0.1 0.5 1.0]
+[--lipsync] [--sheets]``; prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks import clips, metrics
+from benchmarks.expression_classifier import CLASSES, PROMPT_CLASS, ExpressionClassifier
+from benchmarks.measure import FaceMeasurer, IdentityEmbedder
+from benchmarks.targets import EMOTION_SIGNATURES
+from reperform import face, media, motion, render, speech
+from reperform.config import EngineConfig
+from reperform.options import Emotion, GenerateOptions, ModelMode, SyncMode
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "media"
+#: The issue's done-when clips (frontal enough), then the other dev clips with a face.
+DONE_CLIPS = ("videoretalking_2", "videoretalking_4", "dfrf_cnn2_25fps")
+ALL_CLIPS = DONE_CLIPS + ("pcavs_00373", "mimictalk_German_20s", "latentsync_demo1_video",
+                          "facerecognition_short_hamilton_clip")
+TEMPERATURES = (0.1, 0.5, 1.0)
+PROMPTS = tuple(e.value for e in Emotion)
+#: A prompt is read when it is the top class or its probability gains more than this over the input.
+READ_GAIN = 0.05
+#: Output frames sampled per clip (evenly, after the prompt's ease-in).
+SAMPLE_FRAMES = 40
+#: Skip this much at the start: the prompt eases in over motion.expression.EASE_IN_S.
+SKIP_S = 0.5
+#: Only this much of a long clip is sampled (the 71 s news clip: its first minute, for time).
+MAX_SPAN_S = 60.0
+#: Identity is embedded on every n-th sampled frame (dlib's descriptor costs ~0.1 s).
+IDENTITY_EVERY = 4
+CACHE = clips.WORK_DIR / "emotion"
+#: Analysis-side sources: a cached analysis is reused while none of these changed.
+_ANALYSIS_SOURCES = ("face", "speech", "media", "render/exemplars.py")
+
+
+@dataclass
+class ClipAnalysis:
+    """One clip's analysis pass (driven by ``drive``), reused by every prompt."""
+
+    stem: str
+    vinfo: object
+    frame_times: np.ndarray
+    track: object
+    bank: object
+    speech_tl: object
+    prosody: object
+    profile: object
+    timemap: object
+
+
+@dataclass(slots=True)
+class Row:
+    clip: str
+    emotion: str  # a prompt, "lips" (lips mode) or "source" (face mode, no prompt)
+    temperature: float
+    p_in: np.ndarray  # mean classifier distribution on the input frames, float[7]
+    p_out: np.ndarray  # ... on the output frames
+    top_share: float  # share of frames whose top class is the prompt's
+    deltas: dict[str, float] = field(default_factory=dict)  # signature change vs input (IOD)
+    identity: float = float("nan")  # mean dlib distance output ↔ input
+    ms_per_frame: float = float("nan")
+
+    @property
+    def target(self) -> str | None:
+        return PROMPT_CLASS.get(self.emotion)
+
+    @property
+    def gain(self) -> float:
+        if self.target is None:
+            return float("nan")
+        i = CLASSES.index(self.target)
+        return float(self.p_out[i] - self.p_in[i])
+
+    @property
+    def top(self) -> str:
+        return CLASSES[int(np.argmax(self.p_out))]
+
+    @property
+    def reads(self) -> bool:
+        return self.target is not None and (self.top == self.target or self.gain > READ_GAIN)
+
+    @property
+    def signs_ok(self) -> bool | None:
+        expected = EMOTION_SIGNATURES.get(self.emotion, ())
+        if not expected or not self.deltas:
+            return None
+        return all(np.sign(self.deltas.get(n, 0.0)) == s for n, s in expected)
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    src = ROOT / "src" / "reperform"
+    for rel in _ANALYSIS_SOURCES:
+        p = src / rel
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def analyse(video: Path, drive_path: Path | None = None, cache: bool = True) -> ClipAnalysis:
+    """Analysis pass of ``video`` driven by ``drive_path`` (default: its own sound), cached on disk."""
+    drive_path = drive_path or video
+    key = f"{video.stem}.{drive_path.stem}.{_source_hash()}.pkl"
+    path = CACHE / key
+    if cache and path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    config = EngineConfig()
+    vinfo = media.probe(video)
+    drive = media.load_audio(drive_path)
+    tracker = face.FaceTracker(vinfo.width, vinfo.height)
+    bank = render.MouthBank()
+    times = []
+    for index, t_s, rgb in media.iter_frames(vinfo):
+        times.append(t_s)
+        lm = tracker.update(index, rgb)
+        if lm is not None:
+            bank.offer(index, rgb, lm)
+    frame_times = np.asarray(times)
+    track = tracker.finish()
+    speech_tl = speech.analyze_speech(drive, text=None, config=config)
+    prosody = speech.analyze_prosody(drive, speech_tl)
+    profile = face.build_profile(track, speech_tl, frame_times, source_offset_s=vinfo.video_start_s)
+    timemap = media.build_timemap(frame_times, vinfo.fps, drive.duration_s, SyncMode.cut_off, still=False)
+    a = ClipAnalysis(video.stem, vinfo, frame_times, track, bank, speech_tl, prosody, profile, timemap)
+    if cache:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            pickle.dump(a, f)
+    return a
+
+
+def make_plan(a: ClipAnalysis, options: GenerateOptions):
+    return motion.plan_motion(a.speech_tl, a.prosody, a.track, a.profile, a.timemap, options,
+                              source_speech=a.speech_tl, frame_times_s=a.frame_times,
+                              source_offset_s=a.vinfo.video_start_s)
+
+
+def render_frames(a: ClipAnalysis, options: GenerateOptions, ks: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """Output frames ``ks`` under ``options`` and the render time per frame (s)."""
+    renderer = render.Renderer(a.track, a.bank, make_plan(a, options), a.profile, options)
+    source = media.FrameSource(a.vinfo, a.frame_times)
+    out, spent = [], 0.0
+    try:
+        for k in ks:
+            rgb = source.get(int(a.timemap.src_frame[k]))
+            t0 = time.perf_counter()
+            frame, _ = renderer.render(int(k), rgb)
+            spent += time.perf_counter() - t0
+            out.append(frame if frame is not rgb else rgb.copy())
+    finally:
+        source.close()
+    return out, spent / max(len(ks), 1)
+
+
+def sample_ks(a: ClipAnalysis, n: int = SAMPLE_FRAMES) -> np.ndarray:
+    """Evenly spread output frames with a face, after the ease-in, within MAX_SPAN_S."""
+    fps = float(a.timemap.fps)
+    lo = int(SKIP_S * fps)
+    hi = min(int(a.timemap.n_out), int(MAX_SPAN_S * fps))
+    ks = np.arange(lo, hi)
+    ks = ks[a.track.present[a.timemap.src_frame[ks]]]
+    if len(ks) > n:
+        ks = ks[np.linspace(0, len(ks) - 1, n).round().astype(int)]
+    return ks
+
+
+def measure(frames: list[np.ndarray]) -> np.ndarray:
+    """Benchmark meshes float64[n, 478, 3] (NaN without a face) of ``frames``."""
+    with FaceMeasurer() as fm:
+        rows = [fm.landmarks(f) for f in frames]
+    return np.stack([r if r is not None else np.full((478, 3), np.nan) for r in rows])
+
+
+class Bench:
+    """Classifier, identity model and per-clip caches for one run."""
+
+    def __init__(self) -> None:
+        self.clf = ExpressionClassifier()
+        try:
+            self.embedder: IdentityEmbedder | None = IdentityEmbedder()
+        except ImportError as exc:  # pragma: no cover - dev extra missing
+            log.warning("identity unavailable: %s", exc)
+            self.embedder = None
+
+    def read(self, a: ClipAnalysis, frames: list[np.ndarray], ks: np.ndarray) -> np.ndarray:
+        """Classifier probabilities per frame, the crop placed by the *source* frame's engine mesh.
+
+        The same crop for input and every output of a frame: face and lips modes keep the head
+        where it was, so only the expression differs between the crops.
+        """
+        lms = a.track.landmarks[a.timemap.src_frame[ks]]
+        return self.clf.read_many(frames, lms)
+
+    def identity(self, frames: list[np.ndarray], lms: np.ndarray, ref: list[np.ndarray],
+                 ref_lms: np.ndarray) -> float:
+        if self.embedder is None:
+            return float("nan")
+        d = []
+        for i in range(0, len(frames), IDENTITY_EVERY):
+            e1 = self.embedder.embed(frames[i], lms[i])
+            e0 = self.embedder.embed(ref[i], ref_lms[i])
+            if e0 is not None and e1 is not None:
+                d.append(float(np.linalg.norm(e1 - e0)))
+        return float(np.mean(d)) if d else float("nan")
+
+    def clip_rows(self, a: ClipAnalysis, prompts=PROMPTS, temperatures=TEMPERATURES,
+                  follow_source: bool = True) -> list[Row]:
+        ks = sample_ks(a)
+        source = media.FrameSource(a.vinfo, a.frame_times)
+        try:
+            inputs = [source.get(int(a.timemap.src_frame[k])).copy() for k in ks]
+        finally:
+            source.close()
+        lm_in = measure(inputs)
+        p_in_frames = self.read(a, inputs, ks)
+        p_in = np.nanmean(p_in_frames, 0)
+        sig_in = metrics.expression_signature(lm_in)
+        rows = []
+        runs: list[tuple[str, float, GenerateOptions]] = [("lips", 0.0, GenerateOptions(mode=ModelMode.lips))]
+        if follow_source:
+            runs.append(("source", 0.5, GenerateOptions(mode=ModelMode.face)))
+        runs += [(e, t, GenerateOptions(mode=ModelMode.face, emotion=Emotion(e), temperature=t))
+                 for e in prompts for t in temperatures]
+        for name, temp, opts in runs:
+            frames, spent = render_frames(a, opts, ks)
+            p = self.read(a, frames, ks)
+            lm = measure(frames)
+            sig = metrics.expression_signature(lm)
+            deltas = {k: float(np.nanmean(sig[k] - sig_in[k])) for k in sig}
+            target = PROMPT_CLASS.get(name)
+            top_share = float(np.mean(np.nanargmax(p, 1) == CLASSES.index(target))) if target else float("nan")
+            row = Row(a.stem, name, temp, p_in, np.nanmean(p, 0), top_share, deltas,
+                      self.identity(frames, lm, inputs, lm_in), spent * 1000)
+            rows.append(row)
+            log.info("%s %s T=%.1f: %s p=%.2f (in %.2f) top %s reads=%s id=%.3f", a.stem, name, temp,
+                     target, row.p_out[CLASSES.index(target)] if target else float("nan"),
+                     p_in[CLASSES.index(target)] if target else float("nan"), row.top, row.reads, row.identity)
+        return rows
+
+
+# ---------------------------------------------------------------------------------- lip-sync
+def lipsync(stem: str, prompts=PROMPTS, temperature: float = 0.5, max_frames: int | None = None) -> dict[str, float]:
+    """Cross-segment lip-sync r (output opening vs the real second half's) per prompt, and lips mode.
+
+    The first half of the clip is driven by its second half's sound, in process (analysis once,
+    then plan + render of every frame per prompt); openings are measured by the benchmark mesh.
+    """
+    video = SHARED / "videos" / f"{stem}.mp4"
+    split = clips.split_halves(video, clips.WORK_DIR)
+    a = analyse(split.video, split.audio)
+    truth_frames = []
+    info = media.probe(video)
+    for i, _t, rgb in media.iter_frames(info):
+        if i >= split.half_frame:
+            truth_frames.append(rgb)
+        if max_frames is not None and len(truth_frames) >= max_frames:
+            break
+    n = int(a.timemap.n_out) if max_frames is None else min(int(a.timemap.n_out), max_frames)
+    truth = metrics.mouth_opening(measure(truth_frames[:n]))
+    ks = np.arange(n)
+    out: dict[str, float] = {}
+    runs = [("lips", GenerateOptions(mode=ModelMode.lips))]
+    runs += [(e, GenerateOptions(mode=ModelMode.face, emotion=Emotion(e), temperature=temperature)) for e in prompts]
+    for name, opts in runs:
+        frames, _ = render_frames(a, opts, ks)
+        opening = metrics.mouth_opening(measure(frames))
+        out[name] = metrics.pearson(opening, truth)
+        log.info("lipsync %s %s: r %.3f", stem, name, out[name])
+    return out
+
+
+# ---------------------------------------------------------------------------------- sheets
+def _tile(rgb: np.ndarray, lm: np.ndarray, side_px: int, label: str, sub: str = "") -> np.ndarray:
+    from benchmarks.expression_classifier import eye_frame
+
+    mid, _ax, iod = eye_frame(lm)
+    half = 1.25 * iod
+    cx, cy = mid[0], mid[1] + 0.45 * iod
+    s = side_px / (2 * half)
+    m = np.array([[s, 0, side_px / 2 - cx * s], [0, s, side_px / 2 - cy * s]])
+    tile = cv2.warpAffine(rgb, m, (side_px, side_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    for text, y in ((label, 16), (sub, side_px - 6)):
+        if text:
+            cv2.putText(tile, text, (5, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(tile, text, (5, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+    return tile
+
+
+def contact_sheet(a: ClipAnalysis, out_png: Path, k: int | None = None, temperatures=TEMPERATURES,
+                  side_px: int = 200, bench: Bench | None = None) -> Path:
+    """Rows = temperatures, columns = input, lips, six prompts; all on output frame ``k``."""
+    if k is None:
+        ks = sample_ks(a)
+        k = int(ks[len(ks) // 2])
+    ks = np.array([k])
+    lm = a.track.landmarks[a.timemap.src_frame[k]]
+    source = media.FrameSource(a.vinfo, a.frame_times)
+    try:
+        inp = source.get(int(a.timemap.src_frame[k])).copy()
+    finally:
+        source.close()
+    rows = []
+    clf = bench.clf if bench is not None else ExpressionClassifier()
+
+    def sub(img: np.ndarray) -> str:
+        r = clf.read(img, lm)
+        return f"{r.top} {r.probs.max():.2f}"
+
+    lips, _ = render_frames(a, GenerateOptions(mode=ModelMode.lips), ks)
+    for t in temperatures:
+        tiles = [_tile(inp, lm, side_px, "input", sub(inp)), _tile(lips[0], lm, side_px, "lips", sub(lips[0]))]
+        for e in PROMPTS:
+            f, _ = render_frames(a, GenerateOptions(mode=ModelMode.face, emotion=Emotion(e), temperature=t), ks)
+            tiles.append(_tile(f[0], lm, side_px, f"{e} T={t:.1f}", sub(f[0])))
+        rows.append(np.hstack(tiles))
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out_png), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+    return out_png
+
+
+# ---------------------------------------------------------------------------------- report
+def markdown(rows: list[Row]) -> str:
+    """The emotion table, then hits per temperature and per emotion."""
+    lines = ["| clip | prompt | T | classifier: prompt p out (in) | top class | top share | reads | "
+             "expected signatures Δ (milli-IOD) | signs | identity d | ms/frame |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.emotion in ("lips", "source"):
+            continue
+        i = CLASSES.index(r.target)
+        sig = ", ".join(f"{n} {r.deltas.get(n, float('nan')) * 1000:+.0f}" for n, _ in EMOTION_SIGNATURES[r.emotion])
+        ok = r.signs_ok
+        lines.append(f"| {r.clip} | {r.emotion} | {r.temperature:.1f} | {r.p_out[i]:.2f} ({r.p_in[i]:.2f}) | "
+                     f"{r.top} | {r.top_share:.2f} | {'yes' if r.reads else 'no'} | {sig or '—'} | "
+                     f"{'—' if ok is None else ('yes' if ok else 'NO')} | {r.identity:.3f} | {r.ms_per_frame:.0f} |")
+    lines.append("")
+    lines.append(summary(rows))
+    return "\n".join(lines)
+
+
+def summary(rows: list[Row], clips_: tuple[str, ...] = DONE_CLIPS) -> str:
+    out = []
+    temps = sorted({r.temperature for r in rows if r.emotion in PROMPTS})
+    for t in temps:
+        sel = [r for r in rows if r.emotion in PROMPTS and r.temperature == t and r.clip in clips_]
+        per = {e: sum(r.reads for r in sel if r.emotion == e) for e in PROMPTS}
+        n_e = {e: sum(1 for r in sel if r.emotion == e) for e in PROMPTS}
+        out.append(f"T={t:.1f}: {sum(r.reads for r in sel)}/{len(sel)} read on {', '.join(clips_)} — "
+                   + ", ".join(f"{e} {per[e]}/{n_e[e]}" for e in PROMPTS))
+    lips = {r.clip: r.identity for r in rows if r.emotion == "lips"}
+    for clip in sorted(lips):
+        worst = max((r.identity for r in rows if r.clip == clip and r.emotion in PROMPTS and r.temperature == 0.5),
+                    default=float("nan"))
+        out.append(f"identity {clip}: lips {lips[clip]:.3f}, worst prompt at T=0.5 {worst:.3f} "
+                   f"(Δ {worst - lips[clip]:+.3f})")
+    for r in rows:
+        if r.emotion == "source":
+            tv = 0.5 * float(np.abs(r.p_out - r.p_in).sum())
+            out.append(f"follow-source {r.clip}: input {_dist(r.p_in)} → output {_dist(r.p_out)} "
+                       f"(total variation {tv:.3f})")
+    return "\n\n".join(out)
+
+
+def _dist(p: np.ndarray) -> str:
+    order = np.argsort(-p)[:3]
+    return "/".join(f"{CLASSES[i]} {p[i]:.2f}" for i in order)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("clips", nargs="*", default=list(DONE_CLIPS))
+    parser.add_argument("--temperatures", nargs="*", type=float, default=list(TEMPERATURES))
+    parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
+    parser.add_argument("--lipsync", action="store_true", help="also the face-mode cross-segment lip-sync")
+    parser.add_argument("--sheets", type=Path, default=None, help="write contact sheets into this folder")
+    parser.add_argument("--save", type=Path, default=None, help="pickle the rows here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    log.setLevel(logging.INFO)
+    bench = Bench()
+    rows: list[Row] = []
+    for stem in args.clips:
+        a = analyse(SHARED / "videos" / f"{stem}.mp4")
+        rows += bench.clip_rows(a, tuple(args.prompts), tuple(args.temperatures))
+        if args.sheets is not None:
+            contact_sheet(a, args.sheets / f"emotion_{stem}.png", bench=bench)
+    if args.save:
+        with args.save.open("wb") as f:
+            pickle.dump(rows, f)
+    print(markdown(rows))  # noqa: T201
+    if args.lipsync:
+        for stem in args.clips:
+            r = lipsync(stem, tuple(args.prompts))
+            print(f"lip-sync {stem}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items()))  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
