@@ -138,7 +138,7 @@ def analyse(video: Path, drive_path: Path | None = None, cache: bool = True) -> 
     path = CACHE / key
     if cache and path.exists():
         with path.open("rb") as f:
-            return pickle.load(f)
+            return ClipAnalysis(**pickle.load(f))
     config = EngineConfig()
     vinfo = media.probe(video)
     drive = media.load_audio(drive_path)
@@ -160,7 +160,7 @@ def analyse(video: Path, drive_path: Path | None = None, cache: bool = True) -> 
     if cache:
         CACHE.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as f:
-            pickle.dump(a, f)
+            pickle.dump(vars(a), f)  # a plain dict: loadable whichever module runs as __main__
     return a
 
 
@@ -187,8 +187,9 @@ def render_frames(a: ClipAnalysis, options: GenerateOptions, ks: np.ndarray) -> 
     return out, spent / max(len(ks), 1)
 
 
-def sample_ks(a: ClipAnalysis, n: int = SAMPLE_FRAMES) -> np.ndarray:
+def sample_ks(a: ClipAnalysis, n: int | None = None) -> np.ndarray:
     """Evenly spread output frames with a face, after the ease-in, within MAX_SPAN_S."""
+    n = n or SAMPLE_FRAMES
     fps = float(a.timemap.fps)
     lo = int(SKIP_S * fps)
     hi = min(int(a.timemap.n_out), int(MAX_SPAN_S * fps))
@@ -211,6 +212,7 @@ class Bench:
 
     def __init__(self) -> None:
         self.clf = ExpressionClassifier()
+        self.frames = SAMPLE_FRAMES
         try:
             self.embedder: IdentityEmbedder | None = IdentityEmbedder()
         except ImportError as exc:  # pragma: no cover - dev extra missing
@@ -232,7 +234,10 @@ class Bench:
             return float("nan")
         d = []
         for i in range(0, len(frames), IDENTITY_EVERY):
-            e1 = self.embedder.embed(frames[i], lms[i])
+            # The face box comes from the *input's* mesh for both frames: the head has not moved
+            # (face and lips modes keep the pose), and a box that follows a raised brow changes
+            # dlib's 5-point alignment, which alone moves the descriptor by ~0.2.
+            e1 = self.embedder.embed(frames[i], ref_lms[i])
             e0 = self.embedder.embed(ref[i], ref_lms[i])
             if e0 is not None and e1 is not None:
                 d.append(float(np.linalg.norm(e1 - e0)))
@@ -240,7 +245,7 @@ class Bench:
 
     def clip_rows(self, a: ClipAnalysis, prompts=PROMPTS, temperatures=TEMPERATURES,
                   follow_source: bool = True) -> list[Row]:
-        ks = sample_ks(a)
+        ks = sample_ks(a, self.frames)
         source = media.FrameSource(a.vinfo, a.frame_times)
         try:
             inputs = [source.get(int(a.timemap.src_frame[k])).copy() for k in ks]
@@ -309,8 +314,8 @@ def _tile(rgb: np.ndarray, lm: np.ndarray, side_px: int, label: str, sub: str = 
     from benchmarks.expression_classifier import eye_frame
 
     mid, _ax, iod = eye_frame(lm)
-    half = 1.25 * iod
-    cx, cy = mid[0], mid[1] + 0.45 * iod
+    half = 1.6 * iod
+    cx, cy = mid[0], mid[1] + 0.5 * iod
     s = side_px / (2 * half)
     m = np.array([[s, 0, side_px / 2 - cx * s], [0, s, side_px / 2 - cy * s]])
     tile = cv2.warpAffine(rgb, m, (side_px, side_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
@@ -325,8 +330,11 @@ def contact_sheet(a: ClipAnalysis, out_png: Path, k: int | None = None, temperat
                   side_px: int = 200, bench: Bench | None = None) -> Path:
     """Rows = temperatures, columns = input, lips, six prompts; all on output frame ``k``."""
     if k is None:
+        # A talking frame: the source's mouth near its 75th percentile of opening (a closed
+        # mouth hides what a prompt does to speech).
         ks = sample_ks(a)
-        k = int(ks[len(ks) // 2])
+        op = a.track.mouth[a.timemap.src_frame[ks], 0]
+        k = int(ks[np.argmin(np.abs(op - np.quantile(op, 0.75)))])
     ks = np.array([k])
     lm = a.track.landmarks[a.timemap.src_frame[k]]
     source = media.FrameSource(a.vinfo, a.frame_times)
@@ -408,11 +416,13 @@ def main() -> None:
     parser.add_argument("--prompts", nargs="*", default=list(PROMPTS))
     parser.add_argument("--lipsync", action="store_true", help="also the face-mode cross-segment lip-sync")
     parser.add_argument("--sheets", type=Path, default=None, help="write contact sheets into this folder")
+    parser.add_argument("--frames", type=int, default=SAMPLE_FRAMES, help="output frames sampled per clip")
     parser.add_argument("--save", type=Path, default=None, help="pickle the rows here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     log.setLevel(logging.INFO)
     bench = Bench()
+    bench.frames = args.frames
     rows: list[Row] = []
     for stem in args.clips:
         a = analyse(SHARED / "videos" / f"{stem}.mp4")

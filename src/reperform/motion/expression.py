@@ -51,12 +51,25 @@ AU_INDEX = {name: i for i, name in enumerate(AUS)}
 #: Prototype AU intensities of each prompt at full strength (FACS/EMFACS prototypes; weights
 #: below 1 for the secondary units so the primary signature dominates). ``neutral`` has no AUs.
 EMOTION_AUS: dict[Emotion, dict[str, float]] = {
-    Emotion.happy: {"AU6": 0.9, "AU12": 1.0},
-    Emotion.sad: {"AU1": 1.0, "AU4": 0.6, "AU15": 1.0},
-    Emotion.angry: {"AU4": 1.0, "AU5": 0.5, "AU7": 0.8, "AU23": 0.8},
-    Emotion.surprised: {"AU1": 1.0, "AU2": 1.0, "AU5": 0.9, "AU26": 0.8},
-    Emotion.disgusted: {"AU9": 1.0, "AU10": 1.0, "AU15": 0.5},
+    Emotion.happy: {"AU6": 1.0, "AU12": 1.0},
+    Emotion.sad: {"AU1": 1.0, "AU4": 0.5, "AU15": 1.0},
+    Emotion.angry: {"AU4": 1.0, "AU5": 0.4, "AU7": 0.8, "AU23": 1.0},
+    Emotion.surprised: {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU26": 0.7},
+    # Disgust: nose wrinkled and upper lip raised; the brows come down a little and the corners
+    # drop (EMFACS' 9+15 / 10+15 variants, with the 4 that usually comes with them).
+    Emotion.disgusted: {"AU9": 1.0, "AU10": 1.0, "AU4": 0.4, "AU15": 0.5},
     Emotion.neutral: {},
+}
+#: How each prompt changes the speech itself, at full intensity: the gain on the mouth's opening
+#: beyond its closed level (an angry speaker articulates harder, a sad one with less energy) and
+#: on the jaw's travel. Scaled towards 1 with the prompt's intensity; p/b/m seals stay sealed.
+ARTICULATION: dict[Emotion, tuple[float, float]] = {
+    Emotion.happy: (1.05, 1.0),
+    Emotion.sad: (0.7, 0.75),
+    Emotion.angry: (1.3, 1.2),
+    Emotion.surprised: (1.1, 1.1),
+    Emotion.disgusted: (0.9, 0.9),
+    Emotion.neutral: (0.9, 0.9),
 }
 #: The prompt's expression builds up over this long at the start (a face does not snap into a mood).
 EASE_IN_S = 0.3
@@ -102,12 +115,12 @@ def no_blinks(n_frames: int) -> np.ndarray:
 
 
 def intensity_gain(temperature: float) -> float:
-    """AU intensity of a prompt at ``temperature``: 0.2 subtle (~0.35), 0.5 clear (~0.65), 0.9 strong (~1).
+    """AU intensity of a prompt at ``temperature``: 0.1 a hint (0.28), 0.5 clear (0.6), 1 full (1.0).
 
-    Linear with an offset so that even a low temperature shows the prompt; capped at 1, the
-    strongest displacement the renderer's AU model allows while keeping the person recognisable.
+    Linear with an offset so that even a low temperature shows the prompt; 1 is the strongest
+    expression the renderer's AU model draws (a strong but natural one, FACS level D).
     """
-    return float(np.clip(0.15 + 1.0 * float(temperature), 0.0, 1.0))
+    return float(np.clip(0.2 + 0.8 * float(temperature), 0.0, 1.0))
 
 
 def emotion_vector(emotion: Emotion | None) -> np.ndarray:
@@ -218,6 +231,27 @@ def plan_blinks(n_out: int, fps: float, phrases: tuple[tuple[float, float], ...]
         shape = np.where(dt < 0, 1 - np.clip(-dt / close_s, 0, 1), 1 - np.clip(dt / (length - close_s), 0, 1))
         out = np.maximum(out, (shape * shape * (3 - 2 * shape)).astype(np.float32))
         when += float(rng.uniform(*BLINK_GAP_S))
+    return out
+
+
+def articulate(mouth: np.ndarray, closure: np.ndarray, closed: np.ndarray, neutral: np.ndarray,
+               options: GenerateOptions) -> np.ndarray:
+    """Mouth targets ``float32[n, 4]`` with the prompt's articulation (:data:`ARTICULATION`).
+
+    The opening's excursion above the person's closed level and the jaw's around their neutral
+    are scaled; a constant gain leaves *when* the mouth moves untouched (lip-sync correlation
+    is scale-free). Lips mode and no prompt: unchanged.
+    """
+    if options.mode == ModelMode.lips or options.emotion is None:
+        return mouth
+    g_open, g_jaw = ARTICULATION[Emotion(options.emotion)]
+    level = intensity_gain(options.temperature)
+    g_open, g_jaw = 1 + (g_open - 1) * level, 1 + (g_jaw - 1) * level
+    out = np.array(mouth, np.float32, copy=True)
+    out[:, 0] = closed[0] + (out[:, 0] - closed[0]) * g_open
+    out[:, 3] = neutral[3] + (out[:, 3] - neutral[3]) * g_jaw
+    out[np.asarray(closure, bool), 0] = mouth[np.asarray(closure, bool), 0]
+    out[:, 0] = np.maximum(out[:, 0], 0.0)
     return out
 
 

@@ -16,7 +16,7 @@ from ..errors import EngineError
 from ..options import GenerateOptions
 from ..records import ENERGY_SPAN_DB, FaceProfile, FaceTrack, MotionPlan, Prosody, SpeechTimeline, TimeMap
 from .adapt import Range, match_opening_distribution, source_openings, speaker_targets
-from .expression import plan_expression
+from .expression import articulate, plan_expression
 from .head import plan_head
 from .learn import fit_lead, fit_openings
 from .mouth import GRID_S, MouthCurves, plan_mouth_shares
@@ -295,6 +295,7 @@ def plan_motion(
                                                 rng, fps, habit, sound_envelope(speech_tl, n_out, fps), learned_shares)
     mouth = frames["mouth"]
     mouth[:, 0] = frame_opening(frames, rng, fps, habit)
+    mouth = articulate(mouth, frames["closure"], rng.closed, rng.neutral, options)  # the prompt's speech
     log.info(
         "planned %d frames (%s speech, %d phones, %d speaker-measured visemes, %d closures, lead %.0f ms, "
         "acoustic share %s, openings matched to %s)",

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import landmarks as L
 from ..options import Emotion, ModelMode
+from . import eyes, wrinkles
 from .geometry import apply, invert
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,19 @@ FIELD_EPS = 0.02
 #: Grid step of the field (inter-ocular units); the field is smooth at this scale.
 GRID_STEP_IOD = 1 / 40
 #: No mesh point moves further than this (inter-ocular units): identity is kept at any setting.
-MAX_SHIFT_IOD = 0.11
+MAX_SHIFT_IOD = 0.2
 #: Below this displacement (px) the output pixel is the input pixel, bit for bit.
 STILL_PX = 0.05
 #: The ``neutral`` prompt eases in over this many frames (~0.3 s at 25-30 fps; fps is not known here).
 RELAX_EASE_FRAMES = 8
+#: Prompts that also relax the face towards the person's calm face, and by how much of their
+#: intensity: ``neutral`` is that and nothing else; a smile relaxes the brow (a frowning
+#: speaker who smiles stops frowning — the brows of a knit, sad-looking face read as sad above
+#: any mouth).
+RELAX_SHARE = {Emotion.neutral: 1.0, Emotion.happy: 0.6}
+#: The relaxed mouth: down-turned corners are lifted towards the lips' midline (as AU12 would)
+#: by at most this AU12 intensity.
+RELAX_CORNER_AU12 = 0.45
 #: The ``neutral`` prompt pulls a point at most this far (inter-ocular units) towards its median.
 RELAX_MAX_IOD = 0.08
 #: Share of the lid gap an added blink closes at its peak (the upper lid meets the lower one; the
@@ -127,39 +136,39 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         outer = t[list(BROW_OUTER[side])].mean(0)
         k_in = _kernel(t, inner, 0.2, 0.22) * above
         k_out = _kernel(t, outer, 0.2, 0.22) * above
-        d[_A["AU1"], :, 1] -= 0.10 * k_in
-        d[_A["AU2"], :, 1] -= 0.09 * k_out
+        d[_A["AU1"], :, 1] -= 0.18 * k_in
+        d[_A["AU2"], :, 1] -= 0.16 * k_out
         d[_A["AU2"], :, 0] += 0.01 * s * k_out
         # Brow lowerer: brows down and together (the frown), strongest at the inner end.
         k_frown = _kernel(t, inner, 0.24, 0.22) * above
-        d[_A["AU4"], :, 1] += 0.08 * k_frown
-        d[_A["AU4"], :, 0] -= 0.06 * s * k_frown
+        d[_A["AU4"], :, 1] += 0.12 * k_frown
+        d[_A["AU4"], :, 0] -= 0.08 * s * k_frown
         up, lo, crease = list(UPPER_LID[side]), list(LOWER_LID[side]), list(LID_CREASE[side])
         gap = np.linalg.norm(t[lo] - t[up], axis=1)
         shape = np.sin(np.linspace(0.15, np.pi - 0.15, len(up)))  # lids move most at their middle
-        # Upper lid raiser: the lid lifts by up to ~45 % of the gap, the crease above a little less.
-        d[_A["AU5"], up, 1] -= 0.45 * gap * shape
-        d[_A["AU5"], crease, 1] -= 0.25 * gap * shape
+        # Upper lid raiser: not a warp — the lid uncovers eyeball (:mod:`.eyes`); only the brow
+        # region above the crease lifts a little with it.
+        d[_A["AU5"], crease, 1] -= 0.05 * gap * shape
         # Cheek raiser: the cheek apple rises and pushes the lower lid up (the Duchenne squint).
         centre = t[CHEEK[side]]
         k_cheek = _kernel(t, centre, 0.22, 0.16) * below_eye * (1 - _smoothstep((t[:, 1] - mouth_y) / 0.1))
-        d[_A["AU6"], :, 1] -= 0.08 * k_cheek
+        d[_A["AU6"], :, 1] -= 0.11 * k_cheek
         d[_A["AU6"], :, 0] += 0.01 * s * k_cheek
-        d[_A["AU6"], lo, 1] -= 0.22 * gap * shape
+        d[_A["AU6"], lo, 1] -= 0.3 * gap * shape
         # Lid tightener: the lower lid rises and straightens, the upper one drops slightly.
-        d[_A["AU7"], lo, 1] -= 0.3 * gap * shape
+        d[_A["AU7"], lo, 1] -= 0.35 * gap * shape
         d[_A["AU7"], up, 1] += 0.1 * gap * shape
         # Nose wrinkler: the wings and the skin beside them rise; the inner brows come down a bit.
         k_nose = _kernel(t, t[NOSE_WING[side]], 0.09, 0.12) * (t[:, 1] < sub_y)
-        d[_A["AU9"], :, 1] -= 0.05 * k_nose
+        d[_A["AU9"], :, 1] -= 0.07 * k_nose
         d[_A["AU9"], :, 1] += 0.03 * _kernel(t, inner, 0.16, 0.2) * above
         # Lip corners: pulled up and back (AU12), pulled down (AU15); width itself is planned.
         c = t[list(CORNERS[side])].mean(0)
         k_corner = _kernel(t, c, 0.13, 0.12)
         k_fold = _kernel(t, c + np.array([0.05 * s, -0.2]), 0.16, 0.2) * below_eye  # nasolabial bulge
-        d[_A["AU12"], :, 1] -= 0.085 * k_corner + 0.035 * k_fold
+        d[_A["AU12"], :, 1] -= 0.16 * k_corner + 0.06 * k_fold
         d[_A["AU12"], :, 0] += 0.01 * s * k_fold
-        d[_A["AU15"], :, 1] += 0.07 * k_corner
+        d[_A["AU15"], :, 1] += 0.12 * k_corner
         d[_A["AU15"], :, 0] -= 0.01 * s * k_corner
     # Upper lip raiser: the upper lip and the skin under the nose rise, the lower lip stays.
     # The inner lip edge moves only a little: the lip rolls up and thins (the teeth below it are
@@ -174,12 +183,12 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
     ramp = _smoothstep((t[:, 1] - sub_y) / max(lip_top[1] - sub_y, 1e-3))
     zone = (t[:, 1] < lip_top[1] + 0.02) & (t[:, 1] > nose_y - 0.05)
     raise_ = np.where(upper > 0, upper, np.where(zone, ramp, 0.0)) * k_lip
-    d[_A["AU10"], :, 1] -= 0.11 * raise_
+    d[_A["AU10"], :, 1] -= 0.13 * raise_
     # Lip tightener: red lips thin (outer contours move towards the lip line), corners in.
     outer_up = [i for i in L.LIPS_OUTER if i in UPPER_LIP]
     outer_lo = [i for i in L.LIPS_OUTER if i in LOWER_LIP]
-    d[_A["AU23"], outer_up, 1] += 0.025
-    d[_A["AU23"], outer_lo, 1] -= 0.03
+    d[_A["AU23"], outer_up, 1] += 0.04
+    d[_A["AU23"], outer_lo, 1] -= 0.045
     # Jaw drop is carried by the mouth targets (see mouth_target_offsets): no warp here.
     return d
 
@@ -188,10 +197,10 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
 #: Jaw drop opens the mouth and lowers the chin; the smile widens the mouth, the tightener and the
 #: depressor narrow it slightly.
 MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
-    "AU12": (0.0, 0.07, 0.0, 0.0),
+    "AU12": (0.0, 0.10, 0.0, 0.0),
     "AU15": (0.0, -0.015, 0.0, 0.0),
     "AU23": (0.0, -0.04, 0.0, 0.0),
-    "AU26": (0.07, 0.0, 0.0, 0.09),
+    "AU26": (0.12, 0.0, 0.0, 0.12),
 }
 
 
@@ -269,6 +278,12 @@ class ExpressionWarp:
             norm = np.linalg.norm(pull, axis=1, keepdims=True)
             pull *= np.minimum(1.0, RELAX_MAX_IOD / np.maximum(norm, 1e-9))
             d += level * pull
+            # Corners below the lips' midline (a down-turned mouth) come up towards it.
+            mid = 0.5 * (n_cur[13, 1] + n_cur[14, 1])
+            droop = float(np.mean([n_cur[c, 1] for c in L.MOUTH_CORNERS]) - mid)
+            if droop > 0:
+                au12 = min(droop / 0.16, RELAX_CORNER_AU12) * level
+                d += au12 * self.basis[_A["AU12"]]
         norm = np.linalg.norm(d, axis=1, keepdims=True)
         return d * np.minimum(1.0, MAX_SHIFT_IOD / np.maximum(norm, 1e-9))
 
@@ -347,11 +362,26 @@ class ExpressionWarp:
             out, box = self._apply_field(out, n_cur, m_cur, disp, box, inplace)
             inplace = inplace or out is not frame
         b = float(self.blink[k]) if k < len(self.blink) else 0.0
-        if b > 1e-3:
-            lids = n_cur[:N_HANDLES] + disp
+        face = np.array(n_cur[:, :2], np.float64, copy=True)
+        face[:N_HANDLES] += disp
+        au = np.clip(self.au[k], 0.0, 1.0) if k < len(self.au) else np.zeros(len(AUS))
+        # Wide eyes give way to a blink (the lid closes from where it rests).
+        wide = float(au[_A["AU5"]]) * (1.0 - float(np.clip(b / 0.3, 0.0, 1.0)))
+        if wide > 1e-3:
             for side in (0, 1):
-                out, box = self._blink(out, b, lids, side, m_cur, box, inplace)
+                out, box = eyes.widen(out, face, m_cur, wide, side, box, inplace)
                 inplace = inplace or out is not frame
+        if b > 1e-3:
+            for side in (0, 1):
+                out, box = self._blink(out, b, face[:N_HANDLES], side, m_cur, box, inplace)
+                inplace = inplace or out is not frame
+        out, sbox = wrinkles.shade(out, face, au, m_cur, inplace=inplace)
+        inplace = inplace or out is not frame
+        box = _union(box, sbox)
+        if self.relax > 0:
+            level = self.relax * min(1.0, (k + 1) / RELAX_EASE_FRAMES)
+            out, sbox = wrinkles.smooth_creases(out, face, m_cur, level, inplace=inplace)
+            box = _union(box, sbox)
         return out, box
 
     def _blink(self, frame: np.ndarray, b: float, lm: np.ndarray, side: int, m_cur: np.ndarray,
@@ -480,6 +510,15 @@ class ExpressionWarp:
         return out, wbox
 
 
+def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None):
+    """The box holding both boxes (either may be None)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
 def adjust_targets(targets: np.ndarray, au: np.ndarray, closure: np.ndarray) -> np.ndarray:
     """Mouth targets with the planned AUs' jaw/width offsets; p/b/m closures stay sealed.
 
@@ -501,8 +540,10 @@ def from_plan(template: np.ndarray, plan: object, options: object | None) -> Exp
     if options is None or mode == ModelMode.lips:
         return None
     relax = 0.0
-    if getattr(options, "emotion", None) == Emotion.neutral:
-        relax = float(np.clip(0.15 + float(getattr(options, "temperature", 0.5)), 0.0, 1.0))
+    emotion = getattr(options, "emotion", None)
+    gain = float(np.clip(0.2 + 0.8 * float(getattr(options, "temperature", 0.5)), 0.0, 1.0))
+    if emotion in RELAX_SHARE:
+        relax = RELAX_SHARE[emotion] * gain
     au, blink = plan.au, plan.blink  # type: ignore[attr-defined]
     if relax == 0.0 and not np.any(au) and not np.any(blink):
         return None
