@@ -18,7 +18,7 @@ PROMPT_AUS = {
     Emotion.sad: {"AU1", "AU4", "AU15"},
     Emotion.angry: {"AU4", "AU5", "AU7", "AU23"},
     Emotion.surprised: {"AU1", "AU2", "AU5", "AU26"},
-    Emotion.disgusted: {"AU9", "AU10", "AU15"},
+    Emotion.disgusted: {"AU4", "AU9", "AU10", "AU15"},
     Emotion.neutral: set(),
 }
 

@@ -55,8 +55,8 @@ CHEEK_LIGHT, CHEEK_LIGHT_SIGMA = 0.06, 0.08
 CREASE_FROM = 0.15
 CREASE_FULL = 0.6
 #: ``neutral``'s crease ironing: blur radius (inter-ocular units) and largest blend share.
-IRON_SIGMA_IOD = 0.03
-IRON_SHARE = 0.6
+IRON_SIGMA_IOD = 0.04
+IRON_SHARE = 0.75
 
 # Mesh contours used to place the lines (MediaPipe indices; subject's right side first).
 _BROW_TOP = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
@@ -292,7 +292,8 @@ def smooth_creases(frame: np.ndarray, p_norm: np.ndarray, m_cur: np.ndarray, lev
     top = p_norm[list(_BROW_TOP)]
     mx = (r_in[0] + l_in[0]) / 2
     # Soft mask: the glabella (between the inner brows, down to the nose root) and the forehead band.
-    blobs = [(np.array([mx, (min(r_in[1], l_in[1]) + p_norm[_NOSE_ROOT, 1]) / 2]), 0.09, 0.09),
+    y_top = min(r_in[1], l_in[1]) - 0.1
+    blobs = [(np.array([mx, (y_top + p_norm[_NOSE_ROOT, 1]) / 2]), 0.1, 0.14),
              (np.array([mx, float(top[:, 1].min()) - 0.2]), 0.45, 0.1)]
     corners = np.concatenate([[c - [sx * 2, sy * 2], c + [sx * 2, sy * 2]] for c, sx, sy in blobs])
     pts = apply(img_from_norm, corners)
