@@ -54,7 +54,7 @@ EMOTION_AUS: dict[Emotion, dict[str, float]] = {
     Emotion.happy: {"AU6": 1.0, "AU12": 1.0},
     Emotion.sad: {"AU1": 1.0, "AU4": 0.5, "AU15": 1.0},
     Emotion.angry: {"AU4": 1.0, "AU5": 0.4, "AU7": 0.8, "AU23": 1.0},
-    Emotion.surprised: {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU26": 0.7},
+    Emotion.surprised: {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU26": 1.0},
     # Disgust: nose wrinkled and upper lip raised; the brows come down a little and the corners
     # drop (EMFACS' 9+15 / 10+15 variants, with the 4 that usually comes with them).
     Emotion.disgusted: {"AU9": 1.0, "AU10": 1.0, "AU4": 0.4, "AU15": 0.5},

@@ -183,7 +183,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
     ramp = _smoothstep((t[:, 1] - sub_y) / max(lip_top[1] - sub_y, 1e-3))
     zone = (t[:, 1] < lip_top[1] + 0.02) & (t[:, 1] > nose_y - 0.05)
     raise_ = np.where(upper > 0, upper, np.where(zone, ramp, 0.0)) * k_lip
-    d[_A["AU10"], :, 1] -= 0.13 * raise_
+    d[_A["AU10"], :, 1] -= 0.15 * raise_
     # Lip tightener: red lips thin (outer contours move towards the lip line), corners in.
     outer_up = [i for i in L.LIPS_OUTER if i in UPPER_LIP]
     outer_lo = [i for i in L.LIPS_OUTER if i in LOWER_LIP]
@@ -200,7 +200,7 @@ MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
     "AU12": (0.0, 0.10, 0.0, 0.0),
     "AU15": (0.0, -0.015, 0.0, 0.0),
     "AU23": (0.0, -0.04, 0.0, 0.0),
-    "AU26": (0.12, 0.0, 0.0, 0.12),
+    "AU26": (0.16, 0.0, 0.0, 0.14),
 }
 
 
