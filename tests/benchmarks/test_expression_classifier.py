@@ -81,3 +81,18 @@ def test_the_crop_follows_the_haar_box_fer_would_use(media_dir):
         lms = [fm.landmarks(f) for f in frames]
     cy, side = ec.calibrate_box(frames, lms)
     assert abs(cy - ec.HAAR_CENTRE_Y_IOD) < 0.06 and abs(side - ec.HAAR_SIDE_IOD) < 0.35
+
+
+def test_a_prompt_is_read_as_top_class_or_by_a_gain_over_the_input():
+    from benchmarks.emotion_bench import Row, summary
+
+    def row(emotion, p_in, p_out, clip="videoretalking_2"):
+        return Row(clip, emotion, 0.5, np.asarray(p_in, float), np.asarray(p_out, float), 0.0)
+
+    base = [0.30, 0.01, 0.2, 0.01, 0.28, 0.05, 0.15]  # angry, disgust, fear, happy, sad, surprise, neutral
+    assert row("angry", base, base).reads  # already the top class
+    assert not row("sad", base, base).reads  # second, no gain
+    assert row("disgusted", base, [0.28, 0.07, 0.2, 0.01, 0.28, 0.05, 0.11]).reads  # +0.06
+    assert not row("disgusted", base, [0.28, 0.055, 0.2, 0.01, 0.28, 0.05, 0.125]).reads  # +0.045: not enough
+    text = summary([row("angry", base, base), row("sad", base, base)])
+    assert "T=0.5: 1/2 read" in text and "angry 1/1" in text and "sad 0/1" in text
