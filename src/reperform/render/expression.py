@@ -15,6 +15,9 @@ head nor the background moves), evaluated on a coarse grid over the face ROI, in
 fixed-point step and applied with ``cv2.remap``. An added blink is not a smooth field — a lid
 edge occludes — so it is drawn separately: the upper lid slides down over the eye
 (:meth:`ExpressionWarp._blink`).
+Shape is half of an expression: after the warp, :mod:`.eyes` opens the eyes wide by uncovering
+eyeball (AU5), and :mod:`.wrinkles` shades the creases and folds each AU makes on the person's own
+skin (and, for ``neutral`` and the smile's relaxed brow, irons the person's own frown lines).
 The warp runs on the lips renderer's output, with the mouth points at their re-performed
 positions, so lip corners lift or drop together with the synthesised mouth. Jaw drop (AU26) and
 mouth width (AU12/AU23) are not warped: they become offsets of the lips plan's mouth targets

@@ -58,7 +58,8 @@ def _lid_curves(lm: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 def widen(frame: np.ndarray, lm: np.ndarray, m_cur: np.ndarray, level: float, side: int, box,
           inplace: bool = False):
-    """Raise eye ``side``'s upper lid by ``level`` (0..1 of RAISE_SHARE of the gap); returns (frame, box).
+    """Raise eye ``side``'s upper lid by ``level`` (0..1; 1 shows SCLERA_SHOW_IRIS of white above the
+    iris, at least MIN_RAISE_SHARE of the gap, at most MAX_RAISE_IOD); returns (frame, box).
 
     ``lm`` are the frame's normalised landmarks (478 with the iris points), ``m_cur`` image →
     normalised.
