@@ -37,6 +37,32 @@ AUDIO_CHUNK = 1024  # AAC frame size
 ENCODE_QUEUE_FRAMES = 4
 
 
+def add_audio_stream(container: av.container.OutputContainer) -> av.AudioStream:
+    """The output's AAC stereo stream (the one audio format every output has)."""
+    stream = container.add_stream("aac", rate=OUTPUT_RATE)
+    stream.layout = "stereo"
+    stream.bit_rate = AUDIO_BITRATE
+    return stream
+
+
+def encode_audio(container: av.container.OutputContainer, stream: av.AudioStream,
+                 audio: np.ndarray | None, n_total: int) -> None:
+    """Encode ``n_total`` samples of stereo float ``audio`` (padded with silence, cut to length)."""
+    data = np.zeros((2, n_total), np.float32)
+    if audio is not None and audio.size:
+        n = min(n_total, audio.shape[1])
+        data[:, :n] = audio[:, :n]
+    for start in range(0, n_total, AUDIO_CHUNK):
+        chunk = np.ascontiguousarray(data[:, start : start + AUDIO_CHUNK])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate = OUTPUT_RATE
+        frame.pts = start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
 def check_writable(output: Path) -> None:
     """Fail early (before hours of work) if the output cannot be created."""
     parent = output.parent if str(output.parent) else Path(".")
@@ -57,8 +83,11 @@ class Mp4Writer:
     """
 
     def __init__(
-        self, output: str | Path, width: int, height: int, fps: Fraction, audio: np.ndarray | None, n_frames: int
+        self, output: str | Path, width: int, height: int, fps: Fraction, audio: np.ndarray | None, n_frames: int,
+        *, with_audio: bool = True,
     ) -> None:
+        """``with_audio=False`` writes a video-only file: a chunk of a longer output, whose sound is
+        muxed once over the whole length when the chunks are joined (:mod:`media.join`)."""
         self.output = Path(output)
         check_writable(self.output)
         self._part = self.output.with_name(f".{self.output.name}.{os.getpid()}.part")
@@ -79,9 +108,7 @@ class Mp4Writer:
         self._v.time_base = Fraction(1, 1) / self._fps
         self._v.options = {"preset": X264_PRESET, "crf": X264_CRF, "movflags": "+faststart"}
         self._v.codec_context.thread_count = 0
-        self._a = self._c.add_stream("aac", rate=OUTPUT_RATE)
-        self._a.layout = "stereo"
-        self._a.bit_rate = AUDIO_BITRATE
+        self._a = add_audio_stream(self._c) if with_audio else None
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=ENCODE_QUEUE_FRAMES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._encode_loop, name="mp4-encode", daemon=True)
@@ -123,20 +150,8 @@ class Mp4Writer:
             self._thread.join()
 
     def _write_audio(self) -> None:
-        n_total = int(round(self._written / float(self._fps) * OUTPUT_RATE))
-        data = np.zeros((2, n_total), np.float32)
-        if self._audio is not None and self._audio.size:
-            n = min(n_total, self._audio.shape[1])
-            data[:, :n] = self._audio[:, :n]
-        for start in range(0, n_total, AUDIO_CHUNK):
-            chunk = np.ascontiguousarray(data[:, start : start + AUDIO_CHUNK])
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-            frame.sample_rate = OUTPUT_RATE
-            frame.pts = start
-            for packet in self._a.encode(frame):
-                self._c.mux(packet)
-        for packet in self._a.encode(None):
-            self._c.mux(packet)
+        if self._a is not None:
+            encode_audio(self._c, self._a, self._audio, int(round(self._written / float(self._fps) * OUTPUT_RATE)))
 
     def close(self) -> Path:
         """Finalise and move into place; returns the output path."""
