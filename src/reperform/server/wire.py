@@ -9,12 +9,14 @@ problem. Pure functions, no FastAPI: the job runner uses :func:`to_generate_opti
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, InvalidOptions
 from ..options import Emotion, GenerateOptions, ModelMode, SyncMode
+from ..storage import MAX_NAME_BYTES
 
 #: Models this server accepts → ModelInfo fields. lipsync-* are served by lips mode.
 MODELS: dict[str, dict[str, str]] = {
@@ -29,7 +31,14 @@ MODELS: dict[str, dict[str, str]] = {
 REACT_MODES = [m.value for m in ModelMode]
 #: sync's limit on a TTS script (characters).
 MAX_SCRIPT_CHARS = 5000
-OUTPUT_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+#: sync allows 255 characters, but the name becomes the file ``<name>.mp4`` in the store, and a file
+#: name holds at most 255 bytes: so 251 — longer names would fail only after the whole job ran.
+MAX_OUTPUT_FILE_NAME = MAX_NAME_BYTES - len(".mp4")
+#: Matched with ``fullmatch`` (``$`` would let a trailing newline through into the file name).
+OUTPUT_FILE_NAME_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_OUTPUT_FILE_NAME}}}")
+#: Deepest nesting a JSON body may have. Real bodies nest 4 deep; the limit keeps every later
+#: recursive walk (the JSON column, response rendering) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
 #: Price used by /v2/analyze/cost, USD per output second (an estimate; self-hosted runs are free).
 PRICE_PER_S_USD = {"react-1": 0.05, "lipsync-2": 0.05, "lipsync-2-pro": 0.083}
 #: Legacy and not-yet-used option keys: accepted and ignored, as sync does for old clients.
@@ -65,13 +74,64 @@ class GenerateRequest:
                 "webhook_url": self.webhook_url, "output_file_name": self.output_file_name}
 
 
+class _NonFinite(Exception):  # noqa: N818 - internal signal, never leaves strict_loads
+    """A NaN or infinite number met while parsing."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)  # "1e400" parses to inf without ever being spelled "Infinity"
+    if not math.isfinite(value):
+        raise _NonFinite(text[:40])
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def strict_loads(data: bytes | str, what: str = "the body") -> Any:
+    """Parse JSON the way the wire needs it, or raise :class:`WireError` (400), never anything else.
+
+    Python's parser accepts things a request must not carry: ``NaN``/``Infinity`` (and ``1e400``,
+    which overflows to infinity) would be stored, then break every later response of that job,
+    since responses are strict JSON. Its failures — invalid UTF-8, nesting deeper than the
+    recursion limit, integers over the 4300-digit conversion limit — raise exceptions that are
+    not ``JSONDecodeError`` and would otherwise surface as 500s.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except UnicodeDecodeError:
+        raise WireError(f"{what} is not valid UTF-8") from None
+    except _NonFinite as exc:
+        raise WireError(f"{what} holds a non-finite number ({exc.args[0]}); only finite numbers are "
+                        f"allowed") from None
+    except json.JSONDecodeError as exc:
+        raise WireError(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise WireError(f"{what} is nested too deeply (at most {MAX_JSON_DEPTH} levels)") from None
+    except ValueError as exc:  # an integer too long to convert, and anything else the parser refuses
+        raise WireError(f"{what} holds a value that cannot be read: {str(exc)[:120]}") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise WireError(f"{what} is nested too deeply (at most {MAX_JSON_DEPTH} levels)")
+    return value
+
+
 def loads_maybe(value: Any, what: str) -> Any:
     """Multipart forms carry nested objects as JSON strings; JSON bodies carry them as objects."""
     if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise WireError(f"{what} must be JSON: {exc.msg}") from None
+        return strict_loads(value, what)
     return value
 
 
@@ -150,8 +210,9 @@ def parse_generate(body: Any) -> GenerateRequest:
     if webhook is not None and (not isinstance(webhook, str) or not re.match(r"^https?://[^\s/]+", webhook)):
         problems.append("webhookUrl must be an http(s) URL")
     name = body.get("outputFileName")
-    if name is not None and (not isinstance(name, str) or not OUTPUT_FILE_NAME_RE.match(name)):
-        problems.append("outputFileName may only hold letters, digits, '_' and '-' (at most 255)")
+    if name is not None and (not isinstance(name, str) or not OUTPUT_FILE_NAME_RE.fullmatch(name)):
+        problems.append(f"outputFileName may only hold letters, digits, '_' and '-' "
+                        f"(1 to {MAX_OUTPUT_FILE_NAME} of them)")
     if problems:
         raise WireError("; ".join(problems), messages=problems)
     request = GenerateRequest(model=model, input=items, options=options, segments=segments or None,
