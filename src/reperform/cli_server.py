@@ -1,4 +1,4 @@
-"""Service commands: ``serve``, ``worker`` and ``keys create``.
+"""Service commands: ``serve``, ``worker`` and ``keys create|list|revoke``.
 
 Mounted into the main CLI by ``reperform.cli``; also runnable on its own as
 ``python -m reperform.cli_server ...``. Each command builds :class:`~reperform.settings.Settings`
@@ -113,7 +113,7 @@ def keys_create(
     from .jobs.store import JobStore
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     store = JobStore(settings.db_url)
     try:
         new = store.create_key(name, org)
@@ -123,9 +123,45 @@ def keys_create(
     finally:
         store.close()
     typer.echo(new.secret)
+    typer.echo(f"key id: {new.key_id} (for `reperform keys revoke`)", err=True)
     typer.echo(f"organisation: {new.org_id}", err=True)
     typer.echo(f"webhook signing secret: {new.webhook_secret}", err=True)
     typer.echo("store the key now: it cannot be shown again", err=True)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List the keys: id, printed prefix, name, organisation, created, revoked. Secrets are not stored."""
+    from .jobs.store import JobStore
+
+    store = JobStore(_settings(data_dir=data_dir, database_url=database_url).db_url)
+    try:
+        for k in store.list_keys():
+            typer.echo(f"{k.id}  {k.prefix}…  {k.name!r}  org {k.org_id}  {k.created_at:%Y-%m-%d %H:%M}"
+                       f"{'  REVOKED' if k.revoked else ''}")
+    finally:
+        store.close()
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="the key id, the key itself, or its printed prefix (rp_xxxxx)")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key: requests with it get 401 (running servers notice within 10 s)."""
+    from .jobs.store import AUTH_CACHE_S, JobStore
+
+    store = JobStore(_settings(data_dir=data_dir, database_url=database_url).db_url)
+    try:
+        revoked = store.revoke_key(key)
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(f"revoked key {revoked.id} ({revoked.prefix}…, {revoked.name!r}); running servers refuse it "
+               f"within {AUTH_CACHE_S:.0f} s", err=True)
 
 
 app.command()(serve)

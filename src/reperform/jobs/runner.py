@@ -129,12 +129,13 @@ class _Lease:
         self._beat(*pending)
 
 
-def _materialize(ctx: JobContext, item: dict[str, Any], dest: Path, error: type[InputError]) -> Path:
-    """A local file for an input item (stored asset or URL)."""
+def _materialize(ctx: JobContext, org_id: str, item: dict[str, Any], dest: Path,
+                 error: type[InputError]) -> Path:
+    """A local file for an input item: a stored asset of the job's organisation, or a URL."""
     from ..server.fetch import fetch
 
     if item.get("assetId"):
-        asset = ctx.store.get_asset(item["assetId"])
+        asset = ctx.store.get_asset(str(item["assetId"]), org_id)
         if asset is None:
             raise error(f"asset {item['assetId']} does not exist")
         ctx.storage.get_file(asset.key, dest)
@@ -144,13 +145,14 @@ def _materialize(ctx: JobContext, item: dict[str, Any], dest: Path, error: type[
                  allow_private=s.allow_private_urls, error=error)
 
 
-def _inputs(ctx: JobContext, job_input: list[dict[str, Any]], work: Path) -> tuple[Path, Path, str | None]:
+def _inputs(ctx: JobContext, org_id: str, job_input: list[dict[str, Any]],
+            work: Path) -> tuple[Path, Path, str | None]:
     """Download or synthesise the inputs, then sniff them: the bytes decide what they are."""
     from ..server.fetch import AudioInaccessible, VideoInaccessible
     from ..server.wire import text_script
 
     video_item = next(i for i in job_input if i.get("type") in ("video", "image"))
-    video = _materialize(ctx, video_item, work / "video.bin", VideoInaccessible)
+    video = _materialize(ctx, org_id, video_item, work / "video.bin", VideoInaccessible)
     vinfo = api.probe(video)
     if vinfo.kind == "audio":
         raise VideoMissing("the video input has no video stream or picture")
@@ -168,7 +170,7 @@ def _inputs(ctx: JobContext, job_input: list[dict[str, Any]], work: Path) -> tup
             audio = api.synthesize_speech(script, work / "speech.wav", voice=DEFAULT_VOICE)
         return video, Path(audio), script
     audio_item = next(i for i in job_input if i.get("type") == "audio")
-    audio = _materialize(ctx, audio_item, work / "audio.bin", AudioInaccessible)
+    audio = _materialize(ctx, org_id, audio_item, work / "audio.bin", AudioInaccessible)
     ainfo = api.probe(audio)
     if not ainfo.has_audio:
         raise AudioMissing("the audio input has no audio stream")
@@ -195,7 +197,7 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
     finished = False  # True once this attempt has ended the job (its compare-and-set won)
     try:
         with _Lease(ctx, job_id, owner) as lease:
-            video, audio, script = _inputs(ctx, job.input, work)
+            video, audio, script = _inputs(ctx, job.org_id, job.input, work)
             options = to_generate_options(job.model, job.options, text=script)
             out = work / "output.mp4"
             api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config())
@@ -217,9 +219,10 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
         log.info("job %s: FAILED %s: %s", job_id, exc.code, exc.message)
         finished = ctx.store.fail(job_id, owner, exc.message, exc.code)
     except Exception as exc:  # a bug or environment problem: fail the job, keep the worker alive
+        # The client sees the kind of failure only: the message may name this server's paths.
         log.exception("job %s: internal error", job_id)
-        finished = ctx.store.fail(job_id, owner, f"internal error: {exc.__class__.__name__}: {exc}",
-                                  EngineError.code)
+        finished = ctx.store.fail(job_id, owner, f"internal error ({exc.__class__.__name__}); the server's "
+                                  f"log has the details", EngineError.code)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not finished:  # the lease was lost: the attempt that owns the job now finishes it
@@ -229,6 +232,24 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
     shutil.rmtree(work.parent, ignore_errors=True)
     on_terminal(ctx, job_id)
     return claim
+
+
+#: Fairest claimable jobs a Celery task tries before falling back to the job its message named.
+FAIR_CANDIDATES = 8
+
+
+def execute_fairly(ctx: JobContext, hint_job_id: str) -> Claim:
+    """Run the job that is fairest to run now, which need not be the one the message named.
+
+    Celery delivers messages in the order jobs were created, so one organisation's big batch
+    would otherwise occupy every worker until it is done. There is one message per job, so
+    treating each message as "run one job" still runs every job; when nothing is claimable, the
+    named job is tried as before (BUSY → the task retries, so an expired lease is re-run).
+    """
+    for job_id in ctx.store.claimable(FAIR_CANDIDATES):
+        if execute(ctx, job_id) is Claim.CLAIMED:
+            return Claim.CLAIMED
+    return execute(ctx, hint_job_id)
 
 
 def on_terminal(ctx: JobContext, job_id: str) -> None:

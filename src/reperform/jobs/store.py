@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import os
 import secrets
 import time
 import uuid
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, make_url, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import InputError
 from .db import ApiKey, Asset, Batch, Job, Meta, Org, WebhookDelivery, create_tables, make_engine, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,37 @@ DEFAULT_MAX_ATTEMPTS = 3
 AUTH_CACHE_S = 10.0
 #: Assets never change once stored, so their rows are cached (bounded; responses echo their URLs).
 ASSET_CACHE_SIZE = 4096
+#: The SQLite database holds the webhook and URL-signing secrets: readable by its owner only.
+PRIVATE_FILE_MODE = 0o600
+
+
+class UnknownAsset(InputError):
+    """An input names an asset that does not exist *for this organisation* (foreign ids included)."""
+
+
+class QueueFull(InputError):
+    """The organisation already has as many queued and running jobs as it may."""
+
+    code = "concurrency_limit_reached"
+    http_status = 429
+
+
+def _private_sqlite_file(db_url: str) -> None:
+    """Create the SQLite file (and fix an existing one, with its WAL and shared-memory files) as 0600.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates later the database file's mode, so
+    setting it on the database before the first connection covers all three.
+    """
+    path = make_url(db_url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            if os.path.exists(name) and os.stat(name).st_mode & 0o077:
+                os.chmod(name, PRIVATE_FILE_MODE)
+        except OSError as exc:  # not our file: say so rather than refuse to start
+            log.warning("cannot make %s private (%s); its secrets are readable by others", name, exc)
 
 
 class Claim(enum.Enum):
@@ -72,6 +105,8 @@ class JobStore:
     """The database behind the service. Thread-safe; one instance per process."""
 
     def __init__(self, db_url: str) -> None:
+        if db_url.startswith("sqlite"):
+            _private_sqlite_file(db_url)
         self.engine = make_engine(db_url)
         create_tables(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
@@ -145,6 +180,29 @@ class JobStore:
         self._auth_cache[digest] = (key, time.monotonic() + AUTH_CACHE_S)
         return key
 
+    def list_keys(self) -> list[ApiKey]:
+        """Every key (hashes only: secrets are never stored), oldest first."""
+        with self.session() as s:
+            return list(s.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+
+    def revoke_key(self, ident: str) -> ApiKey:
+        """Revoke one key named by its id, its full secret, or its printed prefix (``rp_xxxxx``).
+
+        Raises ``KeyError`` when nothing or more than one key matches. Other server processes
+        stop accepting the key when their authentication cache expires (``AUTH_CACHE_S``).
+        """
+        cond = or_(ApiKey.id == ident, ApiKey.key_hash == hash_key(ident), ApiKey.prefix == ident)
+        with self.session() as s, s.begin():
+            matches = list(s.scalars(select(ApiKey).where(cond)))
+            if not matches:
+                raise KeyError(f"no API key matches {ident!r}")
+            if len(matches) > 1:
+                raise KeyError(f"{ident!r} matches {len(matches)} keys; give the key id instead")
+            key = matches[0]
+            key.revoked = True
+        self._auth_cache.clear()
+        return key
+
     def org(self, org_id: str) -> Org | None:
         with self.session() as s:
             return s.get(Org, org_id)
@@ -153,19 +211,52 @@ class JobStore:
 
     def create_job(self, *, org_id: str, api_key_id: str, model: str, input: list[Any],
                    options: dict[str, Any] | None, segments: list[Any] | None, webhook_url: str | None,
-                   output_file_name: str | None, batch_id: str | None = None,
-                   request_id: str | None = None, session: Session | None = None) -> Job:
+                   output_file_name: str | None, max_active: int | None = None) -> Job:
+        """A PENDING job. Raises :class:`UnknownAsset` for an asset the organisation does not own and
+        :class:`QueueFull` when it would hold more than ``max_active`` queued or running jobs."""
+        with self.session() as s, s.begin():
+            self._lock_org(s, org_id)
+            job = self._add_job(s, org_id=org_id, api_key_id=api_key_id, model=model, input=input,
+                                options=options, segments=segments, webhook_url=webhook_url,
+                                output_file_name=output_file_name)
+            self._admit(s, org_id, max_active)
+        return job
+
+    def _add_job(self, s: Session, *, org_id: str, api_key_id: str, model: str, input: list[Any],
+                 options: dict[str, Any] | None, segments: list[Any] | None, webhook_url: str | None,
+                 output_file_name: str | None, batch_id: str | None = None,
+                 request_id: str | None = None) -> Job:
+        # Every asset a job will read is checked against the job's organisation here, whatever
+        # route created it: the one place a foreign assetId could enter a job.
+        for item in input:
+            if item.get("assetId") and self.get_asset(str(item["assetId"]), org_id) is None:
+                raise UnknownAsset(f"asset {item['assetId']} does not exist")
         job = Job(
             id=new_id(), org_id=org_id, api_key_id=api_key_id, status=PENDING, model=model, input=input,
             options=options, segments=segments, webhook_url=webhook_url, output_file_name=output_file_name,
             batch_id=batch_id, request_id=request_id, enqueued_at=utcnow(), progress=0.0, attempts=0,
         )
-        if session is not None:
-            session.add(job)
-            return job
-        with self.session() as s, s.begin():
-            s.add(job)
+        s.add(job)
         return job
+
+    @staticmethod
+    def _lock_org(s: Session, org_id: str) -> None:
+        """Serialise one organisation's creates on PostgreSQL (SQLite serialises all writers anyway;
+        its dialect drops FOR UPDATE)."""
+        s.execute(select(Org.id).where(Org.id == org_id).with_for_update())
+
+    @staticmethod
+    def _admit(s: Session, org_id: str, max_active: int | None) -> None:
+        """Count after inserting, inside the write transaction, so concurrent creates cannot both
+        slip under the cap; raising rolls the new jobs back."""
+        if max_active is None:
+            return
+        s.flush()
+        active = int(s.scalar(select(func.count()).select_from(Job).where(
+            Job.org_id == org_id, Job.status.in_([PENDING, PROCESSING]))) or 0)
+        if active > max_active:
+            raise QueueFull(f"the organisation already has {max_active} generations queued or running "
+                            f"(at most {max_active}); retry when some have finished")
 
     def get_job(self, job_id: str, org_id: str | None = None) -> Job | None:
         """The job, or None when it does not exist or belongs to another organisation."""
@@ -278,13 +369,24 @@ class JobStore:
             return res.rowcount == 1
 
     def claimable(self, limit: int) -> list[str]:
-        """Ids of jobs a worker may claim now: PENDING, or PROCESSING with an expired lease; oldest first."""
+        """Ids of jobs a worker may claim now (PENDING, or PROCESSING with an expired lease), fairest first.
+
+        Fair across organisations: each org's claimable jobs are ranked oldest first, and a job's
+        turn is its rank plus the jobs its org is already running. So one org's 500-job batch takes
+        one turn in each round instead of the next 500; ties go to the older job.
+        """
         now = utcnow()
+        rank = func.row_number().over(partition_by=Job.org_id, order_by=(Job.created_at, Job.id))
+        ranked = (select(Job.id, Job.org_id, Job.created_at, rank.label("rank"))
+                  .where(or_(Job.status == PENDING, and_(Job.status == PROCESSING, Job.lease_until < now)))
+                  .subquery())
+        running = (select(Job.org_id, func.count().label("n"))
+                   .where(Job.status == PROCESSING, Job.lease_until >= now).group_by(Job.org_id).subquery())
+        turn = ranked.c.rank + func.coalesce(running.c.n, 0)
+        q = (select(ranked.c.id).outerjoin(running, running.c.org_id == ranked.c.org_id)
+             .where(ranked.c.rank <= limit).order_by(turn, ranked.c.created_at, ranked.c.id).limit(limit))
         with self.session() as s:
-            return list(s.scalars(
-                select(Job.id).where(or_(Job.status == PENDING,
-                                         and_(Job.status == PROCESSING, Job.lease_until < now)))
-                .order_by(Job.created_at).limit(limit)))
+            return list(s.scalars(q))
 
     def due_for_requeue(self, pending_after_s: float, limit: int = 100) -> list[str]:
         """Jobs whose broker message may be lost: expired leases, and PENDING jobs sent long ago.
@@ -314,7 +416,12 @@ class JobStore:
             s.add(asset)
         return asset
 
-    def get_asset(self, asset_id: str, org_id: str | None = None) -> Asset | None:
+    def get_asset(self, asset_id: str, org_id: str) -> Asset | None:
+        """The asset, or None when it does not exist or belongs to another organisation.
+
+        The only way to look an asset up: ``org_id`` is required, so no route, job or view can
+        resolve an id without saying whose it must be.
+        """
         asset = self._asset_cache.get(asset_id)
         if asset is None:
             with self.session() as s:
@@ -323,9 +430,15 @@ class JobStore:
                 if len(self._asset_cache) >= ASSET_CACHE_SIZE:
                     self._asset_cache.clear()
                 self._asset_cache[asset_id] = asset
-        if asset is None or (org_id is not None and asset.org_id != org_id):
+        if asset is None or asset.org_id != org_id:
             return None
         return asset
+
+    def delete_asset(self, asset_id: str, org_id: str) -> None:
+        """Forget an asset row (the caller deletes its file): uploads of a refused create."""
+        self._asset_cache.pop(asset_id, None)
+        with self.session() as s, s.begin():
+            s.execute(delete(Asset).where(Asset.id == asset_id, Asset.org_id == org_id))
 
     def list_assets(self, org_id: str, *, limit: int, offset: int, types: Iterable[str] = (),
                     search: str | None = None, sort_by: str = "dateDesc") -> tuple[list[Asset], int]:
@@ -348,16 +461,22 @@ class JobStore:
     # --- batches ---------------------------------------------------------------------------------
 
     def create_batch(self, *, org_id: str, api_key_id: str, webhook_url: str | None,
-                     requests: list[tuple[str, dict[str, Any]]]) -> tuple[Batch, list[str]]:
-        """A batch and one PENDING job per ``(request_id, normalised generate body)``, in one transaction."""
+                     requests: list[tuple[str, dict[str, Any]]],
+                     max_active: int | None = None) -> tuple[Batch, list[str]]:
+        """A batch and one PENDING job per ``(request_id, normalised generate body)``, in one transaction.
+
+        All or nothing: an :class:`UnknownAsset` in any line, or a :class:`QueueFull`, stores none.
+        """
         batch = Batch(id=new_id(), org_id=org_id, webhook_url=webhook_url, total=len(requests))
         job_ids: list[str] = []
         with self.session() as s, s.begin():
+            self._lock_org(s, org_id)
             s.add(batch)
             for request_id, body in requests:
-                job = self.create_job(org_id=org_id, api_key_id=api_key_id, batch_id=batch.id,
-                                      request_id=request_id, session=s, **body)
+                job = self._add_job(s, org_id=org_id, api_key_id=api_key_id, batch_id=batch.id,
+                                    request_id=request_id, **body)
                 job_ids.append(job.id)
+            self._admit(s, org_id, max_active)
         return batch, job_ids
 
     def get_batch(self, batch_id: str, org_id: str | None = None) -> Batch | None:
@@ -398,7 +517,7 @@ class JobStore:
             s.add(row)
         return row.id
 
-    def claim_due_webhooks(self, hold_s: float, limit: int = 20) -> list[WebhookDelivery]:
+    def claim_due_webhooks(self, hold_s: float, limit: int = 32) -> list[WebhookDelivery]:
         """Pending deliveries whose time has come, each held for ``hold_s`` so only one process sends it."""
         now = utcnow()
         out: list[WebhookDelivery] = []

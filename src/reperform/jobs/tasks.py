@@ -3,7 +3,9 @@
 Reliability settings follow Celery's task guide: ``acks_late`` with ``task_reject_on_worker_lost``
 so a killed pool process puts its message back, prefetch 1 so a long job does not hold others
 hostage, and a Redis visibility timeout above the longest job. Duplicated messages are harmless —
-:func:`reperform.jobs.runner.execute` claims the job row, and a COMPLETED job is a no-op.
+:func:`reperform.jobs.runner.execute` claims the job row, and a COMPLETED job is a no-op. A message
+runs the fairest claimable job across organisations (:func:`~reperform.jobs.runner.execute_fairly`),
+not necessarily the one it names.
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ def make_celery(settings: Settings) -> Celery:
 
     @app.task(name=RUN_JOB, bind=True, max_retries=None)
     def run_job(self: Any, job_id: str) -> str:
-        from .runner import execute
+        from .runner import execute_fairly
 
-        outcome = execute(context(), job_id)
+        outcome = execute_fairly(context(), job_id)
         if outcome is Claim.BUSY:
             raise self.retry(countdown=max(BUSY_RETRY_MIN_S, settings.lease_s / 2))
         return outcome.value

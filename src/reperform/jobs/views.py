@@ -53,12 +53,14 @@ def signer_for(store: JobStore, base_url: str, ttl_s: int) -> UrlSigner:
     return UrlSigner(store.url_secret(), base_url, ttl_s)
 
 
-def _echo_input(items: list[dict[str, Any]], store: JobStore, signer: UrlSigner) -> list[dict[str, Any]]:
+def _echo_input(items: list[dict[str, Any]], org_id: str, store: JobStore,
+                signer: UrlSigner) -> list[dict[str, Any]]:
+    """The job's inputs with signed URLs for its assets — only assets of the job's own organisation."""
     out = []
     for item in items:
         item = dict(item)
         if item.get("assetId") and not item.get("url"):
-            asset = store.get_asset(item["assetId"])
+            asset = store.get_asset(str(item["assetId"]), org_id)
             if asset is not None:
                 item["url"] = signer.url(asset.key)
         out.append(item)
@@ -73,7 +75,7 @@ def generation_json(job: Job, store: JobStore, signer: UrlSigner) -> dict[str, A
         "createdAt": iso(job.created_at),
         "status": job.status,
         "model": job.model,
-        "input": _echo_input(job.input, store, signer),
+        "input": _echo_input(job.input, job.org_id, store, signer),
         "options": job.options,
         "webhookUrl": job.webhook_url,
         "outputUrl": output_url,
