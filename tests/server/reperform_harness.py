@@ -8,8 +8,10 @@ the way a crash would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -133,6 +135,106 @@ class FileHost:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class SlowHost:
+    """A loopback peer that answers every connection one byte per ``interval_s``, forever.
+
+    It reads the request, then trickles ``HTTP/1.1 200 OK`` and a header line that never ends:
+    each read completes within any per-read timeout, so only a wall-clock deadline stops the
+    exchange. ``close()`` ends every connection. ``open`` counts connections still held.
+    """
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self.connections = 0
+        self.open = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, name: str = "slow.mp4") -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.open += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(2)
+            with contextlib.suppress(OSError):
+                conn.recv(1 << 16)  # the request (headers, and a small body with them)
+            text = b"HTTP/1.1 200 OK\r\nX-Slow: "
+            n = 0
+            while not self.stop.wait(self.interval_s):
+                conn.sendall(text[n:n + 1] if n < len(text) else b"a")
+                n += 1
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            with self.lock:
+                self.open -= 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def stream_request(port: int, path: str, headers: dict[str, str], first: bytes, filler: bytes,
+                   total_bytes: int) -> tuple[int | None, bytes, int]:
+    """POST a chunked body of ``first`` then ``filler`` repeated up to ``total_bytes``, stopping
+    as soon as the server answers; returns ``(status or None, response bytes, body bytes sent)``.
+
+    Raw sockets on purpose: HTTP clients finish sending before they read, which hides whether
+    the server stopped reading at its limit or swallowed the whole body first.
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "127.0.0.1", "Transfer-Encoding": "chunked", **headers}.items())
+    sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode())
+    sock.setblocking(False)
+    sent, pending, data, finished = 0, b"", first, False
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [] if finished else [sock], [], 1.0)
+            if readable:
+                break
+            if not writable:
+                continue
+            if not pending:
+                if sent >= total_bytes:
+                    pending, finished = b"0\r\n\r\n", True
+                else:
+                    pending = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+                    data = filler
+            try:
+                n = sock.send(pending)
+            except OSError:  # the server closed on us: what it said is still in our receive buffer
+                break
+            sent, pending = sent + n, pending[n:]
+        sock.setblocking(True)
+        sock.settimeout(30)
+        response = b""
+        try:
+            while chunk := sock.recv(1 << 16):
+                response += chunk
+        except OSError:
+            pass
+    finally:
+        sock.close()
+    status = int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else None
+    return status, response, sent
 
 
 class Proc:

@@ -1,12 +1,14 @@
 """Background upkeep shared by the server and the Celery workers.
 
 Two loops: re-sending jobs whose broker message may be lost (expired leases after a worker was
-killed, PENDING jobs never picked up), and delivering due webhooks from the outbox. Running them
+killed, PENDING jobs never picked up), and delivering due webhooks from the outbox (concurrently,
+see :class:`reperform.server.webhooks.WebhookSender`). Running them
 in several processes at once is safe: both claim their rows with compare-and-set updates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -74,14 +76,15 @@ class Maintenance:
         return ids
 
     def _webhook_loop(self) -> None:
-        from ..server.webhooks import deliver_due
+        """Deliver webhooks on this thread's own event loop (concurrently, each under its deadline)."""
+        from ..server.webhooks import WebhookSender
 
         last_recovery = 0.0
-        while not self._stop.wait(self.settings.maintenance_interval_s):
-            try:
-                if time.monotonic() - last_recovery > WEBHOOK_RECOVERY_INTERVAL_S:
-                    last_recovery = time.monotonic()
-                    self.recover_webhooks_once()
-                deliver_due(self.store, self.settings)
-            except Exception:
-                log.exception("webhook pass failed")
+
+        def recover_if_due() -> None:
+            nonlocal last_recovery
+            if time.monotonic() - last_recovery > WEBHOOK_RECOVERY_INTERVAL_S:
+                last_recovery = time.monotonic()
+                self.recover_webhooks_once()
+
+        asyncio.run(WebhookSender(self.store, self.settings).run(self._stop, recover_if_due))
