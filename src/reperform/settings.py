@@ -48,11 +48,18 @@ class Settings(BaseSettings):
         False, description="let media and webhook URLs point at loopback/private/link-local addresses"
     )
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1, description="largest uploaded file (413 above)")
+    max_json_bytes: int = Field(1024 * 1024, ge=1024, description="largest JSON request body (413 above)")
     max_fetch_bytes: int = Field(500 * 1024 * 1024, ge=1, description="largest media fetched by URL")
     fetch_timeout_s: float = Field(60.0, gt=0, description="whole-download time limit per media URL")
 
     rate_limit_create_per_min: int = Field(60, ge=0, description="creates per key per minute (0: off)")
     rate_limit_read_per_min: int = Field(600, ge=0, description="other requests per key per minute (0: off)")
+    max_active_jobs_per_org: int = Field(
+        1000, ge=0, description="queued + running generations an organisation may have (429 above; 0: off)"
+    )
+    max_estimates_per_org: int = Field(
+        4, ge=0, description="cost estimates one organisation may have in flight (429 above; 0: off)"
+    )
 
     lease_s: float = Field(
         60.0, gt=0, description="a job claimed by a worker that stops renewing for this long is re-queued"

@@ -1,6 +1,6 @@
 """Organisations stay apart below the HTTP layer (issue 13): every asset lookup names its org,
-jobs take turns across orgs, an org's queue is capped, keys can be revoked, and the SQLite file
-holding the secrets is private. Each test failed on bd9a033."""
+jobs take turns across orgs, an org's queue is capped, batches pay the rate limit per line, keys
+can be revoked, and the SQLite file holding the secrets is private. Each test failed on bd9a033."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from reperform.jobs.db import Asset, Job, utcnow
 from reperform.jobs.store import PENDING, Claim, JobStore, QueueFull, UnknownAsset
 from reperform.jobs.views import UrlSigner, generation_json
+from reperform.server.deps import RateLimiter
 from reperform.storage import Storage
 
 INPUT = [{"type": "video", "url": "http://example.test/v.mp4"}, {"type": "audio", "url": "http://example.test/a.wav"}]
@@ -117,6 +118,14 @@ def test_an_organisation_over_its_cap_gets_queue_full_and_nothing_is_stored(stor
         store.create_batch(org_id=key.org_id, api_key_id=key.key_id, webhook_url=None,
                            requests=[("r1", body)], max_active=2)
     assert len(store.list_jobs(key.org_id)) == 2 and store.list_batches(key.org_id) == []
+
+
+def test_a_batch_costs_one_create_per_line_and_blocks_the_key_until_its_lines_are_paid() -> None:
+    limiter = RateLimiter()
+    assert limiter.check("k", "create", 5, cost=12) is None  # never too big to be accepted ...
+    retry = limiter.check("k", "create", 5)
+    assert retry is not None and 60 < retry <= 120  # ... but paid for over the next two windows
+    assert limiter.check("other", "create", 5) is None
 
 
 # --- 10. key revocation and a private database file ---------------------------------------------

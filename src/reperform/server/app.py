@@ -23,6 +23,7 @@ from ..jobs.store import JobStore
 from ..settings import Settings
 from ..storage import Storage
 from . import errors
+from .bodies import FORM_OVERHEAD_BYTES, BodyLimit
 from .deps import ServerState
 from .routes import batch, generate, misc
 
@@ -42,7 +43,8 @@ def _advertised_url(settings: Settings) -> str:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for ``settings``. Nothing happens at import time; state lives on ``app.state``."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # A new data folder is private to its owner: it holds the database (secrets) and every upload.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.db_url)
     state = ServerState(settings=settings, store=store, storage=Storage(settings.files_url),
@@ -89,6 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.reperform = state
     errors.install(app)
+    app.add_middleware(BodyLimit, other_bytes=settings.max_json_bytes,
+                       multipart_bytes=generate.MAX_CREATE_FILES * settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.include_router(generate.router)
     app.include_router(batch.router)
     app.include_router(misc.router)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-import uuid
-from pathlib import Path
 
-from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from .. import api
 from ..errors import MediaUnreadable
 from ..jobs.db import Asset
 from ..jobs.store import new_id
+from .bodies import FormFile
 from .deps import ServerState
 from .errors import ApiError
 
@@ -38,46 +34,52 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def _store_upload(state: ServerState, org_id: str, src: Path, filename: str | None, field: str) -> Asset:
-    """Probe ``src`` and keep it as an asset (runs in a worker thread: probing reads the file)."""
+#: The media type a stored file is served as, from its sniffed format (never from its name).
+MEDIA_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo",
+               "wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg",
+               "png": "image/png", "jpg": "image/jpeg"}
+
+
+def stored_name(filename: str | None) -> str:
+    """A safe last path component from a client's file name: ``.``, ``..`` and hidden names cannot result."""
+    name = SAFE_NAME_RE.sub("_", filename or "")[:100].lstrip(".")
+    return name or "upload"
+
+
+def _store_upload(state: ServerState, org_id: str, upload: FormFile) -> Asset:
+    """Probe the uploaded file and keep it as an asset (runs in a worker thread: probing reads the file)."""
     try:
-        info = api.probe(src)
+        info = api.probe(upload.path)
     except MediaUnreadable as exc:
         raise ApiError(400, "generation_unsupported_media",
-                       f"the uploaded {field} is not readable media: {exc.message}") from None
-    with src.open("rb") as fh:
+                       f"the uploaded {upload.field} is not readable media: {exc.message}") from None
+    with upload.path.open("rb") as fh:
         fmt = sniff_format(fh.read(16))
     asset_id = new_id()
-    name = SAFE_NAME_RE.sub("_", filename or "upload")[:100] or "upload"
+    name = stored_name(upload.filename)
     key = f"assets/{asset_id}/{name}"
-    size = state.storage.put_file(src, key)
+    size = state.storage.put_file(upload.path, key)
     kind = {"video": "VIDEO", "image": "IMAGE", "audio": "AUDIO"}[info.kind]
     duration = info.duration_s if info.kind == "video" else (info.audio_duration_s or info.duration_s)
-    return state.store.create_asset(Asset(
-        id=asset_id, org_id=org_id, name=name, key=key, size=size, format=fmt, type=kind, input_type="UPLOAD",
-        duration_s=round(duration, 3) if duration else None, fps=float(info.fps) if info.fps else None,
-        width=info.width or None, height=info.height or None,
-    ))
-
-
-async def save_upload(state: ServerState, org_id: str, upload: UploadFile, field: str) -> Asset:
-    """Size-check, spool to disk, probe and store one uploaded file; 413 over the configured limit."""
-    limit = state.settings.max_upload_bytes
-    if upload.size is not None and upload.size > limit:
-        raise ApiError(413, "file_size_exceeds_plan_limit", f"{field} is larger than {limit} bytes")
-    tmp_dir = state.settings.work_dir / "uploads"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkstemp(dir=tmp_dir, prefix=uuid.uuid4().hex[:8])[1])
     try:
-        def copy() -> None:
-            upload.file.seek(0)
-            with tmp.open("wb") as out:
-                shutil.copyfileobj(upload.file, out)
-        await run_in_threadpool(copy)
-        if tmp.stat().st_size > limit:
-            raise ApiError(413, "file_size_exceeds_plan_limit", f"{field} is larger than {limit} bytes")
-        if tmp.stat().st_size == 0:
-            raise ApiError(400, "generation_unsupported_media", f"the uploaded {field} is empty")
-        return await run_in_threadpool(_store_upload, state, org_id, tmp, upload.filename, field)
-    finally:
-        tmp.unlink(missing_ok=True)
+        return state.store.create_asset(Asset(
+            id=asset_id, org_id=org_id, name=name, key=key, size=size, format=fmt, type=kind, input_type="UPLOAD",
+            duration_s=round(duration, 3) if duration else None, fps=float(info.fps) if info.fps else None,
+            width=info.width or None, height=info.height or None,
+        ))
+    except BaseException:
+        state.storage.delete(key)
+        raise
+
+
+async def save_upload(state: ServerState, org_id: str, upload: FormFile) -> Asset:
+    """Probe and store one uploaded file (its size was enforced while it streamed in)."""
+    if upload.size == 0:
+        raise ApiError(400, "generation_unsupported_media", f"the uploaded {upload.field} is empty")
+    return await run_in_threadpool(_store_upload, state, org_id, upload)
+
+
+def discard_asset(state: ServerState, asset: Asset) -> None:
+    """Remove an asset stored by a create that was then refused: its file, then its row."""
+    state.storage.delete(asset.key)
+    state.store.delete_asset(asset.id, asset.org_id)

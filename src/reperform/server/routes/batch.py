@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
+from ...jobs.store import UnknownAsset
 from ...jobs.views import batch_json, batch_status
-from ..deps import ApiKeyDep, CreateKeyDep, ServerState, StateDep
+from ..bodies import read_form
+from ..deps import ApiKeyDep, ServerState, StateDep, UnchargedKeyDep
 from ..errors import ApiError
-from ..wire import WireError, parse_generate
+from ..wire import WireError, parse_generate, strict_loads
 
 router = APIRouter(prefix="/v2", tags=["batch"])
 
@@ -27,14 +27,18 @@ def _parse_lines(data: bytes) -> list[tuple[str, dict[str, Any]]]:
     problems: list[str] = []
     out: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
-    lines = [ln for ln in data.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WireError("the batch file is not valid UTF-8") from None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise WireError("the batch file has no requests")
     if len(lines) > MAX_BATCH_LINES:
         raise WireError(f"a batch holds at most {MAX_BATCH_LINES} requests; got {len(lines)}")
     for n, line in enumerate(lines, 1):
         try:
-            entry = json.loads(line)
+            entry = strict_loads(line, "the line")
             if not isinstance(entry, dict):
                 raise WireError("each line must be a JSON object")
             rid = entry.get("request_id")
@@ -46,8 +50,6 @@ def _parse_lines(data: bytes) -> list[tuple[str, dict[str, Any]]]:
             if entry.get("endpoint", "/v2/generate") != "/v2/generate":
                 raise WireError("endpoint must be /v2/generate")
             out.append((rid, parse_generate(entry.get("payload")).job_fields()))
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {n}: not JSON ({exc.msg})")
         except WireError as exc:
             problems.extend(f"line {n}: {m}" for m in exc.messages)
     if problems:
@@ -62,23 +64,49 @@ def _view(state: ServerState, request: Request, batch_id: str, org_id: str) -> d
     return batch_json(batch, state.store.batch_jobs(batch.id), state.signer(request))
 
 
+def _check_assets(state: ServerState, org_id: str, requests: list[tuple[str, dict[str, Any]]]) -> None:
+    """Every line's assets must be the caller's (the store checks again when it creates the jobs)."""
+    problems = []
+    for n, (_, fields) in enumerate(requests, 1):
+        for item in fields["input"]:
+            if item.get("assetId") and state.store.get_asset(str(item["assetId"]), org_id) is None:
+                problems.append(f"line {n}: asset {item['assetId']} does not exist")
+    if problems:
+        raise WireError("; ".join(problems[:20]), messages=problems)
+
+
 @router.post("/batch", status_code=201, summary="Create a batch from a JSONL file")
-async def create_batch(request: Request, state: StateDep, key: CreateKeyDep) -> JSONResponse:
-    form = await request.form()
-    upload = form.get("input")
-    if not isinstance(upload, UploadFile):
-        raise WireError("input must be a JSONL file upload")
-    data = await upload.read(MAX_BATCH_BYTES + 1)
-    if len(data) > MAX_BATCH_BYTES:
-        raise ApiError(413, "file_size_exceeds_plan_limit", f"the batch file is over {MAX_BATCH_BYTES} bytes")
-    requests = _parse_lines(data)
-    if str(form.get("dry_run", "false")).lower() == "true":
+async def create_batch(request: Request, state: StateDep, key: UnchargedKeyDep) -> JSONResponse:
+    """Every line is a create: the batch costs one create per line against the key's rate limit
+    (a dry run or a refused file costs one), and its jobs count towards the organisation's cap."""
+    form = await read_form(request, tmp_dir=state.settings.work_dir / "uploads",
+                           max_file_bytes=MAX_BATCH_BYTES, max_files=1)
+    try:
+        upload = form.file("input")
+        if upload is None:
+            raise WireError("input must be a JSONL file upload")
+        data = await run_in_threadpool(upload.path.read_bytes)
+        dry_run = str(form.text("dry_run") or "false").lower() == "true"
+        webhook = form.text("webhook_url") or None
+    finally:
+        form.close()
+    try:
+        requests = _parse_lines(data)
+        await run_in_threadpool(_check_assets, state, key.org_id, requests)
+        if webhook is not None and not webhook.startswith(("http://", "https://")):
+            raise WireError("webhook_url must be an http(s) URL")
+    except WireError:
+        state.charge_creates(key, 1)
+        raise
+    state.charge_creates(key, 1 if dry_run else len(requests))
+    if dry_run:
         return JSONResponse({"status": "VALIDATED"}, status_code=200)
-    webhook = form.get("webhook_url") or None
-    if webhook is not None and not str(webhook).startswith(("http://", "https://")):
-        raise WireError("webhook_url must be an http(s) URL")
-    batch, job_ids = await run_in_threadpool(lambda: state.store.create_batch(
-        org_id=key.org_id, api_key_id=key.id, webhook_url=str(webhook) if webhook else None, requests=requests))
+    try:
+        batch, job_ids = await run_in_threadpool(lambda: state.store.create_batch(
+            org_id=key.org_id, api_key_id=key.id, webhook_url=webhook, requests=requests,
+            max_active=state.settings.max_active_jobs_per_org or None))
+    except UnknownAsset as exc:  # an asset was deleted between the check and the insert
+        raise WireError(exc.message) from None
     if state.on_created is not None:
         for job_id in job_ids:
             await run_in_threadpool(state.on_created, job_id)

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import tempfile
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from ... import api
 from ...errors import ReperformError
+from ...jobs.db import Asset
 from ...jobs.store import TERMINAL
 from ...jobs.views import generation_json
 from ...options import Emotion, ModelMode, SyncMode
+from ..bodies import Form, FormFile, read_form, read_json
 from ..deps import ApiKeyDep, CreateKeyDep, ServerState, StateDep
 from ..errors import ApiError
-from ..fetch import VideoInaccessible, fetch
-from ..uploads import save_upload
-from ..wire import MODELS, PRICE_PER_S_USD, WireError, loads_maybe, parse_generate
+from ..fetch import VideoInaccessible, fetch_async
+from ..uploads import discard_asset, save_upload
+from ..wire import MAX_OUTPUT_FILE_NAME, MODELS, PRICE_PER_S_USD, WireError, loads_maybe, parse_generate
 
 router = APIRouter(prefix="/v2", tags=["generations"])
 
@@ -56,7 +58,7 @@ GENERATE_BODY = {"required": True, "content": {
             "temperature": {"type": "number", "minimum": 0, "maximum": 1},
             "sync_mode": {"enum": [m.value for m in SyncMode]}}},
         "webhookUrl": {"type": "string", "format": "uri"},
-        "outputFileName": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,255}$"}}}},
+        "outputFileName": {"type": "string", "pattern": f"^[A-Za-z0-9_-]{{1,{MAX_OUTPUT_FILE_NAME}}}$"}}}},
     "multipart/form-data": {"schema": {"type": "object", "required": ["model"], "properties": {
         "model": {"type": "string"}, "video": {"type": "string", "format": "binary"},
         "audio": {"type": "string", "format": "binary"},
@@ -65,53 +67,92 @@ GENERATE_BODY = {"required": True, "content": {
 }}
 
 
-async def _read_body(request: Request, state: ServerState, org_id: str) -> dict[str, Any]:
-    """JSON or multipart → one dict shaped like the JSON body (uploads become assetId inputs)."""
+#: Files one create may upload: video, image and audio (only two can make a valid request).
+MAX_CREATE_FILES = 3
+#: Form fields copied into the body as they are (input and the files are handled apart).
+FORM_FIELDS = ("model", "options", "segments", "webhookUrl", "outputFileName")
+
+
+@dataclass
+class CreateBody:
+    """A create request's body shaped like the JSON one; uploads stand in as placeholder assetIds."""
+
+    body: dict[str, Any]
+    uploads: dict[str, FormFile] = field(default_factory=dict)  # placeholder assetId → its file
+    form: Form | None = None
+
+    def close(self) -> None:
+        if self.form is not None:
+            self.form.close()
+
+
+async def _read_body(request: Request, state: ServerState) -> CreateBody:
+    """JSON or multipart → one dict shaped like the JSON body. Nothing is stored here: uploads stay
+    temporary files until the request has been validated (a refused create keeps nothing)."""
     ctype = request.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
-        limit = state.settings.max_upload_bytes
-        if int(request.headers.get("content-length") or 0) > 3 * limit + 1024 * 1024:
-            raise ApiError(413, "file_size_exceeds_plan_limit", f"request is larger than the upload limit ({limit} bytes per file)")
-        form = await request.form()
-        body: dict[str, Any] = {k: form.get(k) for k in ("model", "options", "segments", "webhookUrl",
-                                                          "outputFileName") if form.get(k) not in (None, "")}
+    if not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        parsed = await read_json(request, max_bytes=state.settings.max_json_bytes)
+        if not isinstance(parsed, dict):
+            raise WireError("the request body must be a JSON object")
+        return CreateBody(parsed)
+    form = await read_form(request, tmp_dir=state.settings.work_dir / "uploads",
+                           max_file_bytes=state.settings.max_upload_bytes, max_files=MAX_CREATE_FILES)
+    out = CreateBody({}, form=form)
+    try:
+        out.body = {k: v for k in FORM_FIELDS if (v := form.text(k)) not in (None, "")}
         items: list[Any] = []
-        for raw in form.getlist("input"):
+        for raw in form.texts("input"):
             value = loads_maybe(raw, "input")
             items.extend(value if isinstance(value, list) else [value])
-        for field, kind in (("video", "video"), ("image", "video"), ("audio", "audio")):
-            upload = form.get(field)
-            if isinstance(upload, UploadFile):
-                asset = await save_upload(state, org_id, upload, field)
-                items.append({"type": kind, "assetId": asset.id})
-            elif isinstance(upload, str) and upload:
-                raise WireError(f"{field} must be a file upload (use input with a url for links)")
-        body["input"] = items if items or "input" in form else None
-        return body
-    raw = await request.body()
+        marker = uuid.uuid4().hex
+        for name, kind in (("video", "video"), ("image", "video"), ("audio", "audio")):
+            upload = form.file(name)
+            if upload is not None:
+                placeholder = f"upload:{marker}:{name}"
+                out.uploads[placeholder] = upload
+                items.append({"type": kind, "assetId": placeholder})
+            elif form.text(name):
+                raise WireError(f"{name} must be a file upload (use input with a url for links)")
+        out.body["input"] = items if items or "input" in form else None
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+async def _store_uploads(state: ServerState, org_id: str, body: CreateBody,
+                         items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Asset]]:
+    """Store the uploads as assets; ``items`` with their placeholders replaced by the assets' ids."""
+    stored: list[Asset] = []
     try:
-        parsed = json.loads(raw or b"null")
-    except json.JSONDecodeError as exc:
-        raise WireError(f"the body is not valid JSON: {exc.msg}") from None
-    if not isinstance(parsed, dict):
-        raise WireError("the request body must be a JSON object")
-    return parsed
-
-
-def _check_assets(state: ServerState, org_id: str, items: list[dict[str, Any]]) -> None:
-    for item in items:
-        if item.get("assetId") and state.store.get_asset(item["assetId"], org_id) is None:
-            raise WireError(f"asset {item['assetId']} does not exist")
+        ids: dict[str, str] = {}
+        for placeholder, upload in body.uploads.items():
+            asset = await save_upload(state, org_id, upload)
+            stored.append(asset)
+            ids[placeholder] = asset.id
+    except BaseException:
+        await run_in_threadpool(lambda: [discard_asset(state, a) for a in stored])
+        raise
+    return [{**i, "assetId": ids[i["assetId"]]} if i.get("assetId") in ids else i for i in items], stored
 
 
 @router.post("/generate", status_code=201, summary="Create a generation (JSON or multipart)",
              openapi_extra={"requestBody": GENERATE_BODY})
 async def create_generation(request: Request, state: StateDep, key: CreateKeyDep) -> JSONResponse:
-    body = await _read_body(request, state, key.org_id)
-    req = parse_generate(body)
-    await run_in_threadpool(_check_assets, state, key.org_id, req.input)
-    job = await run_in_threadpool(lambda: state.store.create_job(org_id=key.org_id, api_key_id=key.id,
-                                                                  **req.job_fields()))
+    body = await _read_body(request, state)
+    try:
+        req = parse_generate(body.body)  # a refused request stops here, before anything is stored
+        fields = req.job_fields()
+        fields["input"], stored = await _store_uploads(state, key.org_id, body, req.input)
+        try:
+            job = await run_in_threadpool(lambda: state.store.create_job(
+                org_id=key.org_id, api_key_id=key.id, max_active=state.settings.max_active_jobs_per_org or None,
+                **fields))
+        except BaseException:  # a foreign asset in input, or the organisation's queue is full
+            await run_in_threadpool(lambda: [discard_asset(state, a) for a in stored])
+            raise
+    finally:
+        body.close()
     if state.on_created is not None:
         await run_in_threadpool(state.on_created, job.id)
     view = await run_in_threadpool(generation_json, job, state.store, state.signer(request))
@@ -155,34 +196,39 @@ def list_generations(request: Request, state: StateDep, key: ApiKeyDep,
     return JSONResponse([generation_json(j, state.store, s) for j in jobs])
 
 
-def _duration_and_fps(state: ServerState, org_id: str, item: dict[str, Any], work: Path) -> tuple[float, float]:
+async def _duration_and_fps(state: ServerState, org_id: str, item: dict[str, Any], uploads: dict[str, FormFile],
+                           work: Path) -> tuple[float, float]:
     if item.get("type") == "text":
         return len((item.get("provider") or {}).get("script", "")) / TTS_CHARS_PER_S, DEFAULT_FPS
-    if item.get("assetId"):
-        asset = state.store.get_asset(item["assetId"], org_id)
+    if item.get("assetId") in uploads:
+        path = uploads[item["assetId"]].path
+    elif item.get("assetId"):
+        asset = await run_in_threadpool(state.store.get_asset, str(item["assetId"]), org_id)
         if asset is None:
             raise WireError(f"asset {item['assetId']} does not exist")
         if asset.type == "IMAGE":
             return 0.0, DEFAULT_FPS
         return asset.duration_s or 0.0, asset.fps or DEFAULT_FPS
-    s = state.settings
-    path = fetch(item["url"], work / "media", max_bytes=s.max_fetch_bytes, timeout_s=s.fetch_timeout_s,
-                 allow_private=s.allow_private_urls, error=VideoInaccessible)
-    info = api.probe(path)
+    else:
+        # Downloaded on the event loop under the fetch deadline: a slow host holds no request thread.
+        s = state.settings
+        path = await fetch_async(item["url"], work / "media", max_bytes=s.max_fetch_bytes, timeout_s=s.fetch_timeout_s,
+                                 allow_private=s.allow_private_urls, error=VideoInaccessible)
+    info = await run_in_threadpool(api.probe, path)
     if info.kind == "image":
         return 0.0, DEFAULT_FPS
     duration = info.duration_s if info.kind == "video" else info.audio_duration_s or info.duration_s
     return duration, float(info.fps) if info.kind == "video" else DEFAULT_FPS
 
 
-def _estimate(state: ServerState, org_id: str, body: dict[str, Any]) -> dict[str, float]:
-    req = parse_generate(body)
+async def _estimate(state: ServerState, org_id: str, body: CreateBody) -> dict[str, float]:
+    req = parse_generate(body.body)
     video = next(i for i in req.input if i.get("type") in ("video", "image"))
     audio = next(i for i in req.input if i.get("type") in ("audio", "text"))
     with tempfile.TemporaryDirectory(dir=state.settings.work_dir) as tmp:
         try:
-            v_s, fps = _duration_and_fps(state, org_id, video, Path(tmp) / "v")
-            a_s, _ = _duration_and_fps(state, org_id, audio, Path(tmp) / "a")
+            v_s, fps = await _duration_and_fps(state, org_id, video, body.uploads, Path(tmp) / "v")
+            a_s, _ = await _duration_and_fps(state, org_id, audio, body.uploads, Path(tmp) / "a")
         except (ReperformError, OSError) as exc:
             message = exc.message if isinstance(exc, ReperformError) else str(exc)
             raise ApiError(422, "cost_estimate_unavailable", f"cannot measure the inputs: {message}") from None
@@ -203,6 +249,12 @@ def _estimate(state: ServerState, org_id: str, body: dict[str, Any]) -> dict[str
 @router.post("/analyze/cost", summary="Estimate the cost of a generation",
              openapi_extra={"requestBody": GENERATE_BODY})
 async def estimate_cost(request: Request, state: StateDep, key: ApiKeyDep) -> JSONResponse:
-    body = await _read_body(request, state, key.org_id)
-    state.settings.work_dir.mkdir(parents=True, exist_ok=True)
-    return JSONResponse([await run_in_threadpool(_estimate, state, key.org_id, body)])
+    """Uploads are measured and dropped (an estimate stores nothing); URLs are fetched without a
+    request thread, and each organisation may have only a few estimates in flight."""
+    async with state.estimates.slot(key.org_id):
+        body = await _read_body(request, state)
+        try:
+            state.settings.work_dir.mkdir(parents=True, exist_ok=True)
+            return JSONResponse([await _estimate(state, key.org_id, body)])
+        finally:
+            body.close()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -12,6 +12,7 @@ from starlette.responses import Response
 from ...jobs.views import asset_json
 from ..deps import ApiKeyDep, StateDep
 from ..errors import ApiError
+from ..uploads import MEDIA_TYPES, sniff_format
 from ..wire import model_list
 
 router = APIRouter(tags=["models and assets"])
@@ -54,6 +55,23 @@ def get_asset(asset_id: str, request: Request, state: StateDep, key: ApiKeyDep) 
     return JSONResponse(asset_json(asset, state.signer(request)))
 
 
+#: Headers on every stored file. The files are the clients' own bytes on the Studio's origin,
+#: where the API key sits in localStorage: a browser must never run them as a page. So: a type
+#: from the sniffed media only, no sniffing by the browser, always a download when navigated to,
+#: and a CSP that forbids everything (scripts, plugins, frames) if it is rendered anyway.
+#: ``<video>``/``<img>`` elements (the Studio's before/after view) ignore the last three.
+FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
+
+
+def _media_type(state: StateDep, key: str) -> str:
+    """Outputs are our MP4s and batch results our JSONL; anything else is typed by its first bytes."""
+    if key.startswith("outputs/") and key.endswith(".mp4"):
+        return "video/mp4"
+    if key.startswith("batches/") and key.endswith(".jsonl"):
+        return "application/x-ndjson"
+    return MEDIA_TYPES.get(sniff_format(state.storage.head(key, 16)) or "", "application/octet-stream")
+
+
 @router.api_route("/files/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def download(key: str, state: StateDep, expires: int = 0, signature: str = "") -> Response:
     if not state.signer_for_files().verify(key, expires, signature):
@@ -64,9 +82,13 @@ def download(key: str, state: StateDep, expires: int = 0, signature: str = "") -
         exists = False
     if not exists:
         raise ApiError(404, "not_found", "file not found")
-    media_type = "application/x-ndjson" if key.endswith(".jsonl") else (
-        mimetypes.guess_type(key)[0] or "application/octet-stream")
+    media_type = _media_type(state, key)
+    filename = key.rsplit("/", 1)[-1]
     local = state.storage.local_path(key)
     if local is not None:
-        return FileResponse(local, media_type=media_type, filename=key.rsplit("/", 1)[-1])
-    return StreamingResponse(state.storage.iter_bytes(key), media_type=media_type)
+        return FileResponse(local, media_type=media_type, filename=filename, headers=FILE_HEADERS,
+                            content_disposition_type="attachment")
+    disposition = f"attachment; filename*=utf-8''{quote(filename)}"
+    return StreamingResponse(state.storage.iter_bytes(key), media_type=media_type,
+                             headers={**FILE_HEADERS, "Content-Disposition": disposition,
+                                      "Content-Length": str(state.storage.size(key))})
