@@ -4,9 +4,11 @@ failed on bd9a033."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,20 @@ def test_when_a_checked_address_is_unreachable_the_next_checked_one_is_used(
     finally:
         host.close()
     assert out.read_bytes() == b"x" * 10_000
+
+
+def test_the_blocking_helpers_work_on_a_thread_whose_event_loop_is_running(tmp_path: Path) -> None:
+    """As under Playwright's sync API (the browser tests), or a blocking call made from async code."""
+    host = FileHost()
+    host.files["ten_kb.bin"] = b"x" * 10_000
+
+    async def inside_a_loop() -> Path:
+        with pytest.raises(UrlNotAllowed):
+            check_url("http://10.0.0.1/x", allow_private=False)
+        return fetch(host.url("ten_kb.bin"), tmp_path / "v", max_bytes=20_000, timeout_s=20, allow_private=True)
+
+    try:  # on a thread of its own: this test's thread may have a running loop already (Playwright's)
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(asyncio.run, inside_a_loop()).result().read_bytes() == b"x" * 10_000
+    finally:
+        host.close()

@@ -27,10 +27,11 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
@@ -38,6 +39,7 @@ import httpx
 from ..errors import InputError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Redirect hops followed before giving up (browsers use ~20; media hosts need one or two).
 MAX_REDIRECTS = 5
@@ -225,13 +227,25 @@ async def fetch_async(url: str, dest: Path, *, max_bytes: int, timeout_s: float,
         part.unlink(missing_ok=True)
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, also from a thread whose event loop is already running (a sync API built
+    on one, such as Playwright's, or a blocking call made from async code): the coroutine then
+    gets a loop on a thread of its own, since a running loop cannot be re-entered."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="fetch") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def fetch(url: str, dest: Path, *, max_bytes: int, timeout_s: float, allow_private: bool,
           error: type[InputError] = VideoInaccessible) -> Path:
-    """Blocking :func:`fetch_async`, for job workers (not for use inside a running event loop)."""
-    return asyncio.run(fetch_async(url, dest, max_bytes=max_bytes, timeout_s=timeout_s,
-                                   allow_private=allow_private, error=error))
+    """Blocking :func:`fetch_async`, for job workers."""
+    return _run(fetch_async(url, dest, max_bytes=max_bytes, timeout_s=timeout_s, allow_private=allow_private,
+                            error=error))
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
     """Raise :class:`UrlNotAllowed` unless ``url`` is http(s) to a host we may contact."""
-    asyncio.run(pin(url, allow_private=allow_private))
+    _run(pin(url, allow_private=allow_private))
