@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from benchmarks.emotion_eval import pose_2d
+from benchmarks.emotion_eval import flow_pose_change
 
 from reperform import landmarks as L
 from reperform.options import Emotion, GenerateOptions, ModelMode
@@ -195,12 +195,13 @@ def test_face_mode_moves_the_real_clips_signature_and_keeps_its_pose(clip_loader
     for name, sign in expect.items():
         change = np.mean([_signature(b)[name] - _signature(a)[name] for a, b in zip(before, after, strict=True)])
         assert sign * change > 0.004, (name, change)
-    # The head stays. MediaPipe refits its whole mesh to a new expression, so even points the
-    # warp leaves in place read a few tenths of a degree differently: the bound is loose here and
-    # exact in test_the_warp_never_moves_the_points_that_carry_head_pose. Knit brows with their
-    # creases (sad) move the refit most: 1.08° on this clip.
-    pose_change = np.abs((pose_2d(after) - pose_2d(before)).mean(0))
-    assert pose_change.max() <= 1.5
+    # The head stays: the pixels at the eye corners and the nose tip do not move (optical flow,
+    # lips-mode frame → face-mode frame), so the 2-D pose from those points is unchanged. The mesh
+    # is not the judge here: MediaPipe refits its whole mesh to a new expression, so pose from the
+    # *re-detected* landmarks reads 1.7° of yaw for the parted smile and 1.1° for the knit sad brow
+    # on this clip while the same points' pixels moved 0.08° / 0.01° — a refit, not a head turn.
+    flow = flow_pose_change([f for f, _ in base], [f for f, _ in face], before)
+    assert flow <= 0.5, flow
 
 
 @pytest.mark.media

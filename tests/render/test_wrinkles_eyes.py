@@ -85,9 +85,12 @@ def test_neutral_irons_the_glabella_without_touching_the_eyes(still):
     creased, _ = wrinkles.shade(frame, n, _au(AU4=1.0), m)
     ironed, box = wrinkles.smooth_creases(creased, n, m, 1.0)
     lines = (_grey(frame) - _grey(creased)) > 3  # the glabellar creases (and the brows' shadow)
-    inner = apply(invert(m), n[[55, 285]])[:, 0]
-    lines[:, : int(inner.min())] = False  # between the inner brows only
-    lines[:, int(inner.max()):] = False
+    # Between the inner brows only, and above the eyes (the lowered brow's shadow on the lids is
+    # broad relief, not a crease: ironing leaves it).
+    inner = apply(invert(m), n[[55, 285]])
+    lines[:, : int(inner[:, 0].min())] = False
+    lines[:, int(inner[:, 0].max()):] = False
+    lines[int(apply(invert(m), n[[168]])[0, 1]):] = False
     assert lines.sum() > 10
     depth_before = (_grey(frame) - _grey(creased))[lines].mean()
     depth_after = (_grey(frame) - _grey(ironed))[lines].mean()

@@ -76,6 +76,10 @@ EASE_IN_S = 0.3
 #: In pauses longer than RELAX_PAUSE_S the prompt eases to this share of its level.
 PAUSE_RELAX_SHARE = 0.8
 RELAX_PAUSE_S = 0.4
+#: A happy speaker smiles *while* talking: the smile (AU12, and the cheeks with it, AU6) swells by
+#: up to this share of the prompt's level on open vowels, so the corners ride up as the mouth opens
+#: instead of the opening pulling them level.
+SMILE_VOWEL_SWELL = 0.3
 #: Emphasis brow raise (AU1+2) per unit accent strength at temperature 1; kept well below a
 #: prompt's level: it is a flick of the brows, not a second expression.
 ACCENT_BROW_AU = 0.45
@@ -255,6 +259,18 @@ def articulate(mouth: np.ndarray, closure: np.ndarray, closed: np.ndarray, neutr
     return out
 
 
+def vowel_level(opening: np.ndarray) -> np.ndarray:
+    """0..1 per frame: how open the planned mouth is between its 10th and 90th percentile
+    (the closed level of this plan and its open vowels), so the scale is the speaker's own."""
+    o = np.asarray(opening, np.float64)
+    if len(o) == 0:
+        return np.zeros(0)
+    lo, hi = np.quantile(o, [0.1, 0.9])
+    if hi - lo < 1e-6:
+        return np.zeros(len(o))
+    return np.clip((o - lo) / (hi - lo), 0.0, 1.0)
+
+
 def relax_level(timemap: TimeMap, options: GenerateOptions) -> np.ndarray:
     """float32[n_out] pull towards the person's median face (the ``neutral`` prompt), 0 otherwise."""
     n_out = int(timemap.n_out)
@@ -272,11 +288,13 @@ def plan_expression(
     track: FaceTrack | None,
     *,
     still: bool = False,
+    opening: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(au float32[n_out, N_AUS], blink float32[n_out]) for the output frames.
 
     Lips mode: zeros (the source's face stays exactly as it is). ``still`` marks a photo source
-    (it never blinks by itself).
+    (it never blinks by itself). ``opening`` is the planned mouth opening per output frame: a
+    smile swells on the vowels (:data:`SMILE_VOWEL_SWELL`).
     """
     n_out = int(timemap.n_out)
     fps = float(timemap.fps)
@@ -292,6 +310,11 @@ def plan_expression(
     # Intensity swells: the prompt itself grows a little on stressed syllables.
     swell, _ = accent_pulses(t_s, accents)
     prompt = np.minimum(prompt * (1 + ACCENT_SWELL * swell * (1 - rest))[:, None], 1.0)
+    if options.emotion == Emotion.happy and opening is not None:
+        vowel = vowel_level(opening)[:, None] * (1 - rest)[:, None]
+        for name in ("AU12", "AU6"):
+            i = AU_INDEX[name]
+            prompt[:, i] = np.minimum(prompt[:, i] * (1 + SMILE_VOWEL_SWELL * vowel[:, 0]), 1.0)
     # Emphasis follows temperature too, but is never stronger than half the scale: it rides on top.
     emphasis = emphasis_aus(t_s, accents, 0.5 + 0.5 * float(options.temperature))
     emphasis *= (1 - rest)[:, None]

@@ -303,7 +303,7 @@ def plan_motion(
         lead_s * 1000, "default" if weight is None else f"{weight:.2f}",
         "nothing" if habit is None else f"{len(habit[0])} source frames at {habit[1]:.1f}",
     )
-    au, blink = plan_expression(timemap, options, speech_tl, prosody, track)  # zeros in lips mode
+    au, blink = plan_expression(timemap, options, speech_tl, prosody, track, opening=mouth[:, 0])  # lips: zeros
     return MotionPlan(
         src_frame=np.asarray(timemap.src_frame, np.int32),
         mouth=mouth,

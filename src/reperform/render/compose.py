@@ -123,7 +123,7 @@ class Renderer:
         self.targets = self._sanitise_targets(plan.mouth, src)
         # Face mode: jaw drop and mouth width of the planned expression go through the mouth targets.
         self.targets = expression.adjust_targets(self.targets, plan.au, plan.closure)
-        self.expression = expression.from_plan(self.template, plan, options)
+        self.expression = expression.from_plan(self.template, plan, options, bank)
         valid = track.present[src]
         feats = bank.arrays()
         self.choice = choose_exemplars(

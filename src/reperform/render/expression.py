@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import landmarks as L
 from ..options import Emotion, ModelMode
-from . import eyes, wrinkles
+from . import brows, eyes, smile, wrinkles
 from .geometry import apply, invert
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ RELAX_EASE_FRAMES = 8
 #: speaker who smiles stops frowning — the brows of a knit, sad-looking face read as sad above
 #: any mouth).
 RELAX_SHARE = {Emotion.neutral: 1.0, Emotion.happy: 0.6}
+#: Share of the brow lowerer's displacement a full smile undoes (brows up and apart).
+SMILE_UNKNIT = 0.5
 #: The relaxed mouth: down-turned corners are lifted towards the lips' midline (as AU12 would)
 #: by at most this AU12 intensity.
 RELAX_CORNER_AU12 = 0.45
@@ -96,6 +98,7 @@ LID_CREASE = ((247, 30, 29, 27, 28, 56, 190), (467, 260, 259, 257, 258, 286, 414
 EYE_CORNERS = ((33, 133), (263, 362))
 BROW_INNER = ((107, 66, 55, 65), (336, 296, 285, 295))
 BROW_OUTER = ((70, 63, 46, 53), (300, 293, 276, 283))
+BROW_LOWER = ((46, 53, 52, 65, 55), (276, 283, 282, 295, 285))
 CHEEK = (118, 347)  # below the eye, on the cheek apple
 NOSE_WING = (129, 358)
 UPPER_LIP = (0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 82, 81, 80, 191, 312, 311, 310, 415)
@@ -124,12 +127,16 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
     """
     t = np.asarray(template[:N_HANDLES, :2], np.float64)
     d = np.zeros((len(AUS), N_HANDLES, 2))
-    lid_y = np.mean([t[list(u), 1].mean() for u in UPPER_LID])
     low_y = np.mean([t[list(lo), 1].mean() for lo in LOWER_LID])
     nose_y = t[L.NOSE_TIP, 1]
     sub_y = t[L.SUBNASALE, 1]
-    # Brow region: above the upper lids, fading out over the lid crease (the eyes keep their shape).
-    above = _smoothstep((lid_y - t[:, 1]) / 0.2)
+    # Brow region: the brows move as a whole — every point from the brows' lower edge up gets the
+    # full move — and the lid skin between the crease and the brows takes the stretch (fading out
+    # at the crease, so the eyes keep their shape). A ramp that still rose across the brow itself
+    # made the brow's lower edge lag its upper edge: a raised brow came out as a tall dark smear.
+    crease_y = np.mean([t[list(c), 1].mean() for c in LID_CREASE])
+    low_brow_y = np.mean([t[list(b), 1].mean() for b in BROW_LOWER])
+    above = _smoothstep((crease_y - t[:, 1]) / max(crease_y - low_brow_y, 0.03))
     # Cheek region: below the lower lids, above the mouth.
     below_eye = _smoothstep((t[:, 1] - low_y) / 0.12)
     mouth_y = t[list(L.MOUTH_CORNERS), 1].mean()
@@ -157,7 +164,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         k_cheek = _kernel(t, centre, 0.22, 0.16) * below_eye * (1 - _smoothstep((t[:, 1] - mouth_y) / 0.1))
         d[_A["AU6"], :, 1] -= 0.11 * k_cheek
         d[_A["AU6"], :, 0] += 0.01 * s * k_cheek
-        d[_A["AU6"], lo, 1] -= 0.3 * gap * shape
+        d[_A["AU6"], lo, 1] -= 0.45 * gap * shape
         # Lid tightener: the lower lid rises and straightens, the upper one drops slightly.
         d[_A["AU7"], lo, 1] -= 0.35 * gap * shape
         d[_A["AU7"], up, 1] += 0.1 * gap * shape
@@ -169,7 +176,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         c = t[list(CORNERS[side])].mean(0)
         k_corner = _kernel(t, c, 0.13, 0.12)
         k_fold = _kernel(t, c + np.array([0.05 * s, -0.2]), 0.16, 0.2) * below_eye  # nasolabial bulge
-        d[_A["AU12"], :, 1] -= 0.16 * k_corner + 0.06 * k_fold
+        d[_A["AU12"], :, 1] -= 0.12 * k_corner + 0.06 * k_fold
         d[_A["AU12"], :, 0] += 0.01 * s * k_fold
         d[_A["AU15"], :, 1] += 0.12 * k_corner
         d[_A["AU15"], :, 0] -= 0.01 * s * k_corner
@@ -197,14 +204,21 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
 
 
 #: Mouth-target offsets per AU at intensity 1: (open, width, protrusion, jaw), inter-ocular units.
-#: Jaw drop opens the mouth and lowers the chin; the smile widens the mouth, the tightener and the
-#: depressor narrow it slightly.
+#: Jaw drop opens the mouth and lowers the chin; the tightener and the depressor narrow it slightly.
+#: The smile (AU12) is a *mouth shape*, not only lifted corners: wider, lips stretched thinner and
+#: parted so the upper teeth show (a real Duchenne smile of liveportrait_d13: width +0.15..0.23,
+#: inner gap +0.10..0.19 over his median, corners +0.08 over the lips' midline). Its opening
+#: follows :data:`SMILE_OPEN_FULL_AT` rather than the intensity (lips part as soon as the smile is
+#: clear: a closed-lip smile at half strength reads as a smirk or a grimace).
 MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
-    "AU12": (0.0, 0.10, 0.0, 0.0),
+    "AU12": (0.0, 0.16, -0.02, 0.0),
     "AU15": (0.0, -0.015, 0.0, 0.0),
     "AU23": (0.0, -0.04, 0.0, 0.0),
     "AU26": (0.16, 0.0, 0.0, 0.14),
 }
+#: The smile's lips part by SMILE_OPEN_IOD, reached at AU12 intensity SMILE_OPEN_FULL_AT.
+SMILE_OPEN_IOD = 0.11
+SMILE_OPEN_FULL_AT = 0.6
 
 
 def mouth_target_offsets(au: np.ndarray) -> np.ndarray:
@@ -213,7 +227,15 @@ def mouth_target_offsets(au: np.ndarray) -> np.ndarray:
     out = np.zeros((len(au), 4), np.float32)
     for name, off in MOUTH_OFFSETS.items():
         out += au[:, _A[name], None] * np.asarray(off, np.float32)[None]
+    out[:, 0] += SMILE_OPEN_IOD * smile_opening(au[:, _A["AU12"]])
     return out
+
+
+def smile_opening(au12: np.ndarray | float) -> np.ndarray | float:
+    """0..1: how far the smile's lips are parted at AU12 intensity ``au12`` (full at SMILE_OPEN_FULL_AT)."""
+    t = np.clip(np.asarray(au12, np.float64) / SMILE_OPEN_FULL_AT, 0.0, 1.0)
+    v = t * t * (3 - 2 * t)
+    return float(v) if v.ndim == 0 else v
 
 
 def _handle_sigmas() -> np.ndarray:
@@ -228,8 +250,11 @@ def _handle_sigmas() -> np.ndarray:
 class ExpressionWarp:
     """Per-job expression warp: built once from the template, then :meth:`apply` per frame."""
 
-    def __init__(self, template: np.ndarray, au: np.ndarray, blink: np.ndarray, relax: float = 0.0) -> None:
-        """``au[n_out, N_AUS]`` and ``blink[n_out]`` from the plan; ``relax`` 0..1 the neutral pull."""
+    def __init__(self, template: np.ndarray, au: np.ndarray, blink: np.ndarray, relax: float = 0.0,
+                 teeth_rgb: np.ndarray | None = None) -> None:
+        """``au[n_out, N_AUS]`` and ``blink[n_out]`` from the plan; ``relax`` 0..1 the neutral pull;
+        ``teeth_rgb`` the person's own teeth colour (None: from their skin)."""
+        self.teeth_rgb = teeth_rgb
         self.template = np.asarray(template[:, :2], np.float64)
         self.basis = au_displacements(self.template)
         self._basis_flat = np.ascontiguousarray(self.basis.reshape(len(AUS), -1))
@@ -272,6 +297,10 @@ class ExpressionWarp:
         d = np.zeros((N_HANDLES, 2))
         if k < len(self.au):
             d += (self.au[k] @ self._basis_flat).reshape(N_HANDLES, 2)
+            # A smiling face un-knits its brow: the brows lift and part a little (the inverse of
+            # the brow lowerer). Without it a speaker whose resting brow is low and knit (dfrf's
+            # anchor) smiles with a glare, which reads as gritted teeth, not joy.
+            d -= SMILE_UNKNIT * float(np.clip(self.au[k, _A["AU12"]], 0.0, 1.0)) * self.basis[_A["AU4"]]
         if self.relax > 0:
             level = self.relax * min(1.0, (k + 1) / RELAX_EASE_FRAMES)
             # Vertical only: brows and cheeks express by rising and falling, while a turned head
@@ -289,6 +318,15 @@ class ExpressionWarp:
                 d += au12 * self.basis[_A["AU12"]]
         norm = np.linalg.norm(d, axis=1, keepdims=True)
         return d * np.minimum(1.0, MAX_SHIFT_IOD / np.maximum(norm, 1e-9))
+
+    def _brow_rise(self, k: int) -> np.ndarray:
+        """float64[N_HANDLES]: the upward part (≤ 0, normalised y) of the brow raisers' (AU1, AU2)
+        displacement of every point in frame ``k`` — drawn by :func:`.brows.lift`, not the field."""
+        if k >= len(self.au):
+            return np.zeros(N_HANDLES)
+        a1, a2 = (float(np.clip(self.au[k, _A[n]], 0.0, 1.0)) for n in ("AU1", "AU2"))
+        up = a1 * self.basis[_A["AU1"], :, 1] + a2 * self.basis[_A["AU2"], :, 1]
+        return np.clip(np.minimum(up, 0.0), -MAX_SHIFT_IOD, 0.0)
 
     def field_at(self, k: int, n_cur: np.ndarray, pts: np.ndarray) -> np.ndarray:
         """Forward displacement (normalised units) of the warp of frame ``k`` at points ``pts[m, 2]``.
@@ -360,14 +398,29 @@ class ExpressionWarp:
         if not self.active(k):
             return frame, box
         disp = self.displacements(k, n_cur)
+        # Raised brows are not part of the smooth field: :mod:`.brows` lifts them as a block.
+        rise = self._brow_rise(k)
+        field = disp.copy()
+        field[:, 1] -= rise
         out = frame
-        if np.any(np.linalg.norm(disp, axis=1) > 1e-4):
-            out, box = self._apply_field(out, n_cur, m_cur, disp, box, inplace)
+        if np.any(np.linalg.norm(field, axis=1) > 1e-4):
+            out, box = self._apply_field(out, n_cur, m_cur, field, box, inplace)
             inplace = inplace or out is not frame
+        if np.any(rise < -1e-4):
+            moved = np.array(n_cur[:, :2], np.float64, copy=True)
+            moved[:N_HANDLES] += field
+            for side in (0, 1):
+                out, box = brows.lift(out, moved, -rise[list(brows.BROW_TOP[side])], m_cur, side, box, inplace)
+                inplace = inplace or out is not frame
         b = float(self.blink[k]) if k < len(self.blink) else 0.0
         face = np.array(n_cur[:, :2], np.float64, copy=True)
         face[:N_HANDLES] += disp
         au = np.clip(self.au[k], 0.0, 1.0) if k < len(self.au) else np.zeros(len(AUS))
+        teeth = smile_opening(au[_A["AU12"]])
+        if teeth > 1e-3:  # the smile's parted lips show the upper teeth
+            out, tbox = smile.upper_teeth(out, face, m_cur, teeth, self.teeth_rgb, seed=k, inplace=inplace)
+            inplace = inplace or out is not frame
+            box = _union(box, tbox)
         # Wide eyes give way to a blink (the lid closes from where it rests).
         wide = float(au[_A["AU5"]]) * (1.0 - float(np.clip(b / 0.3, 0.0, 1.0)))
         if wide > 1e-3:
@@ -537,8 +590,12 @@ def adjust_targets(targets: np.ndarray, au: np.ndarray, closure: np.ndarray) -> 
     return out
 
 
-def from_plan(template: np.ndarray, plan: object, options: object | None) -> ExpressionWarp | None:
-    """The job's expression warp, or None when nothing changes (lips mode, or no AUs/blinks/neutral)."""
+def from_plan(template: np.ndarray, plan: object, options: object | None, bank: object | None = None
+              ) -> ExpressionWarp | None:
+    """The job's expression warp, or None when nothing changes (lips mode, or no AUs/blinks/neutral).
+
+    ``bank`` (the mouth exemplars) lends the person's own teeth colour to a smile.
+    """
     mode = getattr(options, "mode", ModelMode.lips)
     if options is None or mode == ModelMode.lips:
         return None
@@ -550,7 +607,8 @@ def from_plan(template: np.ndarray, plan: object, options: object | None) -> Exp
     au, blink = plan.au, plan.blink  # type: ignore[attr-defined]
     if relax == 0.0 and not np.any(au) and not np.any(blink):
         return None
-    return ExpressionWarp(template, au, blink, relax)
+    teeth = smile.teeth_colour(bank) if np.any(np.asarray(au)[:, _A["AU12"]] > 0.05) else None
+    return ExpressionWarp(template, au, blink, relax, teeth_rgb=teeth)
 
 
 def rendered_landmarks(n_cur: np.ndarray, shaped: np.ndarray, indices: np.ndarray,
