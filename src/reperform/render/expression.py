@@ -72,11 +72,30 @@ RELAX_EASE_FRAMES = 8
 #: speaker who smiles stops frowning — the brows of a knit, sad-looking face read as sad above
 #: any mouth).
 RELAX_SHARE = {Emotion.neutral: 1.0, Emotion.happy: 0.6}
+#: How far a full smile (AU12 = 1) lifts the mouth corners (inter-ocular units), relative to the
+#: centre of the upper lip's inner edge (which parting the lips also raises). Measured on
+#: liveportrait_d13's real smiles: corners 0.05-0.09 higher against the upper lip than in his
+#: median frame; the warp lifts the corners' neighbourhood, lips and skin together.
+SMILE_CORNER_LIFT = 0.16
+#: The smile never lifts the corners further than this (inter-ocular units), whatever the droop.
+SMILE_MAX_LIFT = 0.25
 #: Share of the brow lowerer's displacement a full smile undoes (brows up and apart).
 SMILE_UNKNIT = 0.5
 #: The relaxed mouth: down-turned corners are lifted towards the lips' midline (as AU12 would)
 #: by at most this AU12 intensity.
-RELAX_CORNER_AU12 = 0.45
+RELAX_CORNER_AU12 = 0.8
+#: ``neutral`` calms a face beyond the pull to its median (which is sad or tense if the person
+#: mostly is; videoretalking_4's median face reads sad, dfrf's anchor's angry): the inner brows'
+#: height over the outer ones is brought into CALM_BROW_SLOPE (at most CALM_MAX_IOD of move:
+#: raised inner ends come down, knit and lowered ones come up), and upper lids whose gap is
+#: under CALM_EYE_OPEN of the eye's width open by up to CALM_LID_SHARE of the wide-eye level
+#: (full at a deficit of CALM_EYE_SPAN). Calm references: the dev clips' median faces have inner-
+#: minus-outer brow heights of -0.05..+0.03 and eye gaps of 0.24..0.44 of the eye's width.
+CALM_BROW_SLOPE = (-0.02, 0.0)
+CALM_MAX_IOD = 0.04
+CALM_EYE_OPEN = 0.3
+CALM_EYE_SPAN = 0.1
+CALM_LID_SHARE = 0.3
 #: The ``neutral`` prompt pulls a point at most this far (inter-ocular units) towards its median.
 RELAX_MAX_IOD = 0.08
 #: Share of the lid gap an added blink closes at its peak (the upper lid meets the lower one; the
@@ -174,9 +193,9 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         d[_A["AU9"], :, 1] += 0.03 * _kernel(t, inner, 0.16, 0.2) * above
         # Lip corners: pulled up and back (AU12), pulled down (AU15); width itself is planned.
         c = t[list(CORNERS[side])].mean(0)
-        k_corner = _kernel(t, c, 0.13, 0.12)
+        k_corner = _corner_kernel(t, side)
         k_fold = _kernel(t, c + np.array([0.05 * s, -0.2]), 0.16, 0.2) * below_eye  # nasolabial bulge
-        d[_A["AU12"], :, 1] -= 0.12 * k_corner + 0.06 * k_fold
+        d[_A["AU12"], :, 1] -= SMILE_CORNER_LIFT * k_corner + 0.06 * k_fold
         d[_A["AU12"], :, 0] += 0.01 * s * k_fold
         d[_A["AU15"], :, 1] += 0.12 * k_corner
         d[_A["AU15"], :, 0] -= 0.01 * s * k_corner
@@ -214,11 +233,69 @@ MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
     "AU12": (0.0, 0.16, -0.02, 0.0),
     "AU15": (0.0, -0.015, 0.0, 0.0),
     "AU23": (0.0, -0.04, 0.0, 0.0),
-    "AU26": (0.16, 0.0, 0.0, 0.14),
+    "AU26": (0.0, -0.05, 0.0, 0.16),
 }
+#: The jaw drop (AU26) parts the lips by up to JAW_OPEN_IOD, reached at intensity JAW_OPEN_FULL_AT
+#: and narrows the mouth a little (a surprised mouth is a rounded oval, not a stretched slot):
+#: a surprised speaker's mouth hangs open between words, which is what people read.
 #: The smile's lips part by SMILE_OPEN_IOD, reached at AU12 intensity SMILE_OPEN_FULL_AT.
 SMILE_OPEN_IOD = 0.11
 SMILE_OPEN_FULL_AT = 0.6
+JAW_OPEN_IOD = 0.22
+JAW_OPEN_FULL_AT = 0.8
+
+
+def _corner_kernel(t: np.ndarray, side: int) -> np.ndarray:
+    c = t[list(CORNERS[side])].mean(0)
+    return _kernel(t, c, 0.13, 0.12)
+
+
+def corner_lift_field(template: np.ndarray) -> np.ndarray:
+    """float64[N_HANDLES, 2]: the displacement that lifts both mouth corners by one unit (the
+    corner part of AU12), fading over their neighbourhood."""
+    t = np.asarray(template[:N_HANDLES, :2], np.float64)
+    d = np.zeros((N_HANDLES, 2))
+    for side in (0, 1):
+        d[:, 1] -= _corner_kernel(t, side)
+    return d
+
+
+def corner_height(n: np.ndarray) -> float:
+    """How far the mouth corners sit above the centre of the upper lip's inner edge (normalised)."""
+    return float(n[13, 1] - np.mean([n[c, 1] for c in L.MOUTH_CORNERS]))
+
+
+def corner_reference(template: np.ndarray, bank: object | None) -> tuple[float, float] | None:
+    """(a, b): this person's corner height (:func:`corner_height`) at lip opening ``o`` is about
+    ``a + b·o``, fitted to the bank's mouths (median height per opening bin, then a line).
+
+    Opening the mouth lowers the corners against the upper lip (vr4: −0.005 closed, −0.08 at her
+    median opening of 0.2), so where a smile should put them depends on how open the mouth is
+    drawn. None when the bank has too few mouths (then the median face is the reference).
+    """
+    exemplars = getattr(bank, "exemplars", None)
+    if not exemplars or len(exemplars) < 8:
+        return None
+    from .geometry import to_norm
+
+    t = np.asarray(template[:, :2], np.float64)
+    pts = []
+    for e in exemplars.values():
+        lm = np.asarray(e.landmarks, np.float64)[:, :2]
+        n = apply(to_norm(lm, t), lm)
+        pts.append((float(e.params[0]), corner_height(n)))
+    o, h = np.array(pts).T
+    edges = np.quantile(o, np.linspace(0, 1, 7))
+    xs, ys = [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (o >= lo) & (o <= hi)
+        if sel.sum() >= 2:
+            xs.append(float(np.median(o[sel])))
+            ys.append(float(np.median(h[sel])))
+    if len(xs) < 2 or np.ptp(xs) < 0.02:
+        return float(np.median(h)), 0.0
+    b, a = np.polyfit(xs, ys, 1)
+    return float(a), float(min(b, 0.0))
 
 
 def mouth_target_offsets(au: np.ndarray) -> np.ndarray:
@@ -228,6 +305,8 @@ def mouth_target_offsets(au: np.ndarray) -> np.ndarray:
     for name, off in MOUTH_OFFSETS.items():
         out += au[:, _A[name], None] * np.asarray(off, np.float32)[None]
     out[:, 0] += SMILE_OPEN_IOD * smile_opening(au[:, _A["AU12"]])
+    j = np.clip(au[:, _A["AU26"]] / JAW_OPEN_FULL_AT, 0.0, 1.0)
+    out[:, 0] += JAW_OPEN_IOD * j * j * (3 - 2 * j)
     return out
 
 
@@ -251,9 +330,14 @@ class ExpressionWarp:
     """Per-job expression warp: built once from the template, then :meth:`apply` per frame."""
 
     def __init__(self, template: np.ndarray, au: np.ndarray, blink: np.ndarray, relax: float = 0.0,
-                 teeth_rgb: np.ndarray | None = None) -> None:
+                 teeth_rgb: np.ndarray | None = None, corner_ref: tuple[float, float] | None = None,
+                 calm: float = 0.0) -> None:
         """``au[n_out, N_AUS]`` and ``blink[n_out]`` from the plan; ``relax`` 0..1 the neutral pull;
-        ``teeth_rgb`` the person's own teeth colour (None: from their skin)."""
+        ``teeth_rgb`` the person's own teeth colour (None: from their skin); ``corner_ref`` where
+        this person's mouth corners sit at a given opening (:func:`corner_reference`); ``calm``
+        0..1 the ``neutral`` prompt's pull of a sad- or tense-looking face towards a calm one
+        (lowered lids opened, a raised inner brow levelled), beyond the pull to their median."""
+        self.calm = float(calm)
         self.teeth_rgb = teeth_rgb
         self.template = np.asarray(template[:, :2], np.float64)
         self.basis = au_displacements(self.template)
@@ -280,6 +364,8 @@ class ExpressionWarp:
         lids = [i for group in (*UPPER_LID, *LOWER_LID, *LID_CREASE) for i in group]
         upper_face[lids] = False
         self._relax_w = upper_face.astype(np.float64)
+        self._corner_unit = corner_lift_field(self.template)
+        self._corner_ref = (corner_height(self.template), 0.0) if corner_ref is None else corner_ref
 
     def active(self, k: int) -> bool:
         """Whether frame ``k`` changes at all (lets the caller skip the work)."""
@@ -300,7 +386,20 @@ class ExpressionWarp:
             # A smiling face un-knits its brow: the brows lift and part a little (the inverse of
             # the brow lowerer). Without it a speaker whose resting brow is low and knit (dfrf's
             # anchor) smiles with a glare, which reads as gritted teeth, not joy.
-            d -= SMILE_UNKNIT * float(np.clip(self.au[k, _A["AU12"]], 0.0, 1.0)) * self.basis[_A["AU4"]]
+            au12 = float(np.clip(self.au[k, _A["AU12"]], 0.0, 1.0))
+            if au12 > 0:
+                d -= SMILE_UNKNIT * au12 * self.basis[_A["AU4"]]
+                # The corners go to where a smile puts them, whatever the rendered mouth did:
+                # SMILE_CORNER_LIFT·AU12 above the upper lip's centre, relative to how this person's
+                # median face holds them. A down-turned mouth gets more lift, a real smiling
+                # exemplar (already up) none — a fixed lift left droopy mouths flat (a grimace).
+                d -= au12 * SMILE_CORNER_LIFT * self._corner_unit
+                opening = float(np.mean(np.linalg.norm(n_cur[[14, 87, 317], :2] - n_cur[[13, 82, 312], :2], axis=1)))
+                want = self._corner_ref[0] + self._corner_ref[1] * opening + SMILE_CORNER_LIFT * au12
+                lift = float(np.clip(want - corner_height(n_cur), 0.0, SMILE_MAX_LIFT))
+                d += lift * self._corner_unit
+        if self.calm > 0:
+            d += self.calm * min(1.0, (k + 1) / RELAX_EASE_FRAMES) * self._calm_brows(n_cur)
         if self.relax > 0:
             level = self.relax * min(1.0, (k + 1) / RELAX_EASE_FRAMES)
             # Vertical only: brows and cheeks express by rising and falling, while a turned head
@@ -313,11 +412,34 @@ class ExpressionWarp:
             # Corners below the lips' midline (a down-turned mouth) come up towards it.
             mid = 0.5 * (n_cur[13, 1] + n_cur[14, 1])
             droop = float(np.mean([n_cur[c, 1] for c in L.MOUTH_CORNERS]) - mid)
-            if droop > 0:
-                au12 = min(droop / 0.16, RELAX_CORNER_AU12) * level
-                d += au12 * self.basis[_A["AU12"]]
+            smiling = k < len(self.au) and self.au[k, _A["AU12"]] > 0  # the smile sets its corners
+            if droop > 0 and not smiling:
+                d += min(droop, RELAX_CORNER_AU12 * SMILE_CORNER_LIFT) * level * self._corner_unit
         norm = np.linalg.norm(d, axis=1, keepdims=True)
         return d * np.minimum(1.0, MAX_SHIFT_IOD / np.maximum(norm, 1e-9))
+
+    def _calm_brows(self, n: np.ndarray) -> np.ndarray:
+        """Displacement bringing the inner brows' height over the outer ones into CALM_BROW_SLOPE:
+        raised inner ends (the oblique brow of sadness, AU1) come down, lowered and knit ones
+        (a resting frown, AU4) come up and apart — the inverse of the unit that made them."""
+        inner = -float(n[[107, 66, 55, 65, 336, 296, 285, 295], 1].mean())
+        outer = -float(n[[70, 63, 105, 300, 293, 334], 1].mean())
+        slope = inner - outer
+        if slope > CALM_BROW_SLOPE[1]:  # the oblique brow of sadness: inner ends come down
+            return min(slope - CALM_BROW_SLOPE[1], CALM_MAX_IOD) * (-self.basis[_A["AU1"]] / 0.18)
+        if slope < CALM_BROW_SLOPE[0]:  # a knit, lowered brow (a frown at rest): it lifts and parts
+            return min(CALM_BROW_SLOPE[0] - slope, CALM_MAX_IOD) * (-self.basis[_A["AU4"]] / 0.12)
+        return np.zeros((N_HANDLES, 2))
+
+    def calm_lids(self, n: np.ndarray) -> float:
+        """0..1: how far the ``neutral`` prompt opens lowered upper lids (a downcast, heavy-lidded
+        eye reads as sad), by the deficit of the lids' gap below CALM_EYE_OPEN."""
+        if self.calm <= 0:
+            return 0.0
+        gaps = [np.linalg.norm(n[u] - n[lo]) / max(np.linalg.norm(n[a] - n[b]), 1e-6)
+                for (u, lo), (a, b) in (((159, 145), (33, 133)), ((386, 374), (362, 263)))]
+        deficit = CALM_EYE_OPEN - float(np.mean(gaps))
+        return float(np.clip(deficit / CALM_EYE_SPAN, 0.0, 1.0)) * self.calm * CALM_LID_SHARE
 
     def _brow_rise(self, k: int) -> np.ndarray:
         """float64[N_HANDLES]: the upward part (≤ 0, normalised y) of the brow raisers' (AU1, AU2)
@@ -422,7 +544,7 @@ class ExpressionWarp:
             inplace = inplace or out is not frame
             box = _union(box, tbox)
         # Wide eyes give way to a blink (the lid closes from where it rests).
-        wide = float(au[_A["AU5"]]) * (1.0 - float(np.clip(b / 0.3, 0.0, 1.0)))
+        wide = max(float(au[_A["AU5"]]), self.calm_lids(face)) * (1.0 - float(np.clip(b / 0.3, 0.0, 1.0)))
         if wide > 1e-3:
             for side in (0, 1):
                 out, box = eyes.widen(out, face, m_cur, wide, side, box, inplace)
@@ -605,10 +727,13 @@ def from_plan(template: np.ndarray, plan: object, options: object | None, bank: 
     if emotion in RELAX_SHARE:
         relax = RELAX_SHARE[emotion] * gain
     au, blink = plan.au, plan.blink  # type: ignore[attr-defined]
+    calm = gain if emotion == Emotion.neutral else 0.0
     if relax == 0.0 and not np.any(au) and not np.any(blink):
         return None
-    teeth = smile.teeth_colour(bank) if np.any(np.asarray(au)[:, _A["AU12"]] > 0.05) else None
-    return ExpressionWarp(template, au, blink, relax, teeth_rgb=teeth)
+    smiles = bool(np.any(np.asarray(au)[:, _A["AU12"]] > 0.05))
+    teeth = smile.teeth_colour(bank) if smiles else None
+    ref = corner_reference(template, bank) if smiles else None
+    return ExpressionWarp(template, au, blink, relax, teeth_rgb=teeth, corner_ref=ref, calm=calm)
 
 
 def rendered_landmarks(n_cur: np.ndarray, shaped: np.ndarray, indices: np.ndarray,

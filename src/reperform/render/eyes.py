@@ -22,11 +22,11 @@ from .geometry import apply, invert
 
 #: At AU5 intensity 1 the upper lid rises to show this much sclera above the iris (share of the
 #: iris radius) — the white above the iris people read as surprise or fear...
-SCLERA_SHOW_IRIS = 0.35
+SCLERA_SHOW_IRIS = 0.5
 #: ... and at least this share of the lid gap (an eye already open that far still widens).
-MIN_RAISE_SHARE = 0.3
+MIN_RAISE_SHARE = 0.4
 #: The rise is capped (inter-ocular units): the lid skin above has to fold into the crease.
-MAX_RAISE_IOD = 0.08
+MAX_RAISE_IOD = 0.1
 #: Height (inter-ocular units) of lid skin above the lashes that folds into the crease.
 LID_SKIN_REACH_IOD = 0.14
 #: Height (inter-ocular units) of the lash band that rides up with the margin, unchanged, and how
