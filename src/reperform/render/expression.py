@@ -84,6 +84,16 @@ SMILE_UNKNIT = 0.5
 #: The relaxed mouth: down-turned corners are lifted towards the lips' midline (as AU12 would)
 #: by at most this AU12 intensity.
 RELAX_CORNER_AU12 = 0.8
+#: The retrieved smile (:class:`.smile.SmileBank`) is applied in full from this AU12 intensity on
+#: (its source is a full smile; a half smile gets half its shading).
+OWN_SMILE_FULL_AT = 0.8
+#: A face wearing glasses (:func:`.brows.glasses_score`, decided on the first GLASSES_SAMPLES
+#: frames) moves its brows, lids and upper cheeks by this share only, and its eyes are not
+#: widened: the spectacle frame in front of them bent into waves with any warp there
+#: (liveportrait_d13; at a share of 0.35 the rims still visibly bent). Its expression there is
+#: carried by the texture alone (forehead folds, frown lines, the cheeks' relief).
+GLASSES_UPPER_SHARE = 0.0
+GLASSES_SAMPLES = 5
 #: ``neutral`` calms a face beyond the pull to its median (which is sad or tense if the person
 #: mostly is; videoretalking_4's median face reads sad, dfrf's anchor's angry): the inner brows'
 #: height over the outer ones is brought into CALM_BROW_SLOPE (at most CALM_MAX_IOD of move:
@@ -331,13 +341,16 @@ class ExpressionWarp:
 
     def __init__(self, template: np.ndarray, au: np.ndarray, blink: np.ndarray, relax: float = 0.0,
                  teeth_rgb: np.ndarray | None = None, corner_ref: tuple[float, float] | None = None,
-                 calm: float = 0.0) -> None:
+                 calm: float = 0.0, own_smile: smile.SmileBank | None = None) -> None:
         """``au[n_out, N_AUS]`` and ``blink[n_out]`` from the plan; ``relax`` 0..1 the neutral pull;
         ``teeth_rgb`` the person's own teeth colour (None: from their skin); ``corner_ref`` where
         this person's mouth corners sit at a given opening (:func:`corner_reference`); ``calm``
         0..1 the ``neutral`` prompt's pull of a sad- or tense-looking face towards a calm one
-        (lowered lids opened, a raised inner brow levelled), beyond the pull to their median."""
+        (lowered lids opened, a raised inner brow levelled), beyond the pull to their median;
+        ``own_smile`` the person's own smiling cheeks, retrieved from the source when it smiles."""
         self.calm = float(calm)
+        self.own_smile = own_smile
+        self._glasses_scores: list[float] = []
         self.teeth_rgb = teeth_rgb
         self.template = np.asarray(template[:, :2], np.float64)
         self.basis = au_displacements(self.template)
@@ -364,6 +377,8 @@ class ExpressionWarp:
         lids = [i for group in (*UPPER_LID, *LOWER_LID, *LID_CREASE) for i in group]
         upper_face[lids] = False
         self._relax_w = upper_face.astype(np.float64)
+        low_lid = np.mean([self.template[list(lo), 1].mean() for lo in LOWER_LID])
+        self._upper_w = 1.0 - _smoothstep((self.template[:N_HANDLES, 1] - low_lid - 0.15) / 0.15)
         self._corner_unit = corner_lift_field(self.template)
         self._corner_ref = (corner_height(self.template), 0.0) if corner_ref is None else corner_ref
 
@@ -417,6 +432,13 @@ class ExpressionWarp:
                 d += min(droop, RELAX_CORNER_AU12 * SMILE_CORNER_LIFT) * level * self._corner_unit
         norm = np.linalg.norm(d, axis=1, keepdims=True)
         return d * np.minimum(1.0, MAX_SHIFT_IOD / np.maximum(norm, 1e-9))
+
+    def _wears_glasses(self, frame: np.ndarray, n_cur: np.ndarray, m_cur: np.ndarray) -> bool:
+        """Whether the face wears glasses: the median :func:`.brows.glasses_score` of the first
+        GLASSES_SAMPLES frames this warp drew (fixed after them, so it never flickers)."""
+        if len(self._glasses_scores) < GLASSES_SAMPLES:
+            self._glasses_scores.append(brows.glasses_score(frame, n_cur, m_cur))
+        return float(np.median(self._glasses_scores)) > brows.GLASSES_EDGE_RATIO
 
     def _calm_brows(self, n: np.ndarray) -> np.ndarray:
         """Displacement bringing the inner brows' height over the outer ones into CALM_BROW_SLOPE:
@@ -522,6 +544,11 @@ class ExpressionWarp:
         disp = self.displacements(k, n_cur)
         # Raised brows are not part of the smooth field: :mod:`.brows` lifts them as a block.
         rise = self._brow_rise(k)
+        glasses = self._wears_glasses(frame, n_cur, m_cur)
+        if glasses:
+            # The frame of the glasses sits in front of brows and lids and would bend with them.
+            disp *= 1.0 - (1.0 - GLASSES_UPPER_SHARE) * self._upper_w[:, None]
+            rise = rise * GLASSES_UPPER_SHARE
         field = disp.copy()
         field[:, 1] -= rise
         out = frame
@@ -545,6 +572,7 @@ class ExpressionWarp:
             box = _union(box, tbox)
         # Wide eyes give way to a blink (the lid closes from where it rests).
         wide = max(float(au[_A["AU5"]]), self.calm_lids(face)) * (1.0 - float(np.clip(b / 0.3, 0.0, 1.0)))
+        wide *= GLASSES_UPPER_SHARE if glasses else 1.0
         if wide > 1e-3:
             for side in (0, 1):
                 out, box = eyes.widen(out, face, m_cur, wide, side, box, inplace)
@@ -553,7 +581,14 @@ class ExpressionWarp:
             for side in (0, 1):
                 out, box = self._blink(out, b, face[:N_HANDLES], side, m_cur, box, inplace)
                 inplace = inplace or out is not frame
-        out, sbox = wrinkles.shade(out, face, au, m_cur, inplace=inplace)
+        retrieved = 0.0
+        if self.own_smile is not None and au[_A["AU12"]] > 1e-3:
+            # The person's own smiling cheeks and folds, where the source holds a smile.
+            retrieved = float(np.clip(au[_A["AU12"]] / OWN_SMILE_FULL_AT, 0.0, 1.0))
+            out, rbox = self.own_smile.shade(out, face, m_cur, retrieved, inplace=inplace)
+            inplace = inplace or out is not frame
+            box = _union(box, rbox)
+        out, sbox = wrinkles.shade(out, face, au, m_cur, inplace=inplace, retrieved=retrieved)
         inplace = inplace or out is not frame
         box = _union(box, sbox)
         if self.relax > 0:
@@ -733,7 +768,8 @@ def from_plan(template: np.ndarray, plan: object, options: object | None, bank: 
     smiles = bool(np.any(np.asarray(au)[:, _A["AU12"]] > 0.05))
     teeth = smile.teeth_colour(bank) if smiles else None
     ref = corner_reference(template, bank) if smiles else None
-    return ExpressionWarp(template, au, blink, relax, teeth_rgb=teeth, corner_ref=ref, calm=calm)
+    own = smile.SmileBank.build(bank, template) if smiles else None
+    return ExpressionWarp(template, au, blink, relax, teeth_rgb=teeth, corner_ref=ref, calm=calm, own_smile=own)
 
 
 def rendered_landmarks(n_cur: np.ndarray, shaped: np.ndarray, indices: np.ndarray,

@@ -187,3 +187,214 @@ def teeth_colour(bank: object | None) -> np.ndarray | None:
         return None
     return np.median(found, axis=0).astype(np.float32)
 
+
+
+# ------------------------------------------------------------------ the person's own smile
+#: An exemplar is a smile when its smile score — corners raised over this person's corner height
+#: at that opening (per SMILE_CORNER_UNIT) plus the mouth widened over their median width (per
+#: SMILE_WIDTH_UNIT) — reaches SMILE_SCORE; the source holds a smile when SMILE_MIN_FRAMES do.
+#: liveportrait_d13's grins score 2.4-4.5, talking frames of the dev clips stay under 1.5.
+SMILE_CORNER_UNIT = 0.05
+SMILE_WIDTH_UNIT = 0.1
+SMILE_SCORE = 2.5
+SMILE_MIN_FRAMES = 4
+#: The calm partner of a smile: a (nearly) closed mouth scoring under CALM_SCORE.
+CALM_SCORE = 0.5
+CALM_OPEN_IOD = 0.05
+#: Grid step (inter-ocular units) of the stored ratio image, and the blur that keeps folds and
+#: bulges but not pores, stubble or a few pixels of misalignment.
+RATIO_STEP_IOD = 0.01
+RATIO_BLUR_IOD = 0.02
+#: The ratio is clamped to this range (liveportrait_d13's grin darkens his folds by up to ~30 %
+#: and lights his cheeks by ~20 %; anything beyond is a misaligned edge or an occluder).
+RATIO_RANGE = (0.7, 1.45)
+#: A smile/calm pair is refused when more than this share of the cheeks differs beyond
+#: RATIO_RANGE, or when their head poses (pose proxy) are further apart than MAX_POSE_GAP.
+MAX_WILD_SHARE = 0.1
+MAX_POSE_GAP = 0.08
+#: Geometry correspondence between two faces: Gaussian interpolation of their landmarks' offsets
+#: (σ, inter-ocular units), over the lower-face points.
+MATCH_SIGMA_IOD = 0.08
+#: Kept away from the ratio: the lips and the inside of the mouth (the mouth renderer draws them),
+#: the nostrils, with this margin (inter-ocular units); and the mask's feather.
+MOUTH_MARGIN_IOD = 0.05
+MASK_FEATHER_IOD = 0.03
+#: The middle band of the face (|x - mouth centre|, inter-ocular units) fades out of the ratio.
+CENTRE_BAND_IOD = (0.2, 0.35)
+_LIPS_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+_JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
+
+
+def _interp_offsets(at: np.ndarray, pts: np.ndarray, offsets: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised Gaussian interpolation of ``offsets`` known at ``pts``, evaluated at ``at``."""
+    d2 = ((at[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
+    w = np.exp(-d2 / (2 * sigma * sigma))
+    return (w @ offsets) / (w.sum(1, keepdims=True) + 1e-6)
+
+
+class SmileBank:
+    """The person's own smile, as an expression ratio image over their lower face.
+
+    Built once per job from the mouth bank (lower-face crops of source frames): the strongest
+    smiles and a calm, closed-mouth partner in a similar pose. The smile's low-frequency shading
+    divided by the calm face's, both in the smile's geometry, is what smiling does to *this*
+    person's cheeks and folds under *this* light; :meth:`shade` warps it onto an output face's
+    geometry and multiplies it in, scaled by the smile's level. Lips and mouth are excluded (the
+    mouth exemplars and :func:`upper_teeth` draw them).
+    """
+
+    def __init__(self, log_ratio: np.ndarray, grid_origin: np.ndarray, step: float, landmarks: np.ndarray,
+                 frames: tuple[int, int]) -> None:
+        self.log_ratio = log_ratio  # float32[h, w, 3], masked log of the ratio, in the smile's geometry
+        self.origin = grid_origin  # normalised coordinates of grid cell (0, 0)
+        self.step = step
+        self.landmarks = landmarks  # normalised landmarks of the smile exemplar
+        self.frames = frames  # (smile, calm) source frame indices, for the log and tests
+        self._pts = np.array(sorted(set(_JAW) | set(_LIPS_OUTER) | {1, 2, 4, 5, 129, 358, 205, 425, 50, 280,
+                                                                   118, 347, 187, 411, 216, 436, 199, 175}))
+
+    @classmethod
+    def build(cls, bank: object | None, template: np.ndarray) -> SmileBank | None:
+        """The person's smile from ``bank`` (a :class:`.exemplars.MouthBank`), or None if the source
+        holds no clear smile (then the smile is drawn, not retrieved)."""
+        exemplars = getattr(bank, "exemplars", None)
+        if not exemplars or len(exemplars) < 8:
+            return None
+        from .expression import corner_height, corner_reference
+        from .geometry import to_norm
+
+        t = np.asarray(template[:, :2], np.float64)
+        ref = corner_reference(t, bank)
+        if ref is None:
+            return None
+        rows = []
+        for e in exemplars.values():
+            lm = np.asarray(e.landmarks, np.float64)[:, :2]
+            m = to_norm(lm, t)
+            n = apply(m, lm)
+            rows.append((e, m, n, float(e.params[0]), float(np.linalg.norm(n[291] - n[61])), corner_height(n)))
+        widths = np.array([r[4] for r in rows])
+        w_med = float(np.median(widths))
+        score = np.array([(r[5] - (ref[0] + ref[1] * r[3])) / SMILE_CORNER_UNIT + (r[4] - w_med) / SMILE_WIDTH_UNIT
+                          for r in rows])
+        smiles = np.nonzero(score >= SMILE_SCORE)[0]
+        if len(smiles) < SMILE_MIN_FRAMES:
+            return None
+        calm = np.nonzero((np.abs(score) < CALM_SCORE) & (np.array([r[3] for r in rows]) < CALM_OPEN_IOD))[0]
+        if len(calm) == 0:
+            return None
+        poses = np.array([r[0].pose for r in rows], np.float64)
+        # The smile nearest the person's usual pose among the strongest half of their smiles.
+        strong = smiles[score[smiles] >= np.median(score[smiles])]
+        med_pose = np.median(poses, axis=0)
+        si = int(strong[np.argmin(np.linalg.norm(poses[strong] - med_pose, axis=1))])
+        ci = int(calm[np.argmin(np.linalg.norm(poses[calm] - poses[si], axis=1))])
+        if float(np.linalg.norm(poses[ci] - poses[si])) > MAX_POSE_GAP:
+            return None  # shading differs with the head's turn: no pair to compare
+        e_s, m_s, n_s = rows[si][:3]
+        e_c, m_c, n_c = rows[ci][:3]
+        # Grid over the smile's lower face, in normalised coordinates.
+        jaw = n_s[list(_JAW)]
+        x0, x1 = float(jaw[:, 0].min()), float(jaw[:, 0].max())
+        y0, y1 = float(n_s[1, 1] - 0.35), float(jaw[:, 1].max())
+        step = RATIO_STEP_IOD
+        gw, gh = int(np.ceil((x1 - x0) / step)) + 1, int(np.ceil((y1 - y0) / step)) + 1
+        gx, gy = np.meshgrid(x0 + step * np.arange(gw), y0 + step * np.arange(gh))
+        q = np.stack([gx.ravel(), gy.ravel()], 1)
+        pts_idx = np.array(sorted(set(_JAW) | set(_LIPS_OUTER) | {1, 2, 4, 5, 129, 358, 205, 425, 50, 280, 118, 347}))
+        to_c = q + _interp_offsets(q, n_s[pts_idx], n_c[pts_idx] - n_s[pts_idx], MATCH_SIGMA_IOD)
+
+        def sample(e, m, at):
+            p = apply(invert(m), at).astype(np.float32)
+            img = cv2.remap(e.crop, p[:, 0].reshape(gh, gw), p[:, 1].reshape(gh, gw), cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            h, w = e.crop.shape[:2]
+            ok = (p[:, 0] >= 1) & (p[:, 0] <= w - 2) & (p[:, 1] >= 1) & (p[:, 1] <= h - 2)
+            return img.astype(np.float32), ok.reshape(gh, gw)
+
+        img_s, ok_s = sample(e_s, m_s, q)
+        img_c, ok_c = sample(e_c, m_c, to_c)
+        sig = RATIO_BLUR_IOD / step
+        valid = (ok_s & ok_c).astype(np.float32)
+        blur_w = cv2.GaussianBlur(valid, (0, 0), sig) + 1e-3
+        bs = cv2.GaussianBlur(img_s * valid[..., None], (0, 0), sig) / blur_w[..., None]
+        bc = cv2.GaussianBlur(img_c * valid[..., None], (0, 0), sig) / blur_w[..., None]
+        # Luminance only: the two frames' colour differs by white balance and blood flow far more
+        # than a smile changes it, and a chroma ratio paints blotches.
+        lum_w = np.array([0.299, 0.587, 0.114], np.float32)
+        ratio = (bs @ lum_w + 1.0) / (bc @ lum_w + 1.0)
+        # Mask: inside the jaw line, off the lips (either face's) and nostrils, where both crops exist.
+        mask = np.zeros((gh, gw), np.uint8)
+        to_grid = np.array([[1 / step, 0, -x0 / step], [0, 1 / step, -y0 / step]])
+        cv2.fillPoly(mask, [np.round(apply(to_grid, np.concatenate([jaw, n_s[[454, 234]] - [0, 0.6]])) * 4).astype(np.int32)],
+                     1, shift=2)
+        keep_out = np.zeros((gh, gw), np.uint8)
+        pad = max(int(round(MOUTH_MARGIN_IOD / step)), 1)
+        for lips in (n_s[list(_LIPS_OUTER)], n_s[list(_LIPS_OUTER)] + (n_s[list(_LIPS_OUTER)] - n_c[list(_LIPS_OUTER)])):
+            poly = np.round(apply(to_grid, lips) * 4).astype(np.int32)
+            cv2.fillPoly(keep_out, [poly], 1, shift=2)
+            cv2.polylines(keep_out, [poly], True, 1, thickness=2 * pad + 1, shift=2)
+        for c in apply(to_grid, n_s[[98, 327, 2, 97, 326, 129, 358, 64, 294]]):
+            cv2.circle(keep_out, (int(round(c[0])), int(round(c[1]))), 2 * pad, 1, -1)
+        # Cheeks and folds only: the band down the middle (nose, philtrum, chin) is where the mouth
+        # renderer works and where the pair's nostrils and chin never line up.
+        cx = 0.5 * float(n_s[61, 0] + n_s[291, 0])
+        side = np.clip((np.abs(gx - cx) - CENTRE_BAND_IOD[0]) / (CENTRE_BAND_IOD[1] - CENTRE_BAND_IOD[0]), 0.0, 1.0)
+        m_f = mask.astype(np.float32) * (1 - keep_out.astype(np.float32)) * (ok_s & ok_c) * side.astype(np.float32)
+        m_f = cv2.GaussianBlur(m_f, (0, 0), MASK_FEATHER_IOD / step)
+        # Exposure differences between the two frames are not expression: take out the median.
+        inside = m_f > 0.5
+        if inside.sum() < 50:
+            return None
+        log_r = np.log(ratio)
+        log_r -= float(np.median(log_r[inside]))
+        # Where the two faces differ beyond what a smile does, something else changed (a hand or
+        # a microphone in front, a shot change, a misaligned edge): too much of that, and the
+        # pair is no evidence of this person's smile at all.
+        wild = np.abs(log_r) > np.log(RATIO_RANGE[1])
+        if float(wild[inside].mean()) > MAX_WILD_SHARE:
+            log.info("no smile retrieved: frames %d/%d differ beyond a smile on %.0f %% of the cheeks",
+                     e_s.index, e_c.index, 100 * float(wild[inside].mean()))
+            return None
+        log_r = np.clip(log_r, np.log(RATIO_RANGE[0]), np.log(RATIO_RANGE[1])) * m_f
+        log_r = np.repeat(log_r[..., None], 3, axis=2)
+        log.info("smile retrieved from source frame %d (calm partner %d): %d smiling mouths in the bank",
+                 e_s.index, e_c.index, len(smiles))
+        return cls(log_r.astype(np.float32), np.array([x0, y0]), step, n_s, (int(e_s.index), int(e_c.index)))
+
+    def shade(self, frame: np.ndarray, face_norm: np.ndarray, m_cur: np.ndarray, level: float, *,
+              inplace: bool = False) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+        """Multiply the retrieved smile's shading, at ``level`` (0..1), onto ``frame`` whose face sits
+        at normalised landmarks ``face_norm`` (``m_cur``: image → normalised)."""
+        if level <= 1e-3:
+            return frame, None
+        pts = self._pts
+        gh, gw = self.log_ratio.shape[:2]
+        # The output's lower face box, in normalised coordinates, then image pixels.
+        jaw = face_norm[list(_JAW)]
+        x0n, x1n = float(jaw[:, 0].min()), float(jaw[:, 0].max())
+        y0n, y1n = float(face_norm[1, 1] - 0.35), float(jaw[:, 1].max())
+        img_from_norm = invert(m_cur)
+        quad = apply(img_from_norm, np.array([[x0n, y0n], [x1n, y0n], [x0n, y1n], [x1n, y1n]]))
+        H, W = frame.shape[:2]
+        x0, y0 = np.maximum(np.floor(quad.min(0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(quad.max(0)).astype(int) + 1, [W, H])
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return frame, None
+        # Output pixel → normalised → the smile's geometry → ratio grid; the correspondence is
+        # smooth, so it is worked out on a coarse grid and upsampled.
+        cw, ch = max(4, (x1 - x0) // 8), max(4, (y1 - y0) // 8)
+        cx, cy = np.meshgrid(np.linspace(x0, x1 - 1, cw), np.linspace(y0, y1 - 1, ch))
+        qn = apply(m_cur, np.stack([cx.ravel(), cy.ravel()], 1))
+        qs = qn + _interp_offsets(qn, face_norm[pts], self.landmarks[pts] - face_norm[pts], MATCH_SIGMA_IOD)
+        g = ((qs - self.origin) / self.step).astype(np.float32)
+        mx = cv2.resize(g[:, 0].reshape(ch, cw), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        my = cv2.resize(g[:, 1].reshape(ch, cw), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        lr = cv2.remap(self.log_ratio, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        gain = np.exp(float(level) * lr)
+        if float(np.abs(gain - 1.0).max()) < 0.5 / 255:
+            return frame, None
+        out = frame if inplace else frame.copy()
+        roi = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(roi * gain + 0.5, 0, 255).astype(np.uint8)
+        return out, (int(x0), int(y0), int(x1), int(y1))

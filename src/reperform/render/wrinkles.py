@@ -159,8 +159,11 @@ def _fold_level(a: dict[str, float]) -> float:
     return min(1.0, a["AU12"] + 0.7 * a["AU10"] + 0.5 * a["AU9"] + 0.3 * a["AU6"])
 
 
-def regions_for(p: np.ndarray, au: np.ndarray) -> list[Region]:
-    """Where the person's own creases deepen for AU intensities ``au`` (normalised landmarks ``p``)."""
+def regions_for(p: np.ndarray, au: np.ndarray, retrieved: float = 0.0) -> list[Region]:
+    """Where the person's own creases deepen for AU intensities ``au`` (normalised landmarks ``p``).
+
+    ``retrieved`` (0..1) is the share of the smile's folds already drawn from the person's own
+    smiling frames (:class:`.smile.SmileBank`): the fold region deepens that much less."""
     a = _levels(au)
     _fore, seen = foreshortening(p)
     out: list[Region] = []
@@ -173,7 +176,7 @@ def regions_for(p: np.ndarray, au: np.ndarray) -> list[Region]:
     mid_brow = (p[_INNER_BROW_LOW[0]] + p[_INNER_BROW_LOW[1]]) / 2
     add([float(top[:, 0].mean()), float(top[:, 1].min()) - 0.2], 0.4, 0.1, a["AU1"] + a["AU2"])
     add(mid_brow + [0.0, -0.03], 0.09, 0.09, a["AU4"] + 0.5 * a["AU9"])
-    fold = _fold_level(a)
+    fold = _fold_level(a) * (1.0 - retrieved)
     for side, s in ((0, -1.0), (1, 1.0)):
         wing, corner = p[_NOSE_WING[side]], p[_CORNERS[side]]
         add((wing + corner) / 2 + [0.04 * s, 0.0], 0.07, 0.14, fold * seen[side])
@@ -182,8 +185,9 @@ def regions_for(p: np.ndarray, au: np.ndarray) -> list[Region]:
     return out
 
 
-def lines_for(p: np.ndarray, au: np.ndarray) -> list[Line]:
-    """Relief strokes of AU intensities ``au[N_AUS]`` on normalised landmarks ``p[≥468, 2]``."""
+def lines_for(p: np.ndarray, au: np.ndarray, retrieved: float = 0.0) -> list[Line]:
+    """Relief strokes of AU intensities ``au[N_AUS]`` on normalised landmarks ``p[≥468, 2]``;
+    the nasolabial fold and the cheeks' light fade by ``retrieved`` (see :func:`regions_for`)."""
     a = _levels(au)
     out: list[Line] = []
     fore, seen = foreshortening(p)
@@ -245,7 +249,7 @@ def lines_for(p: np.ndarray, au: np.ndarray) -> list[Line]:
                 add(_curve(a0, a1, -0.012 * s, m=8), a["AU9"] * _taper(8) * (1 - 0.25 * j) * seen[side],
                     -NOSE_DEPTH, NOSE_SIGMA)
     # Nasolabial fold: the cheek bulges over it into the light; the fold itself is a soft shadow.
-    fold = _fold_level(a)
+    fold = _fold_level(a) * (1.0 - retrieved)
     if fold > STILL_LEVEL:
         for side, s in ((0, -1), (1, 1)):
             wing, corner = p[_NOSE_WING[side]], p[_CORNERS[side]]
@@ -266,7 +270,7 @@ def lines_for(p: np.ndarray, au: np.ndarray) -> list[Line]:
                     -CROW_DEPTH, CROW_SIGMA)
             apple = p[_CHEEK_APPLE[side]]
             add(np.array([apple + off(side, -0.05, -0.07), apple + off(side, 0.05, -0.07)]),
-                np.full(2, a["AU6"] * seen[side]), CHEEK_LIGHT, CHEEK_LIGHT_SIGMA)
+                np.full(2, a["AU6"] * seen[side] * (1.0 - retrieved)), CHEEK_LIGHT, CHEEK_LIGHT_SIGMA)
     lid = min(1.0, a["AU6"] + 0.5 * a["AU7"])
     if lid > STILL_LEVEL:
         for side in (0, 1):
@@ -398,13 +402,13 @@ def _regions_box(regions: list[Region], img_from_norm: np.ndarray, shape: tuple[
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def shade(frame: np.ndarray, p_norm: np.ndarray, au: np.ndarray, m_cur: np.ndarray, *, inplace: bool = False
-          ) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+def shade(frame: np.ndarray, p_norm: np.ndarray, au: np.ndarray, m_cur: np.ndarray, *, inplace: bool = False,
+          retrieved: float = 0.0) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
     """Apply the folds of ``au`` to ``frame`` whose face sits at normalised landmarks ``p_norm``
     (``m_cur``: image → normalised): the person's own creases deepened, plus soft relief.
     Returns the frame and the box that changed (or None)."""
-    lines = lines_for(p_norm, au)
-    regions = regions_for(p_norm, au)
+    lines = lines_for(p_norm, au, retrieved)
+    regions = regions_for(p_norm, au, retrieved)
     img_from_norm = invert(m_cur)
     shape = frame.shape[:2]
     b1, b2 = lines_box(lines, img_from_norm, shape), _regions_box(regions, img_from_norm, shape)
