@@ -158,3 +158,27 @@ def test_the_render_stage_uses_the_same_action_unit_columns():
     from reperform.render import expression as R
 
     assert R.AUS == X.AUS
+
+
+def test_a_happy_speaker_smiles_more_on_open_vowels():
+    from fractions import Fraction
+
+    from reperform.motion.expression import AU_INDEX, plan_expression
+    from reperform.options import Emotion, GenerateOptions, ModelMode
+    from reperform.records import TimeMap
+
+    n = 100
+    fps = 25.0
+    timemap = TimeMap(fps=Fraction(25), n_out=n, src_frame=np.arange(n, dtype=np.int32), audio_duration_s=n / fps)
+    opening = np.where(np.arange(n) % 10 < 5, 0.3, 0.02).astype(np.float32)
+    opts = GenerateOptions(mode=ModelMode.face, emotion=Emotion.happy, temperature=0.5)
+    au, _ = plan_expression(timemap, opts, None, None, None, opening=opening)
+    smile = au[20:, AU_INDEX["AU12"]]
+    is_open = (np.arange(n) % 10 < 5)[20:]
+    assert smile[is_open].mean() > 1.15 * smile[~is_open].mean()
+    flat, _ = plan_expression(timemap, opts, None, None, None)
+    assert np.allclose(flat[20:, AU_INDEX["AU12"]], smile[~is_open].mean(), atol=0.02)
+    sad = GenerateOptions(mode=ModelMode.face, emotion=Emotion.sad, temperature=0.5)
+    a, _ = plan_expression(timemap, sad, None, None, None, opening=opening)
+    b, _ = plan_expression(timemap, sad, None, None, None)
+    assert np.array_equal(a, b)

@@ -101,7 +101,7 @@ GLASSES_SAMPLES = 5
 #: under CALM_EYE_OPEN of the eye's width open by up to CALM_LID_SHARE of the wide-eye level
 #: (full at a deficit of CALM_EYE_SPAN). Calm references: the dev clips' median faces have inner-
 #: minus-outer brow heights of -0.05..+0.03 and eye gaps of 0.24..0.44 of the eye's width.
-CALM_BROW_SLOPE = (-0.02, 0.0)
+CALM_BROW_SLOPE = (-0.02, 0.02)
 CALM_MAX_IOD = 0.04
 CALM_EYE_OPEN = 0.3
 CALM_EYE_SPAN = 0.1
