@@ -79,8 +79,10 @@ RELAX_SHARE = {Emotion.neutral: 1.0, Emotion.happy: 0.6}
 SMILE_CORNER_LIFT = 0.16
 #: The smile never lifts the corners further than this (inter-ocular units), whatever the droop.
 SMILE_MAX_LIFT = 0.25
-#: Share of the brow lowerer's displacement a full smile undoes (brows up and apart).
+#: Share of the brow lowerer's displacement a full smile, and a full outer brow raise (surprise),
+#: undo (brows up and apart).
 SMILE_UNKNIT = 0.5
+SURPRISE_UNKNIT = 0.5
 #: The relaxed mouth: down-turned corners are lifted towards the lips' midline (as AU12 would)
 #: by at most this AU12 intensity.
 RELAX_CORNER_AU12 = 0.8
@@ -243,7 +245,7 @@ MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
     "AU12": (0.0, 0.16, -0.02, 0.0),
     "AU15": (0.0, -0.015, 0.0, 0.0),
     "AU23": (0.0, -0.04, 0.0, 0.0),
-    "AU26": (0.0, -0.05, 0.0, 0.16),
+    "AU26": (0.0, -0.15, 0.06, 0.16),
 }
 #: The jaw drop (AU26) parts the lips by up to JAW_OPEN_IOD, reached at intensity JAW_OPEN_FULL_AT
 #: and narrows the mouth a little (a surprised mouth is a rounded oval, not a stretched slot):
@@ -251,7 +253,7 @@ MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
 #: The smile's lips part by SMILE_OPEN_IOD, reached at AU12 intensity SMILE_OPEN_FULL_AT.
 SMILE_OPEN_IOD = 0.11
 SMILE_OPEN_FULL_AT = 0.6
-JAW_OPEN_IOD = 0.22
+JAW_OPEN_IOD = 0.25
 JAW_OPEN_FULL_AT = 0.8
 
 
@@ -402,6 +404,11 @@ class ExpressionWarp:
             # the brow lowerer). Without it a speaker whose resting brow is low and knit (dfrf's
             # anchor) smiles with a glare, which reads as gritted teeth, not joy.
             au12 = float(np.clip(self.au[k, _A["AU12"]], 0.0, 1.0))
+            au2 = float(np.clip(self.au[k, _A["AU2"]], 0.0, 1.0))
+            if au2 > 0:
+                # Surprise lifts the whole brow, which un-knits it: raised over a knit resting
+                # brow it would be the brow of fear (AU1+2+4), which is how it read on dfrf.
+                d -= SURPRISE_UNKNIT * au2 * self.basis[_A["AU4"]]
             if au12 > 0:
                 d -= SMILE_UNKNIT * au12 * self.basis[_A["AU4"]]
                 # The corners go to where a smile puts them, whatever the rendered mouth did:
