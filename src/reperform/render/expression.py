@@ -83,6 +83,7 @@ SMILE_MAX_LIFT = 0.25
 #: undo (brows up and apart).
 SMILE_UNKNIT = 0.5
 SURPRISE_UNKNIT = 0.5
+SURPRISE_UNKNIT_FROM = 0.35
 #: The relaxed mouth: down-turned corners are lifted towards the lips' midline (as AU12 would)
 #: by at most this AU12 intensity.
 RELAX_CORNER_AU12 = 0.8
@@ -183,7 +184,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         # Brow lowerer: brows down and together (the frown), strongest at the inner end.
         k_frown = _kernel(t, inner, 0.24, 0.22) * above
         d[_A["AU4"], :, 1] += 0.12 * k_frown
-        d[_A["AU4"], :, 0] -= 0.08 * s * k_frown
+        d[_A["AU4"], :, 0] -= 0.05 * s * k_frown
         up, lo, crease = list(UPPER_LID[side]), list(LOWER_LID[side]), list(LID_CREASE[side])
         gap = np.linalg.norm(t[lo] - t[up], axis=1)
         shape = np.sin(np.linspace(0.15, np.pi - 0.15, len(up)))  # lids move most at their middle
@@ -404,7 +405,9 @@ class ExpressionWarp:
             # the brow lowerer). Without it a speaker whose resting brow is low and knit (dfrf's
             # anchor) smiles with a glare, which reads as gritted teeth, not joy.
             au12 = float(np.clip(self.au[k, _A["AU12"]], 0.0, 1.0))
-            au2 = float(np.clip(self.au[k, _A["AU2"]], 0.0, 1.0))
+            # Only a surprise's full raise: brow flicks on stressed syllables (AU1+2 up to ~0.35)
+            # keep the speaker's own brow shape.
+            au2 = float(np.clip((self.au[k, _A["AU2"]] - SURPRISE_UNKNIT_FROM) / (1 - SURPRISE_UNKNIT_FROM), 0.0, 1.0))
             if au2 > 0:
                 # Surprise lifts the whole brow, which un-knits it: raised over a knit resting
                 # brow it would be the brow of fear (AU1+2+4), which is how it read on dfrf.
