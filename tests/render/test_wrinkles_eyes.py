@@ -82,19 +82,26 @@ def test_each_crease_darkens_the_skin_where_facs_puts_it(still, levels, where):
 @pytest.mark.media
 def test_neutral_irons_the_glabella_without_touching_the_eyes(still):
     frame, lm, m, n = still
-    creased, _ = wrinkles.shade(frame, n, _au(AU4=1.0), m)
+    # The person's own frown lines: two thin vertical creases between the brows (what ironing is
+    # for; the relief a prompt draws is broader and is not ironed by neutral, it is not drawn).
+    import cv2
+
+    creased = frame.astype(np.float32)
+    img_from_norm = invert(m)
+    mid = (n[55] + n[285]) / 2
+    lines = np.zeros(frame.shape[:2], np.float32)
+    for s in (-0.05, 0.05):
+        a, b = apply(img_from_norm, np.array([[mid[0] + s, mid[1] - 0.1], [mid[0] + s, mid[1] + 0.02]]))
+        cv2.line(lines, tuple(int(v) for v in a.round()), tuple(int(v) for v in b.round()), 1.0, 1)
+    lines = cv2.GaussianBlur(lines, (0, 0), 0.8)
+    lines /= lines.max()
+    creased = np.clip(creased * (1 - 0.3 * lines[..., None]), 0, 255).astype(np.uint8)
     ironed, box = wrinkles.smooth_creases(creased, n, m, 1.0)
-    lines = (_grey(frame) - _grey(creased)) > 3  # the glabellar creases (and the brows' shadow)
-    # Between the inner brows only, and above the eyes (the lowered brow's shadow on the lids is
-    # broad relief, not a crease: ironing leaves it).
-    inner = apply(invert(m), n[[55, 285]])
-    lines[:, : int(inner[:, 0].min())] = False
-    lines[:, int(inner[:, 0].max()):] = False
-    lines[int(apply(invert(m), n[[168]])[0, 1]):] = False
-    assert lines.sum() > 10
-    depth_before = (_grey(frame) - _grey(creased))[lines].mean()
-    depth_after = (_grey(frame) - _grey(ironed))[lines].mean()
-    assert depth_after < 0.8 * depth_before
+    on_line = lines > 0.5
+    assert on_line.sum() > 10
+    depth_before = (_grey(frame) - _grey(creased))[on_line].mean()
+    depth_after = (_grey(frame) - _grey(ironed))[on_line].mean()
+    assert depth_after < 0.6 * depth_before, (depth_before, depth_after)
     eye = apply(invert(m), n[[468]])[0].astype(int)  # iris centre: far outside the ironed blobs
     assert np.array_equal(ironed[eye[1] - 2:eye[1] + 3, eye[0] - 2:eye[0] + 3],
                           creased[eye[1] - 2:eye[1] + 3, eye[0] - 2:eye[0] + 3])
