@@ -96,3 +96,24 @@ def test_a_prompt_is_read_as_top_class_or_by_a_gain_over_the_input():
     assert not row("disgusted", base, [0.28, 0.055, 0.2, 0.01, 0.28, 0.05, 0.125]).reads  # +0.045: not enough
     text = summary([row("angry", base, base), row("sad", base, base)])
     assert "T=0.5: 1/2 read" in text and "angry 1/1" in text and "sad 0/1" in text
+
+
+def test_identity_is_allowed_what_a_real_expression_change_costs_fitted_without_the_clip():
+    from benchmarks.emotion_bench import IDENTITY_MARGIN, RealPair, Row, expression_cost, identity_allowance
+
+    rng = np.random.default_rng(0)
+    pairs = []
+    for clip, slope in (("a", 0.2), ("b", 0.2), ("c", 1.0)):  # clip c's own pairs would inflate the slope
+        for _ in range(40):
+            change = float(rng.uniform(0, 1))
+            pairs.append(RealPair(clip, clip, 0.2 + slope * change + float(rng.normal(0, 0.01)), change, True))
+    pairs.append(RealPair("a", "b", 0.7, 0.5, False))  # other people never enter the fit
+    a, b = expression_cost(pairs, exclude="c")
+    assert abs(a - 0.2) < 0.02 and abs(b - 0.2) < 0.03
+    p = np.full(7, 1 / 7)
+    lips = Row("c", "lips", 0.0, p, p, 0.0, identity=0.2, expr_change=0.1)
+    out = Row("c", "happy", 0.5, p, p, 0.0, identity=0.35, expr_change=0.6)
+    allowed = identity_allowance(out, lips, pairs)
+    assert abs(allowed - (IDENTITY_MARGIN + b * 0.5)) < 1e-9  # clip c judged by a and b's slope only
+    assert identity_allowance(lips, lips, pairs) == IDENTITY_MARGIN
+    assert identity_allowance(out, lips, []) == IDENTITY_MARGIN  # no calibration: the bound
