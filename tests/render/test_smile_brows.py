@@ -199,3 +199,20 @@ def test_the_persons_own_smile_is_retrieved_only_where_the_source_smiles(clip_lo
     # The person's own teeth colour: bright and far less saturated than skin.
     teeth = smile.teeth_colour(d13.bank)
     assert teeth is not None and teeth.mean() > 120 and np.ptp(teeth) < 60
+
+
+@pytest.mark.media
+def test_a_downcast_eye_is_not_widened_into_a_dark_hole(still):
+    from reperform.render import eyes
+
+    frame, _lm, _t, m, n = still
+    hooded = n.copy()
+    for side in (0, 1):
+        lower = n[list(eyes.LOWER_LID[side]), 1].mean()
+        iris_d = 2 * float(np.mean(np.linalg.norm(n[list(eyes.IRIS[side][1:])] - n[eyes.IRIS[side][0]], axis=1)))
+        up = list(eyes.UPPER_LID[side])
+        hooded[up, 1] = np.maximum(n[up, 1], lower - 0.25 * iris_d)  # the lid hides most of the iris
+    for side in (0, 1):
+        out, box = eyes.widen(frame, hooded, m, 1.0, side, None)
+        assert box is None and out is frame
+        assert eyes.widen(frame, n, m, 1.0, side, None)[1] is not None  # the open eye does widen

@@ -202,7 +202,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         d[_A["AU7"], up, 1] += 0.1 * gap * shape
         # Nose wrinkler: the wings and the skin beside them rise; the inner brows come down a bit.
         k_nose = _kernel(t, t[NOSE_WING[side]], 0.09, 0.12) * (t[:, 1] < sub_y)
-        d[_A["AU9"], :, 1] -= 0.07 * k_nose
+        d[_A["AU9"], :, 1] -= 0.09 * k_nose
         d[_A["AU9"], :, 1] += 0.03 * _kernel(t, inner, 0.16, 0.2) * above
         # Lip corners: pulled up and back (AU12), pulled down (AU15); width itself is planned.
         c = t[list(CORNERS[side])].mean(0)
@@ -236,7 +236,8 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
 
 
 #: Mouth-target offsets per AU at intensity 1: (open, width, protrusion, jaw), inter-ocular units.
-#: Jaw drop opens the mouth and lowers the chin; the tightener and the depressor narrow it slightly.
+#: Jaw drop opens the mouth and lowers the chin; the tightener and the depressor narrow it slightly;
+#: the upper-lip raiser (disgust's sneer) parts the lips under the raised, thinned upper lip.
 #: The smile (AU12) is a *mouth shape*, not only lifted corners: wider, lips stretched thinner and
 #: parted so the upper teeth show (a real Duchenne smile of liveportrait_d13: width +0.15..0.23,
 #: inner gap +0.10..0.19 over his median, corners +0.08 over the lips' midline). Its opening
@@ -244,6 +245,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
 #: clear: a closed-lip smile at half strength reads as a smirk or a grimace).
 MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
     "AU12": (0.0, 0.16, -0.02, 0.0),
+    "AU10": (0.06, 0.0, -0.02, 0.0),
     "AU15": (0.0, -0.015, 0.0, 0.0),
     "AU23": (0.0, -0.04, 0.0, 0.0),
     "AU26": (0.0, -0.15, 0.06, 0.16),
@@ -575,8 +577,8 @@ class ExpressionWarp:
         face = np.array(n_cur[:, :2], np.float64, copy=True)
         face[:N_HANDLES] += disp
         au = np.clip(self.au[k], 0.0, 1.0) if k < len(self.au) else np.zeros(len(AUS))
-        teeth = smile_opening(au[_A["AU12"]])
-        if teeth > 1e-3:  # the smile's parted lips show the upper teeth
+        teeth = max(smile_opening(au[_A["AU12"]]), smile_opening(au[_A["AU10"]]))
+        if teeth > 1e-3:  # the smile's parted lips, and the sneer's raised upper lip, show the upper teeth
             out, tbox = smile.upper_teeth(out, face, m_cur, teeth, self.teeth_rgb, seed=k, inplace=inplace)
             inplace = inplace or out is not frame
             box = _union(box, tbox)

@@ -37,6 +37,10 @@ LASH_BELOW_IOD = 0.012
 #: over SHADOW_SHARE of the uncovered strip's height.
 SHADOW_DEPTH = 0.3
 SHADOW_SHARE = 0.8
+#: Eyes whose lid gap is under IRIS_SEEN_FROM of the iris's diameter are not widened, fully from
+#: IRIS_SEEN_FROM + IRIS_SEEN_SPAN (vr4's downcast eyes: 0.2-0.4; open eyes of the dev faces ≥ 0.6).
+IRIS_SEEN_FROM = 0.4
+IRIS_SEEN_SPAN = 0.25
 #: Below this rise (px) nothing is drawn.
 STILL_PX = 0.3
 #: Sclera colour: this quantile of brightness among the open eye's pixels outside the iris.
@@ -76,7 +80,11 @@ def widen(frame: np.ndarray, lm: np.ndarray, m_cur: np.ndarray, level: float, si
     gap_mid = float(np.max(gap_x))
     lid_at_iris = float(np.interp(ic[0], xu, yu_pts))
     want = max(lid_at_iris - (ic[1] - (1.0 + SCLERA_SHOW_IRIS) * ir), MIN_RAISE_SHARE * gap_mid)
-    raise_mid = level * min(want, MAX_RAISE_IOD)
+    # A lid that hides most of the iris (a downcast gaze) has nothing to uncover that we could
+    # paint: the "iris mirrored from its lower half" would be the lid itself, and the eye came
+    # out a dark hole (videoretalking_4). Such eyes widen only as far as the iris shows.
+    seen = float(np.clip((gap_mid / max(2 * ir, 1e-6) - IRIS_SEEN_FROM) / IRIS_SEEN_SPAN, 0.0, 1.0))
+    raise_mid = level * seen * min(want, MAX_RAISE_IOD)
     if raise_mid / px_n < STILL_PX or gap_mid <= 0:
         return frame, box
     reach = LID_SKIN_REACH_IOD
