@@ -723,6 +723,8 @@ class ExpressionWarp:
         full = cv2.resize(src, big, interpolation=cv2.INTER_LINEAR)[step + py0:step + py1, step + px0:step + px1]
         moved = cv2.resize(shift, big, interpolation=cv2.INTER_LINEAR)[
             step + py0:step + py1, step + px0:step + px1] > STILL_PX
+        if not moved.any():  # grid cells just over STILL_PX, every pixel under it once upsampled
+            return frame, box
         m1, m2 = cv2.convertMaps(full[..., 0], full[..., 1], cv2.CV_16SC2)
         warped = cv2.remap(frame, m1, m2, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = frame if inplace else frame.copy()
