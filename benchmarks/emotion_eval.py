@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reperform import face, media, motion, render, speech
+from reperform import face, media, motion, rendering, speech
 from reperform import landmarks as L
 from reperform.config import EngineConfig
 from reperform.face.pose import head_pose
@@ -101,7 +101,7 @@ def analyse(stem: str, config: EngineConfig | None = None) -> ClipAnalysis:
     vinfo = media.probe(video)
     drive = media.load_audio(video)
     tracker = face.FaceTracker(vinfo.width, vinfo.height)
-    bank = render.MouthBank()
+    bank = rendering.MouthBank()
     times = []
     for index, t_s, rgb in media.iter_frames(vinfo):
         times.append(t_s)
@@ -122,7 +122,7 @@ def render_frames(a: ClipAnalysis, options: GenerateOptions, ks: np.ndarray) -> 
     plan = motion.plan_motion(a.speech_tl, a.prosody, a.track, a.profile, a.timemap, options,
                               source_speech=a.speech_tl, frame_times_s=a.frame_times,
                               source_offset_s=a.vinfo.video_start_s)
-    renderer = render.Renderer(a.track, a.bank, plan, a.profile, options)
+    renderer = rendering.Renderer(a.track, a.bank, plan, a.profile, options)
     source = media.FrameSource(a.vinfo, a.frame_times)
     out, spent = [], 0.0
     try:

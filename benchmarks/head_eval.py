@@ -42,7 +42,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 import reperform
-from reperform import face, media, pipeline, render, speech
+from reperform import face, media, pipeline, rendering, speech
 from reperform.config import EngineConfig
 from reperform.options import GenerateOptions, ModelMode
 from reperform.records import MotionPlan
@@ -69,7 +69,7 @@ def media_dir() -> Path:
     return Path(os.environ.get("REPERFORM_SHARED_MEDIA", REPO.parent / "shared" / "media"))
 
 
-class _RecordingWarper(render.HeadWarper):
+class _RecordingWarper(rendering.HeadWarper):
     """The engine's warper, keeping the plan it was given (the benchmark compares against it)."""
 
     last_plan: MotionPlan | None = None
@@ -81,14 +81,14 @@ class _RecordingWarper(render.HeadWarper):
 
 def _generate(video: Path, out: Path, mode: ModelMode, temperature: float) -> tuple[Path, MotionPlan | None]:
     """Run the engine (head mode also records its plan)."""
-    original = render.HeadWarper
+    original = rendering.HeadWarper
     _RecordingWarper.last_plan = None
-    render.HeadWarper = _RecordingWarper  # the pipeline looks the class up at run time
+    rendering.HeadWarper = _RecordingWarper  # the pipeline looks the class up at run time
     try:
         opts = GenerateOptions(mode=mode, temperature=temperature)
         reperform.generate(video, video, out, opts)
     finally:
-        render.HeadWarper = original
+        rendering.HeadWarper = original
     return out, _RecordingWarper.last_plan
 
 
@@ -145,7 +145,7 @@ def warp_speed_720p(video: Path, n_frames: int = 40) -> dict[str, float]:
         speaking=np.zeros(n, bool), viseme=np.zeros(n, np.int8), au=np.zeros((n, 1), np.float32),
         blink=np.zeros(n, np.float32), head_delta=deltas,
     )
-    warper = render.HeadWarper(track, plan)
+    warper = rendering.HeadWarper(track, plan)
     warper.apply(0, frames[0], None)
     times = []
     for k in range(n):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import face, media, motion, render, runtime, speech
+from . import face, media, motion, rendering, runtime, speech
 from .config import EngineConfig
 from .errors import (
     AudioMissing,
@@ -163,7 +163,7 @@ def _run(
         with _timed(timings, "analyze"):
             report = overall.stage("analyze")
             tracker = face.FaceTracker(vinfo.width, vinfo.height)
-            bank = render.MouthBank()
+            bank = rendering.MouthBank()
             times: list[float] = []
             n_est = max(1, vinfo.n_frames)
             store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
@@ -211,8 +211,8 @@ def _run(
 
     with _timed(timings, "render"):
         report = overall.stage("render")
-        renderer = render.Renderer(track, bank, plan, profile, options)
-        head = render.HeadWarper(track, plan) if options.mode is ModelMode.head else None
+        renderer = rendering.Renderer(track, bank, plan, profile, options)
+        head = rendering.HeadWarper(track, plan) if options.mode is ModelMode.head else None
         frames_edited = _render_frames(
             renderer, head, media.load_audio_for_output(audio), output, vinfo, frame_times, store, timemap, report
         )
@@ -227,8 +227,8 @@ def _run(
 
 
 def _render_frames(
-    renderer: render.Renderer,
-    head: render.HeadWarper | None,
+    renderer: rendering.Renderer,
+    head: rendering.HeadWarper | None,
     out_audio: np.ndarray | None,
     output: Path,
     vinfo: MediaInfo,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from reperform import landmarks as L
-from reperform import render
-from reperform.render.exemplars import CLOSED_OPEN, Exemplar, choose_exemplars
-from reperform.render.geometry import MouthShaper, WarpMesh, apply, build_template, to_norm
-from reperform.render.warp import backward_map
+from reperform import rendering
+from reperform.rendering.exemplars import CLOSED_OPEN, Exemplar, choose_exemplars
+from reperform.rendering.geometry import MouthShaper, WarpMesh, apply, build_template, to_norm
+from reperform.rendering.warp import backward_map
 
 STILL = "images/sadtalker_people_0.png"
 
@@ -126,11 +126,11 @@ def test_exemplar_search_skips_frames_without_a_face():
 @pytest.mark.media
 def test_bank_memory_stays_within_its_budget_and_keeps_the_shape_range(face):
     rgb, lm = face
-    probe = render.MouthBank()
+    probe = rendering.MouthBank()
     probe.offer(0, rgb, lm)
     one = probe.nbytes
     budget = 12 * one
-    bank = render.MouthBank(max_bytes=budget)
+    bank = rendering.MouthBank(max_bytes=budget)
     rng = np.random.default_rng(1)
     offered = []
     for i in range(300):
@@ -152,3 +152,4 @@ def test_exemplar_record_counts_its_memory():
     ex = Exemplar(0, crop, np.zeros((478, 2), np.float32), np.zeros(4, np.float32), np.zeros(2, np.float32),
                   np.zeros(54, np.float32), np.zeros(384, np.float32), 0.0)
     assert ex.nbytes >= crop.nbytes
+
