@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 from pathlib import Path
 
 import reperform
@@ -47,6 +48,9 @@ def cached_analysis(video: Path, audio: Path, *, options: GenerateOptions | None
     except AnalysisOutdated:
         pass
     analysis = reperform.analyze(video, audio, options)
+    for stale in cache.glob("*"):  # analyses of engine code that no longer exists
+        if stale.is_dir() and stale.name != folder.parent.name:
+            shutil.rmtree(stale, ignore_errors=True)
     analysis.save(folder)
     log.info("analysed %s driven by %s (cached in %s)", video.name, audio.name, folder)
     return analysis

@@ -20,8 +20,9 @@ Also reported: the best lag of the planned opening against the speech envelope (
 frame) and against the real mouth, and the share of pause frames planned at rest.
 
 Run: ``.venv/bin/python -m benchmarks.plan_eval [clip stems...]`` (prints a table).
-``--fit-openings`` instead refits the generic viseme openings of ``motion.visemes.VISEME_SHAPES``
-on the English clips (ridge regression through the coarticulation model, leave-one-clip-out).
+``--fit-openings`` instead scores the generic viseme openings of ``motion.visemes.VISEME_SHAPES``
+fitted by ridge regression through the coarticulation model, leave one speaker out, on every
+cross-segment window (``benchmarks.fits.VisemeOpenings`` through ``benchmarks.loco``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ import numpy as np
 
 import reperform
 from reperform import face, media, runtime
-from reperform.motion import mouth as mouth_passes
-from reperform.motion.adapt import Range, generic_targets
-from reperform.motion.visemes import N_VISEMES, VISEME_SHAPES, Viseme
+from reperform.motion.visemes import Viseme
 from reperform.records import FaceTrack
 
 from . import clips
@@ -57,10 +56,6 @@ CLIPS = (
     "facerecognition_short_hamilton_clip",
     "latentsync_demo1_video",
 )
-#: English clips whose real mouths the generic openings are fitted to.
-FIT_CLIPS = ("videoretalking_2", "videoretalking_4", "pcavs_00373")
-#: Ridge strength pulling fitted openings toward the hand-set phonetic values.
-FIT_RIDGE = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,61 +156,21 @@ def evaluate_clip(path: Path, cache: Path | None = CACHE_DIR) -> ClipResult:
     )
 
 
-def opening_design(analysis: reperform.Analysis) -> tuple[np.ndarray, np.ndarray]:
-    """Linear model of a whole clip's real opening in the viseme openings (range fractions).
-
-    ``analysis`` is the clip driven by its own audio (``reperform.analyze(clip, clip)``): its
-    driving speech is what the filmed mouth says. The planner's coarticulation is linear in the
-    targets, so planning once per viseme with only that viseme open gives one design column
-    each; ``y`` is the real opening minus the plan with every viseme closed. Returns
-    ``(X float[n, N_VISEMES-1], y float[n])`` over frames with a face.
-    """
-    sp, track = analysis.speech, analysis.track
-    rng = Range(analysis.profile)
-    t_frames = analysis.frame_times_s + analysis.info.video_start_s
-    ok = track.present & (t_frames < sp.duration_s)
-    span = float(rng.hi[0] - rng.closed[0])
-    t_grid = mouth_passes.grid(sp.duration_s)
-
-    def opening(targets: np.ndarray) -> np.ndarray:
-        segs = mouth_passes.phone_segments(list(sp.phones), targets, rng, None)
-        rest = mouth_passes.pause_segments(list(sp.pauses), targets[Viseme.REST], rng)
-        m, _ = mouth_passes.coarticulate(segs + rest, t_grid, targets[Viseme.REST])
-        return np.interp(t_frames[ok], t_grid, m[:, 0])
-
-    closed = generic_targets(rng)
-    closed[1:, 0] = rng.closed[0]
-    base = opening(closed)
-    cols = []
-    for v in range(1, N_VISEMES):
-        one = closed.copy()
-        one[v, 0] = rng.hi[0]
-        cols.append((opening(one) - base) / span)
-    y = (track.mouth[ok, 0] - base) / span
-    return np.stack(cols, axis=1), y
-
-
-def fit_openings(designs: dict[str, tuple[np.ndarray, np.ndarray]], use: list[str]) -> np.ndarray:
-    """Ridge fit of the openings of visemes 1.. toward the current table's values."""
-    prior = np.array([VISEME_SHAPES[Viseme(v)][0] for v in range(1, N_VISEMES)])
-    x = np.vstack([designs[c][0] for c in use])
-    y = np.concatenate([designs[c][1] for c in use])
-    a = x.T @ x + FIT_RIDGE * np.eye(x.shape[1])
-    return np.linalg.solve(a, x.T @ y + FIT_RIDGE * prior)
-
-
 def _print_fit(media_dir: Path) -> None:
-    designs = {}
-    for c in FIT_CLIPS:
-        clip = media_dir / "videos" / f"{c}.mp4"
-        designs[c] = opening_design(cached_analysis(clip, clip))
-    fitted = fit_openings(designs, list(FIT_CLIPS))
-    scale = fitted.max()
-    for v, w in zip(range(1, N_VISEMES), fitted, strict=True):
-        print(f"{Viseme(v).name:14s} table={VISEME_SHAPES[Viseme(v)][0]:.2f} fitted={w / scale:.2f}")
-    for held in FIT_CLIPS:
-        w = fit_openings(designs, [c for c in FIT_CLIPS if c != held])
-        print(f"held out {held}: " + " ".join(f"{x / w.max():.2f}" for x in w))
+    """The viseme-opening fit, scored leave-one-speaker-out (see ``benchmarks.loco``), per window."""
+    from .fits import VisemeOpenings, ridge_openings, table_openings
+    from .loco import leave_one_speaker_out
+    from .suite import SPEECH_CLIPS, Suite
+
+    suite = Suite(media_dir, [], contact=False)
+    train, tasks = suite.training_clips(), suite.held_out_tasks(list(SPEECH_CLIPS))
+    for fit in (VisemeOpenings(fitted=False), VisemeOpenings(fitted=True)):
+        for r in leave_one_speaker_out(fit, train, tasks):
+            print(f"{fit.name:34s} {r.label:42s} r={r.r:+.3f} n_eff={r.n_eff:5.0f} trained on {len(r.trained_on)} clips")
+    names = [Viseme(v).name for v in range(1, len(table_openings()) + 1)]
+    fitted = ridge_openings([c for c in train if c.analysis.speech.phones])
+    for name, table, value in zip(names, table_openings(), fitted / fitted.max(), strict=True):
+        print(f"{name:14s} table={table:.2f} fitted on every training clip={value:.2f} (in-sample: not a score)")
 
 
 def main(argv: list[str] | None = None) -> int:
