@@ -23,7 +23,7 @@ class ClipInfo:
     speaker: str  # one id per person: leave-one-speaker-out folds hold out all of a speaker's clips
     language: str  # "en" or a language name (media README)
     pairs: int  # disjoint (source, target) window pairs cut from the clip (1 = the two halves)
-    train: bool  # usable as training footage for fitted motion models (one visible speaker talking)
+    train: bool  # training footage for fitted motion models (one visible speaker talking; as mouth_model)
 
 
 #: Every clip with speech. The long ones give several disjoint window pairs (issue 14: ~12 s per
@@ -32,11 +32,11 @@ CLIPS: tuple[ClipInfo, ...] = (
     ClipInfo("videoretalking_2", "vr2_man", "en", 1, True),
     ClipInfo("videoretalking_4", "vr4_woman", "en", 1, True),
     ClipInfo("pcavs_00373", "pcavs_woman", "en", 1, True),
-    ClipInfo("latentsync_demo1_video", "latentsync_woman", "non-English (unidentified)", 1, False),
+    ClipInfo("latentsync_demo1_video", "latentsync_woman", "non-English (Mandarin)", 1, True),
     # Several faces, shot changes and a microphone at the mouth: no clean training footage.
     ClipInfo("facerecognition_short_hamilton_clip", "hamilton_performer", "en", 1, False),
     ClipInfo("dfrf_cnn2_25fps", "cnn_anchor", "en", 3, True),
-    ClipInfo("mimictalk_German_20s", "german_anchor", "German", 2, False),
+    ClipInfo("mimictalk_German_20s", "german_anchor", "German", 2, True),
 )
 BY_STEM = {c.stem: c for c in CLIPS}
 

@@ -1,8 +1,13 @@
 """Fits scored by :mod:`benchmarks.loco` (leave one speaker out); add new ones to :data:`FITS`.
 
-- :class:`EnginePlan` — the shipped planner as it is (``reperform.plan``), nothing fitted: the
-  reference every fit must beat on the same windows. Its hand-set constants were tuned while
-  looking at the short dev clips, so on those clips it is *not* a held-out number.
+- :class:`EnginePlan` — the shipped planner (``reperform.plan``) with the shipped learned mouth
+  trajectory, which was fitted to every dev clip: on them it is *not* a held-out number, and its
+  hand-set constants were tuned while looking at the same clips. The reference, labelled so.
+- :class:`EnginePlan` with ``mouth_model=""`` — the planner by its rules alone (no learned part).
+- :class:`LearnedTrajectory` — the planner with the learned trajectory (``motion.trajectory``,
+  built by ``benchmarks/mouth_model.py``) refitted *without* the held-out speaker: the shipped
+  planner's honest held-out number, and the template for plugging in any fitted model the
+  engine reads through :class:`reperform.EngineConfig`.
 - :class:`VisemeOpenings` — the generic opening of each viseme (``motion.visemes.VISEME_SHAPES``,
   column ``open``) fitted by ridge regression through the planner's coarticulation model
   (formerly ``plan_eval --fit-openings``). ``fitted=False`` scores the same model with the hand
@@ -13,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 import reperform
 from benchmarks.loco import Fit, HeldOutTask, TrainingClip
+from reperform.config import EngineConfig
 from reperform.motion import mouth as mouth_passes
 from reperform.motion.adapt import Range, generic_targets
 from reperform.motion.visemes import N_VISEMES, VISEME_SHAPES, Viseme
@@ -81,10 +88,19 @@ def ridge_openings(train: Sequence[TrainingClip], ridge: float = FIT_RIDGE) -> n
 
 @dataclass(frozen=True, slots=True)
 class EnginePlan:
-    """The shipped planner, unchanged: ``reperform.plan(task.analysis).motion.mouth[:, 0]``."""
+    """The shipped planner, nothing refitted: ``reperform.plan(task.analysis).motion.mouth[:, 0]``
+    with ``EngineConfig(mouth_model=mouth_model)`` (None: the shipped trajectory; "": rules alone)."""
 
-    name: str = "engine plan (shipped; hand-set constants, not held out)"
+    mouth_model: str | None = None
+    name: str = ""
     description: str = "reperform.plan on the window's analysis"
+    trains: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            label = ("as shipped: learned trajectory fitted on every dev clip, not held out"
+                     if self.mouth_model is None else "rules alone, no learned trajectory; hand-set constants")
+            object.__setattr__(self, "name", f"engine plan ({label})")
 
     def applies(self, task: HeldOutTask) -> bool:
         return True
@@ -93,7 +109,55 @@ class EnginePlan:
         return None
 
     def predict(self, params: object, task: HeldOutTask) -> np.ndarray:
-        return reperform.plan(task.analysis).motion.mouth[:, 0]
+        config = EngineConfig(mouth_model=self.mouth_model)
+        return reperform.plan(task.analysis, config=config).motion.mouth[:, 0]
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedTrajectory:
+    """The planner with the learned mouth trajectory refitted on the training speakers only.
+
+    ``fit`` builds ``benchmarks/mouth_model.py``'s data from each training clip's analysis (its
+    own speech, its own tracked mouth: exactly what ``mouth_model.clip_data`` computes) and trains
+    it as ``make mouth-model`` does (ridge chosen by an inner leave-one-clip-out); the model file
+    goes to a temporary folder and ``predict`` plans with ``EngineConfig(mouth_model=<it>)``.
+    """
+
+    name: str = "engine plan, learned trajectory refitted without the speaker (held out)"
+    description: str = "motion.trajectory via benchmarks.mouth_model.train"
+
+    def applies(self, task: HeldOutTask) -> bool:
+        return True  # without phones the planner leaves the learned part out: it is the rules' plan
+
+    def fit(self, train: Sequence[TrainingClip]) -> str:
+        import hashlib
+        import tempfile
+
+        from benchmarks import mouth_model
+
+        data = [trajectory_data(c) for c in train]
+        key = hashlib.sha256("|".join(sorted(c.clip for c in train)).encode()).hexdigest()[:10]
+        path = Path(tempfile.gettempdir()) / "reperform-loco" / f"trajectory.{key}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mouth_model.train(data).save(path)
+        return str(path)
+
+    def predict(self, params: object, task: HeldOutTask) -> np.ndarray:
+        return reperform.plan(task.analysis, config=EngineConfig(mouth_model=str(params))).motion.mouth[:, 0]
+
+
+def trajectory_data(clip: TrainingClip):  # noqa: ANN201 - benchmarks.mouth_model.ClipData
+    """``mouth_model.ClipData`` of a training clip from its analysis (no second tracking pass)."""
+    from benchmarks import mouth_model
+    from reperform.motion import trajectory
+
+    a = clip.analysis
+    frame_times = a.frame_times_s + a.info.video_start_s  # on the audio's clock
+    opening = np.asarray(a.track.mouth[:, 0], np.float64)
+    ok = np.asarray(a.track.present, bool) & np.isfinite(opening) & (frame_times < a.speech.duration_s)
+    target = np.zeros_like(opening)
+    target[ok] = (opening[ok] - opening[ok].mean()) / max(float(opening[ok].std()), 1e-9)
+    return mouth_model.ClipData(clip.clip, trajectory.design(a.speech, frame_times), target, ok, float(a.info.fps))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,4 +190,7 @@ class VisemeOpenings:
 
 
 #: Everything the benchmark scores by leave-one-speaker-out, in report order.
-FITS: tuple[Fit, ...] = (EnginePlan(), VisemeOpenings(fitted=False), VisemeOpenings(fitted=True))
+FITS: tuple[Fit, ...] = (
+    EnginePlan(), EnginePlan(mouth_model=""), LearnedTrajectory(),
+    VisemeOpenings(fitted=False), VisemeOpenings(fitted=True),
+)

@@ -18,6 +18,7 @@ with the :class:`Fit` protocol and add it to :data:`benchmarks.fits.FITS`:
   and returns the predicted mouth opening per output frame (any affine scale: r ignores it).
   Make the engine use the parameters however the fit needs (``reperform.plan`` with them, once
   the engine reads them); the harness only compares the prediction with the truth.
+- ``trains`` (optional, default True): False for a reference that learns nothing.
 - ``applies(task)`` says whether the fit can speak to a window (a phone model cannot predict a
   window whose speech has no phones): others are reported as not applicable.
 
@@ -103,7 +104,8 @@ def leave_one_speaker_out(fit: Fit, train: Sequence[TrainingClip], tasks: Sequen
 
 
 def _result(fit: Fit, task: HeldOutTask, prediction: np.ndarray | None, fold: Sequence[TrainingClip]) -> HeldOutResult:
-    trained = tuple(c.clip for c in fold)
+    # A reference that learns nothing (``trains = False``) reports no training clips.
+    trained = tuple(c.clip for c in fold) if getattr(fit, "trains", True) else ()
     if prediction is None:
         return HeldOutResult(fit.name, task.clip, task.speaker, task.label, math.nan, math.nan, (math.nan, math.nan),
                              trained, False)

@@ -389,9 +389,9 @@ def loco_table(results: list[HeldOutResult]) -> str:
                 e = per.get(clip, (float("nan"),) * 3)
                 cells.append(f"{clip}: {f(e[0])} {interval((e[1], e[2]))}".strip())
         est = {c: e for c, e in per.items() if T.finite(e[0])}
-        folds = sorted({len(r.trained_on) for r in mine if r.applies})
-        out.append([fit, mean_text(mean_of(est)), "<br>".join(cells),
-                    f"{len(est)} clips; each fold trained on {'/'.join(map(str, folds)) or '—'} other clips"])
+        folds = sorted({len(r.trained_on) for r in mine if r.applies and r.trained_on})
+        trained = f"each fold trained on {'/'.join(map(str, folds))} other clips" if folds else "nothing fitted"
+        out.append([fit, mean_text(mean_of(est)), "<br>".join(cells), f"{len(est)} clips; {trained}"])
     return table(["fit", "mean held-out r [measurement; between clips]", "per clip (windows pooled) [95 %]", "folds"],
                  out)
 
