@@ -1,4 +1,5 @@
-"""Run one ``reperform.generate`` (or the decode+encode floor) in a fresh child process.
+"""Run one ``reperform.generate`` (or the decode+encode floor, or one analysis rendered in several
+modes through the seams) in a fresh child process.
 
 A child per run gives an honest peak RSS (``ru_maxrss`` of a process that did nothing else), keeps
 one crash from ending the whole benchmark, and starts every timed run from the same state. The
@@ -56,6 +57,24 @@ class RunResult:
 
 def run_child(job: dict[str, object], work: Path) -> RunResult:
     """Run ``job`` in a child interpreter and return its answer (errors become ``RunResult.error``)."""
+    return _run(job, work)[0]
+
+
+def run_child_seams(video: Path, audio: Path, runs: list[tuple[Path, dict[str, object]]], work: Path) -> list[RunResult]:
+    """One child: ``reperform.analyze(video, audio)`` once (cached by engine source, see
+    :mod:`benchmarks.analyses`), then ``plan`` + ``render`` for each ``(output, options)``.
+
+    The outputs are the bytes ``generate`` would write for each (``tests/e2e/test_seams.py``);
+    analysing once instead of once per mode saves a third of the cross-segment benchmark's time.
+    Each result's ``wall_s`` is its plan + render; a failed analysis fails every run alike.
+    """
+    job = {"kind": "seams", "video": str(video), "audio": str(audio),
+           "runs": [{"output": str(out), "options": opts} for out, opts in runs]}
+    got = _run(job, work)
+    return got if len(got) == len(runs) else [got[0]] * len(runs)
+
+
+def _run(job: dict[str, object], work: Path) -> list[RunResult]:
     work.mkdir(parents=True, exist_ok=True)
     job_path, answer_path = work / "child_job.json", work / "child_answer.json"
     job_path.write_text(json.dumps(job))
@@ -66,13 +85,19 @@ def run_child(job: dict[str, object], work: Path) -> RunResult:
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:
-        return RunResult(error="Timeout", message=f"no answer within {CHILD_TIMEOUT_S:.0f} s")
+        return [RunResult(error="Timeout", message=f"no answer within {CHILD_TIMEOUT_S:.0f} s")]
     if not answer_path.exists():
         tail = (proc.stderr or "").strip().splitlines()[-3:]
-        return RunResult(error="ChildCrashed", message=f"exit {proc.returncode}: {' | '.join(tail)}")
+        return [RunResult(error="ChildCrashed", message=f"exit {proc.returncode}: {' | '.join(tail)}")]
     data = json.loads(answer_path.read_text())
-    data["warnings"] = tuple(data.get("warnings", ()))
-    return RunResult(**data)
+    peak = data.get("peak_rss_bytes", 0)
+    answers = data.pop("runs", None) or [data]
+    out = []
+    for a in answers:
+        a["warnings"] = tuple(a.get("warnings", ()))
+        a.setdefault("peak_rss_bytes", peak)
+        out.append(RunResult(**a))
+    return out
 
 
 def peak_rss_bytes() -> int:
@@ -103,6 +128,8 @@ def _main(job_path: str, answer_path: str) -> int:
             answer["wall_s"] = time.perf_counter() - t0
             info = media.probe(job["output"])
             answer.update(duration_s=info.duration_s, n_frames=info.n_frames)
+        elif job["kind"] == "seams":
+            answer["runs"] = _seams(job)
         else:
             import reperform
             from reperform.options import GenerateOptions
@@ -120,6 +147,32 @@ def _main(job_path: str, answer_path: str) -> int:
     answer["peak_rss_bytes"] = peak_rss_bytes()
     Path(answer_path).write_text(json.dumps(answer))
     return 0
+
+
+def _seams(job: dict[str, object]) -> list[dict[str, object]]:
+    """Analyse once, then plan and render each requested run (see :func:`run_child_seams`)."""
+    import reperform
+    from benchmarks.analyses import cached_analysis
+    from reperform.options import GenerateOptions
+
+    try:
+        analysis = cached_analysis(Path(job["video"]), Path(job["audio"]))
+    except Exception as exc:  # noqa: BLE001 - every failure is reported to the parent, not raised
+        failed = {"error": exc.__class__.__name__, "error_code": getattr(exc, "code", ""), "message": str(exc)[:500]}
+        return [dict(failed) for _ in job["runs"]]
+    answers = []
+    for run in job["runs"]:
+        t0 = time.perf_counter()
+        try:
+            options = GenerateOptions.parse(**run["options"])
+            res = reperform.render(analysis, reperform.plan(analysis, options), run["output"])
+            answers.append({"wall_s": time.perf_counter() - t0, "duration_s": res.duration_s,
+                            "n_frames": res.n_frames, "timings_s": res.timings_s, "warnings": list(res.warnings),
+                            "speech_method": res.speech_method})
+        except Exception as exc:  # noqa: BLE001
+            answers.append({"error": exc.__class__.__name__, "error_code": getattr(exc, "code", ""),
+                            "message": str(exc)[:500]})
+    return answers
 
 
 if __name__ == "__main__":

@@ -42,6 +42,27 @@ class HalfSplit:
     fps: float
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One cross-segment task cut from a clip: a source window (its pictures with the sound under
+    them, as a user's video) driven by the audio of the target window that follows it; the
+    target window's real mouth is the truth."""
+
+    clip: str
+    index: int  # 0-based, in clip order
+    pairs: int  # how many windows the clip was cut into
+    video: Path  # source window: frames [source_start, target_start) with their sound
+    audio: Path  # the target window's audio (WAV)
+    source_start: int  # first source frame (index in the clip)
+    target_start: int  # first truth frame (index in the clip)
+    n_frames: int  # frames in the source window
+    fps: float
+
+    @property
+    def label(self) -> str:
+        return self.clip if self.pairs == 1 else f"{self.clip} #{self.index + 1}/{self.pairs}"
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
     """Mono float samples → 16-bit PCM WAV."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,32 +75,79 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
     return path
 
 
-def split_halves(clip: Path, work: Path = WORK_DIR) -> HalfSplit:
-    """First half of ``clip`` (its frames and the sound under them) and the audio under its second half.
+def count_frames(clip: Path) -> int:
+    """Frames the engine's decoder yields for ``clip`` (the container's count can be an estimate)."""
+    info = media.probe(clip)
+    return sum(1 for _ in media.iter_frames(info))
 
-    The first half keeps its own sound, as a user's video has: the engine learns the speaker's
-    mouth habits from it (``motion.adapt``). Both cuts are made at frames *as shown against the
-    audio* (the video stream may start after the audio, as in the Hamilton clip), so the first
-    half's sound stays in sync with its pictures.
+
+def split_windows(clip: Path, pairs: int, work: Path = WORK_DIR) -> list[Window]:
+    """Cut ``clip`` into ``pairs`` disjoint (source, target) windows of equal length, in order.
+
+    With ``n`` frames and ``L = n // (2·pairs)``, window ``i``'s source is frames
+    ``[2iL, (2i+1)L)`` and its target ``[(2i+1)L, (2i+2)L)``; the last target runs to the end of
+    the clip (for one pair: the two halves). Source windows keep their own sound, as a user's
+    video has — the engine learns the speaker's mouth habits from it (``motion.adapt``). Cuts are
+    made at frames *as shown against the audio* (the video stream may start after the audio, as in
+    the Hamilton clip), so each source keeps its sound in sync. Frames are streamed, never all held.
     """
     info = media.probe(clip)
     fps = float(info.fps)
-    frames = [rgb for _i, _t, rgb in media.iter_frames(info)]
-    half = len(frames) // 2
-    out_v, out_a = work / f"{clip.stem}.first_half.av.mp4", work / f"{clip.stem}.second_half.wav"
-    if not out_v.exists():
-        out_v.parent.mkdir(parents=True, exist_ok=True)
-        sound = media.load_audio_for_output(clip)
-        a, b = (int(round(t * OUTPUT_RATE)) for t in (info.video_start_s, info.video_start_s + half / fps))
-        h, w = frames[0].shape[:2]
-        with media.Mp4Writer(out_v, w, h, info.fps, sound[:, a:b], half) as wr:
-            for rgb in frames[:half]:
-                wr.write(rgb)
-    if not out_a.exists():
-        audio = media.load_audio(clip, rate=48000)
-        start = int(round((info.video_start_s + half / fps) * audio.rate))
-        write_wav(out_a, audio.samples[start:], audio.rate)
-    return HalfSplit(out_v, out_a, half, fps)
+    n = count_frames(clip)
+    size = n // (2 * pairs)
+    tag = f"w{{}}of{pairs}"
+    windows = [
+        Window(clip.stem, i, pairs, work / f"{clip.stem}.{tag.format(i + 1)}.source.mp4",
+               work / f"{clip.stem}.{tag.format(i + 1)}.target.wav", 2 * i * size, (2 * i + 1) * size, size, fps)
+        for i in range(pairs)
+    ]
+    if all(w.video.exists() and w.audio.exists() for w in windows):
+        return windows
+    work.mkdir(parents=True, exist_ok=True)
+    sound = media.load_audio_for_output(clip)
+
+    def at(frame: int, rate: int) -> int:
+        return int(round((info.video_start_s + frame / fps) * rate))
+
+    writers: dict[int, media.Mp4Writer] = {}
+    try:
+        for index, _t, rgb in media.iter_frames(info):
+            w = next((w for w in windows if w.source_start <= index < w.target_start), None)
+            if w is None:
+                continue
+            if w.index not in writers:
+                part = sound[:, at(w.source_start, OUTPUT_RATE):at(w.target_start, OUTPUT_RATE)]
+                writers[w.index] = media.Mp4Writer(w.video, rgb.shape[1], rgb.shape[0], info.fps, part, w.n_frames)
+            writers[w.index].write(rgb)
+    except BaseException:
+        for wr in writers.values():
+            wr.abort()
+        raise
+    for wr in writers.values():
+        wr.close()
+    audio = media.load_audio(clip, rate=48000)
+    for w in windows:
+        end = len(audio.samples) if w.index == pairs - 1 else at(w.target_start + size, audio.rate)
+        write_wav(w.audio, audio.samples[at(w.target_start, audio.rate):end], audio.rate)
+    return windows
+
+
+def split_halves(clip: Path, work: Path = WORK_DIR) -> HalfSplit:
+    """First half of ``clip`` (its frames and the sound under them) and the audio under its second
+    half: :func:`split_windows` with one pair."""
+    w = split_windows(clip, 1, work)[0]
+    return HalfSplit(w.video, w.audio, w.target_start, w.fps)
+
+
+def without_sound(video: Path) -> Path:
+    """``video``'s pictures alone (a silent copy, written once beside it): a picture-only source."""
+    out = video.with_name(video.stem + ".mute.mp4")
+    if not out.exists():
+        info = media.probe(video)
+        with media.Mp4Writer(out, info.width, info.height, info.fps, None, info.n_frames) as w:
+            for _i, _t, rgb in media.iter_frames(info):
+                w.write(rgb)
+    return out
 
 
 def make_baseline(video: Path, audio: Path, out: Path, sync_mode: SyncMode = SyncMode.cut_off) -> Path:

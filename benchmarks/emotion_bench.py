@@ -38,7 +38,7 @@ from benchmarks import clips, metrics
 from benchmarks.expression_classifier import CLASSES, PROMPT_CLASS, ExpressionClassifier
 from benchmarks.measure import FaceMeasurer, IdentityEmbedder
 from benchmarks.targets import EMOTION_SIGNATURES
-from reperform import face, media, motion, render, speech
+from reperform import face, media, motion, rendering, speech
 from reperform.config import EngineConfig
 from reperform.options import Emotion, GenerateOptions, ModelMode, SyncMode
 
@@ -67,7 +67,7 @@ MAX_SPAN_S = 60.0
 IDENTITY_EVERY = 4
 CACHE = clips.WORK_DIR / "emotion"
 #: Analysis-side sources: a cached analysis is reused while none of these changed.
-_ANALYSIS_SOURCES = ("face", "speech", "media", "render/exemplars.py")
+_ANALYSIS_SOURCES = ("face", "speech", "media", "rendering/exemplars.py")
 
 
 @dataclass
@@ -147,7 +147,7 @@ def analyse(video: Path, drive_path: Path | None = None, cache: bool = True) -> 
     vinfo = media.probe(video)
     drive = media.load_audio(drive_path)
     tracker = face.FaceTracker(vinfo.width, vinfo.height)
-    bank = render.MouthBank()
+    bank = rendering.MouthBank()
     times = []
     for index, t_s, rgb in media.iter_frames(vinfo):
         times.append(t_s)
@@ -176,7 +176,7 @@ def make_plan(a: ClipAnalysis, options: GenerateOptions):
 
 def render_frames(a: ClipAnalysis, options: GenerateOptions, ks: np.ndarray) -> tuple[list[np.ndarray], float]:
     """Output frames ``ks`` under ``options`` and the render time per frame (s)."""
-    renderer = render.Renderer(a.track, a.bank, make_plan(a, options), a.profile, options)
+    renderer = rendering.Renderer(a.track, a.bank, make_plan(a, options), a.profile, options)
     source = media.FrameSource(a.vinfo, a.frame_times)
     out, spent = [], 0.0
     try:

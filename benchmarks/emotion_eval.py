@@ -1,8 +1,9 @@
 """Emotion benchmark: does each prompt move the face's geometric signature the right way?
 
-For each clip the engine's own stages run once (face track, mouth bank, speech of the clip's own
-audio — a self re-performance, so the lips say what they said), then face mode renders the clip
-for every emotion and temperature. MediaPipe (the face stage's tracker) measures the *output*
+For each clip the engine analyses once (``reperform.analyze`` of the clip driven by its own
+audio — a self re-performance, so the lips say what they said), then face mode is planned and
+rendered from that analysis for every emotion and temperature (``reperform.plan`` /
+``reperform.render``: the issue-16 use case of a second emotion on the same upload). MediaPipe (the face stage's tracker) measures the *output*
 frames and the *input* frames they came from; the table reports, per prompt, the change of the
 signature the prompt should produce, in inter-ocular units (IOD) in the face's own eye frame:
 
@@ -14,8 +15,8 @@ signature the prompt should produce, in inter-ocular units (IOD) in the face's o
 - neutral: upper face closer to the person's median face (``neutral_dev``).
 
 Also reported: mean absolute head-pose change (must stay ≤ 0.5° in face mode) and render time
-per frame against lips mode. Frames are rendered in memory (no encode) every ``stride``-th
-output frame; that is the output video minus its H.264 encode.
+per output frame against lips mode: the render seam's own time (``timings_s["render"]``: decode,
+render and H.264 encode). Every ``stride``-th output frame is measured, read back from the MP4.
 
 Run: ``.venv/bin/python -m benchmarks.emotion_eval [clip stems...]`` (prints a Markdown table);
 :func:`emotion_table` returns the rows for the benchmark report.
@@ -25,18 +26,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from reperform import face, media, motion, render, speech
+import reperform
+from reperform import face, media
 from reperform import landmarks as L
-from reperform.config import EngineConfig
 from reperform.face.pose import head_pose
-from reperform.options import Emotion, GenerateOptions, ModelMode, SyncMode
+from reperform.options import Emotion, GenerateOptions, ModelMode
+
+from .measure import iter_rgb
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +64,6 @@ _LIDS = ((159, 145), (386, 374), (160, 144), (385, 380))
 _NEUTRAL_SIGS = ("brow_height", "inner_brow", "brow_gap", "cheek_raise")
 
 
-@dataclass
-class ClipAnalysis:
-    """One clip's analysis pass, reused by every prompt."""
-
-    stem: str
-    vinfo: object
-    frame_times: np.ndarray
-    track: object
-    bank: object
-    speech_tl: object
-    prosody: object
-    profile: object
-    timemap: object
-
-
 @dataclass(frozen=True, slots=True)
 class EmotionRow:
     clip: str
@@ -94,53 +81,38 @@ class EmotionRow:
     pose_change_flow_deg: float  # rigid 2-D pose Δ from optical flow against lips mode's output
 
 
-def analyse(stem: str, config: EngineConfig | None = None) -> ClipAnalysis:
-    """Analysis pass of ``videos/<stem>.mp4`` driven by its own audio."""
-    config = config or EngineConfig()
+WORK_DIR = Path(__file__).resolve().parent / ".work" / "emotion_eval"
+
+
+@dataclass(frozen=True, slots=True)
+class ClipRun:
+    """One clip's analysis (made once, planned for every prompt) and where its outputs go."""
+
+    stem: str
+    analysis: reperform.Analysis
+
+
+def analyse(stem: str) -> ClipRun:
+    """``reperform.analyze`` of ``videos/<stem>.mp4`` driven by its own audio."""
     video = SHARED / "videos" / f"{stem}.mp4"
-    vinfo = media.probe(video)
-    drive = media.load_audio(video)
-    tracker = face.FaceTracker(vinfo.width, vinfo.height)
-    bank = render.MouthBank()
-    times = []
-    for index, t_s, rgb in media.iter_frames(vinfo):
-        times.append(t_s)
-        lm = tracker.update(index, rgb)
-        if lm is not None:
-            bank.offer(index, rgb, lm)
-    frame_times = np.asarray(times)
-    track = tracker.finish()
-    speech_tl = speech.analyze_speech(drive, text=None, config=config)
-    prosody = speech.analyze_prosody(drive, speech_tl)
-    profile = face.build_profile(track, speech_tl, frame_times, source_offset_s=vinfo.video_start_s)
-    timemap = media.build_timemap(frame_times, vinfo.fps, drive.duration_s, SyncMode.cut_off, still=False)
-    return ClipAnalysis(stem, vinfo, frame_times, track, bank, speech_tl, prosody, profile, timemap)
+    return ClipRun(stem, reperform.analyze(video, video))
 
 
-def render_frames(a: ClipAnalysis, options: GenerateOptions, ks: np.ndarray) -> tuple[list[np.ndarray], float]:
-    """Output frames ``ks`` of ``a`` under ``options`` and the render time per frame (s)."""
-    plan = motion.plan_motion(a.speech_tl, a.prosody, a.track, a.profile, a.timemap, options,
-                              source_speech=a.speech_tl, frame_times_s=a.frame_times,
-                              source_offset_s=a.vinfo.video_start_s)
-    renderer = render.Renderer(a.track, a.bank, plan, a.profile, options)
-    source = media.FrameSource(a.vinfo, a.frame_times)
-    out, spent = [], 0.0
+def render_frames(a: ClipRun, options: GenerateOptions, ks: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """Output frames ``ks`` of ``a`` under ``options`` and the render seam's time per output frame (s)."""
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    out = WORK_DIR / f"{a.stem}.{options.mode.value}.{options.emotion}.{options.temperature}.mp4"
+    result = reperform.render(a.analysis, reperform.plan(a.analysis, options), out)
+    wanted = set(int(k) for k in ks)
+    frames = [f for k, f in enumerate(iter_rgb(out)) if k in wanted]
+    return frames, result.timings_s["render"] / max(result.n_frames, 1)
+
+
+def source_frames(a: ClipRun, ks: np.ndarray) -> list[np.ndarray]:
+    timemap = reperform.plan(a.analysis).timemap  # cut_off: output frame k shows source frame k
+    source = media.FrameSource(a.analysis.info, a.analysis.frame_times_s)
     try:
-        for k in ks:
-            rgb = source.get(int(a.timemap.src_frame[k]))
-            t0 = time.perf_counter()
-            frame, _ = renderer.render(int(k), rgb)
-            spent += time.perf_counter() - t0
-            out.append(frame)
-    finally:
-        source.close()
-    return out, spent / max(len(ks), 1)
-
-
-def source_frames(a: ClipAnalysis, ks: np.ndarray) -> list[np.ndarray]:
-    source = media.FrameSource(a.vinfo, a.frame_times)
-    try:
-        return [source.get(int(a.timemap.src_frame[k])).copy() for k in ks]
+        return [source.get(int(timemap.src_frame[k])).copy() for k in ks]
     finally:
         source.close()
 
@@ -252,7 +224,7 @@ def _compare(sig_a, sig_b, lm_a, lm_b, mask, emotion):
     return changes, ok, dpose, dstable
 
 
-def evaluate_clip(a: ClipAnalysis, emotions=tuple(Emotion), temperatures=TEMPERATURES,
+def evaluate_clip(a: ClipRun, emotions=tuple(Emotion), temperatures=TEMPERATURES,
                   stride: int = 2) -> list[EmotionRow]:
     """Rows for one analysed clip (every prompt × temperature).
 
@@ -260,7 +232,8 @@ def evaluate_clip(a: ClipAnalysis, emotions=tuple(Emotion), temperatures=TEMPERA
     mode's output of the same frames (the expression's own effect: the re-performed mouth alone
     already shifts mouth-area signatures on some clips).
     """
-    ks = np.arange(0, a.timemap.n_out, stride)
+    src_frame = reperform.plan(a.analysis).timemap.src_frame
+    ks = np.arange(0, len(src_frame), stride)
     src = source_frames(a, ks)
     lm_in, ok_in = track_frames(src)
     zero = {name: 0.0 for name in _NEUTRAL_SIGS}
@@ -279,10 +252,11 @@ def evaluate_clip(a: ClipAnalysis, emotions=tuple(Emotion), temperatures=TEMPERA
             changes, ok, dpose, dstable = _compare(sig_in, sig_out, lm_in, lm_out, ok_in & ok_out, emotion)
             vs_lips, ok_lips_row, dpose_lips, _ = _compare(sig_lips, sig_out, lm_lips, lm_out, ok_lips & ok_out,
                                                           emotion)
-            present = a.track.present[a.timemap.src_frame[ks]]
+            track = a.analysis.track
+            present = track.present[src_frame[ks]]
             dflow = flow_pose_change([f for f, p in zip(lips_frames, present, strict=True) if p],
                                      [f for f, p in zip(frames, present, strict=True) if p],
-                                     a.track.landmarks[a.timemap.src_frame[ks][present]])
+                                     track.landmarks[src_frame[ks][present]])
             rows.append(EmotionRow(a.stem, emotion.value, temp, changes, ok, dpose, dstable, spent * 1000,
                                    lips_s * 1000, vs_lips, ok_lips_row, dpose_lips, dflow))
             log.info("%s %s %.1f ok=%s/%s %s", a.stem, emotion.value, temp, ok, ok_lips_row,

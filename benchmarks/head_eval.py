@@ -26,6 +26,10 @@ fit reads ~1° of "pose" on lips-mode outputs whose upper face did not move. Ang
 - ``warp_ms_720p``: the warp's own cost per frame at 720p (``HeadWarper.apply``), and the
   decode+encode floor per frame on the same machine for scale.
 
+Each clip is analysed once (``reperform.analyze``); head and lips mode are planned and rendered
+from that analysis (``reperform.plan`` / ``reperform.render``), and the head-mode plan is the one
+``reperform.plan`` returned — the bytes are those ``reperform.generate`` writes.
+
 Run: ``.venv/bin/python -m benchmarks.head_eval [clip stems...]``.
 """
 
@@ -42,8 +46,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 import reperform
-from reperform import face, media, pipeline, render, speech
-from reperform.config import EngineConfig
+from reperform import face, media, rendering
 from reperform.options import GenerateOptions, ModelMode
 from reperform.records import MotionPlan
 
@@ -69,27 +72,11 @@ def media_dir() -> Path:
     return Path(os.environ.get("REPERFORM_SHARED_MEDIA", REPO.parent / "shared" / "media"))
 
 
-class _RecordingWarper(render.HeadWarper):
-    """The engine's warper, keeping the plan it was given (the benchmark compares against it)."""
-
-    last_plan: MotionPlan | None = None
-
-    def __init__(self, track, plan):  # noqa: ANN001 - same signature as the parent
-        super().__init__(track, plan)
-        type(self).last_plan = plan
-
-
-def _generate(video: Path, out: Path, mode: ModelMode, temperature: float) -> tuple[Path, MotionPlan | None]:
-    """Run the engine (head mode also records its plan)."""
-    original = render.HeadWarper
-    _RecordingWarper.last_plan = None
-    render.HeadWarper = _RecordingWarper  # the pipeline looks the class up at run time
-    try:
-        opts = GenerateOptions(mode=mode, temperature=temperature)
-        reperform.generate(video, video, out, opts)
-    finally:
-        render.HeadWarper = original
-    return out, _RecordingWarper.last_plan
+def _generate(analysis: reperform.Analysis, out: Path, mode: ModelMode, temperature: float) -> tuple[Path, MotionPlan]:
+    """Plan and render one mode from the clip's analysis; the plan comes back for comparison."""
+    plan = reperform.plan(analysis, GenerateOptions(mode=mode, temperature=temperature))
+    reperform.render(analysis, plan, out)
+    return out, plan.motion
 
 
 def pose_change(ref_video: Path, out_video: Path, ref_lm: np.ndarray) -> np.ndarray:
@@ -145,7 +132,7 @@ def warp_speed_720p(video: Path, n_frames: int = 40) -> dict[str, float]:
         speaking=np.zeros(n, bool), viseme=np.zeros(n, np.int8), au=np.zeros((n, 1), np.float32),
         blink=np.zeros(n, np.float32), head_delta=deltas,
     )
-    warper = render.HeadWarper(track, plan)
+    warper = rendering.HeadWarper(track, plan)
     warper.apply(0, frames[0], None)
     times = []
     for k in range(n):
@@ -167,10 +154,10 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
     """Head and lips runs of one clip, measured (see the module docstring)."""
     video = media_dir() / "videos" / f"{clip}.mp4"
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    head_out, plan = _generate(video, WORK_DIR / f"{clip}.head.mp4", ModelMode.head, temperature)
-    if plan is not None:
-        np.save(WORK_DIR / f"{clip}.head_delta.npy", plan.head_delta)
-    lips_out, _ = _generate(video, WORK_DIR / f"{clip}.lips.mp4", ModelMode.lips, temperature)
+    analysis = reperform.analyze(video, video)  # one analysis, both modes
+    head_out, plan = _generate(analysis, WORK_DIR / f"{clip}.head.mp4", ModelMode.head, temperature)
+    np.save(WORK_DIR / f"{clip}.head_delta.npy", plan.head_delta)
+    lips_out, _ = _generate(analysis, WORK_DIR / f"{clip}.lips.mp4", ModelMode.lips, temperature)
     reencoded = WORK_DIR / f"{clip}.reencode.mp4"
     _reencode(video, reencoded)
     inp_faces = measure_video(video)
@@ -185,7 +172,7 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
     n = min(len(d_head), len(d_iso))
     d_head, d_iso = d_head[:n], d_iso[:n]
     ok = np.isfinite(d_iso[:, 0])
-    planned = plan.head_delta[:n].astype(np.float64) if plan is not None else np.zeros((n, 3))
+    planned = plan.head_delta[:n].astype(np.float64)
 
     audio = media.load_audio(video)
     env = frame_envelope(audio.samples, audio.rate, fps, n)
@@ -193,9 +180,7 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
     filled = np.where(ok[:, None], d_iso, 0.0)
     speed = np.linalg.norm(np.gradient(filled, axis=0), axis=1)
     speed[~ok] = np.nan
-    sp = speech.analyze_speech(audio, text=None, config=EngineConfig())
-    prosody = speech.analyze_prosody(audio, sp)
-    accents = _accent_train(prosody.accents, n, fps)
+    accents = _accent_train(analysis.prosody.accents, n, fps)
 
     def total(std: np.ndarray) -> float:
         return float(np.sqrt(np.sum(np.square(std))))
@@ -217,7 +202,7 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
         ), 3),
         "r_accent": round(pearson(d_iso[ok, 1], accents[ok]), 3),
         "r_accent_planned": round(pearson(planned[:, 1], accents), 3),
-        "accents": len(prosody.accents),
+        "accents": len(analysis.prosody.accents),
         "lips_mean_change_deg": round(float(np.nanmean(np.linalg.norm(_smooth(d_lips), axis=1))), 3),
         "reencode_mean_change_deg": round(float(np.nanmean(np.linalg.norm(_smooth(d_noise), axis=1))), 3),
         "head_mean_change_deg": round(float(np.nanmean(np.linalg.norm(d_head, axis=1))), 3),
@@ -226,8 +211,6 @@ def evaluate_clip(clip: str, temperature: float = 0.5) -> dict[str, object]:
 
 def run(clips: tuple[str, ...] = CLIPS, temperature: float = 0.5, speed: bool = True) -> dict[str, object]:
     """Every clip's numbers plus the warp's speed at 720p."""
-    if ModelMode.head not in pipeline.IMPLEMENTED_MODES:
-        raise SystemExit("head mode is not enabled in reperform.pipeline.IMPLEMENTED_MODES")
     results = [evaluate_clip(c, temperature) for c in clips]
     out: dict[str, object] = {"temperature": temperature, "clips": results}
     if speed:
@@ -243,7 +226,7 @@ def contact_sheet(clip: str, out_png: Path, n: int = 4, width_px: int = 360) -> 
     if head_out.is_file() and saved.is_file():
         delta = np.load(saved)
     else:
-        _out, plan = _generate(video, head_out, ModelMode.head, 0.5)
+        _out, plan = _generate(reperform.analyze(video, video), head_out, ModelMode.head, 0.5)
         delta = plan.head_delta
     mag = np.linalg.norm(delta, axis=1)
     picks: list[int] = []

@@ -53,6 +53,15 @@ def iter_rgb(path: Path) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgb24")
 
 
+def frame_times(path: Path) -> np.ndarray:
+    """Presentation time (s) of every video frame, from the packets alone (nothing decoded), sorted:
+    their spacing says whether a clip has a variable frame rate."""
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        pts = [p.pts for p in c.demux(stream) if p.pts is not None and p.size]
+    return np.sort(np.asarray(pts, np.float64) * float(stream.time_base))
+
+
 def video_fps(path: Path) -> float:
     with av.open(str(path)) as c:
         return float(c.streams.video[0].average_rate)

@@ -5,24 +5,92 @@ Kept beside the code (and built from its constants) so the text cannot drift fro
 
 from __future__ import annotations
 
+from benchmarks import catalog as C
 from benchmarks import metrics as M
 from benchmarks import quality as Q
+from benchmarks import targets as T
+from benchmarks import tears as TE
 
 CROSS_SEGMENT = (
-    "Each real clip with speech is cut in two with PyAV: its first half (pictures and the sound under them, "
-    "re-encoded at the engine's x264 settings: the engine learns the speaker's mouth habits from it, as "
-    "from any user's video) is driven by the audio under its second half, and the output's mouth opening "
-    "is correlated (Pearson r) with the *real* second half's mouth opening — the truth a perfect system "
-    "would reproduce (r = 1). The **baseline** is the do-nothing output: the same first half on the "
+    "Each real clip with speech is cut with PyAV into disjoint (source, target) windows of equal length: "
+    "the two halves of a short clip; on the long clips "
+    + ", ".join(f"`{c.stem}` {c.pairs} pairs" for c in C.CLIPS if c.pairs > 1)
+    + " (windows 1–2, 3–4, …: source, then the target that follows it). The source window — its pictures "
+    "and the sound under them, re-encoded at the engine's x264 settings, as a user's video (the engine "
+    "learns the speaker's mouth habits from it) — is driven by the audio under its target window, and "
+    "the output's mouth opening is correlated (Pearson r) with the *real* target window's mouth opening — "
+    "the truth a perfect system would reproduce (r = 1). Each window is analysed once "
+    "(`reperform.analyze`) and planned and rendered in every mode (`reperform.plan` / `reperform.render`: "
+    "the bytes `generate` writes). The **baseline** is the do-nothing output: the same source on the "
     "engine's own time map with the new audio muxed and no edit (≈ 0). In the AV columns **truth** is the "
-    "real second half against its own audio (the natural lag of this speaker). Values in brackets are the "
-    "baseline's. The baseline's PSNR and identity columns compare it with its own input (one re-encode's "
-    "loss); an output's compare it with the baseline. In brackets after r: its 95 % interval (Fisher's z "
-    "over Bartlett's effective number of frames — mouth curves are smooth, so neighbouring frames are partly "
-    "the same evidence); the mean's interval combines the clips' as independent — it is the uncertainty "
-    "of the measurement on these clips, not a spread over other speakers or footage. r needs at least "
-    f"{M.MIN_TRUTH_FRAMES} frames in which both mouths can be measured; a clip whose truth half shows the "
-    "speaker less (cutaways, another face) gets no r and is left out of the mean, which says so."
+    "real target window against its own audio (the natural lag of this speaker). Values in brackets are "
+    "the baseline's. The baseline's PSNR and identity columns compare it with its own input (one "
+    "re-encode's loss); an output's compare it with the baseline.\n\n"
+    "**Intervals.** A window's r has a 95 % interval from Fisher's z over Bartlett's effective number of "
+    "frames (mouth curves are smooth, so neighbouring frames are partly the same evidence: n_eff is "
+    "typically a quarter to a tenth of the frames). A clip's windows are pooled by Fisher's fixed "
+    "effect (z weighted by n_eff − 3). Every mean is over *clips* (each clip weighs the same however "
+    "many windows it has) and carries two intervals: the *measurement* interval combines the clips' own "
+    "uncertainties as independent — how well these clips are measured, nothing more; the *between-clip* "
+    "interval is a t interval over the clip values themselves (shown cut to −1…1) — how much the result moves from one "
+    "speaker and kind of footage to the next, the better guide to footage not in the set (an independent "
+    "judge measured 0.10–0.18 on eleven unseen clips where this benchmark read 0.55). With a handful of "
+    "clips neither says much about a group of one clip. r needs at least "
+    f"{M.MIN_TRUTH_FRAMES} frames in which both mouths can be measured; a window whose truth shows the "
+    "speaker less (cutaways, another face) gets no r and is left out, which the tables say."
+)
+
+GROUPS = (
+    "Groups are decided by rules on what the benchmark's measurer reads on the whole clip (its columns "
+    f"in the per-clip table): *small face* when the median inter-ocular distance is under "
+    f"{C.SMALL_FACE_IOD_PX:.0f} px; *turned or moving head* when the median |yaw| exceeds "
+    f"{C.TURNED_YAW_DEG:.0f}° or the pose's standard deviation (mean over yaw, pitch, roll) exceeds "
+    f"{C.MOVING_POSE_STD_DEG:.0f}°; *frontal close-up* when neither; *non-English* from the media "
+    f"README's language; *VFR* when the frame intervals' coefficient of variation exceeds {C.VFR_CV} (read "
+    "from the container's timestamps). A clip can be in several groups. Target (issue 14): the mean over "
+    f"all clips ≥ {T.LIPSYNC_MEAN_R_MIN}, every group ≥ {T.LIPSYNC_GROUP_R_MIN}."
+)
+
+TEARS = (
+    "Issue 14 saw lips mode cut the lower face and shift it against the cheek line on a turning head. "
+    "`benchmarks/tears.py` measures that per output frame against the do-nothing frame from the same "
+    "source frame, on the do-nothing frame's mesh from the benchmark's own measurer. **Outline step**: "
+    f"the face outline from temple to temple is sampled every {TE.SAMPLE_SPACING_IOD} inter-ocular "
+    "distances (IOD); at each sample the grey-level profile across the outline is matched between the two "
+    f"frames (normalised correlation ≥ {TE.MIN_PROFILE_NCC}, sub-pixel), giving how far that stretch of edge "
+    "moved along its normal; the step is the largest jump in that movement between neighbouring stretches "
+    "(medians of three read samples either side, so one mismatched profile is not a step). The chin's "
+    "stretch and samples within "
+    f"{TE.MOUTH_CLEARANCE_IOD} IOD of the lips are not read: a lip-sync edit reshapes them by design — a "
+    "torn lower face still shows where its cut crosses the outline beside them. **Still points**: the "
+    "cheek outline beside the ears (lips and face mode) and the eye corners and lids (lips mode) must not "
+    "move: followed by their pixels (Lucas–Kanade, forward–backward checked), the largest movement in IOD. "
+    "Head mode moves both by design and is judged by the step alone. Each number is the 99th percentile "
+    "over a clip's frames (every window); 'frames torn' counts frames over either limit. The contact sheets "
+    "show each clip's hardest frames over its windows — the largest head turn and the widest source "
+    "mouth — cropped around the face at 1×: the do-nothing frame beside every mode's."
+)
+
+LOCO = (
+    "Every constant fitted to the dev clips is scored on speakers it never saw (`benchmarks/loco.py`): "
+    "for each speaker, the fit learns from every other speaker's training footage (each clip talking in "
+    "its own voice: `reperform.analyze(clip, clip)` and the measured mouth), then predicts that speaker's "
+    "cross-segment windows at the plan level (the planned opening against the real target mouth; the "
+    "rendered benchmark above can only lose correlation). Every dev clip has one speaker, so this is "
+    "leave-one-clip-out. Training footage: "
+    + ", ".join(f"`{c.stem}`" for c in C.CLIPS if c.train)
+    + " (the Hamilton clip has several faces, shot changes and a microphone at the mouth). *engine plan "
+    "as shipped* plans with the learned mouth trajectory that ships with the engine, fitted on every "
+    "dev clip (`make mouth-model`): on these clips it is *not* a held-out number, nor are the hand-set "
+    "constants, tuned while looking at the short clips. *rules alone* plans without the learned part. "
+    "*learned trajectory refitted without the speaker* retrains that model (`benchmarks/mouth_model.py`, "
+    "ridge chosen by an inner leave-one-clip-out) on the other speakers only and plans with it through "
+    "`EngineConfig.mouth_model`: the shipped planner's held-out number. *viseme openings* is the "
+    "coarticulation model with one "
+    "opening per viseme, with the hand table and fitted by ridge regression (formerly `plan_eval "
+    "--fit-openings`); a fit that does not apply to a window (no phones in non-English speech) says n/a. "
+    "A new fit (say, phone → mouth trajectories learned from the dev clips) plugs in by adding a class "
+    "with `fit(train)` and `predict(params, task)` to `benchmarks/fits.py:FITS`."
 )
 
 PAUSES = (
@@ -76,8 +144,9 @@ def notes(have_identity: bool) -> str:
     identity = (
         "dlib's 128-d ResNet face descriptor (`dlib-bin` with the weights shipped in "
         "`face_recognition_models`), 5-point alignment inside a box from our mesh, every "
-        f"{Q.IDENTITY_EVERY_N_FRAMES}th frame; the number is the mean Euclidean distance output vs baseline "
-        "frame from the same source frame (dlib's same-person threshold is 0.6; a re-encode gives ~0.01–0.03)"
+        f"{Q.IDENTITY_EVERY_N_FRAMES}th frame (at most {Q.IDENTITY_MAX_FRAMES} frames per output); the number "
+        "is the mean Euclidean distance output vs baseline frame from the same source frame (dlib's "
+        "same-person threshold is 0.6; a re-encode gives ~0.01–0.03)"
         if have_identity
         else "not measured: dlib / face_recognition_models are not installed"
     )

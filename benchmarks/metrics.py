@@ -282,28 +282,79 @@ def _autocorr(x: np.ndarray, max_lag: int) -> np.ndarray:
     return np.array([float(np.sum(x[k:] * x[:-k])) / den for k in range(1, max_lag + 1)])
 
 
-def correlation_interval(a: np.ndarray, b: np.ndarray, z: float = 1.96) -> tuple[float, float]:
-    """95 % confidence interval of :func:`pearson` (a, b) over the frames where both are finite.
+def effective_frames(a: np.ndarray, b: np.ndarray) -> float:
+    """Bartlett's effective number of independent frames behind :func:`pearson` (a, b).
 
-    Mouth curves are smooth, so neighbouring frames are not independent evidence: the interval
-    uses Bartlett's effective number of frames, n / (1 + 2 Σ ρa(k) ρb(k)) over lags
-    1..ESS_MAX_LAG (the gaps where either series is unmeasured are closed up first), then
-    Fisher's z. (NaN, NaN) with ESS_MAX_LAG + 3 or fewer measured frames, or fewer than 4
-    effective ones.
+    n / (1 + 2 Σ ρa(k) ρb(k)) over lags 1..ESS_MAX_LAG, on the frames where both series are
+    finite (gaps closed up first); NaN with ESS_MAX_LAG + 3 or fewer such frames.
     """
     n = min(len(a), len(b))
     a, b = np.asarray(a[:n], np.float64), np.asarray(b[:n], np.float64)
     ok = np.isfinite(a) & np.isfinite(b)
-    r = pearson(a, b)
     m = int(ok.sum())
-    if not np.isfinite(r) or m <= ESS_MAX_LAG + 3:
-        return float("nan"), float("nan")
+    if m <= ESS_MAX_LAG + 3:
+        return float("nan")
     rho = _autocorr(a[ok], ESS_MAX_LAG) * _autocorr(b[ok], ESS_MAX_LAG)
-    n_eff = m / max(1.0, 1.0 + 2.0 * float(np.sum(rho)))
-    if n_eff <= 3:
+    return m / max(1.0, 1.0 + 2.0 * float(np.sum(rho)))
+
+
+def correlation_interval(a: np.ndarray, b: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """95 % confidence interval of :func:`pearson` (a, b) over the frames where both are finite.
+
+    Mouth curves are smooth, so neighbouring frames are not independent evidence: the interval
+    uses Bartlett's effective number of frames (:func:`effective_frames`), then Fisher's z.
+    (NaN, NaN) with ESS_MAX_LAG + 3 or fewer measured frames, or fewer than 4 effective ones.
+    """
+    r = pearson(a, b)
+    n_eff = effective_frames(a, b)
+    if not np.isfinite(r) or not np.isfinite(n_eff) or n_eff <= 3:
         return float("nan"), float("nan")
     zr, h = math.atanh(float(np.clip(r, -0.9999, 0.9999))), z / math.sqrt(n_eff - 3)
     return math.tanh(zr - h), math.tanh(zr + h)
+
+
+def pool_correlations(rs: list[float], n_effs: list[float], z: float = 1.96) -> tuple[float, float, float, float]:
+    """One correlation from several disjoint windows of the same clip: ``(r, lo, hi, n_eff)``.
+
+    Fisher's fixed-effect pooling: each window's z = atanh(r) weighted by its n_eff − 3 (the
+    inverse of its variance); the pooled interval is z̄ ± z / √Σ(n_eff − 3). Windows without a
+    finite r or with n_eff ≤ 3 are left out; all NaN when none remain.
+    """
+    pairs = [(r, n) for r, n in zip(rs, n_effs, strict=True) if np.isfinite(r) and np.isfinite(n) and n > 3]
+    if not pairs:
+        return (float("nan"),) * 4
+    w = np.array([n - 3.0 for _r, n in pairs])
+    zs = np.array([math.atanh(float(np.clip(r, -0.9999, 0.9999))) for r, _n in pairs])
+    zbar, h = float(np.sum(w * zs) / np.sum(w)), z / math.sqrt(float(np.sum(w)))
+    return math.tanh(zbar), math.tanh(zbar - h), math.tanh(zbar + h), float(np.sum(w) + 3.0 * len(pairs))
+
+
+def mean_of_clips(rs: list[float], intervals: list[tuple[float, float]], z: float = 1.96) -> dict[str, float]:
+    """The mean of per-clip correlations with two 95 % intervals.
+
+    ``measurement``: the clips' own uncertainties combined as independent (each clip's standard
+    error read off its interval's half-width) — how well *these* clips are measured. ``between``:
+    a t interval over the clip values themselves — how much the result moves from one clip (one
+    speaker, one kind of footage) to the next, the better guide to a clip not in the set. NaN
+    where it cannot be formed (no clips; one clip has no between-clip spread).
+    """
+    from scipy import stats
+
+    vals = np.asarray([r for r in rs if np.isfinite(r)], np.float64)
+    out = {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "between_lo": float("nan"),
+           "between_hi": float("nan"), "clips": float(len(vals))}
+    if not len(vals):
+        return out
+    mean = float(vals.mean())
+    out["mean"] = mean
+    ses = [(hi - lo) / (2 * z) for (lo, hi), r in zip(intervals, rs, strict=True) if np.isfinite(r)]
+    if all(np.isfinite(ses)):
+        half = z * float(np.sqrt(np.sum(np.square(ses)))) / len(vals)
+        out["lo"], out["hi"] = mean - half, mean + half
+    if len(vals) >= 2:
+        half = float(stats.t.ppf(0.975, len(vals) - 1)) * float(vals.std(ddof=1)) / math.sqrt(len(vals))
+        out["between_lo"], out["between_hi"] = mean - half, mean + half
+    return out
 
 
 def best_lag(mouth: np.ndarray, envelope: np.ndarray, max_lag: int = 15) -> tuple[int, float]:

@@ -1,25 +1,28 @@
-"""Cross-segment evaluation of the motion planner alone (no renderer).
+"""Cross-segment evaluation of the motion planner alone (no renderer), through the engine's seams.
 
-For each clip: plan the mouth for the *second* half's audio using only the first half's source
-data (its face track, its own speech), then correlate the planned ``open`` with the second
-half's real measured mouth opening. This is the ceiling the rendered lip-sync benchmark can
-reach: a renderer only loses correlation, so the planner should clear the target with margin.
+For each clip: the first half (its pictures and the sound under them, the very file the rendered
+benchmark uses) is analysed with the second half's audio as the driving speech
+(``reperform.analyze``) and planned (``reperform.plan``); the planned ``open`` is correlated with
+the second half's real measured mouth opening. This is the ceiling the rendered lip-sync
+benchmark can reach: a renderer only loses correlation, so the planner should clear the target
+with margin.
 
 Two plans per clip: ``r`` with the first half's own speech, exactly as the rendered benchmark
-runs the engine (its first half keeps the sound under it, as a user's video does) — the number
-the rendered lip-sync can at best reach — and ``r_generic`` as for a picture-only source (no
-source speech: no fitted openings, no lead fit, a profile without pauses, the opening habit taken
-from every frame with a face at half weight).
-The truth is the benchmark's own measure (``measure.measure_video`` + ``metrics.mouth_opening``,
-cached per clip), not the engine's tracker, so the two benchmarks compare the same thing;
-``r_engine`` is ``r`` against the engine's own tracked opening, for reference.
+runs the engine — the number the rendered lip-sync can at best reach — and ``r_generic`` for a
+picture-only source (the same first half without its sound track: no fitted openings, no lead
+fit, a profile without pauses, the opening habit taken from every frame with a face at half
+weight). The truth is the benchmark's own measure (``measure.measure_video`` +
+``metrics.mouth_opening``, cached per clip), not the engine's tracker, so the two benchmarks
+compare the same thing; ``r_engine`` is ``r`` against the engine's own tracked opening of the
+real second half (from an analysis of the whole clip), for reference.
 
 Also reported: the best lag of the planned opening against the speech envelope (must be 0 ± 1
 frame) and against the real mouth, and the share of pause frames planned at rest.
 
 Run: ``.venv/bin/python -m benchmarks.plan_eval [clip stems...]`` (prints a table).
-``--fit-openings`` instead refits the generic viseme openings of ``motion.visemes.VISEME_SHAPES``
-on the English clips (ridge regression through the coarticulation model, leave-one-clip-out).
+``--fit-openings`` instead scores the generic viseme openings of ``motion.visemes.VISEME_SHAPES``
+fitted by ridge regression through the coarticulation model, leave one speaker out, on every
+cross-segment window (``benchmarks.fits.VisemeOpenings`` through ``benchmarks.loco``).
 """
 
 from __future__ import annotations
@@ -32,15 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from reperform import face, media, motion, runtime, speech
-from reperform.config import EngineConfig
-from reperform.motion import mouth as mouth_passes
-from reperform.motion.adapt import Range, generic_targets
-from reperform.motion.visemes import N_VISEMES, VISEME_SHAPES, Viseme
-from reperform.options import GenerateOptions, SyncMode
-from reperform.records import FaceTrack, SpeechTimeline
+import reperform
+from reperform import face, media, runtime
+from reperform.motion.visemes import Viseme
+from reperform.records import FaceTrack
 
 from . import clips
+from .analyses import cached_analysis
 from .metrics import best_lag, frame_envelope, pause_closure, pause_frames, pearson, rest_level, silent_runs
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,6 @@ CLIPS = (
     "facerecognition_short_hamilton_clip",
     "latentsync_demo1_video",
 )
-#: English clips whose real mouths the generic openings are fitted to.
-FIT_CLIPS = ("videoretalking_2", "videoretalking_4", "pcavs_00373")
-#: Ridge strength pulling fitted openings toward the hand-set phonetic values.
-FIT_RIDGE = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +75,8 @@ class ClipResult:
 
 
 def _track(path: Path, cache: Path | None) -> tuple[FaceTrack, np.ndarray, float]:
-    """Face track of the whole clip (cached: tracking dominates this benchmark's time)."""
+    """Face track of the whole clip (cached). Not used by this module any more (it plans through
+    the seams); kept for ``speech_routes``, which forces speech routes the seams do not expose."""
     info = media.probe(path)
     cached = cache / f"{path.stem}.npz" if cache else None
     if cached is not None and cached.is_file():
@@ -124,121 +122,55 @@ def _slice(track: FaceTrack, idx: np.ndarray) -> FaceTrack:
     )
 
 
-def evaluate_clip(path: Path, config: EngineConfig | None = None, cache: Path | None = CACHE_DIR) -> ClipResult:
+def evaluate_clip(path: Path, cache: Path | None = CACHE_DIR) -> ClipResult:
     """The cross-segment experiment on one clip (see the module docstring)."""
-    config = config or EngineConfig()
-    track, times, video_start_s = _track(path, cache)
-    fps = float(media.probe(path).fps)
-    audio = media.load_audio(path)
-    half = track.n // 2
-    first = np.arange(half)
-    cut_s = video_start_s + times[half]  # the second half's first frame, on the audio's clock
-    n_out = min(track.n - half, int((audio.duration_s - cut_s) * fps))
-
-    # Both audios are the very files the rendered benchmark uses (its first half's own sound, its
-    # second half written as a 48 kHz WAV, read back): cut from the clip's 16 kHz track instead,
-    # Whisper and the aligner hear slightly different samples — videoretalking_2's r_generic read
-    # 0.705 that way against 0.684 on the benchmark's file (the other clips within 0.002).
     split = clips.split_halves(path)
-    drive_audio = media.load_audio(split.audio)
-    src_audio = media.load_audio(split.video)  # starts with the first frame: offset 0 below
-    src_speech = speech.analyze_speech(src_audio, text=None, config=config, transcribe=False)  # as the pipeline
-    drive = speech.analyze_speech(drive_audio, text=None, config=config)
-    prosody = speech.analyze_prosody(drive_audio, drive)
-
-    src_track = _slice(track, first)
-    timemap = media.build_timemap(times[first], media.probe(path).fps, drive_audio.duration_s, SyncMode.loop)
-    timemap = dataclasses.replace(timemap, n_out=n_out, src_frame=timemap.src_frame[:n_out])
-
-    src_times = times[first] - times[0]  # frame times of the first-half file
-
-    def plan(source: SpeechTimeline | None) -> np.ndarray:
-        # As the pipeline does: the profile sees the source's pauses only when it has speech.
-        profile = face.build_profile(src_track, source, src_times)
-        p = motion.plan_motion(
-            drive, prosody, src_track, profile, timemap, GenerateOptions(),
-            source_speech=source, frame_times_s=src_times,
-        )
-        return p.mouth
-
-    planned_all = plan(src_speech)
-    planned, generic = planned_all[:, 0], plan(None)[:, 0]
-    real_all = np.where(track.present[half:half + n_out, None], track.mouth[half:half + n_out], np.nan)
+    analysis = cached_analysis(split.video, split.audio)
+    generic = cached_analysis(clips.without_sound(split.video), split.audio)
+    whole = cached_analysis(path, path)  # the engine's own track of the real second half
+    planned_all = reperform.plan(analysis).motion.mouth
+    n_out = len(planned_all)
+    planned, generic_open = planned_all[:, 0], reperform.plan(generic).motion.mouth[:n_out, 0]
+    half = split.half_frame
+    own = whole.track
+    real_all = np.full((n_out, 4), np.nan)
+    got = np.where(own.present[half:half + n_out, None], own.mouth[half:half + n_out], np.nan)
+    real_all[:len(got)] = got
     measured = _measured_opening(path, cache)
     real = np.full(n_out, np.nan)
     got = measured[half:half + n_out]
     real[:len(got)] = got
+    drive_audio = media.load_audio(split.audio)
+    fps = split.fps
     env = frame_envelope(drive_audio.samples, drive_audio.rate, fps, n_out)
     in_pause = pause_frames(silent_runs(drive_audio.samples, drive_audio.rate), fps, n_out)
-    rest = rest_level(np.where(src_track.present, src_track.mouth[:, 0], np.nan))  # the plan is in engine units
+    src = analysis.track
+    rest = rest_level(np.where(src.present, src.mouth[:, 0], np.nan))  # the plan is in engine units
     return ClipResult(
-        clip=path.stem, r=pearson(planned, real), r_no_source_speech=pearson(generic, real),
+        clip=path.stem, r=pearson(planned, real), r_no_source_speech=pearson(generic_open, real),
         r_engine=pearson(planned, real_all[:, 0]),
         r_width=pearson(planned_all[:, 1], real_all[:, 1]), r_jaw=pearson(planned_all[:, 3], real_all[:, 3]),
-        lag_env=best_lag(planned, env)[0], lag_env_generic=best_lag(generic, env)[0],
+        lag_env=best_lag(planned, env)[0], lag_env_generic=best_lag(generic_open, env)[0],
         lag_real=best_lag(planned, real)[0],
-        pause_rest=pause_closure(planned, in_pause, rest)[0], method=drive.method, n_frames=n_out,
+        pause_rest=pause_closure(planned, in_pause, rest)[0], method=analysis.speech.method, n_frames=n_out,
     )
 
 
-def _shift(sp: SpeechTimeline, offset_s: float) -> SpeechTimeline:
-    """The same timeline with every time moved by ``offset_s`` (phones and pauses only)."""
-    phones = tuple(dataclasses.replace(p, start_s=p.start_s + offset_s, end_s=p.end_s + offset_s) for p in sp.phones)
-    pauses = tuple((a + offset_s, b + offset_s) for a, b in sp.pauses)
-    return dataclasses.replace(sp, phones=phones, pauses=pauses)
-
-
-def opening_design(path: Path, config: EngineConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Linear model of a whole clip's real opening in the viseme openings (range fractions).
-
-    The planner's coarticulation is linear in the targets, so planning once per viseme with only
-    that viseme open gives one design column each; ``y`` is the real opening minus the plan with
-    every viseme closed. Returns ``(X float[n, N_VISEMES-1], y float[n])`` over frames with a face.
-    """
-    track, times, video_start_s = _track(path, CACHE_DIR)
-    sp = speech.analyze_speech(media.load_audio(path), text=None, config=config or EngineConfig())
-    rng = Range(face.build_profile(track, _shift(sp, -video_start_s), times))
-    t_frames = times + video_start_s
-    ok = track.present & (t_frames < sp.duration_s)
-    span = float(rng.hi[0] - rng.closed[0])
-    t_grid = mouth_passes.grid(sp.duration_s)
-
-    def opening(targets: np.ndarray) -> np.ndarray:
-        segs = mouth_passes.phone_segments(list(sp.phones), targets, rng, None)
-        rest = mouth_passes.pause_segments(list(sp.pauses), targets[Viseme.REST], rng)
-        m, _ = mouth_passes.coarticulate(segs + rest, t_grid, targets[Viseme.REST])
-        return np.interp(t_frames[ok], t_grid, m[:, 0])
-
-    closed = generic_targets(rng)
-    closed[1:, 0] = rng.closed[0]
-    base = opening(closed)
-    cols = []
-    for v in range(1, N_VISEMES):
-        one = closed.copy()
-        one[v, 0] = rng.hi[0]
-        cols.append((opening(one) - base) / span)
-    y = (track.mouth[ok, 0] - base) / span
-    return np.stack(cols, axis=1), y
-
-
-def fit_openings(designs: dict[str, tuple[np.ndarray, np.ndarray]], use: list[str]) -> np.ndarray:
-    """Ridge fit of the openings of visemes 1.. toward the current table's values."""
-    prior = np.array([VISEME_SHAPES[Viseme(v)][0] for v in range(1, N_VISEMES)])
-    x = np.vstack([designs[c][0] for c in use])
-    y = np.concatenate([designs[c][1] for c in use])
-    a = x.T @ x + FIT_RIDGE * np.eye(x.shape[1])
-    return np.linalg.solve(a, x.T @ y + FIT_RIDGE * prior)
-
-
 def _print_fit(media_dir: Path) -> None:
-    designs = {c: opening_design(media_dir / "videos" / f"{c}.mp4") for c in FIT_CLIPS}
-    fitted = fit_openings(designs, list(FIT_CLIPS))
-    scale = fitted.max()
-    for v, w in zip(range(1, N_VISEMES), fitted, strict=True):
-        print(f"{Viseme(v).name:14s} table={VISEME_SHAPES[Viseme(v)][0]:.2f} fitted={w / scale:.2f}")
-    for held in FIT_CLIPS:
-        w = fit_openings(designs, [c for c in FIT_CLIPS if c != held])
-        print(f"held out {held}: " + " ".join(f"{x / w.max():.2f}" for x in w))
+    """The viseme-opening fit, scored leave-one-speaker-out (see ``benchmarks.loco``), per window."""
+    from .fits import VisemeOpenings, ridge_openings, table_openings
+    from .loco import leave_one_speaker_out
+    from .suite import SPEECH_CLIPS, Suite
+
+    suite = Suite(media_dir, [], contact=False)
+    train, tasks = suite.training_clips(), suite.held_out_tasks(list(SPEECH_CLIPS))
+    for fit in (VisemeOpenings(fitted=False), VisemeOpenings(fitted=True)):
+        for r in leave_one_speaker_out(fit, train, tasks):
+            print(f"{fit.name:34s} {r.label:42s} r={r.r:+.3f} n_eff={r.n_eff:5.0f} trained on {len(r.trained_on)} clips")
+    names = [Viseme(v).name for v in range(1, len(table_openings()) + 1)]
+    fitted = ridge_openings([c for c in train if c.analysis.speech.phones])
+    for name, table, value in zip(names, table_openings(), fitted / fitted.max(), strict=True):
+        print(f"{name:14s} table={table:.2f} fitted on every training clip={value:.2f} (in-sample: not a score)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import metrics
+from benchmarks import metrics, tears
 from benchmarks.measure import IdentityEmbedder, iter_rgb
 
 log = logging.getLogger(__name__)
 
-#: Identity is embedded on every n-th frame: the descriptor costs ~0.1 s and changes slowly.
+#: Identity is embedded on every n-th frame: the descriptor costs ~0.1 s and changes slowly ...
 IDENTITY_EVERY_N_FRAMES = 5
+#: ... and on at most this many frames of one output (a 12 s window would spend ~7 s on it).
+IDENTITY_MAX_FRAMES = 40
 #: Window of the running median applied to pose tracks before comparing them (frames).
 POSE_MEDIAN_FRAMES = 5
 #: Smoothing (s, Gaussian sigma) of head speed and speech envelope before correlating them.
@@ -39,6 +41,7 @@ class LandmarkScores:
     lipsync_r: float = float("nan")  # vs ground-truth mouth opening (cross-segment only)
     lipsync_frames: int = 0  # frames where both could be measured (r needs MIN_TRUTH_FRAMES)
     lipsync_ci: tuple[float, float] = (float("nan"), float("nan"))  # 95 % interval of lipsync_r
+    lipsync_neff: float = float("nan")  # Bartlett's effective number of frames behind lipsync_r
     av_lag: int = 0
     av_peak_r: float = float("nan")
     pause_closed: float = float("nan")  # share of pause frames at rest
@@ -73,6 +76,11 @@ class PixelScores:
     identity_distance: float = float("nan")  # dlib descriptor distance (same person < 0.6)
     identity_cosine: float = float("nan")
     crops: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (reference, output) mouths
+    #: Tear measures per frame (output vs reference, on the reference's mesh) when asked for.
+    tear_frames: list[tears.TearFrame] = field(default_factory=list)
+    #: The same on a deliberately torn copy of the *output* (its lower face shifted and pasted
+    #: back hard): the validation that the measure reads a real tear (baseline rows only).
+    torn_frames: list[tears.TearFrame] = field(default_factory=list)
 
 
 def driving_curves(samples: np.ndarray, rate: int, fps: float, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +108,7 @@ def landmark_scores(
         if s.lipsync_frames >= metrics.MIN_TRUTH_FRAMES:
             s.lipsync_r = metrics.pearson(opening, truth_opening)
             s.lipsync_ci = metrics.correlation_interval(opening, truth_opening)
+            s.lipsync_neff = metrics.effective_frames(opening, truth_opening)
     s.av_lag, s.av_peak_r = metrics.best_lag(opening, envelope)
     s.pause_closed, s.pause_frames = metrics.pause_closure(opening, in_pause, rest)
     sel = in_pause[: len(opening)] & np.isfinite(opening[: len(in_pause)])
@@ -197,6 +206,8 @@ def pixel_scores(
     region: str = "face",
     envelope: np.ndarray | None = None,
     fps: float | None = None,
+    tear_mode: str | None = None,
+    torn_every: int = 0,
 ) -> PixelScores:
     """Background PSNR, identity distance and head-pose change of ``output`` against ``reference``.
 
@@ -206,6 +217,11 @@ def pixel_scores(
     a face when this one has none), so the output cannot shrink what is judged. ``region`` picks the
     one ``psnr_outside_db`` reports ("head" for head mode). Pose: the reference's upper-face points
     followed into the output by their pixels, per frame (see :func:`pose_scores`).
+
+    ``tear_mode`` (a mode name, or "baseline") also measures tears per frame
+    (:func:`benchmarks.tears.tear_frame`); ``torn_every`` > 0 measures, on every n-th frame, a
+    copy of the output torn on purpose (:func:`benchmarks.tears.shift_lower_face`) against the
+    output itself — the check that the measure sees a tear where there is one.
     """
     if region not in ("face", "head"):
         raise ValueError(f"region must be 'face' or 'head', not {region!r}")
@@ -213,8 +229,12 @@ def pixel_scores(
     psnr_face, psnr_head, psnr_far, band, dists, coss = [], [], [], [], [], []
     delta = np.full((n, 3), np.nan)
     nearest = _nearest_present(np.asarray(ref_lm[:n]))
+    identity_every = max(IDENTITY_EVERY_N_FRAMES, -(-n // IDENTITY_MAX_FRAMES))
     picks = set(np.linspace(0, n - 1, CONTACT_FRAMES).astype(int).tolist()) if contact and n else set()
     crops: list[tuple[np.ndarray, np.ndarray]] = []
+    tear_frames: list[tears.TearFrame] = []
+    torn_frames: list[tears.TearFrame] = []
+    nan_tear = tears.TearFrame(float("nan"), float("nan"), float("nan"), 0)
     ref_iter = iter_rgb(reference) if isinstance(reference, Path) else reference
     for k, (a, b) in enumerate(zip(iter_rgb(output), ref_iter, strict=False)):
         if k >= n:
@@ -238,13 +258,18 @@ def pixel_scores(
             psnr_far.append(psnr_head[-1])
         if np.isfinite(ref_lm[k][0, 0]):
             delta[k] = metrics.tracked_pose_change(b, a, ref_lm[k])
-        if embedder is not None and k % IDENTITY_EVERY_N_FRAMES == 0:
+        if embedder is not None and k % identity_every == 0:
             ea, eb = embedder.embed(a, out_lm[k]), embedder.embed(b, ref_lm[k])
             if ea is not None and eb is not None:
                 dists.append(float(np.linalg.norm(ea - eb)))
                 coss.append(metrics.cosine(ea, eb))
         if k in picks and np.isfinite(ref_lm[k][0, 0]):
             crops.append((_mouth_crop(b, ref_lm[k]), _mouth_crop(a, ref_lm[k])))
+        if tear_mode is not None:
+            has_face = np.isfinite(ref_lm[k][0, 0])
+            tear_frames.append(tears.tear_frame(b, a, ref_lm[k], tear_mode) if has_face else nan_tear)
+            if torn_every and k % torn_every == 0 and np.isfinite(out_lm[k][0, 0]):
+                torn_frames.append(tears.tear_frame(a, tears.shift_lower_face(a, out_lm[k]), out_lm[k], "torn"))
 
     def mean(vals: list[float]) -> float:
         finite = [v for v in vals if np.isfinite(v)]
@@ -263,5 +288,7 @@ def pixel_scores(
         identity_distance=float(np.mean(dists)) if dists else float("nan"),
         identity_cosine=float(np.mean(coss)) if coss else float("nan"),
         crops=crops,
+        tear_frames=tear_frames,
+        torn_frames=torn_frames,
         **pose_scores(delta, envelope, fps),  # type: ignore[arg-type]
     )

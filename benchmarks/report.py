@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import catalog, tears
 from benchmarks import metrics as M
 from benchmarks import quality as Q
 from benchmarks import targets as T
+from benchmarks.loco import HeldOutResult
 from benchmarks.quality import PixelScores
-from benchmarks.suite import EmotionRow, QualityRow, SpeedRow
+from benchmarks.suite import TORN_EVERY_N_FRAMES, EmotionRow, QualityRow, SpeedRow
 
 GIB = 2**30
 
@@ -48,8 +50,8 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
     """Per clip × mode: every quality number beside the baseline (and the real second half)."""
     by_clip: dict[str, dict[str, QualityRow]] = {}
     for r in rows:
-        by_clip.setdefault(r.clip, {})[r.mode] = r
-    header = ["clip", "mode", "lip-sync r (baseline)", "AV lag fr (baseline / truth)", "AV peak r",
+        by_clip.setdefault(r.window, {})[r.mode] = r
+    header = ["clip (window)", "mode", "lip-sync r (baseline)", "AV lag fr (baseline / truth)", "AV peak r",
               "pause at rest (baseline / truth; frames)", "jitter × input (baseline)",
               "PSNR outside dB (baseline)", "head mode background: PSNR outside head / far dB, band changed worst frame",
               "identity dist (baseline)", "pose Δ° (baseline)", "checks"]
@@ -99,20 +101,91 @@ def interval(ci: tuple[float, float]) -> str:
     return f"[{f(lo)}–{f(hi)}] " if T.finite(lo) and T.finite(hi) else ""
 
 
-def mean_interval(rows: list[QualityRow]) -> tuple[float, float]:
-    """95 % interval of the mean lip-sync r over ``rows``: each clip's standard error read off its
-    own interval (half-width / 1.96), combined as independent clips."""
-    ses, vals = [], []
-    for r in rows:
-        lo, hi = r.lm.lipsync_ci
-        if not (T.finite(r.lm.lipsync_r) and T.finite(lo) and T.finite(hi)):
-            return float("nan"), float("nan")
-        ses.append((hi - lo) / (2 * 1.96))
-        vals.append(r.lm.lipsync_r)
-    if not vals:
-        return float("nan"), float("nan")
-    half = 1.96 * float(np.sqrt(np.sum(np.square(ses)))) / len(vals)
-    return float(np.mean(vals)) - half, float(np.mean(vals)) + half
+def pooled(rows: list[QualityRow]) -> tuple[float, float, float]:
+    """One clip's r and 95 % interval from its windows' rows: a single window as measured, several
+    pooled by Fisher's fixed effect (:func:`metrics.pool_correlations`). NaN if none has an r."""
+    got = [r for r in rows if T.finite(r.lm.lipsync_r)]
+    if len(got) == 1:
+        return got[0].lm.lipsync_r, *got[0].lm.lipsync_ci
+    r, lo, hi, _n = M.pool_correlations([x.lm.lipsync_r for x in got], [x.lm.lipsync_neff for x in got])
+    return r, lo, hi
+
+
+def clip_estimates(rows: list[QualityRow], mode: str) -> dict[str, tuple[float, float, float]]:
+    """clip → pooled (r, lo, hi) of ``mode``'s cross-segment rows that ran (clips without an r are left out)."""
+    out = {}
+    for clip in dict.fromkeys(r.clip for r in rows):
+        mine = [r for r in rows if r.clip == clip and r.mode == mode and r.test == "cross-segment"
+                and (r.run is None or r.run.ok)]
+        est = pooled(mine)
+        if T.finite(est[0]):
+            out[clip] = est
+    return out
+
+
+def mean_of(estimates: dict[str, tuple[float, float, float]]) -> dict[str, float]:
+    """Mean over clips with both intervals (:func:`metrics.mean_of_clips`)."""
+    return M.mean_of_clips([e[0] for e in estimates.values()], [(e[1], e[2]) for e in estimates.values()])
+
+
+def mean_text(m: dict[str, float]) -> str:
+    """"0.52 [0.45–0.59; between clips 0.30–0.74]" — what the report prints for a mean."""
+    if not T.finite(m["mean"]):
+        return "—"
+    parts = [f"{f(m['lo'])}–{f(m['hi'])}"] if T.finite(m["lo"]) else []
+    if T.finite(m["between_lo"]):  # a t interval on few clips can pass ±1: r cannot
+        parts.append(f"between clips {f(max(-1.0, m['between_lo']))}–{f(min(1.0, m['between_hi']))}")
+    return f"{f(m['mean'])} [{'; '.join(parts)}]" if parts else f(m["mean"])
+
+
+def group_members(facts: dict[str, catalog.ClipFacts]) -> dict[str, list[str]]:
+    """group → the clips in it (every group present, empty ones too)."""
+    out: dict[str, list[str]] = {g: [] for g in catalog.GROUPS}
+    for clip, fa in facts.items():
+        for g in catalog.groups_of(catalog.BY_STEM[clip], fa):
+            out[g].append(clip)
+    return out
+
+
+def clip_table(rows: list[QualityRow], facts: dict[str, catalog.ClipFacts], modes: list[str]) -> str:
+    """Per clip: its groups and measured facts, its windows, and r pooled over them per mode."""
+    est = {m: clip_estimates(rows, m) for m in [*modes, "baseline"]}
+    out = []
+    for clip, fa in facts.items():
+        info = catalog.BY_STEM[clip]
+        wins = [r for r in rows if r.clip == clip and r.mode == "truth"]
+        frames = sum(r.lm.lipsync_frames for r in rows if r.clip == clip and r.mode == (modes[0] if modes else ""))
+        cells = []
+        for m in [*modes, "baseline"]:
+            e = est[m].get(clip)
+            cells.append(f"{f(e[0])} {interval((e[1], e[2]))}".strip() if e else "—")
+        out.append([clip, ", ".join(catalog.groups_of(info, fa)) or "—", info.language, f"{fa.iod_px:.0f}",
+                    f"{fa.abs_yaw_deg:.0f} / {fa.pose_std_deg:.1f}", f"{fa.interval_cv:.3f}",
+                    str(len(wins)), str(frames), *cells])
+    return table(["clip", "groups", "speech", "face: median IOD px", "head: median |yaw| ° / pose std °",
+                  "frame-interval CV", "windows", "truth frames", *[f"r {m} [95 %]" for m in modes],
+                  "r do-nothing"], out)
+
+
+def group_table(rows: list[QualityRow], facts: dict[str, catalog.ClipFacts], modes: list[str]) -> str:
+    """Per group and mode: the mean over its clips with both intervals, against the ≥ 0.35 target."""
+    members = group_members(facts)
+    out = []
+    for group, clips in [("all clips with speech", list(facts)), *members.items()]:
+        if not clips:
+            out.append([group, "no dev clip falls in this group"] + ["—"] * (len(modes) + 1))
+            continue
+        cells, verdicts = [], []
+        for m in modes:
+            est = {c: e for c, e in clip_estimates(rows, m).items() if c in clips}
+            mean = mean_of(est)
+            cells.append(mean_text(mean))
+            target = T.LIPSYNC_MEAN_R_MIN if group == "all clips with speech" else T.LIPSYNC_GROUP_R_MIN
+            verdicts.append(T.verdict(mean["mean"] >= target) if T.finite(mean["mean"]) else "—")
+        base = mean_of({c: e for c, e in clip_estimates(rows, "baseline").items() if c in clips})
+        out.append([group, ", ".join(clips), *cells, f(base["mean"]), " / ".join(verdicts)])
+    return table(["group", "clips", *[f"mean r {m} [measurement; between clips]" for m in modes],
+                  "do-nothing", "target (all ≥ 0.5, group ≥ 0.35)"], out)
 
 
 def band_ok(px: PixelScores) -> bool | None:
@@ -157,31 +230,170 @@ BACKGROUND_AND_POSE_NOTE = (
 )
 
 
-def lipsync_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]:
-    """Mean cross-segment r per mode against the target, with the baseline's mean."""
+def lipsync_summary(rows: list[QualityRow], modes: list[str],
+                    facts: dict[str, catalog.ClipFacts] | None = None) -> list[list[str]]:
+    """Mean cross-segment r per mode (clips' windows pooled, clips averaged) against the target,
+    and the worst group's mean against the group target."""
     out = []
-    base = [r.lm.lipsync_r for r in rows if r.mode == "baseline" and T.finite(r.lm.lipsync_r)]
+    base = mean_of(clip_estimates(rows, "baseline"))
     for mode in modes:
         sel = [r for r in rows if r.mode == mode]
         if sel and all(r.run is not None and r.run.not_implemented for r in sel):
             out.append([f"cross-segment lip-sync r, mean ({mode})", f"≥ {T.LIPSYNC_MEAN_R_MIN}", "not implemented",
-                        f(np.mean(base) if base else float("nan")), "—"])
+                        f(base["mean"]), "—"])
             continue
         ran = [r for r in sel if r.run is not None and r.run.ok]
-        vals = [r.lm.lipsync_r for r in ran if T.finite(r.lm.lipsync_r)]
         failed = len(sel) - len(ran)
-        thin = [r.clip for r in ran if not T.finite(r.lm.lipsync_r)]
-        mean = float(np.mean(vals)) if vals else float("nan")
-        ok = None if not vals else (mean >= T.LIPSYNC_MEAN_R_MIN and not failed)
-        note = f" ({failed} clip(s) failed)" if failed else ""
-        lo, hi = mean_interval([r for r in ran if T.finite(r.lm.lipsync_r)])
-        if T.finite(lo):
-            note += f" (95 % interval {f(lo)}–{f(hi)})"
-        if thin:
-            note += f" (over {len(vals)} clips; too little measurable truth in: {', '.join(thin)})"
-        out.append([f"cross-segment lip-sync r, mean ({mode})", f"≥ {T.LIPSYNC_MEAN_R_MIN}", f(mean) + note,
-                     f(np.mean(base) if base else float("nan")), T.verdict(ok)])
+        est = clip_estimates(rows, mode)
+        thin = sorted({r.clip for r in ran} - set(est))
+        mean = mean_of(est)
+        ok = None if not est else (mean["mean"] >= T.LIPSYNC_MEAN_R_MIN and not failed)
+        note = f" ({failed} run(s) failed)" if failed else ""
+        if T.finite(mean["lo"]):
+            note += f" (95 % interval {f(mean['lo'])}–{f(mean['hi'])}"
+            note += (f"; between clips {f(max(-1.0, mean['between_lo']))}–{f(min(1.0, mean['between_hi']))})"
+                     if T.finite(mean["between_lo"]) else ")")
+        windows = len({r.window for r in ran if r.clip in est})
+        note += f" (over {len(est)} clips, {windows} windows"
+        note += f"; too little measurable truth in: {', '.join(thin)})" if thin else ")"
+        out.append([f"cross-segment lip-sync r, mean ({mode})", f"≥ {T.LIPSYNC_MEAN_R_MIN}", f(mean["mean"]) + note,
+                    f(base["mean"]), T.verdict(ok)])
+        if facts:
+            means = [(g, mean_of({c: e for c, e in est.items() if c in clips}))
+                     for g, clips in group_members(facts).items() if clips]
+            means = [(g, m) for g, m in means if T.finite(m["mean"])]
+            if means:
+                g, m = min(means, key=lambda x: x[1]["mean"])
+                out.append([f"cross-segment lip-sync r, worst group ({mode})", f"every group ≥ {T.LIPSYNC_GROUP_R_MIN}",
+                            f"{f(m['mean'])} ({g})", "—", T.verdict(m["mean"] >= T.LIPSYNC_GROUP_R_MIN)])
     return out
+
+
+def clip_tears(rows: list[QualityRow], clip: str, mode: str) -> tears.TearScores | None:
+    """The tear summary of one clip × mode over all its windows' frames (None if none ran)."""
+    want = "baseline" if mode == "torn" else mode  # the torn copies are made from the baseline
+    mine = [r for r in rows if r.clip == clip and r.mode == want and r.test == "cross-segment" and r.tear is not None]
+    if not mine:
+        return None
+    frames = [fr for r in mine for fr in (r.px.torn_frames if mode == "torn" else r.px.tear_frames)]
+    return tears.summarise(frames, T.TEAR_STEP_MAX_IOD, T.TEAR_STILL_MAX_IOD)
+
+
+def tear_ok(t: tears.TearScores | None) -> bool | None:
+    """Within both limits at the 99th percentile (None when nothing could be read)."""
+    if t is None or not T.finite(t.step_p99):
+        return None
+    still = [v for v in (t.still_outline_p99, t.still_eyes_p99) if T.finite(v)]
+    return t.step_p99 <= T.TEAR_STEP_MAX_IOD and all(v <= T.TEAR_STILL_MAX_IOD for v in still)
+
+
+def tear_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]:
+    """Targets-table lines: per mode, the worst clip's outline step and still shift."""
+    out = []
+    clips = list(dict.fromkeys(r.clip for r in rows if r.test == "cross-segment"))
+    base = [t for c in clips if (t := clip_tears(rows, c, "baseline")) is not None]
+    for mode in modes:
+        got = [(c, t) for c in clips if (t := clip_tears(rows, c, mode)) is not None and T.finite(t.step_p99)]
+        if not got:
+            continue
+        c, t = max(got, key=lambda x: x[1].step_p99)
+        bad = [c for c, t in got if tear_ok(t) is False]
+        out.append([f"tear: outline step p99, worst clip ({mode})", f"≤ {T.TEAR_STEP_MAX_IOD} IOD on every clip",
+                    f"{f(t.step_p99, 3)} ({c}); torn on: {', '.join(bad) or 'none'}",
+                    f(max((b.step_p99 for b in base if T.finite(b.step_p99)), default=float("nan")), 3),
+                    T.verdict(not bad)])
+    return out
+
+
+def tear_tables(rows: list[QualityRow], modes: list[str]) -> str:
+    """Validation (do-nothing vs deliberately torn) and the per clip × mode tear numbers."""
+    clips = list(dict.fromkeys(r.clip for r in rows if r.test == "cross-segment"))
+    val = []
+    for c in clips:
+        base, torn = clip_tears(rows, c, "baseline"), clip_tears(rows, c, "torn")
+        if base is None or torn is None:
+            continue
+        med = float(np.nanmedian(torn.steps)) if np.isfinite(torn.steps).any() else float("nan")
+        seen = torn.frames_torn / torn.frames if torn.frames else float("nan")
+        ok = T.finite(base.step_p99) and T.finite(med) and base.step_p99 < T.TEAR_STEP_MAX_IOD < med
+        val.append([c, f(base.step_p99, 3), f"{f(med, 3)} / {f(torn.step_p99, 3)}", f(seen, pct=True),
+                    f"{base.frames} / {torn.frames}", T.verdict(ok)])
+    per = []
+    for c in clips:
+        for mode in ["baseline", *modes]:
+            t = clip_tears(rows, c, mode)
+            if t is None:
+                continue
+            cands = [r for r in rows if r.clip == c and r.mode == mode and r.tear is not None and r.tear.worst_frame >= 0]
+            worst = max(cands, key=lambda r: r.tear.steps[r.tear.worst_frame]) if cands else None
+            per.append([c, "do-nothing (vs its input)" if mode == "baseline" else mode, f(t.step_p99, 3),
+                        f(t.still_outline_p99, 3), f(t.still_eyes_p99, 3),
+                        f"{t.frames_torn} / {t.frames}", f"{worst.window}: {worst.tear.worst_frame}" if worst else "—",
+                        T.verdict(tear_ok(t)) if mode != "baseline" else "—"])
+    return (
+        "**Validation.** The do-nothing output against its own input (a re-encode) must stay under the "
+        f"step limit ({T.TEAR_STEP_MAX_IOD} IOD) and the same output torn on purpose "
+        f"(`tears.shift_lower_face`: lower face moved {tears.TEAR_SHIFT_IOD[0]} IOD sideways and "
+        f"{tears.TEAR_SHIFT_IOD[1]} down, pasted back hard; every {TORN_EVERY_N_FRAMES}rd frame) must read over it.\n\n"
+        + table(["clip", "do-nothing step p99", "torn step median / p99", "torn frames flagged", "frames",
+                 "measure separates them"], val)
+        + "\n\n**Per clip and mode** (all windows' frames; 99th percentiles in IOD; frames over a limit):\n\n"
+        + table(["clip", "mode", f"outline step (≤ {T.TEAR_STEP_MAX_IOD})",
+                 f"cheek outline still (≤ {T.TEAR_STILL_MAX_IOD})", f"eyes still, lips (≤ {T.TEAR_STILL_MAX_IOD})",
+                 "frames torn", "worst frame (window: output frame)", "verdict"], per)
+    )
+
+
+def tear_sheet(title: str, strips: list[tuple[str, list[tuple[str, np.ndarray]]]], path: Path) -> Path | None:
+    """Contact sheet: per strip a caption, then labelled panels side by side, all at 1× (unscaled)."""
+    import cv2
+
+    if not strips:
+        return None
+    rows = []
+    for caption, panels in strips:
+        h = max(p.shape[0] for _l, p in panels)
+        cols = []
+        for label, img in panels:
+            pad = np.full((h, img.shape[1], 3), 255, np.uint8)
+            pad[: img.shape[0]] = img
+            head = np.full((18, img.shape[1], 3), 255, np.uint8)
+            cv2.putText(head, label, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+            cols += [np.vstack([head, pad]), np.full((h + 18, 4, 3), 255, np.uint8)]
+        body = np.hstack(cols)
+        cap = np.full((20, body.shape[1], 3), 255, np.uint8)
+        cv2.putText(cap, caption, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 120), 1, cv2.LINE_AA)
+        rows.append(np.vstack([cap, body, np.full((6, body.shape[1], 3), 255, np.uint8)]))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    top = np.full((22, width, 3), 255, np.uint8)
+    cv2.putText(top, title, (3, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack([top, *rows]), cv2.COLOR_RGB2BGR))
+    return path
+
+
+def loco_table(results: list[HeldOutResult]) -> str:
+    """Per fit: every clip's held-out r (windows pooled) and the mean over clips with both intervals."""
+    from benchmarks.loco import pooled_by_clip
+
+    out = []
+    for fit in dict.fromkeys(r.fit for r in results):
+        mine = [r for r in results if r.fit == fit]
+        per = pooled_by_clip([r for r in mine if r.applies])
+        cells = []
+        for clip in dict.fromkeys(r.clip for r in results):
+            if not any(r.applies for r in mine if r.clip == clip):
+                cells.append(f"{clip}: n/a")
+            else:
+                e = per.get(clip, (float("nan"),) * 3)
+                cells.append(f"{clip}: {f(e[0])} {interval((e[1], e[2]))}".strip())
+        est = {c: e for c, e in per.items() if T.finite(e[0])}
+        folds = sorted({len(r.trained_on) for r in mine if r.applies and r.trained_on})
+        trained = f"each fold trained on {'/'.join(map(str, folds))} other clips" if folds else "nothing fitted"
+        out.append([fit, mean_text(mean_of(est)), "<br>".join(cells), f"{len(est)} clips; {trained}"])
+    return table(["fit", "mean held-out r [measurement; between clips]", "per clip (windows pooled) [95 %]", "folds"],
+                 out)
 
 
 def pause_table(rows: list[QualityRow]) -> str:
@@ -290,7 +502,7 @@ def head_table(rows: list[QualityRow]) -> str:
             check = lo <= r.lm.pose_std_deg <= hi if T.finite(r.lm.pose_std_deg) else None
         elif r.mode in ("lips", "face"):
             check = r.px.pose_change_deg <= T.POSE_CHANGE_MAX_DEG if T.finite(r.px.pose_change_deg) else None
-        out.append([r.clip, r.test, r.mode, f(r.lm.pose_std_deg), f(r.px.added_std_deg),
+        out.append([r.window, r.test, r.mode, f(r.lm.pose_std_deg), f(r.px.added_std_deg),
                     " / ".join(f(v) for v in r.px.pose_axis_std_deg),
                     f(r.px.pose_change_deg), f"{f(r.px.pose_energy_r)} (p {f(r.px.pose_energy_p)})",
                     f(r.px.pose_tracked, pct=True),

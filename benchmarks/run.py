@@ -21,11 +21,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable as a package
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks import catalog  # noqa: E402
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
 from benchmarks import speech_routes as SR  # noqa: E402
 from benchmarks import suite as S  # noqa: E402
 from benchmarks import targets as T  # noqa: E402
+from benchmarks.fits import FITS  # noqa: E402
+from benchmarks.loco import HeldOutResult, leave_one_speaker_out  # noqa: E402
 
 log = logging.getLogger("benchmarks.run")
 
@@ -34,6 +37,8 @@ IMAGES_DIR = REPO_ROOT / "docs" / "images"
 ALL_MODES = ("lips", "face", "head")
 #: Timed runs per speed row after one warm-up (min and median are reported).
 DEFAULT_REPEATS = 3
+#: Every run's measurements, kept so the report can be rewritten without measuring again.
+LAST_RUN = REPO_ROOT / "benchmarks" / ".work" / "last_run.pkl"
 #: Server load-test length under --quick (its own default otherwise).
 LOAD_TEST_QUICK_S = 15.0
 
@@ -107,6 +112,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--clips", help=f"comma-separated subset of {','.join(S.SPEECH_CLIPS)}")
     p.add_argument("--modes", default=",".join(ALL_MODES), help="comma-separated modes (lips,face,head)")
     p.add_argument("--skip-speed", action="store_true", help="quality only")
+    p.add_argument("--skip-loco", action="store_true", help="no leave-one-speaker-out fits")
+    p.add_argument("--report-only", action="store_true",
+                   help=f"rewrite the report from the last run's measurements ({LAST_RUN.name}) without running anything")
     p.add_argument("--contact-sheets", action="store_true", help="save mouth crops to docs/images/")
     p.add_argument("--repeats", type=int, default=None, help=f"timed runs per speed row (default {DEFAULT_REPEATS})")
     p.add_argument("--media", default=os.environ.get("REPERFORM_SHARED_MEDIA", str(REPO_ROOT.parent / "shared" / "media")))
@@ -122,13 +130,28 @@ def main(argv: list[str]) -> int:
     modes = [m for m in args.modes.split(",") if m]
     clip_names = args.clips.split(",") if args.clips else list(S.SPEECH_CLIPS[:3] if args.quick else S.SPEECH_CLIPS)
     repeats = args.repeats or (1 if args.quick else DEFAULT_REPEATS)
+    if args.report_only:
+        import pickle
+
+        saved = pickle.loads(LAST_RUN.read_bytes())  # our own file, written below by an earlier run
+        Path(args.output).write_text(render_markdown(**saved))
+        log.info("rewrote %s from %s", args.output, LAST_RUN)
+        return 0
     suite = S.Suite(Path(args.media), modes, contact=args.contact_sheets)
     machine = machine_info(argv)
 
     xseg: list[S.QualityRow] = []
+    facts: dict[str, catalog.ClipFacts] = {}
     for clip in clip_names:
         log.info("cross-segment: %s", clip)
         xseg += suite.cross_segment(clip)
+        facts[clip] = suite.clip_facts(clip)
+    loco: list[HeldOutResult] = []
+    if not args.skip_loco:
+        log.info("leave one speaker out: training footage and held-out windows")
+        train, tasks = suite.training_clips(), suite.held_out_tasks(clip_names)
+        for fit in FITS:
+            loco += leave_one_speaker_out(fit, train, tasks)
     pause: list[S.QualityRow] = []
     for clip in [c for c in S.PAUSE_CLIPS if c in clip_names]:
         log.info("pauses: %s", clip)
@@ -155,17 +178,28 @@ def main(argv: list[str]) -> int:
                 log.info("speed: 60 s 1080p %s", mode)
                 speed.append(suite.speed(mode, 1080, 1, warmup=False, long_s=S.clips.LONG_INPUT_S))
 
-    sheets = []
+    sheets, tear_sheets = [], []
     if args.contact_sheets:
         for mode in modes:
             rows = [r for r in xseg if r.mode == mode]
             p = R.contact_sheet(rows, IMAGES_DIR / f"benchmark_mouths_{mode}.png")
             if p:
                 sheets.append(p)
+        for clip in clip_names:
+            p = suite.tear_sheet(clip, xseg, IMAGES_DIR / f"tears_{clip}.png")
+            if p:
+                tear_sheets.append(p)
     log.info("speech routes")
     speech_routes = SR.section(Path(args.media), routes=not args.quick)
-    text = render_markdown(machine, modes, xseg, pause, emotion, speed, sheets, load_server_section(args.quick),
-                           time.time() - t_start, suite.embedder is not None, speech_routes)
+    measured = {"machine": machine, "modes": modes, "xseg": xseg, "pause": pause, "emotion": emotion,
+                "speed": speed, "sheets": sheets, "server": load_server_section(args.quick),
+                "elapsed_s": time.time() - t_start, "have_identity": suite.embedder is not None, "facts": facts,
+                "speech_routes": speech_routes, "loco": loco, "tear_sheets": tear_sheets}
+    import pickle
+
+    LAST_RUN.parent.mkdir(parents=True, exist_ok=True)
+    LAST_RUN.write_bytes(pickle.dumps(measured))
+    text = render_markdown(**measured)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
     log.info("wrote %s in %.0f s", args.output, time.time() - t_start)
@@ -173,9 +207,10 @@ def main(argv: list[str]) -> int:
 
 
 def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.QualityRow],
-                 speed: list[S.SpeedRow]) -> list[list[str]]:
+                 speed: list[S.SpeedRow], facts: dict[str, catalog.ClipFacts] | None = None) -> list[list[str]]:
     """One line per done-when target: value, baseline, verdict."""
-    rows = R.lipsync_summary(xseg, modes)
+    rows = R.lipsync_summary(xseg, modes, facts)
+    rows += R.tear_summary(xseg, modes)
     for mode in modes:
         got = [r for r in xseg + pause if r.mode == mode and r.run is not None and r.run.ok]
         if not got:
@@ -226,17 +261,29 @@ def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.Quali
 def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.QualityRow],
                     pause: list[S.QualityRow], emotion: list[S.EmotionRow], speed: list[S.SpeedRow],
                     sheets: list[Path], server: str, elapsed_s: float, have_identity: bool,
-                    speech_routes: str = "") -> str:
+                    speech_routes: str = "", *, facts: dict[str, catalog.ClipFacts] | None = None,
+                    loco: list[HeldOutResult] | None = None, tear_sheets: list[Path] | None = None) -> str:
     from benchmarks import methods
+
+    facts = facts or {}
 
     parts = ["# Benchmarks", "", "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.", ""]
     parts += [f"- **{k}**: {v}" for k, v in machine.items()]
     parts += [f"- **benchmark wall time**: {elapsed_s / 60:.1f} min",
               "- **load average at end (1/5/15 min)**: " + " / ".join(f"{x:.1f}" for x in os.getloadavg()), ""]
-    parts += ["## Targets (issues 3 and 5)", "",
+    parts += ["## Targets (issues 3, 5 and 14)", "",
               R.table(["target", "required", "measured", "do-nothing baseline", "verdict"],
-                      summary_rows(modes, xseg, pause, speed)), ""]
-    parts += ["## Cross-segment lip-sync, per clip", "", methods.CROSS_SEGMENT, "", R.cross_segment_tables(xseg), ""]
+                      summary_rows(modes, xseg, pause, speed, facts)), ""]
+    parts += ["## Cross-segment lip-sync", "", methods.CROSS_SEGMENT, ""]
+    if facts:
+        parts += ["### Per group", "", methods.GROUPS, "", R.group_table(xseg, facts, modes), "",
+                  "### Per clip (windows pooled)", "", R.clip_table(xseg, facts, modes), ""]
+    parts += ["### Per window", "", R.cross_segment_tables(xseg), ""]
+    parts += ["## Tears (issue 14)", "", methods.TEARS, "", R.tear_tables(xseg, modes), ""]
+    if tear_sheets:
+        parts += [f"![hardest frames]({p.relative_to(REPO_ROOT / 'docs').as_posix()})" for p in tear_sheets] + [""]
+    if loco:
+        parts += ["## Fitted constants, held out (leave one speaker out)", "", methods.LOCO, "", R.loco_table(loco), ""]
     parts += ["## Pauses (driven by `musetalk_yongen.wav`, loop mode)", "", methods.PAUSES, "",
               R.pause_table(pause) if pause else "(not run)", ""]
     parts += ["## Speed", "", methods.SPEED, "", R.speed_table(speed) if speed else "(skipped)", "",

@@ -1,4 +1,4 @@
-"""The done-when targets of issues 3 and 5, as data the report checks every row against."""
+"""The done-when targets of issues 3, 5 and 14, as data the report checks every row against."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ import math
 
 #: Cross-segment mouth-opening correlation, mean over clips (issue 3).
 LIPSYNC_MEAN_R_MIN = 0.5
+#: Issue 14: the same mean in every report group (frontal, turned/moving, small face, ...).
+LIPSYNC_GROUP_R_MIN = 0.35
+#: Issue 14's tear measure (benchmarks/tears.py), 99th percentile over a clip's frames, in
+#: inter-ocular distances. Outline step: the synthetic tear (lower face moved 0.08 IOD sideways
+#: and 0.04 down, pasted hard) reads 0.07–0.09 on most frames, a re-encode 0.002–0.035 at its
+#: 99th percentile; the limit sits between.
+TEAR_STEP_MAX_IOD = 0.05
+#: Still points (cheek outline beside the ears; eyes in lips mode): a re-encode moves them by up
+#: to ~0.025 IOD at the 99th percentile (about a pixel on a 50 px face).
+TEAR_STILL_MAX_IOD = 0.04
 #: Best AV lag in frames, on every clip.
 AV_LAG_MAX_FRAMES = 1
 #: Share of pause frames with the mouth at rest.

@@ -2,15 +2,23 @@
 
     >>> import reperform
     >>> reperform.generate("talk.mp4", "new_voice.wav", "out.mp4", reperform.Options(mode="lips"))
+
+The same job in its three seams, reusing the analysis for a second emotion:
+
+    >>> a = reperform.analyze("talk.mp4", "new_voice.wav")
+    >>> reperform.render(a, reperform.plan(a, reperform.Options(emotion="happy")), "happy.mp4")
+    >>> a.save("talk.analysis")  # later: reperform.Analysis.load("talk.analysis")
 """
 
-from .api import generate, probe, synthesize_speech
+from .analysis import Analysis, Plan
+from .api import analyze, generate, plan, probe, render, synthesize_speech
 from .config import EngineConfig
 from .errors import ReperformError
 from .options import Emotion, GenerateOptions, ModelMode, Options, SyncMode
 from .records import GenerateResult, MediaInfo
 
 __all__ = [
+    "Analysis",
     "EngineConfig",
     "Emotion",
     "GenerateOptions",
@@ -18,10 +26,14 @@ __all__ = [
     "MediaInfo",
     "ModelMode",
     "Options",
+    "Plan",
     "ReperformError",
     "SyncMode",
+    "analyze",
     "generate",
+    "plan",
     "probe",
+    "render",
     "synthesize_speech",
 ]
 __version__ = "0.1.0"

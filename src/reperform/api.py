@@ -1,9 +1,17 @@
-"""The public entry points: validate at the edge, then hand over to the pipeline."""
+"""The public entry points: validate at the edge, then hand over to the pipeline.
+
+``generate`` is the whole job. The three seams it is made of are public too, for callers that
+want to reuse work: ``analyze`` (everything learned from the inputs; an :class:`Analysis` can be
+saved and loaded), ``plan`` (per-frame targets for one set of options) and ``render`` (the output
+file). ``generate(v, a, out, opts)`` writes the same bytes as
+``render(analysis := analyze(v, a, opts), plan(analysis, opts), out)``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from .analysis import Analysis, Plan
 from .config import EngineConfig
 from .options import GenerateOptions
 from .progress import ProgressSink, null_sink
@@ -30,6 +38,56 @@ def generate(
         Path(video), Path(audio), Path(output), options or GenerateOptions(), progress=progress,
         config=config or EngineConfig(),
     )
+
+
+def analyze(
+    video: str | Path,
+    audio: str | Path,
+    options: GenerateOptions | None = None,
+    *,
+    progress: ProgressSink = null_sink,
+    config: EngineConfig | None = None,
+) -> Analysis:
+    """Everything the engine learns from ``video`` and the driving ``audio`` (the slow part of a job).
+
+    The result does not depend on the mode, emotion, temperature or sync mode, only on the inputs
+    and ``options.text`` (the transcript), so one analysis serves any number of :func:`plan` +
+    :func:`render` calls; :meth:`Analysis.save` / :meth:`Analysis.load` keep it between processes.
+    """
+    from .pipeline import analyze as _analyze
+
+    return _analyze(Path(video), Path(audio), options or GenerateOptions(), progress=progress,
+                    config=config or EngineConfig())
+
+
+def plan(
+    analysis: Analysis,
+    options: GenerateOptions | None = None,
+    *,
+    progress: ProgressSink = null_sink,
+    config: EngineConfig | None = None,
+) -> Plan:
+    """What every output frame shows under ``options``: time map, mouth, expression, head motion.
+
+    Cheap (a fraction of a second for a minute of video). ``config`` supplies planning tuning
+    (``EngineConfig.mouth_model``: the learned mouth trajectory). Raises
+    :class:`reperform.errors.InvalidOptions` if ``options.text`` differs from the analysis's.
+    """
+    from .pipeline import plan as _plan
+
+    return _plan(analysis, options or GenerateOptions(), progress=progress, config=config or EngineConfig())
+
+
+def render(
+    analysis: Analysis, plan: Plan, output: str | Path, *, progress: ProgressSink = null_sink
+) -> GenerateResult:
+    """Write ``output`` (MP4) for ``plan``: reads the analysed video's frames and the driving audio again.
+
+    Raises :class:`reperform.errors.AnalysisOutdated` if those files changed since the analysis.
+    """
+    from .pipeline import render as _render
+
+    return _render(analysis, plan, Path(output), progress=progress)
 
 
 def warm_up(config: EngineConfig | None = None) -> None:

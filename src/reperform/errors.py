@@ -72,6 +72,13 @@ class OutputNotWritable(InputError):
     code = "generation_output_not_writable"
 
 
+class AnalysisOutdated(InputError):
+    """A saved analysis cannot be used: another engine version made it, its files are unreadable,
+    or the inputs it was made from have changed or gone. Analyse the inputs again."""
+
+    code = "generation_analysis_outdated"
+
+
 class ModeNotImplemented(ReperformError):
     """A requested mode exists in the API but is not built yet; never silently downgraded."""
 

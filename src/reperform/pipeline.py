@@ -1,9 +1,16 @@
-"""The only module that knows the order of the stages.
+"""The only module that knows the order of the stages: analyze → plan → render.
 
 Two passes over the video: a cheap **analysis** pass (face landmarks per frame, a bounded bank
-of mouth exemplars; audio analysed once), then a **render** pass that streams every output frame
-through the renderer into the encoder. Memory stays flat in the clip's length: only small
-per-frame arrays and the bounded exemplar bank live for the whole clip.
+of mouth exemplars; audio analysed once, on two threads beside the video pass), then a **render**
+pass that streams every output frame through the renderer into the encoder. Memory stays flat in
+the clip's length: only small per-frame arrays and the bounded exemplar bank live for the whole
+clip (plus, for a clip that fits it, the analysis pass's decoded frames, which the render pass
+reuses instead of decoding again).
+
+Each pass is a public seam (:func:`analyze`, :func:`plan`, :func:`render`, exported by
+:mod:`reperform.api`) so a caller can keep an :class:`~reperform.analysis.Analysis` and plan and
+render it again for another emotion or mode; :func:`run` (``reperform.generate``) is the three in
+a row under one progress bar.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import face, media, motion, render, runtime, speech
+from . import face, media, motion, rendering, runtime, speech
+from .analysis import Analysis, Plan, fingerprint
 from .config import EngineConfig
 from .errors import (
     AudioMissing,
     EngineError,
     InputError,
+    InvalidOptions,
     ModeNotImplemented,
     NoFaceFound,
     ReperformError,
@@ -55,12 +64,7 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
         log.info("stage %s took %.2f s", name, timings[name])
 
 
-def _check_inputs(video: Path, audio: Path, options: GenerateOptions, config: EngineConfig):
-    if options.mode not in IMPLEMENTED_MODES:
-        raise ModeNotImplemented(
-            f"mode '{options.mode.value}' is not available yet; available: "
-            + ", ".join(m.value for m in sorted(IMPLEMENTED_MODES, key=lambda m: m.value))
-        )
+def _check_inputs(video: Path, audio: Path, config: EngineConfig) -> tuple[MediaInfo, MediaInfo]:
     vinfo = media.probe(video)
     if vinfo.kind == "audio":
         raise VideoMissing(f"{video.name} has no video stream or picture")
@@ -109,6 +113,60 @@ def warm_up(config: EngineConfig) -> None:
     face.warm_up()
 
 
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """Our errors pass through; foreign ones are wrapped once, here, with context."""
+    try:
+        yield
+    except ReperformError:
+        raise
+    except MemoryError as exc:
+        raise EngineError("out of memory while generating") from exc
+    except Exception as exc:
+        log.exception("engine failure")
+        raise EngineError(f"internal error: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _weights(*stages: str) -> dict[str, float]:
+    return {name: STAGE_WEIGHTS[name] for name in stages}
+
+
+def analyze(
+    video: Path, audio: Path, options: GenerateOptions, *, progress: ProgressSink, config: EngineConfig
+) -> Analysis:
+    """The analysis pass alone. See :func:`reperform.analyze`."""
+    runtime.tune_process()
+    overall = Overall(progress, _weights("probe", "analyze", "speech"))
+    with _engine_errors():
+        analysis = _analyze(video, audio, options, config, overall)
+    overall.done()
+    return analysis
+
+
+def plan(analysis: Analysis, options: GenerateOptions, *, progress: ProgressSink, config: EngineConfig) -> Plan:
+    """The plan alone. See :func:`reperform.plan`."""
+    runtime.tune_process()
+    overall = Overall(progress, _weights("plan"))
+    with _engine_errors():
+        result = _plan(analysis, options, config, overall)
+    overall.done()
+    return result
+
+
+def render(analysis: Analysis, plan: Plan, output: Path, *, progress: ProgressSink) -> GenerateResult:
+    """The render pass alone. See :func:`reperform.render`."""
+    runtime.tune_process()
+    overall = Overall(progress, _weights("render"))
+    t0 = time.perf_counter()
+    with _engine_errors():
+        media.encode.check_writable(output)
+        analysis.check_inputs()
+        result = _render(analysis, plan, output, overall)
+    overall.done()
+    result.timings_s["total"] = time.perf_counter() - t0
+    return result
+
+
 def run(
     video: Path,
     audio: Path,
@@ -118,38 +176,38 @@ def run(
     progress: ProgressSink,
     config: EngineConfig,
 ) -> GenerateResult:
-    """Run every stage in order. See :func:`reperform.generate`."""
+    """Analyze, plan and render in order under one progress bar. See :func:`reperform.generate`."""
     runtime.tune_process()
-    timings: dict[str, float] = {}
-    warnings: list[str] = []
     overall = Overall(progress, STAGE_WEIGHTS)
     t0 = time.perf_counter()
-    try:
-        result = _run(video, audio, output, options, config, overall, timings, warnings)
-        result.timings_s["total"] = time.perf_counter() - t0
-        return result
-    except ReperformError:
-        raise
-    except MemoryError as exc:
-        raise EngineError("out of memory while generating") from exc
-    except Exception as exc:  # wrap foreign failures once, here, with context
-        log.exception("engine failure")
-        raise EngineError(f"internal error: {exc.__class__.__name__}: {exc}") from exc
+    with _engine_errors():
+        media.encode.check_writable(output)  # before minutes of analysis
+        _check_mode(options)
+        analysis = _analyze(video, audio, options, config, overall)
+        try:
+            result = _render(analysis, _plan(analysis, options, config, overall), output, overall)
+        finally:
+            analysis.release_frames()
+    overall.done()
+    timings = {**analysis.timings_s, **result.timings_s, "total": time.perf_counter() - t0}
+    result.timings_s.clear()
+    result.timings_s.update(timings)
+    return result
 
 
-def _run(
-    video: Path,
-    audio: Path,
-    output: Path,
-    options: GenerateOptions,
-    config: EngineConfig,
-    overall: Overall,
-    timings: dict[str, float],
-    warnings: list[str],
-) -> GenerateResult:
+def _check_mode(options: GenerateOptions) -> None:
+    if options.mode not in IMPLEMENTED_MODES:
+        raise ModeNotImplemented(
+            f"mode '{options.mode.value}' is not available yet; available: "
+            + ", ".join(m.value for m in sorted(IMPLEMENTED_MODES, key=lambda m: m.value))
+        )
+
+
+def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineConfig, overall: Overall) -> Analysis:
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
     with _timed(timings, "probe"):
-        media.encode.check_writable(output)
-        vinfo, _ainfo = _check_inputs(video, audio, options, config)
+        vinfo, _ainfo = _check_inputs(video, audio, config)
         drive = media.load_audio(audio)
         overall.stage("probe")(1.0)
 
@@ -161,35 +219,10 @@ def _run(
         drive_job = pool.submit(_analyze_drive, drive, options, config)
         source_job = pool.submit(_analyze_source, video, vinfo, config)
         with _timed(timings, "analyze"):
-            report = overall.stage("analyze")
-            tracker = face.FaceTracker(vinfo.width, vinfo.height)
-            bank = render.MouthBank()
-            times: list[float] = []
-            n_est = max(1, vinfo.n_frames)
-            store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
-
-            def frames() -> Iterator[tuple[int, np.ndarray]]:
-                for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo, store)):
-                    times.append(t_s)
-                    yield index, rgb
-
-            # Meshes of consecutive frames are computed on two lanes while this thread files
-            # the previous frame into the exemplar bank.
-            for index, rgb, landmarks in tracker.follow(frames()):
-                if landmarks is not None:
-                    bank.offer(index, rgb, landmarks)
-                if index % 10 == 0:
-                    report(min(1.0, index / n_est), f"frame {index}/{n_est}")
-            if not times:
-                raise VideoMissing(f"{video.name} has no decodable frames")
-            frame_times = np.asarray(times)
-            track = tracker.finish()
-            if not track.present.any():
-                raise NoFaceFound(f"no face found in {video.name}")
+            track, bank, frame_times, store = _video_pass(video, vinfo, config, overall.stage("analyze"))
             n_missing = int((~track.present).sum())
             if n_missing:
                 warnings.append(f"no face in {n_missing} of {track.n} source frames; those frames are unchanged")
-            report(1.0)
         with _timed(timings, "speech_wait"):
             speech_tl, prosody, t_drive = drive_job.result()
             source_speech, t_source = source_job.result()
@@ -197,38 +230,88 @@ def _run(
             overall.stage("speech")(1.0, speech_tl.method)
         # The source's speech is on its audio clock; its frames start `video_start_s` later.
         profile = face.build_profile(track, source_speech, frame_times, source_offset_s=vinfo.video_start_s)
+    return Analysis(
+        video=video, audio=audio, info=vinfo, drive_duration_s=drive.duration_s, text=options.text,
+        frame_times_s=frame_times, track=track, profile=profile, bank=bank, speech=speech_tl, prosody=prosody,
+        source_speech=source_speech, warnings=tuple(warnings), timings_s=timings,
+        fingerprints={"video": fingerprint(video), "audio": fingerprint(audio)}, frame_store=store,
+    )
 
-    with _timed(timings, "plan"):
-        timemap = media.build_timemap(
-            frame_times, vinfo.fps, drive.duration_s, options.sync_mode, still=vinfo.kind == "image"
+
+def _video_pass(video: Path, vinfo: MediaInfo, config: EngineConfig, report: Callable[[float, str], None]):
+    """Every source frame once: face track, mouth bank, frame times (and the frame store)."""
+    tracker = face.FaceTracker(vinfo.width, vinfo.height)
+    bank = rendering.MouthBank()
+    times: list[float] = []
+    n_est = max(1, vinfo.n_frames)
+    store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
+
+    def frames() -> Iterator[tuple[int, np.ndarray]]:
+        for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo, store)):
+            times.append(t_s)
+            yield index, rgb
+
+    # Meshes of consecutive frames are computed on two lanes while this thread files
+    # the previous frame into the exemplar bank.
+    for index, rgb, landmarks in tracker.follow(frames()):
+        if landmarks is not None:
+            bank.offer(index, rgb, landmarks)
+        if index % 10 == 0:
+            report(min(1.0, index / n_est), f"frame {index}/{n_est}")
+    if not times:
+        raise VideoMissing(f"{video.name} has no decodable frames")
+    track = tracker.finish()
+    if not track.present.any():
+        raise NoFaceFound(f"no face found in {video.name}")
+    report(1.0)
+    return track, bank, np.asarray(times), store
+
+
+def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, overall: Overall) -> Plan:
+    """The time map for ``options.sync_mode`` and the motion plan; the mode is decided here."""
+    _check_mode(options)
+    if options.text != analysis.text:
+        raise InvalidOptions(
+            "options.text differs from the transcript the analysis was made with; analyse again with the new text"
         )
-        plan = motion.plan_motion(
-            speech_tl, prosody, track, profile, timemap, options,
-            source_speech=source_speech, frame_times_s=frame_times, source_offset_s=vinfo.video_start_s,
+    timings: dict[str, float] = {}
+    with _timed(timings, "plan"):
+        a = analysis
+        timemap = media.build_timemap(
+            a.frame_times_s, a.info.fps, a.drive_duration_s, options.sync_mode, still=a.info.kind == "image"
+        )
+        motion_plan = motion.plan_motion(
+            a.speech, a.prosody, a.track, a.profile, timemap, options,
+            source_speech=a.source_speech, frame_times_s=a.frame_times_s, source_offset_s=a.info.video_start_s,
             mouth_model=motion.load_mouth_model(config.mouth_model),
         )
         overall.stage("plan")(1.0)
+    return Plan(options=options, timemap=timemap, motion=motion_plan, timings_s=timings)
 
+
+def _render(analysis: Analysis, plan: Plan, output: Path, overall: Overall) -> GenerateResult:
+    timings = dict(plan.timings_s)
+    a, timemap = analysis, plan.timemap
     with _timed(timings, "render"):
         report = overall.stage("render")
-        renderer = render.Renderer(track, bank, plan, profile, options)
-        head = render.HeadWarper(track, plan) if options.mode is ModelMode.head else None
+        renderer = rendering.Renderer(a.track, a.bank, plan.motion, a.profile, plan.options)
+        head = rendering.HeadWarper(a.track, plan.motion) if plan.mode is ModelMode.head else None
+        store, a.frame_store = a.frame_store, None  # used once: the render pass empties it
         frames_edited = _render_frames(
-            renderer, head, media.load_audio_for_output(audio), output, vinfo, frame_times, store, timemap, report
+            renderer, head, media.load_audio_for_output(a.audio), output, a.info, a.frame_times_s, store, timemap,
+            report,
         )
         report(1.0)
-    overall.done()
-    warnings.extend(renderer.warnings)
     return GenerateResult(
         output=output, duration_s=timemap.duration_s, n_frames=timemap.n_out, fps=timemap.fps,
-        width=vinfo.width, height=vinfo.height, mode=options.mode.value, speech_method=speech_tl.method,
-        frames_edited=frames_edited, timings_s=dict(timings), warnings=tuple(warnings),
+        width=a.info.width, height=a.info.height, mode=plan.mode.value, speech_method=a.speech.method,
+        frames_edited=frames_edited, timings_s=timings, warnings=(*a.warnings, *renderer.warnings),
     )
 
 
 def _render_frames(
-    renderer: render.Renderer,
-    head: render.HeadWarper | None,
+    renderer: rendering.Renderer,
+    head: rendering.HeadWarper | None,
     out_audio: np.ndarray | None,
     output: Path,
     vinfo: MediaInfo,

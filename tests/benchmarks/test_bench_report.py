@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from benchmarks.child import RunResult
 from benchmarks.quality import LandmarkScores, PixelScores
 from benchmarks.suite import EmotionRow, QualityRow, SpeedRow
@@ -93,3 +94,46 @@ def test_head_mode_is_judged_outside_the_head_region_and_fails_on_a_torn_band() 
     assert "44.0 outside head" in head_lines[0] and "band pass" in head_lines[0]
     assert "band **FAIL**" in head_lines[1]
     assert "head region" in text and "Lucas–Kanade" in text  # the rule is printed with the table
+
+
+def _window_rows(clip: str, label: str, r_value: float, n_eff: float, steps: list[float]) -> list[QualityRow]:
+    from benchmarks import tears
+
+    half = 1.96 / np.sqrt(n_eff - 3)  # Fisher's z interval for this many effective frames
+    lo_hi = (float(np.tanh(np.arctanh(r_value) - half)), float(np.tanh(np.arctanh(r_value) + half)))
+    frames = [tears.TearFrame(s, 0.01, 0.01, 30) for s in steps]
+    torn = [tears.TearFrame(0.09, 0.01, 0.0, 30)] * len(steps)
+    base_px = PixelScores(tear_frames=[tears.TearFrame(0.01, 0.01, 0.01, 30)] * len(steps), torn_frames=torn)
+    lm = LandmarkScores(lipsync_r=r_value, lipsync_ci=lo_hi, lipsync_neff=n_eff, lipsync_frames=200, av_peak_r=0.5)
+    summary = tears.summarise(frames, 0.05, 0.04)
+    return [
+        QualityRow("cross-segment", clip, "truth", window=label),
+        QualityRow("cross-segment", clip, "baseline", lm=LandmarkScores(lipsync_r=0.0, lipsync_ci=(-0.2, 0.2)),
+                   px=base_px, window=label, tear=tears.summarise(base_px.tear_frames, 0.05, 0.04)),
+        QualityRow("cross-segment", clip, "lips", run=ok_run(4.0), lm=lm, px=PixelScores(tear_frames=frames),
+                   window=label, tear=summary),
+    ]
+
+
+def test_windows_pool_per_clip_and_groups_and_tears_get_their_verdicts() -> None:
+    from benchmarks import catalog
+
+    rows = (_window_rows("dfrf_cnn2_25fps", "dfrf_cnn2_25fps #1/2", 0.6, 60, [0.01] * 100)
+            + _window_rows("dfrf_cnn2_25fps", "dfrf_cnn2_25fps #2/2", 0.4, 60, [0.01] * 100)
+            + _window_rows("pcavs_00373", "pcavs_00373", 0.2, 30, [0.01] * 90 + [0.2] * 10))
+    facts = {"dfrf_cnn2_25fps": catalog.ClipFacts(120, 3, 2, 1, 0), "pcavs_00373": catalog.ClipFacts(50, 30, 4, 1, 0)}
+    est = report.clip_estimates(rows, "lips")
+    assert 0.4 < est["dfrf_cnn2_25fps"][0] < 0.6 and est["pcavs_00373"][0] == pytest.approx(0.2)
+    summary = {r[0]: r for r in run.summary_rows(["lips"], rows, [], [], facts)}
+    mean = summary["cross-segment lip-sync r, mean (lips)"]
+    assert "over 2 clips, 3 windows" in mean[2] and "between clips" in mean[2] and "FAIL" in mean[-1]
+    worst = summary["cross-segment lip-sync r, worst group (lips)"]
+    assert "0.20" in worst[2] and "FAIL" in worst[-1]
+    tear = summary["tear: outline step p99, worst clip (lips)"]
+    assert "pcavs_00373" in tear[2] and "FAIL" in tear[-1]
+    groups = report.group_table(rows, facts, ["lips"])
+    assert "| VFR | no dev clip falls in this group |" in groups
+    assert "| frontal close-up | dfrf_cnn2_25fps |" in groups
+    tear_text = report.tear_tables(rows, ["lips"])
+    assert tear_text.count("| pass |") >= 2  # the measure separates do-nothing from torn on both clips
+    assert "10 / 100" in tear_text  # pcavs: 10 torn frames of 100

@@ -291,7 +291,7 @@ def test_a_failure_in_the_head_warp_thread_fails_the_job_cleanly(tmp_path, media
     """Head warps run on their own thread: an error there reaches the caller as the engine's own
     error, leaves no output file, and does not hang the writer."""
     from reperform.errors import EngineError
-    from reperform.render import HeadWarper
+    from reperform.rendering import HeadWarper
 
     real_apply = HeadWarper.apply
 

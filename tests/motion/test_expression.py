@@ -155,7 +155,7 @@ def test_added_blinks_prefer_phrase_boundaries():
 
 
 def test_the_render_stage_uses_the_same_action_unit_columns():
-    from reperform.render import expression as R
+    from reperform.rendering import expression as R
 
     assert R.AUS == X.AUS
 

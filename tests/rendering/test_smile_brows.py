@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reperform.render import brows, smile
-from reperform.render import expression as R
-from reperform.render.geometry import INNER_LOWER, INNER_UPPER, apply, build_template, invert, to_norm
+from reperform.rendering import brows, smile
+from reperform.rendering import expression as R
+from reperform.rendering.geometry import INNER_LOWER, INNER_UPPER, apply, build_template, invert, to_norm
 
 STILL = "images/sadtalker_people_0.png"
 GLASSES = "videos/liveportrait_d13.mp4"
@@ -203,7 +203,7 @@ def test_the_persons_own_smile_is_retrieved_only_where_the_source_smiles(clip_lo
 
 @pytest.mark.media
 def test_a_downcast_eye_is_not_widened_into_a_dark_hole(still):
-    from reperform.render import eyes
+    from reperform.rendering import eyes
 
     frame, _lm, _t, m, n = still
     hooded = n.copy()

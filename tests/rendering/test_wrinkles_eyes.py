@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reperform.motion import expression as X
-from reperform.render import eyes, wrinkles
-from reperform.render.geometry import apply, build_template, invert, to_norm
+from reperform.rendering import eyes, wrinkles
+from reperform.rendering.geometry import apply, build_template, invert, to_norm
 
 STILL = "images/sadtalker_people_0.png"
 A = {name: i for i, name in enumerate(wrinkles.AUS)}

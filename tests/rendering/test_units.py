@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from reperform import landmarks as L
-from reperform import render
-from reperform.render.exemplars import CLOSED_OPEN, Exemplar, choose_exemplars
-from reperform.render.geometry import MouthShaper, WarpMesh, apply, build_template, to_norm
-from reperform.render.warp import backward_map
+from reperform import rendering
+from reperform.rendering.exemplars import CLOSED_OPEN, Exemplar, choose_exemplars
+from reperform.rendering.geometry import MouthShaper, WarpMesh, apply, build_template, to_norm
+from reperform.rendering.warp import backward_map
 
 STILL = "images/sadtalker_people_0.png"
 
@@ -126,11 +126,11 @@ def test_exemplar_search_skips_frames_without_a_face():
 @pytest.mark.media
 def test_bank_memory_stays_within_its_budget_and_keeps_the_shape_range(face):
     rgb, lm = face
-    probe = render.MouthBank()
+    probe = rendering.MouthBank()
     probe.offer(0, rgb, lm)
     one = probe.nbytes
     budget = 12 * one
-    bank = render.MouthBank(max_bytes=budget)
+    bank = rendering.MouthBank(max_bytes=budget)
     rng = np.random.default_rng(1)
     offered = []
     for i in range(300):
@@ -152,3 +152,31 @@ def test_exemplar_record_counts_its_memory():
     ex = Exemplar(0, crop, np.zeros((478, 2), np.float32), np.zeros(4, np.float32), np.zeros(2, np.float32),
                   np.zeros(54, np.float32), np.zeros(384, np.float32), 0.0)
     assert ex.nbytes >= crop.nbytes
+
+
+@pytest.mark.media
+def test_bank_state_round_trip_keeps_every_exemplar_and_frame_descriptor(face):
+    """A saved analysis carries its mouth bank as flat arrays: the bank built back from them must
+    offer the search the same exemplars (same pixels, landmarks, features) and the same per-frame
+    descriptors, and keep evicting by the same shape bins."""
+    rgb, lm = face
+    bank = rendering.MouthBank()
+    for i in (0, 3, 7):  # gaps: frames without a face have no descriptor
+        moved = lm.copy()
+        moved[[14, 87, 317], 1] += 2.0 * i
+        bank.offer(i, rgb[: rgb.shape[0] - i], moved)  # crops of different sizes
+    back = rendering.MouthBank.from_state(bank.state())
+    assert sorted(back.exemplars) == sorted(bank.exemplars) == [0, 3, 7]
+    for i, ex in bank.exemplars.items():
+        got = back.exemplars[i]
+        assert np.array_equal(got.crop, ex.crop) and got.crop.dtype == np.uint8
+        for name in ("landmarks", "params", "pose", "context", "thumb", "origin"):
+            assert np.array_equal(getattr(got, name), getattr(ex, name)), name
+            assert getattr(got, name).dtype == getattr(ex, name).dtype, name
+        assert (got.quality, got.scale) == (ex.quality, ex.scale)
+    for key, value in bank.arrays().items():
+        assert np.array_equal(back.arrays()[key], value), key
+    assert back.nbytes == bank.nbytes and back._bins == bank._bins
+    assert len(back.frames) == 3 and back.frames.pose_of(5) is None
+    assert np.array_equal(back.frames.pose_of(3), bank.frames.pose_of(3))
+    assert np.array_equal(back.frames.context_of(7), bank.frames.context_of(7))

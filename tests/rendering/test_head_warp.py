@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reperform import landmarks as L
-from reperform.render import HeadWarper
-from reperform.render.head import STATIC_RING_H, rotation_matrix
+from reperform.rendering import HeadWarper
+from reperform.rendering.head import STATIC_RING_H, rotation_matrix
 
 from .conftest import Mesh, make_plan, make_track
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from reperform import landmarks as L
-from reperform import media, render
+from reperform import media, rendering
 from reperform.records import FaceTrack, MotionPlan
 
 
@@ -94,7 +94,7 @@ class Clip:
             mesh.close()
         self.raw = lms
         self.track = make_track(lms, info.width, info.height)
-        self.bank = render.MouthBank()
+        self.bank = rendering.MouthBank()
         for i, lm in enumerate(lms):
             if lm is not None:
                 self.bank.offer(i, self.frames[i], lm)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reperform import landmarks as L
-from reperform import render
-from reperform.render.exemplars import CLOSED_OPEN
+from reperform import rendering
+from reperform.rendering.exemplars import CLOSED_OPEN
 
 from .conftest import make_plan, make_track, measure_mouth
 
@@ -18,7 +18,7 @@ STILL = "images/sadtalker_people_0.png"
 pytestmark = pytest.mark.media
 
 
-def _render_all(renderer: render.Renderer, frames: list[np.ndarray], src: np.ndarray):
+def _render_all(renderer: rendering.Renderer, frames: list[np.ndarray], src: np.ndarray):
     return [renderer.render(k, frames[int(s)]) for k, s in enumerate(src)]
 
 
@@ -26,7 +26,7 @@ def test_pixels_outside_the_edit_box_are_identical_to_the_source(clip_loader):
     clip = clip_loader(CLIP, N_FRAMES)
     src = np.arange(0, 30, 3)
     targets = clip.track.mouth[src[::-1]]  # someone else's mouth shapes, in reverse
-    renderer = render.Renderer(clip.track, clip.bank, make_plan(src, targets))
+    renderer = rendering.Renderer(clip.track, clip.bank, make_plan(src, targets))
     for (out, box), s in zip(_render_all(renderer, clip.frames, src), src, strict=True):
         frame = clip.frames[int(s)]
         assert box is not None
@@ -47,7 +47,7 @@ def test_closure_frames_seal_an_open_mouth(clip_loader):
     assert (clip.track.mouth[src, 0] > 0.14).all()
     targets = clip.track.mouth[src].copy()
     targets[:, 0] = 0.0
-    renderer = render.Renderer(clip.track, clip.bank, make_plan(src, targets, closure=np.ones(len(src), bool)))
+    renderer = rendering.Renderer(clip.track, clip.bank, make_plan(src, targets, closure=np.ones(len(src), bool)))
     outs = [o for o, _ in _render_all(renderer, clip.frames, src)]
     measured = measure_mouth(outs)[:, 0]
     assert np.isfinite(measured).all()
@@ -60,7 +60,7 @@ def test_open_targets_open_a_closed_mouth(clip_loader):
     assert (clip.track.mouth[src, 0] < 0.03).all()
     targets = clip.track.mouth[src].copy()
     targets[:, 0] = 0.25
-    renderer = render.Renderer(clip.track, clip.bank, make_plan(src, targets))
+    renderer = rendering.Renderer(clip.track, clip.bank, make_plan(src, targets))
     outs = [o for o, _ in _render_all(renderer, clip.frames, src)]
     measured = measure_mouth(outs)[:, 0]
     assert np.isfinite(measured).all()
@@ -72,7 +72,7 @@ def test_rendered_opening_follows_the_planned_opening(clip_loader):
     src = np.arange(0, 40, 2)
     rng = np.random.default_rng(0)
     targets = clip.track.mouth[rng.permutation(src)]
-    renderer = render.Renderer(clip.track, clip.bank, make_plan(src, targets))
+    renderer = rendering.Renderer(clip.track, clip.bank, make_plan(src, targets))
     outs = [o for o, _ in _render_all(renderer, clip.frames, src)]
     measured = measure_mouth(outs)[:, 0]
     assert np.corrcoef(measured, targets[:, 0])[0, 1] > 0.9
@@ -83,7 +83,7 @@ def test_frames_without_a_face_pass_through_unchanged(clip_loader):
     lms = [None if i % 2 else clip.track.landmarks[i] for i in range(N_FRAMES)]
     track = make_track(lms, clip.track.width, clip.track.height)
     src = np.arange(0, 8)
-    renderer = render.Renderer(track, clip.bank, make_plan(src, clip.track.mouth[src[::-1]]))
+    renderer = rendering.Renderer(track, clip.bank, make_plan(src, clip.track.mouth[src[::-1]]))
     for k, s in enumerate(src):
         out, box = renderer.render(k, clip.frames[s])
         if s % 2:
@@ -98,7 +98,7 @@ def test_a_still_image_gets_a_synthesised_open_mouth_with_dark_interior(clip_loa
     rest = still.track.mouth[0]
     targets = np.tile(rest, (3, 1))
     targets[1, 0], targets[1, 3] = 0.25, rest[3] + 0.12
-    renderer = render.Renderer(still.track, still.bank, make_plan(np.zeros(3), targets, closure=[True, False, False]))
+    renderer = rendering.Renderer(still.track, still.bank, make_plan(np.zeros(3), targets, closure=[True, False, False]))
     assert any("synthesised" in w for w in renderer.warnings)
     outs = [renderer.render(k, still.frames[0]) for k in range(3)]
     measured = measure_mouth([o for o, _ in outs])[:, 0]
@@ -118,7 +118,7 @@ def test_lips_parted_by_a_few_pixels_show_a_shadowed_slit_not_a_row_of_teeth(cli
     rest = still.track.mouth[0]
     targets = np.tile(rest, (2, 1))
     targets[:, 0] = (0.05, 0.2)  # a slit (the procedural interior takes over a closed mouth), then open
-    renderer = render.Renderer(still.track, still.bank, make_plan(np.zeros(2), targets))
+    renderer = rendering.Renderer(still.track, still.bank, make_plan(np.zeros(2), targets))
     lm = still.track.landmarks[0]
     cx, cy = lm[list(L.MOUTH_CORNERS), :2].mean(0)
     iod = float(L.interocular(lm))
@@ -144,7 +144,7 @@ def test_an_occluder_in_front_of_the_chin_stays_in_front(clip_loader):
     frames = {s: frame}
     targets = clip.track.mouth[[s]].copy()
     targets[:, 0] = 0.25
-    renderer = render.Renderer(clip.track, clip.bank, make_plan(np.array([s]), targets))
+    renderer = rendering.Renderer(clip.track, clip.bank, make_plan(np.array([s]), targets))
     out, box = renderer.render(0, frames[s])
     assert box is not None
     core = (slice(y0 + 3, y1 - 3), slice(x0 + 3, x1 - 3))
@@ -155,7 +155,7 @@ def test_an_occluder_in_front_of_the_chin_stays_in_front(clip_loader):
 def test_planning_the_frames_own_mouth_leaves_the_frame_almost_untouched(clip_loader):
     clip = clip_loader(CLIP, N_FRAMES)
     src = np.arange(0, 40, 5)
-    renderer = render.Renderer(clip.track, clip.bank, make_plan(src, clip.track.mouth[src]))
+    renderer = rendering.Renderer(clip.track, clip.bank, make_plan(src, clip.track.mouth[src]))
     for k, s in enumerate(src):
         out, box = renderer.render(k, clip.frames[s])
         if box is None:

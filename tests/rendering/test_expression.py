@@ -10,9 +10,9 @@ from benchmarks.emotion_eval import flow_pose_change
 
 from reperform import landmarks as L
 from reperform.options import Emotion, GenerateOptions, ModelMode
-from reperform.render import Renderer
-from reperform.render import expression as R
-from reperform.render.geometry import apply, build_template, to_norm
+from reperform.rendering import Renderer
+from reperform.rendering import expression as R
+from reperform.rendering.geometry import apply, build_template, to_norm
 
 from .conftest import Mesh, make_plan
 

@@ -198,9 +198,8 @@ class MouthBank:
         self.frames.put(index, params, pose, context)
         quality = float(np.log1p(sharpness) - 6.0 * abs(float(pose[0])))
         ex = Exemplar(index, crop, lm_c, params, pose, context, thumb, quality, origin, float(scale))
-        key = (int(params[0] // BIN_OPEN), int(params[1] // BIN_WIDTH))
         self.exemplars[index] = ex
-        self._bins.setdefault(key, []).append(index)
+        self._bins.setdefault(_bin_key(params), []).append(index)
         self.nbytes += ex.nbytes
         while (self.nbytes > self.max_bytes or len(self.exemplars) > MAX_EXEMPLARS) and len(self.exemplars) > 1:
             self._evict()
@@ -215,6 +214,67 @@ class MouthBank:
             del self._bins[key]
         self.nbytes -= self.exemplars.pop(worst).nbytes
 
+    def state(self) -> dict[str, np.ndarray | int]:
+        """Everything the bank holds as a few flat arrays, for saving an analysis.
+
+        Crops of different sizes go into one byte buffer with their shapes beside it (a saved
+        bank of 1500 exemplars is then a dozen arrays, not thousands). :meth:`from_state` gives
+        back a bank that renders exactly as this one.
+        """
+        order = sorted(self.exemplars)
+        ex = [self.exemplars[i] for i in order]
+        n = self.frames._n
+
+        def stack(name: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+            if not ex:
+                return np.zeros((0, *shape), dtype)
+            return np.stack([getattr(e, name) for e in ex])
+
+        return {
+            "max_bytes": self.max_bytes,
+            "index": np.asarray(order, np.int64),
+            "crop_shape": np.asarray([e.crop.shape for e in ex], np.int64).reshape(-1, 3),
+            "crops": np.concatenate([e.crop.ravel() for e in ex]) if ex else np.zeros(0, np.uint8),
+            "landmarks": stack("landmarks", np.float32, (478, 2)),
+            "params": stack("params", np.float64, (4,)),
+            "pose": stack("pose", np.float32, (2,)),
+            "context": stack("context", np.float32, (len(CONTEXT_POINTS) * 3,)),
+            "thumb": stack("thumb", np.float32, (THUMB_SIZE[0] * THUMB_SIZE[1],)),
+            "quality": np.asarray([e.quality for e in ex], np.float64),
+            "origin": stack("origin", np.float64, (2,)),
+            "scale": np.asarray([e.scale for e in ex], np.float64),
+            "frames_present": self.frames.present[:n].copy(),
+            "frames_params": self.frames.params[:n].copy(),
+            "frames_pose": self.frames.pose[:n].copy(),
+            "frames_context": self.frames.context[:n].copy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray | int]) -> MouthBank:
+        """The bank :meth:`state` describes (the shape bins used for eviction are rebuilt too)."""
+        bank = cls(int(state["max_bytes"]))
+        shapes = np.asarray(state["crop_shape"])
+        ends = np.cumsum(shapes.prod(axis=1)) if len(shapes) else np.zeros(0, np.int64)
+        crops = np.asarray(state["crops"])
+        for j, index in enumerate(np.asarray(state["index"]).tolist()):
+            start = int(ends[j - 1]) if j else 0
+            crop = crops[start:int(ends[j])].reshape(tuple(int(s) for s in shapes[j]))
+            ex = Exemplar(
+                int(index), crop, state["landmarks"][j], state["params"][j], state["pose"][j],
+                state["context"][j], state["thumb"][j], float(state["quality"][j]), state["origin"][j],
+                float(state["scale"][j]),
+            )
+            bank.exemplars[ex.index] = ex
+            bank._bins.setdefault(_bin_key(ex.params), []).append(ex.index)
+            bank.nbytes += ex.nbytes
+        table = bank.frames
+        table.present = np.asarray(state["frames_present"], bool).copy()
+        table.params = np.asarray(state["frames_params"]).copy()
+        table.pose = np.asarray(state["frames_pose"]).copy()
+        table.context = np.asarray(state["frames_context"]).copy()
+        table._n = len(table.present)
+        return bank
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Stacked exemplar features for the search, in a fixed order (``order`` = source indices)."""
         order = sorted(self.exemplars)
@@ -228,6 +288,11 @@ class MouthBank:
             "quality": np.asarray([e.quality for e in ex], np.float32),
             "iod": np.asarray([float(L.interocular(e.landmarks)) for e in ex], np.float32),
         }
+
+
+def _bin_key(params: np.ndarray) -> tuple[int, int]:
+    """The shape-space bin (open × width) an exemplar counts in for the memory policy."""
+    return int(params[0] // BIN_OPEN), int(params[1] // BIN_WIDTH)
 
 
 def _crop_lower_face(rgb: np.ndarray, lm: np.ndarray, iod: float):
