@@ -13,11 +13,13 @@ where a mouth patch from another moment meets the frame. Per frame:
    MediaPipe mesh; the baseline is warped by the smooth displacement those meshes imply (face points
    move as measured, everything farther than ``FREE_RING_IOD`` outside the face oval stays): legit jaw
    and lip motion is thereby explained, a discontinuity is not;
-2. gradient magnitudes of output and warped baseline are compared with ``TOLERANCE_PX`` of slack:
-   *new* edges (in the output, not near one of the baseline's) and *lost* edges (the reverse);
+2. gradient magnitudes of the output and of the baseline are compared with ``TOLERANCE_PX`` of
+   slack: *new* edges (in the output, not near one of the baseline's) and *lost* edges (the reverse);
+   an edge is unexplained when it is so against both the baseline as it was (untouched pixels) and
+   the warped baseline (pixels moved with the face);
 3. only a band matters: along the lower face outline, ear to ear (``OUTLINE_BAND_IOD`` either side),
    and along the edge of what the edit changed — minus the lips, where the mouth interior changes by
-   design;
+   design, and above the nose bridge, which lips mode never edits (x264's own noise lives there);
 4. the score is the torn length: band pixels whose new or lost edge exceeds ``EDGE_LEVELS``, divided by
    the inter-ocular distance (so it reads the same at every face size).
 
@@ -218,12 +220,17 @@ def tear_map(base: np.ndarray, out: np.ndarray, lm_base: np.ndarray, lm_out: np.
     """(score, torn-pixel mask) of one frame: see the module docstring."""
     h, w = base.shape[:2]
     iod = float(L.interocular(np.asarray(lm_base, np.float64)[:, :2]))
-    gb = cv2.cvtColor(compensate(base, lm_base, lm_out), cv2.COLOR_RGB2GRAY).astype(np.float32)
     go = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    eb, eo = _edges(gb), _edges(go)
+    eo = _edges(go)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE_PX + 1, 2 * TOLERANCE_PX + 1))
-    new = eo - cv2.dilate(eb, k)
-    lost = eb - cv2.dilate(eo, k)
+    eo_near = cv2.dilate(eo, k)
+    unexplained = None
+    # An edge is torn only if neither the input as it was nor the input moved the way the meshes
+    # moved explains it: untouched pixels are explained by the first, legit jaw motion by the second.
+    for ref in (base, compensate(base, lm_base, lm_out)):
+        eb = _edges(cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY).astype(np.float32))
+        worst = np.maximum(eo - cv2.dilate(eb, k), eb - eo_near)
+        unexplained = worst if unexplained is None else np.minimum(unexplained, worst)
     band = np.zeros((h, w), np.uint8)
     thick = max(2, int(round(2 * OUTLINE_BAND_IOD * iod)))
     for lm in (lm_base, lm_out):
@@ -239,7 +246,9 @@ def tear_map(base: np.ndarray, out: np.ndarray, lm_base: np.ndarray, lm_out: np.
     g = max(1, int(round(LIPS_EXCLUDE_IOD * iod)))
     lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1)))
     band &= 1 - lips
-    torn = (np.maximum(new, lost) > EDGE_LEVELS) & (band > 0)
+    # Lips mode edits below the eyes only: the band ends at the nose bridge (landmark 6).
+    band[: int(max(0, min(float(np.asarray(lm_base)[6, 1]), float(np.asarray(lm_out)[6, 1]))))] = 0
+    torn = (unexplained > EDGE_LEVELS) & (band > 0)
     return float(torn.sum()) / max(iod, 1.0), torn
 
 
@@ -260,12 +269,22 @@ class CaseScores:
         }
 
 
+def landmarks_of(video: Path) -> np.ndarray:
+    """``measure_video`` landmarks, cached beside the video (keyed by its modification time)."""
+    cache = video.with_suffix(f".lm{int(video.stat().st_mtime)}.npy")
+    if cache.exists():
+        return np.load(cache)
+    lm = measure_video(video).landmarks
+    np.save(cache, lm)
+    return lm
+
+
 def score_case(out: Path, base: Path) -> tuple[CaseScores, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Per-frame tear scores, plus the frames and torn masks (for the contact sheet)."""
     from benchmarks.metrics import head_pose_deg
 
-    lo = measure_video(out).landmarks
-    lb = measure_video(base).landmarks
+    lo = landmarks_of(out)
+    lb = landmarks_of(base)
     outs, bases, masks = [], [], []
     n = min(len(lo), len(lb))
     scores = np.full(n, np.nan)
@@ -367,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = sc.summary()
         print(f"{name:12s} {a.tag:10s} " + " ".join(f"{k}={v:.3g}" for k, v in results[name].items()), flush=True)
         if a.sheets:
-            lb = measure_video(base).landmarks
+            lb = landmarks_of(base)
             rows = []
             for k, label in hardest_frames(sc):
                 rows.append((f"{name} frame {k} ({label}: yaw {sc.yaw[k]:.0f} deg, open {sc.opening[k]:.2f}, "

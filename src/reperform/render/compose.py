@@ -34,6 +34,7 @@ import logging
 
 import cv2
 import numpy as np
+from scipy import sparse
 
 from .. import landmarks as L
 from ..records import FaceProfile, FaceTrack, MotionPlan
@@ -89,6 +90,10 @@ LIP_FRINGE_SHARE = 0.2
 #: Band (inter-ocular units) around lips and jaw lines where frame and exemplar are *expected* to
 #: differ (the mouth moved), excluded from occluder detection.
 OCC_EXPECTED_BAND_IOD = 0.06
+#: ... widened by this share of how much the mouth changes (opening plus half the width change,
+#: inter-ocular units): skin around a smile re-shaped into an "o" differs from the exemplar's by
+#: folds and stretched lip, not by anything in front of it.
+OCC_BAND_PER_CHANGE = 0.5
 #: Inter-ocular size (px) of the grid the occluder check runs on.
 OCC_GRID_IOD_PX = 40.0
 #: Share of the previous frame's lip-contour details carried into this frame's geometry.
@@ -104,6 +109,11 @@ CLOSING_MARGIN = 0.02
 #: Inner lips closer than this many map-grid steps anywhere get the exact (per-pixel) warp map
 #: around them: a narrower mouth hole makes the map jump faster than the grid can follow.
 EXACT_MAP_GAP_STEPS = 2.0
+#: Unfolding the target geometry: a mesh triangle may keep no less than this share of its area in
+#: the frame (flipped or crushed skin shows as a smear or stray pixels of whatever lies beside it);
+#: the moving points of offending triangles take their neighbours' mean motion, at most this often.
+MIN_AREA_SHARE = 0.25
+UNFOLD_PASSES = 12
 #: A control point counts as moved (ROI of the frame layer) beyond this (inter-ocular units).
 MOVED_IOD = 1e-4
 
@@ -141,6 +151,22 @@ class Renderer:
         # nothing above the nose moves, nor the jaw's sides beside the ears, at any head pose.
         template3 = pose3d.build_template3d(track.landmarks[pick].astype(np.float64))
         self.weight = self.mesh.blend_w * pose3d.side_weight(template3, self.mesh.indices)
+        # Triangles of face points and anchors (not the mouth's interior rows, which open and close
+        # by design), in the order of control points with the interior rows left out.
+        n_face = len(self.mesh.indices)
+        tris = self.mesh.triangles
+        no_interior = ~((tris >= n_face) & (tris < n_face + self.mesh.n_interior)).any(axis=1)
+        # The lips keep the planned shape exactly; any other moving point may give way to unfold.
+        lips = np.isin(self.mesh.indices, L.LIPS_OUTER + L.LIPS_INNER)
+        self._movable = (self.weight > 0) & ~lips
+        self._skin_tris = np.where(tris[no_interior] >= n_face, tris[no_interior] - self.mesh.n_interior,
+                                   tris[no_interior])
+        n_skin = n_face + len(self.mesh.anchors)
+        e = np.concatenate([self._skin_tris[:, [0, 1]], self._skin_tris[:, [1, 2]], self._skin_tris[:, [2, 0]]])
+        adj = sparse.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                                shape=(n_skin, n_skin)).tocsr()
+        adj.data[:] = 1.0  # duplicate edges summed: count each neighbour once
+        self._neighbours = sparse.diags(1.0 / np.maximum(np.asarray(adj.sum(axis=1)).ravel(), 1.0)) @ adj
         src = np.clip(plan.src_frame.astype(np.int64), 0, track.n - 1)
         self.src = src
         self.targets = self._sanitise_targets(plan.mouth, src)
@@ -255,11 +281,43 @@ class Renderer:
         return cont
 
     def _target_face(self, n_cur: np.ndarray, shaped: np.ndarray) -> np.ndarray:
-        """Full normalised target landmarks: the frame's, moved towards ``shaped`` by the mesh weights."""
+        """Full normalised target landmarks: the frame's, moved towards ``shaped`` by the mesh weights,
+        then unfolded (:meth:`_unfold`)."""
         out = np.array(n_cur[:, :2], np.float64, copy=True)
         idx = self.mesh.indices
-        out[idx] += self.weight[:, None] * (shaped[idx] - out[idx])
+        out[idx] = self._unfold(out[idx], out[idx] + self.weight[:, None] * (shaped[idx] - out[idx]))
         return out
+
+    def _unfold(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """``dst`` face points with no skin triangle flipped or crushed below MIN_AREA_SHARE of its area
+        in ``src``, as far as the points that move, the lips excepted, can give way.
+
+        Where the mouth moves towards a part of the face that stays (a wide mouth near the pinned
+        jaw side of a turned head, 2-D distances shrunk by the turn), the weights' fade is too short
+        for the motion: the skin between would fold over. Its points then give up part of their
+        motion — the edit is a little smaller there, never torn.
+        """
+        anchors = self.mesh.anchors
+        s_all = np.concatenate([src, anchors])
+        d_all = np.concatenate([dst, anchors])
+        tri = self._skin_tris
+        a_s = _areas(s_all, tri)
+        real = np.abs(a_s) > 1e-6
+        movable = np.concatenate([self._movable, np.zeros(len(anchors), bool)])
+        disp = d_all - s_all
+        for _ in range(UNFOLD_PASSES):
+            bad = real & (_areas(s_all + disp, tri) * np.sign(a_s) < MIN_AREA_SHARE * np.abs(a_s))
+            if not bad.any():
+                break
+            verts = np.unique(tri[bad])
+            verts = verts[movable[verts]]
+            if verts.size == 0:
+                break
+            # Each offending point takes its neighbours' mean motion: repeated, the fold's motion
+            # spreads out into a membrane between the points that are held.
+            disp[verts] = (self._neighbours @ disp)[verts]
+        d_all = s_all + disp
+        return d_all[: len(dst)]
 
     def _dst_points(self, face_t: np.ndarray, shaped: np.ndarray, n_src: np.ndarray) -> np.ndarray:
         """Target control points (normalised): mesh points of ``face_t``, the mouth interior rows
@@ -351,27 +409,7 @@ class Renderer:
         base, _ = self._warp_layer(rgb, src_cur, to_frame, dst_cur, shaped, img_from_norm, roi, iod_px)
         frame_roi = rgb[y0:y1, x0:x1]
         base_f = base.astype(np.float32)
-        # The exemplar layer, inside the face outline only.
         cover = self._coverage(ex.index, s)
-        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
-        origin = np.array([x0, y0], np.float64)
-        inner, around = (apply(img_from_norm, p) - origin for p in self._mask_polys(face_t, top_y))
-        hard = blend.fill_mask((y1 - y0, x1 - x0), [inner]) * blend.fill_mask((y1 - y0, x1 - x0), [around])
-        if cover > 0 and hard.any():
-            warped, valid = self._warp(ex.index, target, face_t, shaped, n_ex, m_cur, roi, iod_px)
-            partner = self._dissolve_partner(k)
-            if partner >= 0:
-                n_p = self._posed(partner, s, m_cur)
-                shaped_p = self.shaper.shape(n_p, target)
-                w2, v2 = self._warp(partner, target, self._target_face(n_cur, shaped_p), shaped_p, n_p, m_cur,
-                                    roi, iod_px)
-                warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
-                valid = valid * v2
-            alpha, synth = self._blend_layer(k, rgb, base, warped, valid, hard, roi, n_cur, shaped,
-                                             m_cur, lm_cur, iod_px, float(target[0]), float(ex.params[0]))
-            alpha *= cover
-        else:
-            alpha, synth = np.zeros(hard.shape, np.float32), base_f
         if cover < 1:
             # The frame layer shows through where the exemplar fades: its own cavity if the plan
             # opens it wider than the frame's mouth.
@@ -380,8 +418,10 @@ class Renderer:
                 lip, teeth = cavity.person_colours(rgb, lm_cur)
                 cavity.paint(base_f, shaped, _compose(m_cur, to_frame), lip, teeth, strength, grain=CAVITY_GRAIN,
                              seed=k)
-        layered = cv2.blendLinear(synth, base_f, alpha, 1.0 - alpha)
-        keep = self._occluders(base, synth, roi, n_cur, shaped, img_from_norm, iod_px)
+        layered, keep = base_f, None
+        if cover > 0:
+            layered, keep = self._exemplar_layer(k, rgb, ex.index, target, base, base_f, roi, n_cur, n_ex, shaped,
+                                                 face_t, m_cur, iod_px, cover)
         if keep is not None:  # an occluder: the untouched frame wins there
             out_roi = blend.composite(frame_roi, layered, 1.0 - keep)
         else:
@@ -397,6 +437,58 @@ class Renderer:
             n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self.weight)
             out, box = self.expression.apply(k, out, n_out, m_cur, box, inplace=True)  # out is our copy
         return out, box
+
+    def _exemplar_layer(self, k: int, rgb: np.ndarray, index: int, target: np.ndarray, base: np.ndarray,
+                        base_f: np.ndarray, roi: tuple[int, int, int, int], n_cur: np.ndarray, n_ex: np.ndarray,
+                        shaped: np.ndarray, face_t: np.ndarray, m_cur: np.ndarray, iod_px: float,
+                        cover: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """The exemplar blended over the frame layer ``base_f`` (float32 ROI), and where the untouched
+        frame must win (ROI, or None).
+
+        The exemplar is warped, colour-matched and checked for occluders only around its mask (the
+        lips and the skin that moves with them), a fraction of the ROI the jaw's motion needs.
+        """
+        x0, y0, x1, y1 = roi
+        img_from_norm = invert(m_cur)
+        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
+        inner, around = (apply(img_from_norm, p) for p in self._mask_polys(face_t, top_y))
+        pad = 3.0 * blend.FEATHER_SIGMA_IOD * iod_px + 2
+        lo = np.floor(np.maximum(inner.min(0), around.min(0)) - pad).astype(int)
+        hi = np.ceil(np.minimum(inner.max(0), around.max(0)) + pad).astype(int)
+        ex0, ey0, ex1, ey1 = max(x0, int(lo[0])), max(y0, int(lo[1])), min(x1, int(hi[0])), min(y1, int(hi[1]))
+        if ex1 - ex0 < 4 or ey1 - ey0 < 4:
+            return base_f, None
+        eroi = (ex0, ey0, ex1, ey1)
+        origin = np.array([ex0, ey0], np.float64)
+        shape = (ey1 - ey0, ex1 - ex0)
+        hard = blend.fill_mask(shape, [inner - origin]) * blend.fill_mask(shape, [around - origin])
+        if not hard.any():
+            return base_f, None
+        warped, valid = self._warp(index, target, face_t, shaped, n_ex, m_cur, eroi, iod_px)
+        partner = self._dissolve_partner(k)
+        if partner >= 0:
+            n_p = self._posed(partner, int(self.src[k]), m_cur)
+            shaped_p = self.shaper.shape(n_p, target)
+            w2, v2 = self._warp(partner, target, self._target_face(n_cur, shaped_p), shaped_p, n_p, m_cur, eroi,
+                                iod_px)
+            warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
+            valid = valid * v2
+        sub = (slice(ey0 - y0, ey1 - y0), slice(ex0 - x0, ex1 - x0))
+        lm_cur = self.track.landmarks[int(self.src[k]), :, :2].astype(np.float64)
+        ex_open = float(self.bank.exemplars[index].params[0])
+        alpha, synth = self._blend_layer(k, rgb, base[sub], warped, valid, hard, eroi, n_cur, shaped, m_cur, lm_cur,
+                                         iod_px, float(target[0]), ex_open)
+        alpha *= cover
+        layered = base_f.copy()
+        layered[sub] = cv2.blendLinear(synth, base_f[sub], alpha, 1.0 - alpha)
+        keep = self._occluders(rgb[ey0:ey1, ex0:ex1], base[sub], synth, eroi, n_cur, shaped, img_from_norm, iod_px)
+        if keep is None:
+            return layered, None
+        # Outside its box, the exemplar's occluder verdict on the mouth as a whole (a hand over
+        # the mouth stops the whole edit, the jaw's motion included).
+        full = np.full(base_f.shape[:2], float(keep.min()), np.float32)
+        full[sub] = keep
+        return layered, full
 
     def _moving_box(self, dst_norm: np.ndarray, n_cur: np.ndarray, img_from_norm: np.ndarray,
                     frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -456,11 +548,12 @@ class Renderer:
         alpha = blend.feather(hard, blend.FEATHER_SIGMA_IOD * iod_px) * valid
         return alpha, synth
 
-    def _occluders(self, frame_roi, synth, roi, n_cur, shaped, img_from_norm, iod_px):
+    def _occluders(self, frame_roi, base, synth, roi, n_cur, shaped, img_from_norm, iod_px):
         """Where the untouched frame must win (0..1 over the ROI), or None if clear.
 
-        See :func:`blend.occluder_mask`: the frame layer and the colour-matched exemplar — the same
-        geometry, so a moved chin is no difference — disagree on skin. Worked out on a grid
+        See :func:`blend.occluder_mask`: the colour-matched exemplar differs from both the frame and
+        the frame layer (the frame on the exemplar's geometry: a moved chin is no difference there,
+        a stretched old mouth is none in the frame). Worked out on a grid
         where the face is OCC_GRID_IOD_PX across the eyes (an occluder is a big, smooth thing),
         then upsampled: the cost no longer grows with the face's size.
         """
@@ -470,13 +563,15 @@ class Renderer:
         shape = (max(2, round(full[0] * f)), max(2, round(full[1] * f)))
         size = (shape[1], shape[0])
         origin = np.array([x0, y0], np.float64)
+        shaped_params, cur_params = L.mouth_params(shaped), L.mouth_params(n_cur)
 
         def poly(lm, which):
             return np.round((apply(img_from_norm, lm[list(which)]) - origin) * f * 16).astype(np.int32)
 
         expected = np.zeros(shape, np.uint8)
         inside_both = np.ones(shape, np.uint8)
-        thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px * f)), 1)
+        change = abs(float(shaped_params[0] - cur_params[0])) + 0.5 * abs(float(shaped_params[1] - cur_params[1]))
+        thick = max(int(round((OCC_EXPECTED_BAND_IOD + OCC_BAND_PER_CHANGE * change) * iod_px * f)), 1)
         for lm in (n_cur, shaped):
             # Only the face inside *both* jaw lines is checked: between an old and a new chin the
             # frame and the exemplar differ by design (that is the jaw moving).
@@ -496,11 +591,11 @@ class Renderer:
             return None
         mouth_ring = region * (ring > 0)
         if f < 1:
-            frame_s = cv2.resize(frame_roi, size, interpolation=cv2.INTER_LINEAR)
-            synth_s = cv2.resize(synth, size, interpolation=cv2.INTER_LINEAR)
+            frame_s, base_s, synth_s = (cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
+                                        for a in (frame_roi, base, synth))
         else:
-            frame_s, synth_s = frame_roi, synth
-        occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * f)
+            frame_s, base_s, synth_s = frame_roi, base, synth
+        occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * f, also=base_s)
         if occ.max() <= 0:
             return None
         # The bands along the lips and jaw could not be checked (they differ by design); an
@@ -560,6 +655,12 @@ def _seam_box(shaped: np.ndarray, img_from_norm: np.ndarray, origin: np.ndarray,
     x0, y0 = np.floor(pts.min(0)).astype(int) - 2 * step
     x1, y1 = np.ceil(pts.max(0)).astype(int) + 2 * step + 1
     return int(x0), int(y0), int(x1), int(y1)
+
+
+def _areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Signed areas (×2) of triangles ``tris`` over points ``pts``."""
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
