@@ -9,10 +9,9 @@ made from real clips, scored by a tear measure and shown as contact sheets of th
 moved, does not explain: a step in the cheek line, a chin pasted out of line with the neck, a seam
 where a mouth patch from another moment meets the frame. Per frame:
 
-1. both the output and the do-nothing baseline (the input through the same encoder) get their
-   MediaPipe mesh; the baseline is warped by the smooth displacement those meshes imply (face points
-   move as measured, everything farther than ``FREE_RING_IOD`` outside the face oval stays): legit jaw
-   and lip motion is thereby explained, a discontinuity is not;
+1. the do-nothing baseline (the input through the same encoder) is warped by the smooth part of the
+   dense optical flow from the output to it (blurred over ``FLOW_SIGMA_IOD``): legit jaw and lip
+   motion is thereby explained, a discontinuity is not;
 2. gradient magnitudes of the output and of the baseline are compared with ``TOLERANCE_PX`` of
    slack: *new* edges (in the output, not near one of the baseline's) and *lost* edges (the reverse);
    an edge is unexplained when it is so against both the baseline as it was (untouched pixels) and
@@ -40,8 +39,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator
-from scipy.spatial import Delaunay
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -69,8 +66,9 @@ EDIT_EDGE_BAND_IOD = 0.05
 EDITED_LEVELS = 5.0
 #: Lips excluded from the bands: the mouth interior changes by design (inter-ocular units of growth).
 LIPS_EXCLUDE_IOD = 0.10
-#: Beyond this distance outside the face oval the compensating warp is zero (inter-ocular units).
-FREE_RING_IOD = 0.6
+#: The compensating motion is smooth on this scale (inter-ocular units): a jaw moves, skin stretches,
+#: an outline does not step.
+FLOW_SIGMA_IOD = 0.08
 #: A frame is torn when its score (torn band length per inter-ocular distance) exceeds this.
 TORN_FRAME_SCORE = 0.25
 
@@ -185,35 +183,25 @@ def _lower_outline(lm: np.ndarray) -> np.ndarray:
     return np.asarray(lm, np.float64)[list(L.JAW_LINE), :2]
 
 
-def compensate(base: np.ndarray, lm_base: np.ndarray, lm_out: np.ndarray) -> np.ndarray:
-    """The baseline frame warped by the smooth motion its mesh made to become the output's mesh.
+def compensate(base: np.ndarray, out: np.ndarray, iod: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The baseline frame warped by the *smooth* part of its motion into the output.
 
-    A backward map defined at the output's points (linear between them on a Delaunay triangulation,
-    zero on a ring ``FREE_RING_IOD`` outside the face oval and beyond): smooth by construction, so
-    it can explain motion but never a discontinuity.
+    Dense optical flow (DIS) from output to baseline, blurred over FLOW_SIGMA_IOD: motion of the jaw,
+    lips and skin is smooth on that scale and is explained; a step in the outline, or content pasted
+    from another moment, is not (the blur cannot follow a discontinuity).
     """
-    h, w = base.shape[:2]
-    b2, o2 = np.asarray(lm_base, np.float64)[:468, :2], np.asarray(lm_out, np.float64)[:468, :2]
-    iod = float(L.interocular(o2))
-    oval = o2[list(L.FACE_OVAL)]
-    centre = oval.mean(0)
-    d = oval - centre
-    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
-    ring = oval + FREE_RING_IOD * iod * d
-    pts = np.concatenate([o2, ring])
-    back = np.concatenate([b2 - o2, np.zeros_like(ring)])
-    x0, y0 = np.floor(np.maximum(pts.min(0) - 2, 0)).astype(int)
-    x1, y1 = np.ceil(np.minimum(pts.max(0) + 2, [w, h])).astype(int)
-    step = 4
-    gy, gx = np.mgrid[y0:y1:step, x0:x1:step].astype(np.float64)
-    interp = LinearNDInterpolator(Delaunay(pts), back, fill_value=0.0)
-    disp = interp(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(*gx.shape, 2).astype(np.float32)
-    dense = cv2.resize(disp, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    x0, y0, x1, y1 = box
+    g_out = cv2.cvtColor(out[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    g_base = cv2.cvtColor(base[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flow = dis.calc(g_out, g_base, None)
+    sigma = max(1.0, FLOW_SIGMA_IOD * iod)
+    flow = cv2.GaussianBlur(flow, (0, 0), sigma)
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    out = base.copy()
-    out[y0:y1, x0:x1] = cv2.remap(base, xs + dense[..., 0], ys + dense[..., 1], cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
-    return out
+    moved = base.copy()
+    moved[y0:y1, x0:x1] = cv2.remap(base, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+    return moved
 
 
 def tear_map(base: np.ndarray, out: np.ndarray, lm_base: np.ndarray, lm_out: np.ndarray) -> tuple[float, np.ndarray]:
@@ -227,7 +215,10 @@ def tear_map(base: np.ndarray, out: np.ndarray, lm_base: np.ndarray, lm_out: np.
     unexplained = None
     # An edge is torn only if neither the input as it was nor the input moved the way the meshes
     # moved explains it: untouched pixels are explained by the first, legit jaw motion by the second.
-    for ref in (base, compensate(base, lm_base, lm_out)):
+    pts = np.concatenate([np.asarray(lm_base)[:, :2], np.asarray(lm_out)[:, :2]])
+    x0, y0 = np.maximum(np.floor(pts.min(0) - 0.6 * iod), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(pts.max(0) + 0.6 * iod), [w, h]).astype(int)
+    for ref in (base, compensate(base, out, iod, (int(x0), int(y0), int(x1), int(y1)))):
         eb = _edges(cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY).astype(np.float32))
         worst = np.maximum(eo - cv2.dilate(eb, k), eb - eo_near)
         unexplained = worst if unexplained is None else np.minimum(unexplained, worst)

@@ -151,6 +151,7 @@ class Renderer:
         # nothing above the nose moves, nor the jaw's sides beside the ears, at any head pose.
         template3 = pose3d.build_template3d(track.landmarks[pick].astype(np.float64))
         self.weight = self.mesh.blend_w * pose3d.side_weight(template3, self.mesh.indices)
+        self._chin = pose3d.chin_weight(template3, self.mesh.indices)
         # Triangles of face points and anchors (not the mouth's interior rows, which open and close
         # by design), in the order of control points with the interior rows left out.
         n_face = len(self.mesh.indices)
@@ -158,7 +159,7 @@ class Renderer:
         no_interior = ~((tris >= n_face) & (tris < n_face + self.mesh.n_interior)).any(axis=1)
         # The lips keep the planned shape exactly; any other moving point may give way to unfold.
         lips = np.isin(self.mesh.indices, L.LIPS_OUTER + L.LIPS_INNER)
-        self._movable = (self.weight > 0) & ~lips
+        self._lips = lips
         self._skin_tris = np.where(tris[no_interior] >= n_face, tris[no_interior] - self.mesh.n_interior,
                                    tris[no_interior])
         n_skin = n_face + len(self.mesh.anchors)
@@ -248,16 +249,16 @@ class Renderer:
         return 1.0 - t * t * (3 - 2 * t)
 
     def _mask_polys(self, face_t: np.ndarray, top_y: float) -> tuple[np.ndarray, np.ndarray]:
-        """The exemplar's mask (normalised) is the intersection of two polygons: the target's jaw line
-        pulled INSIDE_OUTLINE_IOD towards the mouth and cut at ``top_y``, and the target's outer lips
-        pushed AROUND_LIPS_IOD outwards. ``face_t`` are full normalised landmarks of the target."""
-        jaw = face_t[list(LOWER_JAW)]
+        """The exemplar's mask (normalised) is the intersection of two polygons: the outline of the
+        target face as seen (the convex hull of its mesh: on a turned head the far cheek, not the jaw
+        line behind it) pulled INSIDE_OUTLINE_IOD towards the mouth and cut at ``top_y``, and the
+        target's outer lips pushed AROUND_LIPS_IOD outwards."""
         centre = face_t[list(L.MOUTH_CORNERS)].mean(0)
-        d = jaw - centre
+        hull = cv2.convexHull(face_t[:468].astype(np.float32))[:, 0, :].astype(np.float64)
+        d = hull - centre
         dist = np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
-        ring = jaw - np.minimum(INSIDE_OUTLINE_IOD, 0.5 * dist) * d / dist
-        ring[:, 1] = np.maximum(ring[:, 1], top_y)
-        inner = np.concatenate([ring, [[ring[-1, 0], top_y], [ring[0, 0], top_y]]])
+        inner = hull - np.minimum(INSIDE_OUTLINE_IOD, 0.5 * dist) * d / dist
+        inner[:, 1] = np.maximum(inner[:, 1], top_y)
         lips = face_t[list(L.LIPS_OUTER)]
         c = lips.mean(0)
         d = lips - c
@@ -285,10 +286,16 @@ class Renderer:
         then unfolded (:meth:`_unfold`)."""
         out = np.array(n_cur[:, :2], np.float64, copy=True)
         idx = self.mesh.indices
-        out[idx] = self._unfold(out[idx], out[idx] + self.weight[:, None] * (shaped[idx] - out[idx]))
+        w = self._weights(n_cur)
+        out[idx] = self._unfold(out[idx], out[idx] + w[:, None] * (shaped[idx] - out[idx]), w > 0)
         return out
 
-    def _unfold(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    def _weights(self, n_cur: np.ndarray) -> np.ndarray:
+        """This frame's per-mesh-point weights: the person's (nothing above the nose, not the jaw's
+        sides) times the frame's silhouette (nothing on the visible outline but the chin)."""
+        return self.weight * pose3d.silhouette_weight(n_cur, self.mesh.indices, self._chin)
+
+    def _unfold(self, src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray:
         """``dst`` face points with no skin triangle flipped or crushed below MIN_AREA_SHARE of its area
         in ``src``, as far as the points that move, the lips excepted, can give way.
 
@@ -303,7 +310,7 @@ class Renderer:
         tri = self._skin_tris
         a_s = _areas(s_all, tri)
         real = np.abs(a_s) > 1e-6
-        movable = np.concatenate([self._movable, np.zeros(len(anchors), bool)])
+        movable = np.concatenate([moving & ~self._lips, np.zeros(len(anchors), bool)])
         disp = d_all - s_all
         for _ in range(UNFOLD_PASSES):
             bad = real & (_areas(s_all + disp, tri) * np.sign(a_s) < MIN_AREA_SHARE * np.abs(a_s))
@@ -434,7 +441,7 @@ class Renderer:
         box = (x0 + int(changed[1].min()), y0 + int(changed[0].min()),
                x0 + int(changed[1].max()) + 1, y0 + int(changed[0].max()) + 1)
         if self.expression is not None:  # face mode: the expression warp on top of the new mouth
-            n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self.weight)
+            n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self._weights(n_cur))
             out, box = self.expression.apply(k, out, n_out, m_cur, box, inplace=True)  # out is our copy
         return out, box
 

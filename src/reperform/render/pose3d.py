@@ -19,6 +19,7 @@ stay with the frame (the jaw's sides, beside the ear), whichever way the head is
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .. import landmarks as L
@@ -100,6 +101,45 @@ def side_weight(template3: np.ndarray, indices: np.ndarray) -> np.ndarray:
     d = (np.abs(t[np.asarray(indices), 0] - centre) - SIDE_FREE_IOD) / SIDE_FADE_IOD
     d = np.clip(d, 0.0, 1.0)
     return 1.0 - d * d * (3 - 2 * d)
+
+
+#: The visible outline of the face (where it meets hair, ears, neck or background) stays with the
+#: frame: mesh points within SILHOUETTE_FADE_IOD of the outline of the frame's projected mesh (2-D,
+#: inter-ocular units) move less, the ones on it not at all. On a turned head this is the far cheek
+#: beside the mouth, which the jaw-side rule above cannot know is an outline.
+SILHOUETTE_FADE_IOD = 0.2
+#: ... except on the chin (face-local |x| up to CHIN_FREE_IOD, fading out over CHIN_FADE_IOD): the
+#: jaw's drop must show there, as a continuous warp of chin and neck.
+CHIN_FREE_IOD = 0.4
+CHIN_FADE_IOD = 0.25
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def chin_weight(template3: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """1 for the chin's part of the outline (may move with the jaw), 0 for the rest, from the pose-free face."""
+    t = np.asarray(template3, np.float64)
+    centre = t[list(L.MOUTH_CORNERS)].mean(0)
+    d = np.abs(t[np.asarray(indices), 0] - centre[0])
+    below = t[np.asarray(indices), 1] > centre[1]
+    return np.where(below, 1.0 - _smoothstep((d - CHIN_FREE_IOD) / CHIN_FADE_IOD), 0.0)
+
+
+def silhouette_weight(face2d: np.ndarray, indices: np.ndarray, chin: np.ndarray) -> np.ndarray:
+    """Per point of ``indices``: 0 on the outline of the projected face mesh ``face2d`` ``[≥468, 2]``
+    (normalised, inter-ocular units), 1 from SILHOUETTE_FADE_IOD inside it; the chin (``chin`` = 1)
+    is exempt."""
+    pts = np.asarray(face2d, np.float64)[:468, :2]
+    hull = cv2.convexHull(pts.astype(np.float32))[:, 0, :].astype(np.float64)
+    a, b = hull, np.roll(hull, -1, axis=0)
+    p = pts[np.asarray(indices)]
+    ab = b - a
+    t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12)[None], 0, 1)
+    dist = np.linalg.norm(p[:, None, :] - (a[None] + t[..., None] * ab[None]), axis=-1).min(axis=1)
+    return 1.0 - (1.0 - _smoothstep(dist / SILHOUETTE_FADE_IOD)) * (1.0 - np.asarray(chin))
 
 
 def pose_distance_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
