@@ -359,6 +359,46 @@ def contact_sheet(path: Path, rows: list[tuple[str, np.ndarray, np.ndarray, np.n
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
+def compare_sheet(name: str, tags: tuple[str, str], out_dir: Path, prefix: str, work: Path = WORK) -> Path:
+    """Contact sheet input | tags[0] | tags[1] of the case's hardest frames: the largest head turn and
+    the widest source mouth of the input, and the frames ``tags[0]`` tore worst and ``tags[1]`` tore
+    worst. Both outputs must exist (``render_case``)."""
+    base = work / f"{name}.baseline.mp4"
+    a, b = (work / f"{name}.{t}.mp4" for t in tags)
+    sa, _, bases, _ = score_case(a, base)
+    sb, outs_b, _, _ = score_case(b, base)
+    outs_a = list(iter_rgb(a))
+    lb = landmarks_of(base)
+    picked: list[tuple[int, str]] = []
+    for label, values in (("turn", sa.yaw), ("open", sa.opening), (f"worst {tags[0]}", sa.scores),
+                          (f"worst {tags[1]}", sb.scores)):
+        v = np.where(np.isfinite(values), values, -np.inf)
+        for k in np.argsort(-v):
+            if not np.isfinite(v[k]):
+                break
+            if all(abs(int(k) - p[0]) > 5 for p in picked):
+                picked.append((int(k), label))
+                break
+    tiles = []
+    for k, label in picked:
+        x0, y0, x1, y1 = _crop(bases[k], lb[k])
+        sc = SHEET_CROP_PX / max(x1 - x0, y1 - y0)
+        interp = cv2.INTER_NEAREST if sc > 1 else cv2.INTER_AREA
+        size = (max(1, int(round((x1 - x0) * sc))), max(1, int(round((y1 - y0) * sc))))
+        row = np.full((SHEET_CROP_PX + 18, 3 * SHEET_CROP_PX + 8, 3), 255, np.uint8)
+        for j, img in enumerate((bases[k], outs_a[k], outs_b[k])):
+            t = cv2.resize(img[y0:y1, x0:x1], size, interpolation=interp)
+            row[18:18 + t.shape[0], j * (SHEET_CROP_PX + 4):j * (SHEET_CROP_PX + 4) + t.shape[1]] = t
+        text = (f"{name} frame {k} ({label}; yaw {sa.yaw[k]:.0f} deg, source open {sa.opening[k]:.2f}): input | "
+                f"{tags[0]} tear {sa.scores[k]:.2f} | {tags[1]} tear {sb.scores[k]:.2f}")
+        cv2.putText(row, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(row)
+    path = out_dir / f"{prefix}_{name}.png"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, 0), cv2.COLOR_RGB2BGR))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", default=",".join(CASES))
@@ -367,8 +407,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheets", default=None, help="write contact sheets to this folder (e.g. docs/images)")
     p.add_argument("--sheet-prefix", default="render_pose")
     p.add_argument("--json", default=None)
+    p.add_argument("--compare", default=None, help="TAG_A,TAG_B: only write input | A | B sheets to --sheets")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if a.compare:
+        ta, tb = a.compare.split(",")
+        for name in a.cases.split(","):
+            print(compare_sheet(name, (ta, tb), Path(a.sheets or IMAGES_DIR), a.sheet_prefix), flush=True)
+        return 0
     results = {}
     for name in a.cases.split(","):
         case = CASES[name]

@@ -94,6 +94,12 @@ OCC_EXPECTED_BAND_IOD = 0.06
 #: inter-ocular units): skin around a smile re-shaped into an "o" differs from the exemplar's by
 #: folds and stretched lip, not by anything in front of it.
 OCC_BAND_PER_CHANGE = 0.5
+#: An occluder is a foreign object (the untouched frame wins over it) when its chromaticity (r and
+#: g shares of r+g+b) is this far from the face's skin; when grown across the unchecked bands, the
+#: pixels taken must be half as close to it in chromaticity and within 3× this many levels (of
+#: r+g+b) in brightness.
+OCC_FOREIGN_CHROMA = 0.04
+OCC_FOREIGN_LEVELS = 20.0
 #: Inter-ocular size (px) of the grid the occluder check runs on.
 OCC_GRID_IOD_PX = 40.0
 #: Share of the previous frame's lip-contour details carried into this frame's geometry.
@@ -292,8 +298,12 @@ class Renderer:
 
     def _weights(self, n_cur: np.ndarray) -> np.ndarray:
         """This frame's per-mesh-point weights: the person's (nothing above the nose, not the jaw's
-        sides) times the frame's silhouette (nothing on the visible outline but the chin)."""
-        return self.weight * pose3d.silhouette_weight(n_cur, self.mesh.indices, self._chin)
+        sides) times the frame's silhouette (nothing on the visible outline but the chin). The lips
+        all take their smallest weight: a mouth corner on the far cheek's outline of a turned head
+        holds the whole mouth back a little (edit less) rather than bending it."""
+        w = self.weight * pose3d.silhouette_weight(n_cur, self.mesh.indices, self._chin)
+        w[self._lips] = w[self._lips].min()  # the lips move as one, so the mouth keeps its shape
+        return w
 
     def _unfold(self, src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray:
         """``dst`` face points with no skin triangle flipped or crushed below MIN_AREA_SHARE of its area
@@ -357,8 +367,9 @@ class Renderer:
 
     def _warp_layer(self, img: np.ndarray, src_pts: np.ndarray, rigid_to_src: np.ndarray, dst_norm: np.ndarray,
                     shaped: np.ndarray, img_from_norm: np.ndarray, roi: tuple[int, int, int, int],
-                    iod_px: float) -> tuple[np.ndarray, np.ndarray]:
-        """Warp ``img`` (control points ``src_pts``) onto ``dst_norm`` inside ``roi``: (pixels, valid)."""
+                    iod_px: float, rigid_tris: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Warp ``img`` (control points ``src_pts``) onto ``dst_norm`` inside ``roi``: (pixels, valid).
+        ``rigid_tris``: triangles that map as ``rigid_to_src`` does (see :func:`backward_map`)."""
         x0, y0, x1, y1 = roi
         origin = np.array([x0, y0], np.float64)
         t_roi = apply(img_from_norm, dst_norm) - origin
@@ -369,7 +380,8 @@ class Renderer:
         dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
         detail = (int(dx0), int(dy0), int(min(dx1, roi_shape[1])), int(min(dy1, roi_shape[0])))
         map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, self.mesh.triangles, rigid_to_src, iod_px,
-                                           img.shape[:2], exact_box=_seam_box(shaped, img_from_norm, origin, iod_px))
+                                           img.shape[:2], exact_box=_seam_box(shaped, img_from_norm, origin, iod_px),
+                                           rigid_tris=rigid_tris)
         return sample(img, map_x, map_y, detail), valid
 
     def _warp(self, ex_index: int, target: np.ndarray, face_t: np.ndarray, shaped: np.ndarray, n_ex: np.ndarray,
@@ -400,20 +412,22 @@ class Renderer:
         n_cur = apply(m_cur, lm_cur)
         n_ex = self._posed(ex.index, s, m_cur)
         target = self.targets[k]
-        shaped = self._temporal_shape(k, n_ex, target)
-        face_t = self._target_face(n_cur, shaped)
+        # The target geometry, as far as the face may move here: from now on the mouth's shape too
+        # (the lips move less at the visible outline of a turned head, see :meth:`_weights`).
+        face_t = self._target_face(n_cur, self._temporal_shape(k, n_ex, target))
+        shaped = face_t
         img_from_norm = invert(m_cur)
         iod_px = float(L.interocular(lm_cur))
         cur_open = float(self.track.mouth[s, 0])
         # The frame layer: the frame's own pixels carried onto the target geometry.
         dst_cur = self._dst_points(face_t, shaped, n_cur)
-        roi = self._moving_box(dst_cur, n_cur, img_from_norm, rgb.shape[:2])
+        roi, still = self._moving_box(dst_cur, n_cur, img_from_norm, rgb.shape[:2])
         if roi is None:
             return rgb, None
         x0, y0, x1, y1 = roi
         src_cur = self._src_points(lm_cur, apply(img_from_norm, self.mesh.anchors), float(target[0]), cur_open)
         to_frame = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]])
-        base, _ = self._warp_layer(rgb, src_cur, to_frame, dst_cur, shaped, img_from_norm, roi, iod_px)
+        base, _ = self._warp_layer(rgb, src_cur, to_frame, dst_cur, shaped, img_from_norm, roi, iod_px, still)
         frame_roi = rgb[y0:y1, x0:x1]
         base_f = base.astype(np.float32)
         cover = self._coverage(ex.index, s)
@@ -474,10 +488,10 @@ class Renderer:
         warped, valid = self._warp(index, target, face_t, shaped, n_ex, m_cur, eroi, iod_px)
         partner = self._dissolve_partner(k)
         if partner >= 0:
+            # Onto the same geometry: the dissolve blends two textures of one mouth, never two
+            # lip contours (a ghost line above the lip, pcavs_00373 frame 124).
             n_p = self._posed(partner, int(self.src[k]), m_cur)
-            shaped_p = self.shaper.shape(n_p, target)
-            w2, v2 = self._warp(partner, target, self._target_face(n_cur, shaped_p), shaped_p, n_p, m_cur, eroi,
-                                iod_px)
+            w2, v2 = self._warp(partner, target, face_t, shaped, n_p, m_cur, eroi, iod_px)
             warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
             valid = valid * v2
         sub = (slice(ey0 - y0, ey1 - y0), slice(ex0 - x0, ex1 - x0))
@@ -486,29 +500,38 @@ class Renderer:
         alpha, synth = self._blend_layer(k, rgb, base[sub], warped, valid, hard, eroi, n_cur, shaped, m_cur, lm_cur,
                                          iod_px, float(target[0]), ex_open)
         alpha *= cover
+        occ, foreign = self._occluders(rgb[ey0:ey1, ex0:ex1], base[sub], synth, eroi, n_cur, shaped, img_from_norm,
+                                       iod_px)
         layered = base_f.copy()
+        if occ is not None:  # the exemplar never covers what is in front of the face
+            alpha *= 1.0 - occ
         layered[sub] = cv2.blendLinear(synth, base_f[sub], alpha, 1.0 - alpha)
-        keep = self._occluders(rgb[ey0:ey1, ex0:ex1], base[sub], synth, eroi, n_cur, shaped, img_from_norm, iod_px)
-        if keep is None:
+        if occ is None:
             return layered, None
-        # Outside its box, the exemplar's occluder verdict on the mouth as a whole (a hand over
-        # the mouth stops the whole edit, the jaw's motion included).
-        full = np.full(base_f.shape[:2], float(keep.min()), np.float32)
-        full[sub] = keep
-        return layered, full
+        # The untouched frame wins only over a foreign object (see _foreign_object) — the frame
+        # layer would carry a microphone along with the chin — and everywhere when the mouth as a
+        # whole is covered. Anything else shows the frame layer: the frame there would bring back
+        # pieces of the old mouth (a smile's fold read as an occluder).
+        whole = float(occ.min())
+        if foreign is None and whole <= 0:
+            return layered, None
+        keep = np.full(base_f.shape[:2], whole, np.float32)
+        keep[sub] = np.maximum(foreign if foreign is not None else 0.0, whole)
+        return layered, keep
 
     def _moving_box(self, dst_norm: np.ndarray, n_cur: np.ndarray, img_from_norm: np.ndarray,
-                    frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """ROI (x0, y0, x1, y1): the bounding box of every mesh triangle that moves (the warp is the
-        identity elsewhere), or None when it is empty."""
+                    frame_shape: tuple[int, int]) -> tuple[tuple[int, int, int, int] | None, np.ndarray]:
+        """(ROI x0, y0, x1, y1: the bounding box of every mesh triangle that moves — the frame layer's
+        warp is the identity elsewhere — or None when it is empty; bool per triangle: it does not move)."""
         mesh = self.mesh
         n_face = len(mesh.indices)
         moved = np.ones(len(dst_norm), bool)  # interior rows always count
         moved[:n_face] = np.linalg.norm(dst_norm[:n_face] - n_cur[mesh.indices], axis=1) > MOVED_IOD
         moved[n_face + mesh.n_interior:] = False  # anchors are rigid
-        tris = mesh.triangles[moved[mesh.triangles].any(axis=1)]
+        moving = moved[mesh.triangles].any(axis=1)
+        tris = mesh.triangles[moving]
         if len(tris) == 0:
-            return None
+            return None, ~moving
         pts = apply(img_from_norm, dst_norm[np.unique(tris)])
         src = apply(img_from_norm, n_cur[mesh.indices])
         allp = np.concatenate([pts, src])
@@ -517,8 +540,8 @@ class Renderer:
         x1, y1 = np.ceil(allp.max(0) + 3).astype(int)
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return None
-        return int(x0), int(y0), int(x1), int(y1)
+            return None, ~moving
+        return (int(x0), int(y0), int(x1), int(y1)), ~moving
 
     def _temporal_shape(self, k: int, n_ex: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Exemplar landmarks moved to the target, with the previous frame's lip *details* carried over.
@@ -556,7 +579,8 @@ class Renderer:
         return alpha, synth
 
     def _occluders(self, frame_roi, base, synth, roi, n_cur, shaped, img_from_norm, iod_px):
-        """Where the untouched frame must win (0..1 over the ROI), or None if clear.
+        """(where the exemplar must not cover the frame, where the untouched frame must win), 0..1
+        over the ROI, each None if clear.
 
         See :func:`blend.occluder_mask`: the colour-matched exemplar differs from both the frame and
         the frame layer (the frame on the exemplar's geometry: a moved chin is no difference there,
@@ -578,7 +602,8 @@ class Renderer:
         expected = np.zeros(shape, np.uint8)
         inside_both = np.ones(shape, np.uint8)
         change = abs(float(shaped_params[0] - cur_params[0])) + 0.5 * abs(float(shaped_params[1] - cur_params[1]))
-        thick = max(int(round((OCC_EXPECTED_BAND_IOD + OCC_BAND_PER_CHANGE * change) * iod_px * f)), 1)
+        thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px * f)), 1)
+        thick_lips = max(int(round((OCC_EXPECTED_BAND_IOD + OCC_BAND_PER_CHANGE * change) * iod_px * f)), 1)
         for lm in (n_cur, shaped):
             # Only the face inside *both* jaw lines is checked: between an old and a new chin the
             # frame and the exemplar differ by design (that is the jaw moving).
@@ -588,7 +613,7 @@ class Renderer:
             inside_both &= face
             lips = poly(lm, L.LIPS_OUTER)
             cv2.fillPoly(expected, [lips], 1, lineType=cv2.LINE_8, shift=4)
-            cv2.polylines(expected, [lips], True, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
+            cv2.polylines(expected, [lips], True, 1, thickness=2 * thick_lips, lineType=cv2.LINE_8, shift=4)
             cv2.polylines(expected, [jaw], False, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
         ring = cv2.dilate(expected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * thick + 1, 4 * thick + 1)))
         # The whole face inside both jaw lines is checked, not only the exemplar's mask: an occluder
@@ -604,14 +629,13 @@ class Renderer:
             frame_s, base_s, synth_s = frame_roi, base, synth
         occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * f, also=base_s)
         if occ.max() <= 0:
-            return None
-        # The bands along the lips and jaw could not be checked (they differ by design); an
-        # occluder found next to one is taken to continue across it — a microphone in front of the
-        # chin stays in front of a lower lip that now moves down behind it.
-        reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * thick + 1, 4 * thick + 1))
-        grown = cv2.dilate(occ, reach) * inside_both * expected
-        occ = cv2.GaussianBlur(np.maximum(occ, grown), (0, 0), max(0.5 * thick, 0.8))
-        return cv2.resize(occ, (full[1], full[0]), interpolation=cv2.INTER_LINEAR) if f < 1 else occ
+            return None, None
+        foreign = _foreign_object(frame_s, occ, region, inside_both * expected, thick, thick_lips)
+
+        def up(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, (full[1], full[0]), interpolation=cv2.INTER_LINEAR) if f < 1 else a
+
+        return up(occ), (up(foreign) if foreign is not None else None)
 
     def _fringe_share(self, target_open: float, exemplar_open: float) -> float:
         """How far (share of the lip's thickness) the inner-lip edge samples into the exemplar's lip.
@@ -662,6 +686,34 @@ def _seam_box(shaped: np.ndarray, img_from_norm: np.ndarray, origin: np.ndarray,
     x0, y0 = np.floor(pts.min(0)).astype(int) - 2 * step
     x1, y1 = np.ceil(pts.max(0)).astype(int) + 2 * step + 1
     return int(x0), int(y0), int(x1), int(y1)
+
+
+def _foreign_object(frame: np.ndarray, occ: np.ndarray, region: np.ndarray, bands: np.ndarray, thick: int,
+                    thick_lips: int) -> np.ndarray | None:
+    """Where a solid occluder that is not skin (a microphone, a sleeve, hair) covers the face, grown
+    by colour across the bands along the lips and jaw the detector could not check; or None.
+
+    Skin-coloured differences — a hand, but far more often a smile's fold or a lip edge where the
+    old mouth was — are left to the frame layer: showing the untouched frame for them brings back
+    pieces of the old mouth. Chromaticity, not brightness, tells them apart (a beard's shadow and
+    a fold are skin-hued).
+    """
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * thick + 1, 2 * thick + 1))
+    solid = cv2.morphologyEx((occ > 0.5).astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
+    skin = (region > 0) & (occ < 0.1)
+    if solid.sum() < 4 or skin.sum() < 4:
+        return None
+    rgb = frame.astype(np.float32)
+    lum = rgb.sum(axis=2) + 1.0
+    chroma = rgb[..., :2] / lum[..., None]
+    c_obj, c_skin = np.median(chroma[solid], axis=0), np.median(chroma[skin], axis=0)
+    if float(np.abs(c_obj - c_skin).max()) < OCC_FOREIGN_CHROMA:
+        return None
+    similar = (np.abs(chroma - c_obj).max(axis=2) < 0.5 * OCC_FOREIGN_CHROMA) \
+        & (np.abs(lum - float(np.median(lum[solid]))) < 3 * OCC_FOREIGN_LEVELS)
+    reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * thick_lips + 1, 4 * thick_lips + 1))
+    grown = solid | ((cv2.dilate(solid.astype(np.uint8), reach) > 0) & similar & ((bands > 0) | (region > 0)))
+    return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(0.5 * thick, 0.8))
 
 
 def _areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:

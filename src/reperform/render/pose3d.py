@@ -133,12 +133,9 @@ def silhouette_weight(face2d: np.ndarray, indices: np.ndarray, chin: np.ndarray)
     (normalised, inter-ocular units), 1 from SILHOUETTE_FADE_IOD inside it; the chin (``chin`` = 1)
     is exempt."""
     pts = np.asarray(face2d, np.float64)[:468, :2]
-    hull = cv2.convexHull(pts.astype(np.float32))[:, 0, :].astype(np.float64)
-    a, b = hull, np.roll(hull, -1, axis=0)
-    p = pts[np.asarray(indices)]
-    ab = b - a
-    t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12)[None], 0, 1)
-    dist = np.linalg.norm(p[:, None, :] - (a[None] + t[..., None] * ab[None]), axis=-1).min(axis=1)
+    hull = cv2.convexHull(pts.astype(np.float32))
+    dist = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in pts[np.asarray(indices)]])
+    dist = np.maximum(dist, 0.0)  # on the hull or (by rounding) a hair outside it
     return 1.0 - (1.0 - _smoothstep(dist / SILHOUETTE_FADE_IOD)) * (1.0 - np.asarray(chin))
 
 
