@@ -67,9 +67,11 @@ TEMPLATE_SAMPLES = 120
 INSIDE_OUTLINE_IOD = 0.15
 #: ... and reaches this far around the target lips (inter-ocular units): the real mouth, teeth and
 #: the skin that moves with the lips come from the exemplar; the chin's contour, which the jaw
-#: carries, stays the frame's own — an exemplar's chin shading, a few pixels off the frame's,
-#: shows as a second contour (pcavs_00373).
-AROUND_LIPS_IOD = 0.12
+#: carries, stays the frame's own. Chosen among 0.12/0.22/0.30 by the worst output/input landmark
+#: jitter over four clips, leave-one-clip-out (every fold picks 0.22; held-out jitter × baseline:
+#: latentsync 1.07, pcavs 0.96, d13 turned 1.10, hamilton 0.97 — 0.12 gave latentsync 1.22: a
+#: narrow ring of exemplar skin between frame-layer skin made MediaPipe's mesh wobble).
+AROUND_LIPS_IOD = 0.22
 #: The mask's upper edge sits this far below the nose tip (inter-ocular units).
 MASK_TOP_BELOW_NOSE_IOD = 0.10
 #: Head-pose difference (yaw/pitch, degrees) between exemplar and frame up to which the exemplar is
