@@ -92,7 +92,8 @@ def composite(frame_roi: np.ndarray, synth: np.ndarray, alpha: np.ndarray) -> np
 
 
 def occluder_mask(
-    frame_roi: np.ndarray, synth: np.ndarray, region: np.ndarray, mouth_ring: np.ndarray, iod_px: float
+    frame_roi: np.ndarray, synth: np.ndarray, region: np.ndarray, mouth_ring: np.ndarray, iod_px: float,
+    also: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where something covers the face (a hand, a microphone), 0..1 per ROI pixel.
 
@@ -101,9 +102,13 @@ def occluder_mask(
     expected) means an occluder in front of the face in one of them. The frame must win there.
     If occluders surround the mouth (``mouth_ring`` share above OCCLUDED_RING_SHARE), the mouth
     itself is taken as covered and the whole edit fades out, rather than painting lips over a hand.
+    ``also``: a second view of the frame (the frame warped onto the edit's geometry); only what
+    differs from both counts — an occluder is in both, a moved chin or a stretched old mouth in one.
     """
     sigma = max(OCCLUDER_SIGMA_IOD * iod_px, 0.8)
     diff = cv2.absdiff(frame_roi.astype(np.float32), synth).max(axis=2)
+    if also is not None:
+        diff = np.minimum(diff, cv2.absdiff(also.astype(np.float32), synth).max(axis=2))
     diff = cv2.GaussianBlur(diff, (0, 0), sigma)
     occ = np.clip((diff - OCCLUDER_DIFF_LO) / (OCCLUDER_DIFF_HI - OCCLUDER_DIFF_LO), 0, 1) * region
     ring_w = float(mouth_ring.sum())

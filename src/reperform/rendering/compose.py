@@ -2,18 +2,24 @@
 
 Per output frame ``k`` (source frame ``s``):
 
-1. the exemplar chosen by the Viterbi search (at construction) is aligned to frame ``s`` by a
-   similarity on the STABLE landmarks, in the person's normalised frame;
-2. its lips and jaw are moved to the planned MOUTH_PARAMS exactly (:class:`MouthShaper`), the nose
-   and cheeks above are pulled onto frame ``s``'s own geometry;
-3. a piecewise-affine warp carries the exemplar's pixels onto that geometry (anchors outside the
-   jaw keep the neck rigid), bicubic, on the face ROI only;
-4. if the plan opens the mouth further than any exemplar could, a procedural cavity with teeth
+1. the exemplar chosen by the Viterbi search (at construction: by mouth shape *and* head pose) is
+   brought into frame ``s``'s pose in 3-D (:mod:`pose3d`) and expressed in the person's
+   normalised frame;
+2. its lips and jaw are moved to the planned MOUTH_PARAMS exactly (:class:`MouthShaper`); the
+   target geometry takes the re-performed mouth and chin only where they may move — from the nose
+   down, and fading out towards the jaw's sides, which stay exactly where the frame has them;
+3. two layers are warped onto that one geometry, piecewise-affine: the **frame itself** (its own
+   pixels, so the face outline, the neck and whatever is behind them move continuously with the
+   chin and cannot tear), and the **exemplar** (real lips, teeth and tongue), bicubic near the lips;
+4. if the plan opens the mouth further than the layer's mouth could, a procedural cavity with teeth
    fills the gap (stills and closed-mouth clips);
-5. a low-frequency colour match and a feathered mask covering both jaws (old and new) plus a band
-   under the chin blend it in, so a closing jaw never leaves a double chin;
+5. the exemplar is colour-matched to the frame layer and blended over it through a feathered mask
+   that stays strictly inside the face outline (never across cheek, jaw or chin against hair,
+   ears, neck or background), and fades out where the exemplar's pose is further from the frame's
+   than the 3-D alignment can bridge: there the frame layer alone carries the mouth (edit less,
+   never tear);
 6. where the frame and the exemplar disagree on skin that should not have moved, something is in
-   front of the face (a hand, a microphone): the frame wins there.
+   front of the face (a hand, a microphone): the untouched frame wins there.
 
 Over time: the Viterbi search prefers playing source frames consecutively; where it must jump,
 the old run's next frame is dissolved in for one frame, and the lip contour's fine details are
@@ -28,10 +34,11 @@ import logging
 
 import cv2
 import numpy as np
+from scipy import sparse
 
 from .. import landmarks as L
 from ..records import FaceProfile, FaceTrack, MotionPlan
-from . import blend, cavity, expression
+from . import blend, cavity, expression, pose3d
 from .exemplars import MouthBank, choose_exemplars
 from .geometry import (
     INNER_LOWER,
@@ -54,11 +61,24 @@ log = logging.getLogger(__name__)
 
 #: Frames sampled to build the person's normalised template face.
 TEMPLATE_SAMPLES = 120
-#: Band beyond the jaw covered by the edit mask (inter-ocular units): hides the old chin (the
-#: feather, σ = 0.06, leaves < 1 % of it) while exposing as little stale background as possible.
-CHIN_BAND_IOD = 0.16
+#: The exemplar's mask stays this far inside the face outline (inter-ocular units, measured from
+#: the jaw line towards the mouth): with the feather (σ = 0.06) its alpha at the outline is < 1 %,
+#: so the outline, and what lies beyond it, is always the frame's own (warped) pixels.
+INSIDE_OUTLINE_IOD = 0.15
+#: ... and reaches this far around the target lips (inter-ocular units): the real mouth, teeth and
+#: the skin that moves with the lips come from the exemplar; the chin's contour, which the jaw
+#: carries, stays the frame's own. Chosen among 0.12/0.22/0.30 by the worst output/input landmark
+#: jitter over four clips, leave-one-clip-out (every fold picks 0.22; held-out jitter × baseline:
+#: latentsync 1.07, pcavs 0.96, d13 turned 1.10, hamilton 0.97 — 0.12 gave latentsync 1.22: a
+#: narrow ring of exemplar skin between frame-layer skin made MediaPipe's mesh wobble).
+AROUND_LIPS_IOD = 0.22
 #: The mask's upper edge sits this far below the nose tip (inter-ocular units).
 MASK_TOP_BELOW_NOSE_IOD = 0.10
+#: Head-pose difference (yaw/pitch, degrees) between exemplar and frame up to which the exemplar is
+#: shown fully, and beyond which not at all: the 3-D alignment places every point right, but past
+#: ~15° the skin it carries was seen foreshortened and lit from elsewhere. In between it fades.
+POSE_FULL_DEG = 12.0
+POSE_NONE_DEG = 26.0
 #: Procedural cavity fades in when the plan opens the mouth this many times wider than the exemplar
 #: (below that, the interior rows already keep real teeth their size and stretch only the dark gap).
 CAVITY_RATIO_START = 2.0
@@ -72,6 +92,16 @@ LIP_FRINGE_SHARE = 0.2
 #: Band (inter-ocular units) around lips and jaw lines where frame and exemplar are *expected* to
 #: differ (the mouth moved), excluded from occluder detection.
 OCC_EXPECTED_BAND_IOD = 0.06
+#: ... widened by this share of how much the mouth changes (opening plus half the width change,
+#: inter-ocular units): skin around a smile re-shaped into an "o" differs from the exemplar's by
+#: folds and stretched lip, not by anything in front of it.
+OCC_BAND_PER_CHANGE = 0.5
+#: An occluder is a foreign object (the untouched frame wins over it) when its chromaticity (r and
+#: g shares of r+g+b) is this far from the face's skin; when grown across the unchecked bands, the
+#: pixels taken must be half as close to it in chromaticity and within 3× this many levels (of
+#: r+g+b) in brightness.
+OCC_FOREIGN_CHROMA = 0.04
+OCC_FOREIGN_LEVELS = 20.0
 #: Inter-ocular size (px) of the grid the occluder check runs on.
 OCC_GRID_IOD_PX = 40.0
 #: Share of the previous frame's lip-contour details carried into this frame's geometry.
@@ -87,6 +117,13 @@ CLOSING_MARGIN = 0.02
 #: Inner lips closer than this many map-grid steps anywhere get the exact (per-pixel) warp map
 #: around them: a narrower mouth hole makes the map jump faster than the grid can follow.
 EXACT_MAP_GAP_STEPS = 2.0
+#: Unfolding the target geometry: a mesh triangle may keep no less than this share of its area in
+#: the frame (flipped or crushed skin shows as a smear or stray pixels of whatever lies beside it);
+#: the moving points of offending triangles take their neighbours' mean motion, at most this often.
+MIN_AREA_SHARE = 0.25
+UNFOLD_PASSES = 12
+#: A control point counts as moved (ROI of the frame layer) beyond this (inter-ocular units).
+MOVED_IOD = 1e-4
 
 
 class Renderer:
@@ -118,6 +155,27 @@ class Renderer:
         self.template = build_template(track.landmarks[pick, :, :2].astype(np.float64))
         self.shaper = MouthShaper(self.template)
         self.mesh = WarpMesh(self.template, self.shaper)
+        # Per mesh point: how far it follows the re-performed mouth (1) or stays with the frame (0):
+        # nothing above the nose moves, nor the jaw's sides beside the ears, at any head pose.
+        template3 = pose3d.build_template3d(track.landmarks[pick].astype(np.float64))
+        self.weight = self.mesh.blend_w * pose3d.side_weight(template3, self.mesh.indices)
+        self._chin = pose3d.chin_weight(template3, self.mesh.indices)
+        # Triangles of face points and anchors (not the mouth's interior rows, which open and close
+        # by design), in the order of control points with the interior rows left out.
+        n_face = len(self.mesh.indices)
+        tris = self.mesh.triangles
+        no_interior = ~((tris >= n_face) & (tris < n_face + self.mesh.n_interior)).any(axis=1)
+        # The lips keep the planned shape exactly; any other moving point may give way to unfold.
+        lips = np.isin(self.mesh.indices, L.LIPS_OUTER + L.LIPS_INNER)
+        self._lips = lips
+        self._skin_tris = np.where(tris[no_interior] >= n_face, tris[no_interior] - self.mesh.n_interior,
+                                   tris[no_interior])
+        n_skin = n_face + len(self.mesh.anchors)
+        e = np.concatenate([self._skin_tris[:, [0, 1]], self._skin_tris[:, [1, 2]], self._skin_tris[:, [2, 0]]])
+        adj = sparse.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                                shape=(n_skin, n_skin)).tocsr()
+        adj.data[:] = 1.0  # duplicate edges summed: count each neighbour once
+        self._neighbours = sparse.diags(1.0 / np.maximum(np.asarray(adj.sum(axis=1)).ravel(), 1.0)) @ adj
         src = np.clip(plan.src_frame.astype(np.int64), 0, track.n - 1)
         self.src = src
         self.targets = self._sanitise_targets(plan.mouth, src)
@@ -127,7 +185,8 @@ class Renderer:
         valid = track.present[src]
         feats = bank.arrays()
         self.choice = choose_exemplars(
-            feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames, track.scale
+            feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames, track.scale,
+            pose_deg=track.pose,
         )
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._prev_shape: tuple[int, np.ndarray] | None = None
@@ -175,15 +234,44 @@ class Renderer:
             self._ex_norm[index] = got
         return got
 
-    def _mask_poly(self, norm_lm: np.ndarray, top_y: float) -> np.ndarray:
-        """Lower-face polygon (normalised): jaw line pushed out by the chin band, cut at ``top_y``."""
-        jaw = norm_lm[list(LOWER_JAW)]
-        centre = norm_lm[list(L.MOUTH_CORNERS)].mean(0)
-        d = jaw - centre
-        d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
-        ring = jaw + CHIN_BAND_IOD * d
-        ring[:, 1] = np.maximum(ring[:, 1], top_y)
-        return np.concatenate([ring, [[ring[-1, 0], top_y], [ring[0, 0], top_y]]])
+    def _posed(self, index: int, s: int, m_cur: np.ndarray) -> np.ndarray:
+        """Normalised landmarks of exemplar ``index`` as seen from source frame ``s``'s head pose.
+
+        The exemplar's raw landmarks (where its pixels are) rotated in 3-D onto frame ``s``'s mesh
+        and projected (:func:`pose3d.pose_into`); without a 3-D mesh for the exemplar's frame, the
+        2-D similarity alignment.
+        """
+        if not (0 <= index < self.track.n and self.track.present[index]):
+            return self._exemplar(index)[1]
+        ex = self.bank.exemplars[index]
+        raw = ex.landmarks.astype(np.float64) / ex.scale + ex.origin
+        return apply(m_cur, pose3d.pose_into(raw, self.track.landmarks[index], self.track.landmarks[s]))
+
+    def _coverage(self, index: int, s: int) -> float:
+        """How much of the exemplar to show: 1 when its head pose is close to frame ``s``'s, fading
+        to 0 beyond what the 3-D alignment can bridge (POSE_FULL_DEG..POSE_NONE_DEG)."""
+        if not (0 <= index < self.track.n and self.track.present[index]):
+            return 1.0
+        d = float(pose3d.pose_distance_deg(self.track.pose[index], self.track.pose[s]))
+        t = float(np.clip((d - POSE_FULL_DEG) / (POSE_NONE_DEG - POSE_FULL_DEG), 0.0, 1.0))
+        return 1.0 - t * t * (3 - 2 * t)
+
+    def _mask_polys(self, face_t: np.ndarray, top_y: float) -> tuple[np.ndarray, np.ndarray]:
+        """The exemplar's mask (normalised) is the intersection of two polygons: the outline of the
+        target face as seen (the convex hull of its mesh: on a turned head the far cheek, not the jaw
+        line behind it) pulled INSIDE_OUTLINE_IOD towards the mouth and cut at ``top_y``, and the
+        target's outer lips pushed AROUND_LIPS_IOD outwards."""
+        centre = face_t[list(L.MOUTH_CORNERS)].mean(0)
+        hull = cv2.convexHull(face_t[:468].astype(np.float32))[:, 0, :].astype(np.float64)
+        d = hull - centre
+        dist = np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
+        inner = hull - np.minimum(INSIDE_OUTLINE_IOD, 0.5 * dist) * d / dist
+        inner[:, 1] = np.maximum(inner[:, 1], top_y)
+        lips = face_t[list(L.LIPS_OUTER)]
+        c = lips.mean(0)
+        d = lips - c
+        around = lips + AROUND_LIPS_IOD * d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
+        return inner, around
 
     def _dissolve_partner(self, k: int) -> int:
         """At a jump between exemplar runs, the exemplar the previous run would have shown next.
@@ -201,51 +289,115 @@ class Renderer:
             return -1  # the two mouths look alike: nothing would pop, save the second warp
         return cont
 
-    def _warp(self, ex_index: int, target: np.ndarray, n_cur: np.ndarray, m_cur: np.ndarray,
-              roi: tuple[int, int, int, int], iod_px: float, shaped: np.ndarray | None = None):
-        """Warp one exemplar onto the target geometry inside ``roi``: (pixels, valid, shaped landmarks)."""
-        ex = self.bank.exemplars[ex_index]
-        m_ex, n_ex = self._exemplar(ex_index)
-        if shaped is None:
-            shaped = self.shaper.shape(n_ex, target)
-        mesh = self.mesh
-        idx = mesh.indices
-        w = mesh.blend_w[:, None]
+    def _target_face(self, n_cur: np.ndarray, shaped: np.ndarray) -> np.ndarray:
+        """Full normalised target landmarks: the frame's, moved towards ``shaped`` by the mesh weights,
+        then unfolded (:meth:`_unfold`)."""
+        out = np.array(n_cur[:, :2], np.float64, copy=True)
+        idx = self.mesh.indices
+        w = self._weights(n_cur)
+        out[idx] = self._unfold(out[idx], out[idx] + w[:, None] * (shaped[idx] - out[idx]), w > 0)
+        return out
+
+    def _weights(self, n_cur: np.ndarray) -> np.ndarray:
+        """This frame's per-mesh-point weights: the person's (nothing above the nose, not the jaw's
+        sides) times the frame's silhouette (nothing on the visible outline but the chin). The lips
+        all take their smallest weight: a mouth corner on the far cheek's outline of a turned head
+        holds the whole mouth back a little (edit less) rather than bending it."""
+        w = self.weight * pose3d.silhouette_weight(n_cur, self.mesh.indices, self._chin)
+        w[self._lips] = w[self._lips].min()  # the lips move as one, so the mouth keeps its shape
+        return w
+
+    def _unfold(self, src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray:
+        """``dst`` face points with no skin triangle flipped or crushed below MIN_AREA_SHARE of its area
+        in ``src``, as far as the points that move, the lips excepted, can give way.
+
+        Where the mouth moves towards a part of the face that stays (a wide mouth near the pinned
+        jaw side of a turned head, 2-D distances shrunk by the turn), the weights' fade is too short
+        for the motion: the skin between would fold over. Its points then give up part of their
+        motion — the edit is a little smaller there, never torn.
+        """
+        anchors = self.mesh.anchors
+        s_all = np.concatenate([src, anchors])
+        d_all = np.concatenate([dst, anchors])
+        tri = self._skin_tris
+        a_s = _areas(s_all, tri)
+        real = np.abs(a_s) > 1e-6
+        movable = np.concatenate([moving & ~self._lips, np.zeros(len(anchors), bool)])
+        disp = d_all - s_all
+        for _ in range(UNFOLD_PASSES):
+            bad = real & (_areas(s_all + disp, tri) * np.sign(a_s) < MIN_AREA_SHARE * np.abs(a_s))
+            if not bad.any():
+                break
+            verts = np.unique(tri[bad])
+            verts = verts[movable[verts]]
+            if verts.size == 0:
+                break
+            # Each offending point takes its neighbours' mean motion: repeated, the fold's motion
+            # spreads out into a membrane between the points that are held.
+            disp[verts] = (self._neighbours @ disp)[verts]
+        d_all = s_all + disp
+        return d_all[: len(dst)]
+
+    def _dst_points(self, face_t: np.ndarray, shaped: np.ndarray, n_src: np.ndarray) -> np.ndarray:
+        """Target control points (normalised): mesh points of ``face_t``, the mouth interior rows
+        between ``shaped``'s lips, the rigid anchors.
+
+        Teeth keep their size when the plan opens wider than the source mouth ``n_src``: the interior
+        rows sit at the source's distances from the lips, only the space between them stretches.
+        """
         up, lo = list(INNER_UPPER), list(INNER_LOWER)
-        # Teeth keep their size when the plan opens wider than the exemplar: the interior rows sit
-        # at the exemplar's distances from the lips, only the space between them stretches.
-        gap_s = np.linalg.norm(n_ex[lo] - n_ex[up], axis=1)
+        gap_s = np.linalg.norm(n_src[lo] - n_src[up], axis=1)
         gap_t = np.maximum(np.linalg.norm(shaped[lo] - shaped[up], axis=1), 1e-6)
         rows = np.array(INTERIOR_ROWS)[:, None]
         wider = gap_t > gap_s
         frac_t = np.where(wider, np.where(rows < 0.5, rows * gap_s / gap_t, 1 - (1 - rows) * gap_s / gap_t), rows)
         frac_t = np.broadcast_to(frac_t, (len(INTERIOR_ROWS), len(up)))
-        t_norm = mesh.control_points(n_cur[idx] + w * (shaped[idx] - n_cur[idx]),
-                                     mouth_interior(shaped[up], shaped[lo], frac_t), mesh.anchors)
-        img_from_norm = invert(m_cur)
-        x0, y0, x1, y1 = roi
-        origin = np.array([x0, y0], np.float64)
-        t_roi = apply(img_from_norm, t_norm) - origin
-        lm_ex = ex.landmarks.astype(np.float64)
-        rows_s = np.broadcast_to(rows, (len(INTERIOR_ROWS), len(up)))
-        src_pts = mesh.control_points(lm_ex[idx], mouth_interior(lm_ex[up], lm_ex[lo], rows_s),
-                                      apply(invert(m_ex), mesh.anchors))
-        share = self._fringe_share(float(target[0]), float(ex.params[0]))
+        return self.mesh.control_points(face_t[self.mesh.indices], mouth_interior(shaped[up], shaped[lo], frac_t),
+                                         self.mesh.anchors)
+
+    def _src_points(self, lm: np.ndarray, anchors: np.ndarray, target_open: float, source_open: float) -> np.ndarray:
+        """Control points in a layer's source image (landmarks ``lm`` px, its anchors px), with the
+        inner lips pulled into the lips when they close over an open mouth (:meth:`_fringe_share`)."""
+        up, lo = list(INNER_UPPER), list(INNER_LOWER)
+        rows_s = np.broadcast_to(np.array(INTERIOR_ROWS)[:, None], (len(INTERIOR_ROWS), len(up)))
+        pts = self.mesh.control_points(lm[self.mesh.indices], mouth_interior(lm[up], lm[lo], rows_s), anchors)
+        share = self._fringe_share(target_open, source_open)
         if share > 0:
             inner, outer = self._fringe
-            src_pts[inner] += share * (src_pts[outer] - src_pts[inner])
+            pts[inner] += share * (pts[outer] - pts[inner])
+        return pts
+
+    def _warp_layer(self, img: np.ndarray, src_pts: np.ndarray, rigid_to_src: np.ndarray, dst_norm: np.ndarray,
+                    shaped: np.ndarray, img_from_norm: np.ndarray, roi: tuple[int, int, int, int],
+                    iod_px: float, rigid_tris: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Warp ``img`` (control points ``src_pts``) onto ``dst_norm`` inside ``roi``: (pixels, valid).
+        ``rigid_tris``: triangles that map as ``rigid_to_src`` does (see :func:`backward_map`)."""
+        x0, y0, x1, y1 = roi
+        origin = np.array([x0, y0], np.float64)
+        t_roi = apply(img_from_norm, dst_norm) - origin
         roi_shape = (y1 - y0, x1 - x0)
-        # ROI pixel → image → normalised → exemplar crop.
-        roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
-        rigid = _compose(invert(m_ex), roi_to_norm)
         lips = apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin
         m = 0.12 * iod_px
         dx0, dy0 = np.maximum(np.floor(lips.min(0) - m).astype(int), 0)
         dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
         detail = (int(dx0), int(dy0), int(min(dx1, roi_shape[1])), int(min(dy1, roi_shape[0])))
-        map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, mesh.triangles, rigid, iod_px,
-                                           ex.crop.shape[:2], exact_box=_seam_box(shaped, img_from_norm, origin, iod_px))
-        return sample(ex.crop, map_x, map_y, detail), valid, shaped
+        map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, self.mesh.triangles, rigid_to_src, iod_px,
+                                           img.shape[:2], exact_box=_seam_box(shaped, img_from_norm, origin, iod_px),
+                                           rigid_tris=rigid_tris)
+        return sample(img, map_x, map_y, detail), valid
+
+    def _warp(self, ex_index: int, target: np.ndarray, face_t: np.ndarray, shaped: np.ndarray, n_ex: np.ndarray,
+              m_cur: np.ndarray, roi: tuple[int, int, int, int], iod_px: float) -> tuple[np.ndarray, np.ndarray]:
+        """The exemplar warped onto the target geometry inside ``roi``: (pixels, valid)."""
+        ex = self.bank.exemplars[ex_index]
+        m_ex, _ = self._exemplar(ex_index)
+        src_pts = self._src_points(ex.landmarks.astype(np.float64), apply(invert(m_ex), self.mesh.anchors),
+                                   float(target[0]), float(ex.params[0]))
+        x0, y0 = roi[:2]
+        # ROI pixel → image → normalised → exemplar crop: the map outside the mesh.
+        rigid = _compose(invert(m_ex), _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]])))
+        return self._warp_layer(ex.crop, src_pts, rigid, self._dst_points(face_t, shaped, n_ex), shaped,
+                                invert(m_cur), roi, iod_px)
 
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None).
@@ -257,38 +409,141 @@ class Renderer:
             return rgb, None
         s = int(self.src[k])
         ex = self.bank.exemplars[int(self.choice[k])]
-        _, n_ex = self._exemplar(ex.index)
         lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
         m_cur = to_norm(lm_cur, self.template)
         n_cur = apply(m_cur, lm_cur)
+        n_ex = self._posed(ex.index, s, m_cur)
         target = self.targets[k]
-        shaped = self._temporal_shape(k, n_ex, target)
+        # The target geometry, as far as the face may move here: from now on the mouth's shape too
+        # (the lips move less at the visible outline of a turned head, see :meth:`_weights`).
+        face_t = self._target_face(n_cur, self._temporal_shape(k, n_ex, target))
+        shaped = face_t
         img_from_norm = invert(m_cur)
         iod_px = float(L.interocular(lm_cur))
-        polys_img, roi = self._edit_region(n_cur, shaped, img_from_norm, iod_px, rgb.shape[:2])
+        cur_open = float(self.track.mouth[s, 0])
+        # The frame layer: the frame's own pixels carried onto the target geometry.
+        dst_cur = self._dst_points(face_t, shaped, n_cur)
+        roi, still = self._moving_box(dst_cur, n_cur, img_from_norm, rgb.shape[:2])
         if roi is None:
             return rgb, None
-        warped, valid, _ = self._warp(ex.index, target, n_cur, m_cur, roi, iod_px, shaped)
-        partner = self._dissolve_partner(k)
-        if partner >= 0:
-            w2, v2, _ = self._warp(partner, target, n_cur, m_cur, roi, iod_px)
-            warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
-            valid = valid * v2
         x0, y0, x1, y1 = roi
+        src_cur = self._src_points(lm_cur, apply(img_from_norm, self.mesh.anchors), float(target[0]), cur_open)
+        to_frame = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]])
+        base, _ = self._warp_layer(rgb, src_cur, to_frame, dst_cur, shaped, img_from_norm, roi, iod_px, still)
         frame_roi = rgb[y0:y1, x0:x1]
-        alpha, synth = self._blend_layer(k, rgb, frame_roi, warped, valid, polys_img, roi, n_cur, shaped,
-                                         m_cur, lm_cur, iod_px, float(target[0]), float(ex.params[0]))
-        rows = np.nonzero(alpha.any(axis=1))[0]
-        cols = np.nonzero(alpha.any(axis=0))[0]
-        if len(rows) == 0:
+        base_f = base.astype(np.float32)
+        cover = self._coverage(ex.index, s)
+        if cover < 1:
+            # The frame layer shows through where the exemplar fades: its own cavity if the plan
+            # opens it wider than the frame's mouth.
+            strength = self._cavity_strength(float(target[0]), cur_open)
+            if strength > 0:
+                lip, teeth = cavity.person_colours(rgb, lm_cur)
+                cavity.paint(base_f, shaped, _compose(m_cur, to_frame), lip, teeth, strength, grain=CAVITY_GRAIN,
+                             seed=k)
+        layered, keep = base_f, None
+        if cover > 0:
+            layered, keep = self._exemplar_layer(k, rgb, ex.index, target, base, base_f, roi, n_cur, n_ex, shaped,
+                                                 face_t, m_cur, iod_px, cover)
+        if keep is not None:  # an occluder: the untouched frame wins there
+            out_roi = blend.composite(frame_roi, layered, 1.0 - keep)
+        else:
+            out_roi = cv2.convertScaleAbs(cv2.max(layered, 0.0))
+        changed = np.nonzero(cv2.absdiff(out_roi, frame_roi).max(axis=2))
+        if len(changed[0]) == 0:
             return rgb, None
         out = rgb.copy()
-        out[y0:y1, x0:x1] = blend.composite(frame_roi, synth, alpha)
-        box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+        out[y0:y1, x0:x1] = out_roi
+        box = (x0 + int(changed[1].min()), y0 + int(changed[0].min()),
+               x0 + int(changed[1].max()) + 1, y0 + int(changed[0].max()) + 1)
         if self.expression is not None:  # face mode: the expression warp on top of the new mouth
-            n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self.mesh.blend_w)
+            n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self._weights(n_cur))
             out, box = self.expression.apply(k, out, n_out, m_cur, box, inplace=True)  # out is our copy
         return out, box
+
+    def _exemplar_layer(self, k: int, rgb: np.ndarray, index: int, target: np.ndarray, base: np.ndarray,
+                        base_f: np.ndarray, roi: tuple[int, int, int, int], n_cur: np.ndarray, n_ex: np.ndarray,
+                        shaped: np.ndarray, face_t: np.ndarray, m_cur: np.ndarray, iod_px: float,
+                        cover: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """The exemplar blended over the frame layer ``base_f`` (float32 ROI), and where the untouched
+        frame must win (ROI, or None).
+
+        The exemplar is warped, colour-matched and checked for occluders only around its mask (the
+        lips and the skin that moves with them), a fraction of the ROI the jaw's motion needs.
+        """
+        x0, y0, x1, y1 = roi
+        img_from_norm = invert(m_cur)
+        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
+        inner, around = (apply(img_from_norm, p) for p in self._mask_polys(face_t, top_y))
+        pad = 3.0 * blend.FEATHER_SIGMA_IOD * iod_px + 2
+        lo = np.floor(np.maximum(inner.min(0), around.min(0)) - pad).astype(int)
+        hi = np.ceil(np.minimum(inner.max(0), around.max(0)) + pad).astype(int)
+        ex0, ey0, ex1, ey1 = max(x0, int(lo[0])), max(y0, int(lo[1])), min(x1, int(hi[0])), min(y1, int(hi[1]))
+        if ex1 - ex0 < 4 or ey1 - ey0 < 4:
+            return base_f, None
+        eroi = (ex0, ey0, ex1, ey1)
+        origin = np.array([ex0, ey0], np.float64)
+        shape = (ey1 - ey0, ex1 - ex0)
+        hard = blend.fill_mask(shape, [inner - origin]) * blend.fill_mask(shape, [around - origin])
+        if not hard.any():
+            return base_f, None
+        warped, valid = self._warp(index, target, face_t, shaped, n_ex, m_cur, eroi, iod_px)
+        partner = self._dissolve_partner(k)
+        if partner >= 0:
+            # Onto the same geometry: the dissolve blends two textures of one mouth, never two
+            # lip contours (a ghost line above the lip, pcavs_00373 frame 124).
+            n_p = self._posed(partner, int(self.src[k]), m_cur)
+            w2, v2 = self._warp(partner, target, face_t, shaped, n_p, m_cur, eroi, iod_px)
+            warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
+            valid = valid * v2
+        sub = (slice(ey0 - y0, ey1 - y0), slice(ex0 - x0, ex1 - x0))
+        lm_cur = self.track.landmarks[int(self.src[k]), :, :2].astype(np.float64)
+        ex_open = float(self.bank.exemplars[index].params[0])
+        alpha, synth = self._blend_layer(k, rgb, base[sub], warped, valid, hard, eroi, n_cur, shaped, m_cur, lm_cur,
+                                         iod_px, float(target[0]), ex_open)
+        alpha *= cover
+        occ, foreign = self._occluders(rgb[ey0:ey1, ex0:ex1], base[sub], synth, eroi, n_cur, shaped, img_from_norm,
+                                       iod_px)
+        layered = base_f.copy()
+        if occ is not None:  # the exemplar never covers what is in front of the face
+            alpha *= 1.0 - occ
+        layered[sub] = cv2.blendLinear(synth, base_f[sub], alpha, 1.0 - alpha)
+        if occ is None:
+            return layered, None
+        # The untouched frame wins only over a foreign object (see _foreign_object) — the frame
+        # layer would carry a microphone along with the chin — and everywhere when the mouth as a
+        # whole is covered. Anything else shows the frame layer: the frame there would bring back
+        # pieces of the old mouth (a smile's fold read as an occluder).
+        whole = float(occ.min())
+        if foreign is None and whole <= 0:
+            return layered, None
+        keep = np.full(base_f.shape[:2], whole, np.float32)
+        keep[sub] = np.maximum(foreign if foreign is not None else 0.0, whole)
+        return layered, keep
+
+    def _moving_box(self, dst_norm: np.ndarray, n_cur: np.ndarray, img_from_norm: np.ndarray,
+                    frame_shape: tuple[int, int]) -> tuple[tuple[int, int, int, int] | None, np.ndarray]:
+        """(ROI x0, y0, x1, y1: the bounding box of every mesh triangle that moves — the frame layer's
+        warp is the identity elsewhere — or None when it is empty; bool per triangle: it does not move)."""
+        mesh = self.mesh
+        n_face = len(mesh.indices)
+        moved = np.ones(len(dst_norm), bool)  # interior rows always count
+        moved[:n_face] = np.linalg.norm(dst_norm[:n_face] - n_cur[mesh.indices], axis=1) > MOVED_IOD
+        moved[n_face + mesh.n_interior:] = False  # anchors are rigid
+        moving = moved[mesh.triangles].any(axis=1)
+        tris = mesh.triangles[moving]
+        if len(tris) == 0:
+            return None, ~moving
+        pts = apply(img_from_norm, dst_norm[np.unique(tris)])
+        src = apply(img_from_norm, n_cur[mesh.indices])
+        allp = np.concatenate([pts, src])
+        h, w = frame_shape
+        x0, y0 = np.floor(allp.min(0) - 2).astype(int)
+        x1, y1 = np.ceil(allp.max(0) + 3).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return None, ~moving
+        return (int(x0), int(y0), int(x1), int(y1)), ~moving
 
     def _temporal_shape(self, k: int, n_ex: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Exemplar landmarks moved to the target, with the previous frame's lip *details* carried over.
@@ -305,50 +560,35 @@ class Renderer:
         self._prev_shape = (k, shaped)
         return shaped
 
-    def _edit_region(self, n_cur, shaped, img_from_norm, iod_px, frame_shape):
-        """(mask polygons in image px, ROI box or None): both jaws plus the chin band, feather padded."""
-        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
-        polys_img = [apply(img_from_norm, self._mask_poly(n_cur, top_y)),
-                     apply(img_from_norm, self._mask_poly(shaped, top_y))]
-        pad = 3.0 * blend.FEATHER_SIGMA_IOD * iod_px + 2
-        allp = np.concatenate(polys_img)
-        x0, y0 = np.floor(allp.min(0) - pad).astype(int)
-        x1, y1 = np.ceil(allp.max(0) + pad).astype(int)
-        h, w = frame_shape
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            return polys_img, None
-        return polys_img, (int(x0), int(y0), int(x1), int(y1))
-
-    def _blend_layer(self, k, rgb, frame_roi, warped, valid, polys_img, roi, n_cur, shaped, m_cur, lm_cur,
+    def _blend_layer(self, k, rgb, base, warped, valid, hard, roi, n_cur, shaped, m_cur, lm_cur,
                      iod_px, target_open, exemplar_open):
-        """(alpha, synthesised pixels) of the ROI: colour match, cavity, feathered and occlusion-aware mask."""
+        """(alpha, synthesised pixels) of the ROI: colour match to the frame layer, cavity, feathered mask."""
         x0, y0, x1, y1 = roi
         shape = (y1 - y0, x1 - x0)
         origin = np.array([x0, y0], np.float64)
         img_from_norm = invert(m_cur)
-        hard = blend.fill_mask(shape, [p - origin for p in polys_img]) * valid
         mouths = blend.fill_mask(shape, [
             apply(img_from_norm, n_cur[list(L.LIPS_OUTER)]) - origin,
             apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
         ])
-        synth = blend.colour_match(warped, frame_roi, hard * (1.0 - mouths), blend.COLOUR_SIGMA_IOD * iod_px)
+        synth = blend.colour_match(warped, base, hard * valid * (1.0 - mouths), blend.COLOUR_SIGMA_IOD * iod_px)
         strength = self._cavity_strength(target_open, exemplar_open)
         if strength > 0:
             lip, teeth = cavity.person_colours(rgb, lm_cur)
             roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
             cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=CAVITY_GRAIN, seed=k)
         alpha = blend.feather(hard, blend.FEATHER_SIGMA_IOD * iod_px) * valid
-        occ = self._occluders(frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px)
-        if occ is not None:
-            alpha *= 1.0 - occ
         return alpha, synth
 
-    def _occluders(self, frame_roi, synth, hard, roi, n_cur, shaped, img_from_norm, iod_px):
-        """Occluder mask for this frame (see :func:`blend.occluder_mask`), or None if clear.
+    def _occluders(self, frame_roi, base, synth, roi, n_cur, shaped, img_from_norm, iod_px):
+        """(where the exemplar must not cover the frame, where the untouched frame must win), 0..1
+        over the ROI, each None if clear.
 
-        Worked out on a grid where the face is OCC_GRID_IOD_PX across the eyes (an occluder is a
-        big, smooth thing), then upsampled: the cost no longer grows with the face's size.
+        See :func:`blend.occluder_mask`: the colour-matched exemplar differs from both the frame and
+        the frame layer (the frame on the exemplar's geometry: a moved chin is no difference there,
+        a stretched old mouth is none in the frame). Worked out on a grid
+        where the face is OCC_GRID_IOD_PX across the eyes (an occluder is a big, smooth thing),
+        then upsampled: the cost no longer grows with the face's size.
         """
         x0, y0, x1, y1 = roi
         full = (y1 - y0, x1 - x0)
@@ -356,13 +596,16 @@ class Renderer:
         shape = (max(2, round(full[0] * f)), max(2, round(full[1] * f)))
         size = (shape[1], shape[0])
         origin = np.array([x0, y0], np.float64)
+        shaped_params, cur_params = L.mouth_params(shaped), L.mouth_params(n_cur)
 
         def poly(lm, which):
             return np.round((apply(img_from_norm, lm[list(which)]) - origin) * f * 16).astype(np.int32)
 
         expected = np.zeros(shape, np.uint8)
         inside_both = np.ones(shape, np.uint8)
+        change = abs(float(shaped_params[0] - cur_params[0])) + 0.5 * abs(float(shaped_params[1] - cur_params[1]))
         thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px * f)), 1)
+        thick_lips = max(int(round((OCC_EXPECTED_BAND_IOD + OCC_BAND_PER_CHANGE * change) * iod_px * f)), 1)
         for lm in (n_cur, shaped):
             # Only the face inside *both* jaw lines is checked: between an old and a new chin the
             # frame and the exemplar differ by design (that is the jaw moving).
@@ -372,23 +615,29 @@ class Renderer:
             inside_both &= face
             lips = poly(lm, L.LIPS_OUTER)
             cv2.fillPoly(expected, [lips], 1, lineType=cv2.LINE_8, shift=4)
-            cv2.polylines(expected, [lips], True, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
+            cv2.polylines(expected, [lips], True, 1, thickness=2 * thick_lips, lineType=cv2.LINE_8, shift=4)
             cv2.polylines(expected, [jaw], False, 1, thickness=2 * thick, lineType=cv2.LINE_8, shift=4)
         ring = cv2.dilate(expected, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * thick + 1, 4 * thick + 1)))
-        small_hard = cv2.resize(hard, size, interpolation=cv2.INTER_LINEAR) if f < 1 else hard
-        region = small_hard * inside_both * (1.0 - expected.astype(np.float32))
+        # The whole face inside both jaw lines is checked, not only the exemplar's mask: an occluder
+        # reaching past the mask's edge would otherwise be dragged along by the frame layer's warp.
+        region = inside_both * (1.0 - expected.astype(np.float32))
         if region.max() <= 0:
             return None
         mouth_ring = region * (ring > 0)
         if f < 1:
-            frame_s = cv2.resize(frame_roi, size, interpolation=cv2.INTER_LINEAR)
-            synth_s = cv2.resize(synth, size, interpolation=cv2.INTER_LINEAR)
+            frame_s, base_s, synth_s = (cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
+                                        for a in (frame_roi, base, synth))
         else:
-            frame_s, synth_s = frame_roi, synth
-        occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * f)
+            frame_s, base_s, synth_s = frame_roi, base, synth
+        occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * f, also=base_s)
         if occ.max() <= 0:
-            return None
-        return cv2.resize(occ, (full[1], full[0]), interpolation=cv2.INTER_LINEAR) if f < 1 else occ
+            return None, None
+        foreign = _foreign_object(frame_s, occ, region, inside_both * expected, thick, thick_lips)
+
+        def up(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, (full[1], full[0]), interpolation=cv2.INTER_LINEAR) if f < 1 else a
+
+        return up(occ), (up(foreign) if foreign is not None else None)
 
     def _fringe_share(self, target_open: float, exemplar_open: float) -> float:
         """How far (share of the lip's thickness) the inner-lip edge samples into the exemplar's lip.
@@ -439,6 +688,40 @@ def _seam_box(shaped: np.ndarray, img_from_norm: np.ndarray, origin: np.ndarray,
     x0, y0 = np.floor(pts.min(0)).astype(int) - 2 * step
     x1, y1 = np.ceil(pts.max(0)).astype(int) + 2 * step + 1
     return int(x0), int(y0), int(x1), int(y1)
+
+
+def _foreign_object(frame: np.ndarray, occ: np.ndarray, region: np.ndarray, bands: np.ndarray, thick: int,
+                    thick_lips: int) -> np.ndarray | None:
+    """Where a solid occluder that is not skin (a microphone, a sleeve, hair) covers the face, grown
+    by colour across the bands along the lips and jaw the detector could not check; or None.
+
+    Skin-coloured differences — a hand, but far more often a smile's fold or a lip edge where the
+    old mouth was — are left to the frame layer: showing the untouched frame for them brings back
+    pieces of the old mouth. Chromaticity, not brightness, tells them apart (a beard's shadow and
+    a fold are skin-hued).
+    """
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * thick + 1, 2 * thick + 1))
+    solid = cv2.morphologyEx((occ > 0.5).astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
+    skin = (region > 0) & (occ < 0.1)
+    if solid.sum() < 4 or skin.sum() < 4:
+        return None
+    rgb = frame.astype(np.float32)
+    lum = rgb.sum(axis=2) + 1.0
+    chroma = rgb[..., :2] / lum[..., None]
+    c_obj, c_skin = np.median(chroma[solid], axis=0), np.median(chroma[skin], axis=0)
+    if float(np.abs(c_obj - c_skin).max()) < OCC_FOREIGN_CHROMA:
+        return None
+    similar = (np.abs(chroma - c_obj).max(axis=2) < 0.5 * OCC_FOREIGN_CHROMA) \
+        & (np.abs(lum - float(np.median(lum[solid]))) < 3 * OCC_FOREIGN_LEVELS)
+    reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * thick_lips + 1, 4 * thick_lips + 1))
+    grown = solid | ((cv2.dilate(solid.astype(np.uint8), reach) > 0) & similar & ((bands > 0) | (region > 0)))
+    return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(0.5 * thick, 0.8))
+
+
+def _areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Signed areas (×2) of triangles ``tris`` over points ``pts``."""
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -55,6 +55,11 @@ CLOSED_OPEN = 0.035
 CLOSURE_PENALTY = 40.0
 POSE_SCALE = 0.06
 POSE_WEIGHT = 1.0
+#: Head pose from the 3-D mesh (yaw, pitch, roll in degrees, when the track's pose is given): a
+#: yaw or pitch difference of this many degrees costs as much as one typical shape error. Beyond
+#: ~10° the 3-D alignment still puts every point right, but skin seen at another angle is lit and
+#: foreshortened differently; roll is undone exactly by the 2-D alignment and matters only for light.
+POSE_SCALE_DEG = np.array([6.0, 6.0, 15.0], np.float32)
 CONTEXT_SCALE = 12.0  # RGB levels
 CONTEXT_WEIGHT = 1.0
 #: Using the frame's own mouth (no alignment error at all) is worth a little.
@@ -324,17 +329,22 @@ def target_costs(
     context: np.ndarray | None,
     src: int,
     iod_px: float = 0.0,
+    pose_deg: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cost of showing each exemplar at one output frame (lower is better).
 
     ``iod_px`` is the face size in the frame being edited: exemplars stored smaller than that
-    would be magnified (blurred), so they pay in proportion to the magnification.
+    would be magnified (blurred), so they pay in proportion to the magnification. ``pose_deg``
+    (yaw, pitch, roll of the edited frame) compares head poses measured on the 3-D mesh against
+    ``feats["pose_deg"]``; without it, the 2-D pose proxies are compared.
     """
     d = (feats["params"] - target[None, :]) / SHAPE_SCALE
     cost = (SHAPE_WEIGHT * d * d).sum(1)
     if closure:
         cost += CLOSURE_PENALTY * np.maximum(0.0, feats["params"][:, 0] - CLOSED_OPEN) / CLOSED_OPEN
-    if pose is not None:
+    if pose_deg is not None and "pose_deg" in feats:
+        cost += POSE_WEIGHT * (((feats["pose_deg"] - pose_deg) / POSE_SCALE_DEG) ** 2).sum(1)
+    elif pose is not None:
         cost += POSE_WEIGHT * (((feats["pose"] - pose) / POSE_SCALE) ** 2).sum(1)
     if context is not None:
         diff = np.abs(feats["context"] - context).mean(1) / CONTEXT_SCALE
@@ -354,14 +364,19 @@ def choose_exemplars(
     valid: np.ndarray,
     frames: FrameTable | None = None,
     iod_px: np.ndarray | None = None,
+    pose_deg: np.ndarray | None = None,
 ) -> np.ndarray:
     """Viterbi choice of one exemplar (source index) per output frame; -1 where ``valid`` is False.
 
     ``targets`` float32[n_out, 4]; ``closure``/``valid`` bool[n_out]; ``src_frames`` int[n_out].
-    Invalid frames (no face) break the chain: the search restarts after them.
+    ``pose_deg`` float32[n_source, 3]: every source frame's head pose (the face track's), so that
+    exemplars are chosen by pose as well as shape. Invalid frames (no face) break the chain: the
+    search restarts after them.
     """
     n_out = len(targets)
     order = feats["order"]
+    if pose_deg is not None:
+        feats = {**feats, "pose_deg": np.asarray(pose_deg, np.float32)[order]}
     n_ex = len(order)
     k_cand = min(N_CANDIDATES, n_ex)
     result = np.full(n_out, -1, np.int64)
@@ -379,7 +394,8 @@ def choose_exemplars(
         pose = frames.pose_of(src) if frames is not None else None
         context = frames.context_of(src) if frames is not None else None
         size = float(iod_px[src]) if iod_px is not None and 0 <= src < len(iod_px) else 0.0
-        c = target_costs(feats, targets[k], bool(closure[k]), pose, context, src, size)
+        pose3 = np.asarray(pose_deg[src], np.float32) if pose_deg is not None and 0 <= src < len(pose_deg) else None
+        c = target_costs(feats, targets[k], bool(closure[k]), pose, context, src, size, pose3)
         idx = np.argpartition(c, k_cand - 1)[:k_cand] if k_cand < n_ex else np.arange(n_ex)
         cands[k] = idx
         tc = c[idx]

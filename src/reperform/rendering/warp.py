@@ -62,6 +62,7 @@ def backward_map(
     iod_px: float = 96.0,
     src_shape: tuple[int, int] | None = None,
     exact_box: tuple[int, int, int, int] | None = None,
+    rigid_tris: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sampling maps (map_x, map_y) ``float32[h, w]`` for ``cv2.remap``.
 
@@ -70,7 +71,8 @@ def backward_map(
     (x0, y0, x1, y1 of the ROI: around the lips' seam) the mesh's map is evaluated per pixel, not
     upsampled (see the module docstring). Also returns where the map lands inside an exemplar of
     ``src_shape`` (h, w) as float32 0..1 (soft at the crop's edge: evaluated on the grid, so it
-    costs nothing at full resolution).
+    costs nothing at full resolution). ``rigid_tris`` (bool per triangle) marks triangles known to
+    map exactly as ``rigid`` does (nothing moved there): they are left to it, not rasterised.
     """
     h, w = shape
     step = map_step(iod_px)
@@ -81,11 +83,17 @@ def backward_map(
     dst_grid = (dst_pts + 0.5) / step - 0.5 + 1
     affs, ok = triangle_affines(dst_grid, src_pts, tris)
     ids = np.full((gh, gw), -1, np.int32)
-    tri_px = np.round(dst_grid[tris] * 16).astype(np.int32)  # 4 fractional bits
+    corners = dst_grid[tris]
+    # Only triangles that reach the grid (and are not known to be rigid) are rasterised.
+    draw = ok & (corners[..., 0].max(1) >= 0) & (corners[..., 0].min(1) <= gw) \
+        & (corners[..., 1].max(1) >= 0) & (corners[..., 1].min(1) <= gh)
+    if rigid_tris is not None:
+        draw &= ~rigid_tris
+    tri_px = np.round(corners[draw] * 16).astype(np.int32)  # 4 fractional bits
     # One call per triangle: positional arguments over a list of small arrays keep the Python
     # overhead per call (a few hundred per frame) at ~1 µs; OpenCV fills the tiny triangles fast.
     fill, line8 = cv2.fillConvexPoly, cv2.LINE_8
-    for t, poly in zip(np.nonzero(ok)[0].tolist(), list(tri_px[ok]), strict=True):
+    for t, poly in zip(np.nonzero(draw)[0].tolist(), list(tri_px), strict=True):
         fill(ids, poly, t, line8, 4)
     # Outside the mesh the rigid map applies: it becomes one more "triangle" (index -1 → last).
     g2p = np.array([[step, 0.0, -0.5 * step - 0.5], [0.0, step, -0.5 * step - 0.5]])  # grid → ROI px
