@@ -139,7 +139,7 @@ def test_bad_media_is_accepted_then_fails_with_a_stable_error_code(client: Sync,
 
 def test_webhook_is_signed_retried_and_its_attempts_recorded(server: LiveServer, key: str, client: Sync,
                                                              file_host: FileHost) -> None:
-    from reperform.server.webhooks import verify
+    from reperform.protocol.webhooks import verify
 
     hook = file_host.hook("hooks/failed")
     hook.fail_first = 1  # the first delivery gets a 500: the server must retry
@@ -154,7 +154,7 @@ def test_webhook_is_signed_retried_and_its_attempts_recorded(server: LiveServer,
     assert payload["id"] == gen.id and payload["status"] == "FAILED"
     assert payload["error_code"] == payload["errorCode"] == "generation_unsupported_media"
     store = server.store()
-    rows = wait_for(lambda: [r for r in store.webhook_deliveries(gen.id) if r.state == "delivered"], 10,
+    rows = wait_for(lambda: [r for r in store.webhooks.of_job(gen.id) if r.state == "delivered"], 10,
                     "the delivery to be recorded")
     assert rows[0].attempts == 2 and [a["statusCode"] for a in rows[0].log] == [500, 200]
     store.close()
@@ -242,7 +242,7 @@ def test_media_urls_on_private_networks_are_refused_unless_allowed(tmp_path: Pat
 
 def test_batch_dry_run_validates_and_a_batch_reports_metrics_results_and_one_webhook(
         server: LiveServer, key: str, client: Sync, file_host: FileHost) -> None:
-    from reperform.server.webhooks import verify
+    from reperform.protocol.webhooks import verify
 
     bad = [{"type": "video", "url": file_host.url("notes.txt")}, {"type": "audio", "url": file_host.url("voice.wav")}]
     lines = "\n".join(json.dumps({"request_id": f"r{i}", "endpoint": "/v2/generate",

@@ -36,7 +36,7 @@ def _check_mp4(data: bytes, tmp: Path, expected_s: float) -> None:
 
 def test_create_from_urls_runs_to_completed_with_a_signed_webhook_and_downloadable_output(
         server: LiveServer, key: str, client: Sync, file_host: FileHost, tmp_path: Path) -> None:
-    from reperform.server.webhooks import verify
+    from reperform.protocol.webhooks import verify
 
     hook = file_host.hook("hooks/done")
     gen = client.generations.create(

@@ -184,7 +184,7 @@ def test_a_webhook_receiver_that_trickles_its_answer_is_cut_off_at_the_delivery_
         gen = client.generations.create(model="react-1", input=_bad_media(file_host), webhook_url=host.url("hook"))
         store = server.store()
         try:
-            rows = wait_for(lambda: [r for r in store.webhook_deliveries(gen.id) if r.attempts >= 1], 60,
+            rows = wait_for(lambda: [r for r in store.webhooks.of_job(gen.id) if r.attempts >= 1], 60,
                             "the first delivery attempt to end")
         finally:
             store.close()
