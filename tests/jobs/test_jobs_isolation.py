@@ -74,8 +74,11 @@ def test_a_job_row_naming_a_foreign_asset_is_never_given_its_url(store: JobStore
               created_at=utcnow())
     with store.session() as s, s.begin():  # as a row written before the store checked assets
         s.add(job)
-    view = generation_json(store.jobs.get(job.id), store.assets.get, UrlSigner("s", "http://h", 3600))
-    assert "url" not in view["input"][0]
+    signer = UrlSigner("s", "http://h", 3600)
+    view = generation_json(store.jobs.get(job.id), store.assets.get, signer)
+    assert "url" not in view["input"][0] and view["input"][1] == INPUT[1]
+    own = _job(store, owner, input=[{"type": "video", "assetId": asset.id}, INPUT[1]])
+    assert generation_json(store.jobs.get(own), store.assets.get, signer)["input"][0]["url"] == signer.url(asset.key)
 
 
 # --- 9. fair claiming and the per-organisation cap ----------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,9 @@ def test_webhook_signature_is_hmac_of_timestamp_dot_body() -> None:
     header = signature("whsec_x", b'{"id":"1"}', 1700000000)
     assert header == "t=1700000000,v1=" + hmac.new(b"whsec_x", b'1700000000.{"id":"1"}', hashlib.sha256).hexdigest()
     assert not verify("whsec_x", b'{"id":"1"}', header)  # far outside the replay tolerance
+    fresh = signature("whsec_x", b'{"id":"1"}', int(time.time()))
+    assert verify("whsec_x", b'{"id":"1"}', fresh)
+    assert not verify("whsec_x", b'{"id":"2"}', fresh) and not verify("whsec_y", b'{"id":"1"}', fresh)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/x", "http://10.1.2.3/x", "http://169.254.169.254/latest",
@@ -116,8 +120,10 @@ def test_private_loopback_and_link_local_urls_are_refused(url: str) -> None:
 
 
 def test_private_urls_pass_when_the_operator_allows_them_and_public_ones_always() -> None:
-    check_url("http://127.0.0.1:8000/x", allow_private=True)
-    check_url("http://93.184.216.34/x", allow_private=False)
+    private = check_url("http://127.0.0.1:8000/x", allow_private=True)
+    assert [str(u) for u in private.urls] == ["http://127.0.0.1:8000/x"] and private.host_header == "127.0.0.1:8000"
+    public = check_url("http://93.184.216.34/x", allow_private=False)
+    assert [u.host for u in public.urls] == ["93.184.216.34"] and public.sni_hostname is None
 
 
 def test_lipsync_models_run_lips_mode_and_react_defaults_to_the_engine_default() -> None:

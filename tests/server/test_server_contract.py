@@ -106,13 +106,18 @@ def test_invalid_create_requests_get_400_with_the_sync_error_code(client: Sync, 
 
 def test_malformed_json_and_nulls_are_handled_without_a_500(server: LiveServer, key: str,
                                                             file_host: FileHost) -> None:
-    assert _post(server, key, b"{not json").status_code == 400
-    assert _post(server, key, [1, 2]).status_code == 400
+    for raw, words in ((b"{not json", "not valid JSON"), ([1, 2], "must be a JSON object")):
+        refused = _post(server, key, raw)
+        assert refused.status_code == 400
+        assert refused.json()["errorCode"] == "generation_input_validation_failed"
+        assert words in json.dumps(refused.json()["message"])
     # Explicit nulls mean "absent" and unknown top-level keys from newer clients are ignored.
     ok = _post(server, key, _body(file_host, options=None, webhookUrl=None, projectId="p1",
                                   input=[{"type": "video", "url": file_host.url("notes.txt")},
                                          {"type": "audio", "url": file_host.url("voice.wav")}]))
     assert ok.status_code == 201 and ok.json()["status"] == "PENDING"
+    created = ok.json()
+    assert created["options"] is None and created["webhookUrl"] is None and "projectId" not in created
 
 
 def test_unknown_generation_id_is_404(client: Sync) -> None:
@@ -207,9 +212,11 @@ def test_uploads_over_the_size_limit_get_413_and_non_media_uploads_400(server: L
                      data={"model": "react-1"}, files={"video": ("upload", b"\0" * (UPLOAD_LIMIT_BYTES + 1)),
                                                        "audio": ("upload", audio)})
     assert big.status_code == 413 and big.json()["statusCode"] == 413
+    assert big.json()["errorCode"] == "file_size_exceeds_plan_limit"
     junk = httpx.post(server.url + "/v2/generate", headers={"x-api-key": key}, timeout=30,
                       data={"model": "react-1"}, files={"video": ("upload", b"junk" * 100), "audio": ("upload", audio)})
     assert junk.status_code == 400 and junk.json()["errorCode"] == "generation_unsupported_media"
+    assert Sync(base_url=server.url, api_key=key).assets.list().total_count == 0  # refused creates keep nothing
 
 
 def test_assets_are_listed_with_cursor_paging_and_type_filter(server: LiveServer, client: Sync,
@@ -275,7 +282,11 @@ def test_get_can_long_poll_within_the_documented_bounds(server: LiveServer, key:
     waited = httpx.get(url, params={"wait": "true", "timeout": 10}, headers=headers, timeout=30)
     assert waited.status_code == 200 and waited.headers["Retry-After"] == "2"
     assert waited.json()["status"] in ("PENDING", "PROCESSING", "FAILED")
-    assert httpx.get(url, params={"wait": "true", "timeout": 11}, headers=headers, timeout=10).status_code == 400
+    for outside in (0, 11):
+        refused = httpx.get(url, params={"wait": "true", "timeout": outside}, headers=headers, timeout=10)
+        assert refused.status_code == 400
+        assert refused.json()["errorCode"] == "generation_input_validation_failed"
+        assert "between 1 and 10 seconds" in json.dumps(refused.json()["message"])
 
 
 def test_openapi_documents_every_v2_route_and_both_create_encodings(server: LiveServer) -> None:
