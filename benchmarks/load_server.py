@@ -78,8 +78,8 @@ def _keys(data_dir: Path, n: int) -> tuple[str, list[str]]:
 
     store = JobStore(f"sqlite:///{data_dir / 'reperform.db'}")
     try:
-        first = store.create_key("load-create")
-        return first.secret, [store.create_key(f"load-{i}", first.org_id).secret for i in range(n)]
+        first = store.keys.create("load-create")
+        return first.secret, [store.keys.create(f"load-{i}", first.org_id).secret for i in range(n)]
     finally:
         store.close()
 

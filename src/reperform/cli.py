@@ -6,23 +6,26 @@ The only module of the engine side that writes to the terminal. Failures print o
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from .errors import ReperformError
-from .options import DEFAULT_MODE, Emotion, GenerateOptions, ModelMode, SyncMode
+from .options import GenerateOptions, SyncMode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-perform a face in a video to new audio.")
 console = Console(stderr=True)
@@ -36,8 +39,44 @@ DEMO_TEXT = (
 )
 
 
-def _choices(enum: type) -> str:
-    return "|".join(m.value for m in enum)
+def _enum_of(annotation: Any) -> type[Enum] | None:
+    """The enum a field's values come from (``Emotion | None`` → ``Emotion``), if any."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, Enum):
+            return arg
+    return None
+
+
+def _option_flags() -> list[inspect.Parameter]:
+    """One ``--flag`` per :class:`GenerateOptions` field: its name, default and help come from the field.
+
+    Choices are validated by GenerateOptions (the one home of option rules), not by the parser,
+    so a bad value ends in the same one-line error as every other bad input: a choice flag takes
+    a string and lists the choices in its help.
+    """
+    flags = []
+    for name, field in GenerateOptions.model_fields.items():
+        default = field.get_default()
+        enum = _enum_of(field.annotation)
+        kind: Any = field.annotation
+        help_text = field.description or name
+        if enum is not None:
+            kind = str if default is not None else str | None
+            default = default.value if isinstance(default, Enum) else default
+            help_text += f"; one of {'|'.join(m.value for m in enum)}"
+        flags.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
+                                       annotation=Annotated[kind, typer.Option(help=help_text)]))
+    return flags
+
+
+def _with_option_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` (which takes ``**options``) the :func:`_option_flags`, before ``--quiet``."""
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    at = next(i for i, p in enumerate(fixed) if p.name == "quiet")
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*fixed[:at], *_option_flags(), *fixed[at:]])
+    return command
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
@@ -131,26 +170,21 @@ def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptio
 
 
 @app.command()
+@_with_option_flags
 def generate(
     video: Annotated[Path, typer.Argument(help="video (mp4/mov/mkv/webm) or still image (png/jpg) of the person")],
     audio: Annotated[Path, typer.Argument(help="driving audio (wav/flac/mp3/aac/m4a, or a video's audio track)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="output MP4 path")],
-    # Choices are validated by GenerateOptions (the one home of option rules), not by the parser,
-    # so a bad value ends in the same one-line error as every other bad input.
-    mode: Annotated[str, typer.Option(help=f"what to re-perform: {_choices(ModelMode)}")] = DEFAULT_MODE.value,
-    emotion: Annotated[str | None, typer.Option(help=f"target emotion: {_choices(Emotion)}; omit to keep the video's mood")] = None,
-    temperature: Annotated[float, typer.Option(help="expressiveness 0..1")] = 0.5,
-    sync_mode: Annotated[str, typer.Option(help=f"when video and audio lengths differ: {_choices(SyncMode)}")] = SyncMode.cut_off.value,
-    text: Annotated[str | None, typer.Option(help="transcript of the audio (optional; improves articulation)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     debug: Annotated[bool, typer.Option(help="show tracebacks and debug logs")] = False,
+    **options: Any,  # --mode, --emotion, ...: one flag per GenerateOptions field (_with_option_flags)
 ) -> None:
     """Re-perform VIDEO to AUDIO and write an MP4."""
     try:
-        options = GenerateOptions.parse(mode=mode, emotion=emotion, temperature=temperature, sync_mode=sync_mode, text=text)
+        parsed = GenerateOptions.parse(**options)
     except ReperformError as exc:
         _fail(exc, debug)
-    _run_generate(video, audio, output, options, quiet, debug)
+    _run_generate(video, audio, output, parsed, quiet, debug)
 
 
 @app.command()

@@ -116,7 +116,7 @@ def keys_create(
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     store = JobStore(settings.db_url)
     try:
-        new = store.create_key(name, org)
+        new = store.keys.create(name, org)
     except KeyError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         raise typer.Exit(2) from None
@@ -136,7 +136,7 @@ def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
 
     store = JobStore(_settings(data_dir=data_dir, database_url=database_url).db_url)
     try:
-        for k in store.list_keys():
+        for k in store.keys.list():
             typer.echo(f"{k.id}  {k.prefix}…  {k.name!r}  org {k.org_id}  {k.created_at:%Y-%m-%d %H:%M}"
                        f"{'  REVOKED' if k.revoked else ''}")
     finally:
@@ -154,7 +154,7 @@ def keys_revoke(
 
     store = JobStore(_settings(data_dir=data_dir, database_url=database_url).db_url)
     try:
-        revoked = store.revoke_key(key)
+        revoked = store.keys.revoke(key)
     except KeyError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         raise typer.Exit(2) from None

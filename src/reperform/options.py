@@ -1,6 +1,9 @@
-"""Per-request options: the single home of every option and its default.
+"""Per-request options: the single home of every option, its choices, its default and its rules.
 
-The CLI flags, the server's wire model and the Studio form are all derived from this type.
+Every other surface is generated from :class:`GenerateOptions`, never written beside it: the CLI's
+flags (:mod:`reperform.cli`), sync's ``options`` object on the wire and its OpenAPI schema
+(:mod:`reperform.protocol.requests`), and through that schema the Studio's form.
+``tests/test_options_surfaces.py`` (and the Studio's browser test) check that they agree.
 """
 
 from __future__ import annotations
@@ -46,14 +49,21 @@ DEFAULT_MODE = ModelMode.face
 
 
 class GenerateOptions(BaseModel):
-    """What to generate. Frozen: a request's options never change once validated."""
+    """What to generate. Frozen: a request's options never change once validated.
+
+    The descriptions are user-facing: they are the CLI's help and the OpenAPI document's text.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
-    mode: ModelMode = Field(DEFAULT_MODE, description="lips | face | head")
-    emotion: Emotion | None = Field(None, description="target emotion; None keeps the video's own mood")
-    temperature: float = Field(0.5, ge=0.0, le=1.0, description="expressiveness, 0..1")
-    sync_mode: SyncMode = Field(SyncMode.cut_off, description="length reconciliation")
+    mode: ModelMode = Field(DEFAULT_MODE, description="what is re-performed: the lips (mouth, jaw, chin), the face "
+                                                      "(lips and facial expression) or the head (face and head motion)")
+    emotion: Emotion | None = Field(None, description="target emotion in face and head mode; none keeps the "
+                                                      "video's own mood")
+    temperature: float = Field(0.5, ge=0.0, le=1.0, description="expressiveness, from 0 (subtle) to 1 (strong)")
+    sync_mode: SyncMode = Field(SyncMode.cut_off, description="when the video and the audio differ in length: cut "
+                                                              "to the shorter, loop or bounce the video, keep the "
+                                                              "longer (silence), or stretch the video (remap)")
     text: str | None = Field(
         None,
         description="transcript of the audio (improves English articulation); never required",
@@ -64,6 +74,18 @@ class GenerateOptions(BaseModel):
     @classmethod
     def _blank_text_is_none(cls, v: str | None) -> str | None:
         return v if v and v.strip() else None
+
+    @property
+    def edits_expression(self) -> bool:
+        """Whether the face's expression is re-performed (emotion prompt, brows, blinks): face and
+        head modes. Lips mode leaves everything outside the mouth region as filmed."""
+        return self.mode is not ModelMode.lips
+
+    @property
+    def edits_head(self) -> bool:
+        """Whether the head moves to the speech: head mode only (lips and face modes keep the
+        source's pose exactly)."""
+        return self.mode is ModelMode.head
 
     @classmethod
     def parse(cls, **values: object) -> GenerateOptions:

@@ -348,3 +348,59 @@ def test_the_server_root_opens_the_studio(desktop_page, live_server) -> None:
         "() => performance.getEntriesByType('resource').every(r => r.name.startsWith(location.origin))"
     )
     assert page.console_errors == []
+
+
+def _options_document(server) -> dict:
+    import httpx
+
+    return httpx.get(server.base_url + "/openapi.json", timeout=30).json()
+
+
+def _form(page) -> dict:
+    """What the form offers and has chosen, as a person would find it."""
+    page.wait_for_selector('#emotion-wheel .wheel-option:not(.centre)')
+    return page.evaluate("""() => ({
+        modes: [...document.querySelectorAll('input[name="mode"]')].map(r => r.value),
+        mode: document.querySelector('input[name="mode"]:checked').value,
+        syncModes: [...document.querySelectorAll('#sync-mode option')].map(o => o.value),
+        syncMode: document.querySelector('#sync-mode').value,
+        emotions: [...document.querySelectorAll('#emotion-wheel .wheel-option:not(.centre)')]
+                      .map(b => b.dataset.emotion).sort(),
+        intensity: document.querySelector('#emotion-wheel').dataset.intensity,
+        range: [document.querySelector('#intensity').min, document.querySelector('#intensity').max],
+    })""")
+
+
+def test_the_form_offers_the_options_and_defaults_of_the_engine(desktop_page, live_server) -> None:
+    """The Studio's part of the options' agreement (tests/test_options_surfaces.py has the others)."""
+    from reperform.options import Emotion, GenerateOptions, ModelMode, SyncMode
+
+    page = desktop_page
+    page.goto(live_server.studio_url)
+    form = _form(page)
+    engine = GenerateOptions()
+    assert form["modes"] == [m.value for m in ModelMode] and form["mode"] == engine.mode.value
+    assert form["syncModes"] == [m.value for m in SyncMode] and form["syncMode"] == engine.sync_mode.value
+    assert form["emotions"] == sorted(e.value for e in Emotion)
+    assert form["intensity"] == f"{engine.temperature:.2f}" and form["range"] == ["0", "1"]
+    assert page.console_errors == []
+
+
+def test_the_form_follows_the_api_document_rather_than_its_own_copy(desktop_page, live_server) -> None:
+    """Served a document with other choices and defaults, the Studio offers those: it keeps no list of its own."""
+    doc = _options_document(live_server)
+    schemas = doc["components"]["schemas"]
+    options = schemas["GenerationOptions"]["properties"]
+    options["model_mode"]["default"] = "head"
+    options["sync_mode"]["default"] = "loop"
+    options["temperature"]["default"] = 0.3
+    schemas["SyncMode"]["enum"] = [m for m in schemas["SyncMode"]["enum"] if m != "remap"]
+    schemas["Emotion"]["enum"] = [*[e for e in schemas["Emotion"]["enum"] if e != "disgusted"], "bored"]
+    page = desktop_page
+    page.route("**/openapi.json", lambda route: route.fulfill(json=doc))
+    page.goto(live_server.studio_url)
+    form = _form(page)
+    assert form["mode"] == "head" and "head motion" in page.inner_text("#mode-help")
+    assert form["syncModes"] == schemas["SyncMode"]["enum"] and form["syncMode"] == "loop"
+    assert form["emotions"] == sorted(schemas["Emotion"]["enum"]) and form["intensity"] == "0.30"
+    assert page.get_by_role("radio", name="Bored").count() == 1  # a new choice gets a plain label

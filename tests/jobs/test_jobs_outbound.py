@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from reperform_harness import FileHost, SlowHost
 
-from reperform.server import fetch as fetch_mod
-from reperform.server.fetch import UrlNotAllowed, VideoInaccessible, check_url, fetch, is_public
+from reperform.protocol import fetch as fetch_mod
+from reperform.protocol.errors import UrlNotAllowed, VideoInaccessible
+from reperform.protocol.fetch import check_url, fetch, is_public
 
 # --- 8. public addresses only, no oracle, pinned connections -----------------------------------
 

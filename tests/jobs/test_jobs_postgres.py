@@ -25,17 +25,17 @@ def postgres() -> Iterator[PostgresServer]:
 def test_leases_compare_and_set_and_json_columns_work_on_postgresql(postgres: PostgresServer) -> None:
     store = JobStore(postgres.url)
     try:
-        key = store.create_key("pg")
-        job = store.create_job(org_id=key.org_id, api_key_id=key.key_id, model="react-1", input=INPUT,
+        key = store.keys.create("pg")
+        job = store.jobs.create(org_id=key.org_id, api_key_id=key.key_id, model="react-1", input=INPUT,
                                options={"sync_mode": "loop"}, segments=None, webhook_url=None, output_file_name=None)
-        assert store.claim(job.id, "dead", lease_s=-1)[0] is Claim.CLAIMED
-        assert store.claim(job.id, "next", lease_s=60)[0] is Claim.CLAIMED
-        assert not store.complete(job.id, "dead", "k", 1.0)
-        assert store.complete(job.id, "next", "k", 1.0)
-        done = store.get_job(job.id, key.org_id)
+        assert store.jobs.claim(job.id, "dead", lease_s=-1)[0] is Claim.CLAIMED
+        assert store.jobs.claim(job.id, "next", lease_s=60)[0] is Claim.CLAIMED
+        assert not store.jobs.complete(job.id, "dead", "k", 1.0)
+        assert store.jobs.complete(job.id, "next", "k", 1.0)
+        done = store.jobs.get(job.id, key.org_id)
         assert done is not None and done.status == "COMPLETED" and done.attempts == 2
         assert done.options == {"sync_mode": "loop"} and done.created_at.tzinfo is not None
-        assert store.authenticate(store.create_key("pg2").secret) is not None
+        assert store.keys.authenticate(store.keys.create("pg2").secret) is not None
     finally:
         store.close()
 
@@ -51,7 +51,7 @@ def test_the_server_runs_on_a_postgresql_url(postgres: PostgresServer, tmp_path:
     try:
         server.start()
         store = JobStore(postgres.url)
-        client = Sync(base_url=server.url, api_key=store.create_key("pg-api").secret)
+        client = Sync(base_url=server.url, api_key=store.keys.create("pg-api").secret)
         store.close()
         gen = client.generations.create(model="react-1", input=[{"type": "video", "url": host.url("notes.txt")},
                                                                 {"type": "audio", "url": host.url("voice.wav")}])

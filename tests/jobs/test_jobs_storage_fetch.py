@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from reperform_harness import FileHost
 
-from reperform.server.fetch import AudioInaccessible, VideoInaccessible, fetch
+from reperform.protocol.errors import AudioInaccessible, VideoInaccessible
+from reperform.protocol.fetch import fetch
 from reperform.storage import Storage
 
 

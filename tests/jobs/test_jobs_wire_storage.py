@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reperform.server.wire import MAX_OUTPUT_FILE_NAME, WireError, parse_generate, strict_loads
+from reperform.protocol.errors import WireError
+from reperform.protocol.requests import MAX_OUTPUT_FILE_NAME, parse_generate
+from reperform.protocol.strictjson import strict_loads
 from reperform.storage import Storage
 
 INPUT = [{"type": "video", "url": "http://example.test/v.mp4"}, {"type": "audio", "url": "http://example.test/a.wav"}]

@@ -313,7 +313,7 @@ class LiveServer(Proc):
         """A new key in a new organisation (the ``keys create`` command itself is tested separately)."""
         store = self.store()
         try:
-            return store.create_key(name).secret
+            return store.keys.create(name).secret
         finally:
             store.close()
 
@@ -328,9 +328,9 @@ class LiveServer(Proc):
         """The organisation's webhook secret, read the way an operator would: from the database."""
         store = self.store()
         try:
-            api_key = store.authenticate(key)
+            api_key = store.keys.authenticate(key)
             assert api_key is not None
-            org = store.org(api_key.org_id)
+            org = store.orgs.get(api_key.org_id)
             assert org is not None
             return org.webhook_secret
         finally:
@@ -339,7 +339,7 @@ class LiveServer(Proc):
     def job_row(self, job_id: str) -> Any:
         store = self.store()
         try:
-            return store.get_job(job_id)
+            return store.jobs.get(job_id)
         finally:
             store.close()
 

@@ -106,13 +106,18 @@ def test_invalid_create_requests_get_400_with_the_sync_error_code(client: Sync, 
 
 def test_malformed_json_and_nulls_are_handled_without_a_500(server: LiveServer, key: str,
                                                             file_host: FileHost) -> None:
-    assert _post(server, key, b"{not json").status_code == 400
-    assert _post(server, key, [1, 2]).status_code == 400
+    for raw, words in ((b"{not json", "not valid JSON"), ([1, 2], "must be a JSON object")):
+        refused = _post(server, key, raw)
+        assert refused.status_code == 400
+        assert refused.json()["errorCode"] == "generation_input_validation_failed"
+        assert words in json.dumps(refused.json()["message"])
     # Explicit nulls mean "absent" and unknown top-level keys from newer clients are ignored.
     ok = _post(server, key, _body(file_host, options=None, webhookUrl=None, projectId="p1",
                                   input=[{"type": "video", "url": file_host.url("notes.txt")},
                                          {"type": "audio", "url": file_host.url("voice.wav")}]))
     assert ok.status_code == 201 and ok.json()["status"] == "PENDING"
+    created = ok.json()
+    assert created["options"] is None and created["webhookUrl"] is None and "projectId" not in created
 
 
 def test_unknown_generation_id_is_404(client: Sync) -> None:
@@ -139,7 +144,7 @@ def test_bad_media_is_accepted_then_fails_with_a_stable_error_code(client: Sync,
 
 def test_webhook_is_signed_retried_and_its_attempts_recorded(server: LiveServer, key: str, client: Sync,
                                                              file_host: FileHost) -> None:
-    from reperform.server.webhooks import verify
+    from reperform.protocol.webhooks import verify
 
     hook = file_host.hook("hooks/failed")
     hook.fail_first = 1  # the first delivery gets a 500: the server must retry
@@ -154,7 +159,7 @@ def test_webhook_is_signed_retried_and_its_attempts_recorded(server: LiveServer,
     assert payload["id"] == gen.id and payload["status"] == "FAILED"
     assert payload["error_code"] == payload["errorCode"] == "generation_unsupported_media"
     store = server.store()
-    rows = wait_for(lambda: [r for r in store.webhook_deliveries(gen.id) if r.state == "delivered"], 10,
+    rows = wait_for(lambda: [r for r in store.webhooks.of_job(gen.id) if r.state == "delivered"], 10,
                     "the delivery to be recorded")
     assert rows[0].attempts == 2 and [a["statusCode"] for a in rows[0].log] == [500, 200]
     store.close()
@@ -207,9 +212,11 @@ def test_uploads_over_the_size_limit_get_413_and_non_media_uploads_400(server: L
                      data={"model": "react-1"}, files={"video": ("upload", b"\0" * (UPLOAD_LIMIT_BYTES + 1)),
                                                        "audio": ("upload", audio)})
     assert big.status_code == 413 and big.json()["statusCode"] == 413
+    assert big.json()["errorCode"] == "file_size_exceeds_plan_limit"
     junk = httpx.post(server.url + "/v2/generate", headers={"x-api-key": key}, timeout=30,
                       data={"model": "react-1"}, files={"video": ("upload", b"junk" * 100), "audio": ("upload", audio)})
     assert junk.status_code == 400 and junk.json()["errorCode"] == "generation_unsupported_media"
+    assert Sync(base_url=server.url, api_key=key).assets.list().total_count == 0  # refused creates keep nothing
 
 
 def test_assets_are_listed_with_cursor_paging_and_type_filter(server: LiveServer, client: Sync,
@@ -242,7 +249,7 @@ def test_media_urls_on_private_networks_are_refused_unless_allowed(tmp_path: Pat
 
 def test_batch_dry_run_validates_and_a_batch_reports_metrics_results_and_one_webhook(
         server: LiveServer, key: str, client: Sync, file_host: FileHost) -> None:
-    from reperform.server.webhooks import verify
+    from reperform.protocol.webhooks import verify
 
     bad = [{"type": "video", "url": file_host.url("notes.txt")}, {"type": "audio", "url": file_host.url("voice.wav")}]
     lines = "\n".join(json.dumps({"request_id": f"r{i}", "endpoint": "/v2/generate",
@@ -275,7 +282,11 @@ def test_get_can_long_poll_within_the_documented_bounds(server: LiveServer, key:
     waited = httpx.get(url, params={"wait": "true", "timeout": 10}, headers=headers, timeout=30)
     assert waited.status_code == 200 and waited.headers["Retry-After"] == "2"
     assert waited.json()["status"] in ("PENDING", "PROCESSING", "FAILED")
-    assert httpx.get(url, params={"wait": "true", "timeout": 11}, headers=headers, timeout=10).status_code == 400
+    for outside in (0, 11):
+        refused = httpx.get(url, params={"wait": "true", "timeout": outside}, headers=headers, timeout=10)
+        assert refused.status_code == 400
+        assert refused.json()["errorCode"] == "generation_input_validation_failed"
+        assert "between 1 and 10 seconds" in json.dumps(refused.json()["message"])
 
 
 def test_openapi_documents_every_v2_route_and_both_create_encodings(server: LiveServer) -> None:

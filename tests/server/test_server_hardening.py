@@ -184,7 +184,7 @@ def test_a_webhook_receiver_that_trickles_its_answer_is_cut_off_at_the_delivery_
         gen = client.generations.create(model="react-1", input=_bad_media(file_host), webhook_url=host.url("hook"))
         store = server.store()
         try:
-            rows = wait_for(lambda: [r for r in store.webhook_deliveries(gen.id) if r.attempts >= 1], 60,
+            rows = wait_for(lambda: [r for r in store.webhooks.of_job(gen.id) if r.attempts >= 1], 60,
                             "the first delivery attempt to end")
         finally:
             store.close()
@@ -268,7 +268,8 @@ def test_non_finite_numbers_in_multipart_json_fields_are_refused(server: LiveSer
                                                                  file_host: FileHost) -> None:
     resp = httpx.post(server.url + "/v2/generate", headers={"x-api-key": key}, timeout=30,
                       data={"model": "react-1", "options": '{"pads": [NaN]}', "input": json.dumps(_bad_media(file_host))})
-    assert resp.status_code == 400
+    assert resp.status_code == 400 and resp.json()["errorCode"] == "generation_input_validation_failed"
+    assert "options holds a non-finite number (NaN)" in json.dumps(resp.json()["message"])
     assert httpx.get(server.url + "/v2/generations", headers={"x-api-key": key}, timeout=30).json() == []
 
 
@@ -286,11 +287,14 @@ def test_pathological_json_is_a_400_not_a_500(server: LiveServer, key: str, raw:
 
 def test_a_batch_line_with_nan_or_invalid_utf8_is_a_400(server: LiveServer, key: str, file_host: FileHost) -> None:
     payload = json.dumps({"model": "react-1", "input": _bad_media(file_host)}).encode()
-    for line in (b'{"request_id": "r", "payload": ' + payload[:-1] + b', "options": {"pads": NaN}}}',
-                 b'{"request_id": "r\xff", "payload": ' + payload + b"}"):
+    for line, words in ((b'{"request_id": "r", "payload": ' + payload[:-1] + b', "options": {"pads": NaN}}}',
+                         "line 1: the line holds a non-finite number (NaN)"),
+                        (b'{"request_id": "r\xff", "payload": ' + payload + b"}", "the batch file is not valid UTF-8")):
         resp = httpx.post(server.url + "/v2/batch", headers={"x-api-key": key}, timeout=30,
                           files={"input": ("b.jsonl", line)})
         assert resp.status_code == 400, resp.text
+        assert resp.json()["errorCode"] == "generation_input_validation_failed"
+        assert words in json.dumps(resp.json()["message"])
     assert httpx.get(server.url + "/v2/batch", headers={"x-api-key": key}, timeout=30).json() == []
 
 
@@ -321,7 +325,8 @@ def test_a_refused_multipart_create_keeps_none_of_its_uploads(server: LiveServer
     resp = httpx.post(server.url + "/v2/generate", headers={"x-api-key": key}, timeout=30,
                       data={"model": "react-1", "options": '{"model_mode": "torso"}'},
                       files={"video": ("upload", wav), "audio": ("upload", wav)})
-    assert resp.status_code == 400
+    assert resp.status_code == 400 and resp.json()["errorCode"] == "generation_input_validation_failed"
+    assert resp.json()["message"] == ["options.model_mode must be one of lips, face, head"]
     junk = httpx.post(server.url + "/v2/generate", headers={"x-api-key": key}, timeout=30, data={"model": "react-1"},
                       files={"video": ("upload", wav), "audio": ("upload", b"junk" * 100)})
     assert junk.status_code == 400 and junk.json()["errorCode"] == "generation_unsupported_media"

@@ -19,7 +19,9 @@ import threading
 
 from .. import api
 from ..settings import Settings
-from .runner import WORKER_DONE, JobContext, execute
+from .context import JobContext
+from .execution import execute
+from .pool import WORKER_DONE
 
 log = logging.getLogger(__name__)
 

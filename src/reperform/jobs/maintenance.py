@@ -2,7 +2,7 @@
 
 Two loops: re-sending jobs whose broker message may be lost (expired leases after a worker was
 killed, PENDING jobs never picked up), and delivering due webhooks from the outbox (concurrently,
-see :class:`reperform.server.webhooks.WebhookSender`). Running them
+see :class:`reperform.jobs.outbox.WebhookSender`). Running them
 in several processes at once is safe: both claim their rows with compare-and-set updates.
 """
 
@@ -15,6 +15,10 @@ import time
 from collections.abc import Callable
 
 from ..settings import Settings
+from ..storage import Storage
+from .context import JobContext
+from .notify import on_terminal
+from .outbox import WebhookSender
 from .store import JobStore
 
 log = logging.getLogger(__name__)
@@ -49,7 +53,7 @@ class Maintenance:
 
     def requeue_once(self) -> list[str]:
         assert self.enqueue is not None
-        ids = self.store.due_for_requeue(self.settings.requeue_pending_after_s)
+        ids = self.store.jobs.due_for_requeue(self.settings.requeue_pending_after_s)
         for job_id in ids:
             log.info("re-sending job %s to the queue (lease expired or message stale)", job_id)
             self.enqueue(job_id)
@@ -64,10 +68,7 @@ class Maintenance:
 
     def recover_webhooks_once(self) -> list[str]:
         """Queue webhooks of jobs whose finishing process died between ending the job and queueing it."""
-        from ..storage import Storage
-        from .runner import JobContext, on_terminal
-
-        ids = self.store.missing_webhooks(WEBHOOK_RECOVERY_GRACE_S)
+        ids = self.store.webhooks.missing(WEBHOOK_RECOVERY_GRACE_S)
         if ids:
             ctx = JobContext(settings=self.settings, store=self.store, storage=Storage(self.settings.files_url))
             for job_id in ids:
@@ -77,8 +78,6 @@ class Maintenance:
 
     def _webhook_loop(self) -> None:
         """Deliver webhooks on this thread's own event loop (concurrently, each under its deadline)."""
-        from ..server.webhooks import WebhookSender
-
         last_recovery = 0.0
 
         def recover_if_due() -> None:

@@ -3,8 +3,8 @@
 Reliability settings follow Celery's task guide: ``acks_late`` with ``task_reject_on_worker_lost``
 so a killed pool process puts its message back, prefetch 1 so a long job does not hold others
 hostage, and a Redis visibility timeout above the longest job. Duplicated messages are harmless —
-:func:`reperform.jobs.runner.execute` claims the job row, and a COMPLETED job is a no-op. A message
-runs the fairest claimable job across organisations (:func:`~reperform.jobs.runner.execute_fairly`),
+:func:`reperform.jobs.execution.execute` claims the job row, and a COMPLETED job is a no-op. A message
+runs the fairest claimable job across organisations (:func:`~reperform.jobs.execution.execute_fairly`),
 not necessarily the one it names.
 """
 
@@ -55,7 +55,7 @@ def make_celery(settings: Settings) -> Celery:
 
     def context() -> Any:
         # One store per process: a database connection must not cross the prefork fork.
-        from .runner import JobContext
+        from .context import JobContext
 
         pid = os.getpid()
         if pid not in contexts:
@@ -64,7 +64,7 @@ def make_celery(settings: Settings) -> Celery:
 
     @app.task(name=RUN_JOB, bind=True, max_retries=None)
     def run_job(self: Any, job_id: str) -> str:
-        from .runner import execute_fairly
+        from .execution import execute_fairly
 
         outcome = execute_fairly(context(), job_id)
         if outcome is Claim.BUSY:

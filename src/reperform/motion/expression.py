@@ -23,7 +23,7 @@ import logging
 
 import numpy as np
 
-from ..options import Emotion, GenerateOptions, ModelMode
+from ..options import Emotion, GenerateOptions
 from ..records import FaceTrack, Prosody, SpeechTimeline, TimeMap
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ def articulate(mouth: np.ndarray, closure: np.ndarray, closed: np.ndarray, neutr
     are scaled; a constant gain leaves *when* the mouth moves untouched (lip-sync correlation
     is scale-free). Lips mode and no prompt: unchanged.
     """
-    if options.mode == ModelMode.lips or options.emotion is None:
+    if not options.edits_expression or options.emotion is None:
         return mouth
     g_open, g_jaw = ARTICULATION[Emotion(options.emotion)]
     level = intensity_gain(options.temperature)
@@ -279,7 +279,7 @@ def vowel_level(opening: np.ndarray) -> np.ndarray:
 def relax_level(timemap: TimeMap, options: GenerateOptions) -> np.ndarray:
     """float32[n_out] pull towards the person's median face (the ``neutral`` prompt), 0 otherwise."""
     n_out = int(timemap.n_out)
-    if options.mode == ModelMode.lips or options.emotion != Emotion.neutral:
+    if not options.edits_expression or options.emotion != Emotion.neutral:
         return np.zeros(n_out, np.float32)
     t_s = np.arange(n_out) / float(timemap.fps)
     return (intensity_gain(options.temperature) * _ease(t_s)).astype(np.float32)
@@ -303,7 +303,7 @@ def plan_expression(
     """
     n_out = int(timemap.n_out)
     fps = float(timemap.fps)
-    if options.mode == ModelMode.lips or n_out == 0:
+    if not options.edits_expression or n_out == 0:
         return neutral_aus(n_out), no_blinks(n_out)
     t_s = np.arange(n_out) / fps
     gain = intensity_gain(options.temperature)

@@ -35,7 +35,7 @@ import zlib
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from ..options import GenerateOptions, ModelMode
+from ..options import GenerateOptions
 from ..records import FaceProfile, Prosody, SpeechTimeline, TimeMap
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ def plan_head(
     Deterministic: the only randomness is a generator seeded by the audio's content.
     """
     n_out = int(timemap.n_out)
-    if options.mode is not ModelMode.head or n_out <= 0 or options.temperature <= 0:
+    if not options.edits_head or n_out <= 0 or options.temperature <= 0:
         return no_head_motion(max(n_out, 0))
     fps = float(timemap.fps)
     duration_s = n_out / fps

@@ -1,5 +1,5 @@
 """The sync v2–compatible HTTP API. ``create_app(settings)`` lives in :mod:`reperform.server.app`.
 
-Kept empty of imports so the job workers can use :mod:`.fetch` and :mod:`.webhooks` without
-loading FastAPI.
+The top of the service's layers: it uses the jobs (store, pool, queue) and the protocol
+(:mod:`reperform.protocol`: request models, views, fetching), and nothing below imports it.
 """

@@ -18,11 +18,12 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..jobs.maintenance import Maintenance
-from ..jobs.runner import EmbeddedPool
+from ..jobs.pool import EmbeddedPool
 from ..jobs.store import JobStore
+from ..protocol.requests import GenerateBody, GenerateForm
 from ..settings import Settings
 from ..storage import Storage
-from . import errors
+from . import errors, openapi
 from .bodies import FORM_OVERHEAD_BYTES, BodyLimit
 from .deps import ServerState
 from .routes import batch, generate, misc
@@ -48,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.db_url)
     state = ServerState(settings=settings, store=store, storage=Storage(settings.files_url),
-                        url_secret=store.url_secret())
+                        url_secret=store.meta.url_secret())
 
     pool: EmbeddedPool | None = None
     if settings.queue == "celery":
@@ -71,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        store.set_meta("public_url", _advertised_url(settings))
+        store.meta.set("public_url", _advertised_url(settings))
         if pool is not None:
             pool.start()
         maintenance.start()
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.reperform = state
     errors.install(app)
+    openapi.add_models(app, [GenerateBody, GenerateForm])
     app.add_middleware(BodyLimit, other_bytes=settings.max_json_bytes,
                        multipart_bytes=generate.MAX_CREATE_FILES * settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.include_router(generate.router)

@@ -24,8 +24,9 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..protocol.errors import WireError
+from ..protocol.strictjson import strict_loads
 from .errors import ApiError, respond
-from .wire import WireError, strict_loads
 
 #: Largest value of one non-file form field (sync documents 1 MiB per text field).
 MAX_FIELD_BYTES = 1024 * 1024
@@ -81,7 +82,7 @@ class BodyLimit:
 
 
 async def read_json(request: Request, *, max_bytes: int) -> Any:
-    """The body parsed as strict JSON (:func:`~reperform.server.wire.strict_loads`); 413 past ``max_bytes``."""
+    """The body parsed as strict JSON (:func:`~reperform.protocol.strictjson.strict_loads`); 413 past ``max_bytes``."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

@@ -15,7 +15,7 @@ from fastapi import Depends, Header, Request
 
 from ..jobs.db import ApiKey
 from ..jobs.store import JobStore
-from ..jobs.views import UrlSigner
+from ..protocol.views import UrlSigner
 from ..settings import Settings
 from ..storage import Storage
 from .errors import ApiError
@@ -102,12 +102,10 @@ class ServerState:
         if retry is not None:
             raise _rate_limited(retry, limit)
 
-
     def signer(self, request: Request) -> UrlSigner:
         """URLs in responses point at the address the client used, unless a public URL is configured."""
         base = self.settings.public_url or str(request.base_url)
         return UrlSigner(self.url_secret, base, self.settings.output_url_ttl_s)
-
 
     def signer_for_files(self) -> UrlSigner:
         """For checking signatures only: the base URL plays no part in them."""
@@ -130,7 +128,7 @@ def _authenticate(state: ServerState, x_api_key: str | None, bucket: str | None,
     """The caller's key (401 when missing or unknown), counted against one rate-limit bucket."""
     if not x_api_key:
         raise ApiError(401, "unauthorized", "missing x-api-key header")
-    key = state.store.authenticate(x_api_key)
+    key = state.store.keys.authenticate(x_api_key)
     if key is None:
         raise ApiError(401, "unauthorized", "invalid API key")
     if bucket is not None:

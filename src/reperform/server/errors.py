@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from ..errors import ReperformError
-from .wire import WireError
+from ..protocol.errors import WireError
 
 log = logging.getLogger(__name__)
 

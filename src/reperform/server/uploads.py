@@ -62,7 +62,7 @@ def _store_upload(state: ServerState, org_id: str, upload: FormFile) -> Asset:
     kind = {"video": "VIDEO", "image": "IMAGE", "audio": "AUDIO"}[info.kind]
     duration = info.duration_s if info.kind == "video" else (info.audio_duration_s or info.duration_s)
     try:
-        return state.store.create_asset(Asset(
+        return state.store.assets.create(Asset(
             id=asset_id, org_id=org_id, name=name, key=key, size=size, format=fmt, type=kind, input_type="UPLOAD",
             duration_s=round(duration, 3) if duration else None, fps=float(info.fps) if info.fps else None,
             width=info.width or None, height=info.height or None,
@@ -82,4 +82,4 @@ async def save_upload(state: ServerState, org_id: str, upload: FormFile) -> Asse
 def discard_asset(state: ServerState, asset: Asset) -> None:
     """Remove an asset stored by a create that was then refused: its file, then its row."""
     state.storage.delete(asset.key)
-    state.store.delete_asset(asset.id, asset.org_id)
+    state.store.assets.delete(asset.id, asset.org_id)

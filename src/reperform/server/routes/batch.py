@@ -10,58 +10,20 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ...jobs.store import UnknownAsset
-from ...jobs.views import batch_json, batch_status
+from ...protocol.errors import WireError
+from ...protocol.requests import MAX_BATCH_BYTES, parse_batch
+from ...protocol.views import batch_json, batch_status
 from ..bodies import read_form
 from ..deps import ApiKeyDep, ServerState, StateDep, UnchargedKeyDep
 from ..errors import ApiError
-from ..wire import WireError, parse_generate, strict_loads
 
 router = APIRouter(prefix="/v2", tags=["batch"])
 
-#: Batch limits: sync allows 20–500 lines; we also accept small batches (useful for testing).
-MAX_BATCH_LINES = 500
-MAX_BATCH_BYTES = 5 * 1024 * 1024
-
-
-def _parse_lines(data: bytes) -> list[tuple[str, dict[str, Any]]]:
-    problems: list[str] = []
-    out: list[tuple[str, dict[str, Any]]] = []
-    seen: set[str] = set()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WireError("the batch file is not valid UTF-8") from None
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        raise WireError("the batch file has no requests")
-    if len(lines) > MAX_BATCH_LINES:
-        raise WireError(f"a batch holds at most {MAX_BATCH_LINES} requests; got {len(lines)}")
-    for n, line in enumerate(lines, 1):
-        try:
-            entry = strict_loads(line, "the line")
-            if not isinstance(entry, dict):
-                raise WireError("each line must be a JSON object")
-            rid = entry.get("request_id")
-            if not isinstance(rid, str) or not rid:
-                raise WireError("request_id is required")
-            if rid in seen:
-                raise WireError(f"request_id {rid!r} is repeated")
-            seen.add(rid)
-            if entry.get("endpoint", "/v2/generate") != "/v2/generate":
-                raise WireError("endpoint must be /v2/generate")
-            out.append((rid, parse_generate(entry.get("payload")).job_fields()))
-        except WireError as exc:
-            problems.extend(f"line {n}: {m}" for m in exc.messages)
-    if problems:
-        raise WireError("; ".join(problems[:20]), messages=problems)
-    return out
-
-
 def _view(state: ServerState, request: Request, batch_id: str, org_id: str) -> dict[str, Any]:
-    batch = state.store.get_batch(batch_id, org_id)
+    batch = state.store.batches.get(batch_id, org_id)
     if batch is None:
         raise ApiError(404, "batch_not_found", f"batch {batch_id} not found")
-    return batch_json(batch, state.store.batch_jobs(batch.id), state.signer(request))
+    return batch_json(batch, state.store.jobs.of_batch(batch.id), state.signer(request))
 
 
 def _check_assets(state: ServerState, org_id: str, requests: list[tuple[str, dict[str, Any]]]) -> None:
@@ -69,7 +31,7 @@ def _check_assets(state: ServerState, org_id: str, requests: list[tuple[str, dic
     problems = []
     for n, (_, fields) in enumerate(requests, 1):
         for item in fields["input"]:
-            if item.get("assetId") and state.store.get_asset(str(item["assetId"]), org_id) is None:
+            if item.get("assetId") and state.store.assets.get(str(item["assetId"]), org_id) is None:
                 problems.append(f"line {n}: asset {item['assetId']} does not exist")
     if problems:
         raise WireError("; ".join(problems[:20]), messages=problems)
@@ -91,7 +53,7 @@ async def create_batch(request: Request, state: StateDep, key: UnchargedKeyDep) 
     finally:
         form.close()
     try:
-        requests = _parse_lines(data)
+        requests = parse_batch(data)
         await run_in_threadpool(_check_assets, state, key.org_id, requests)
         if webhook is not None and not webhook.startswith(("http://", "https://")):
             raise WireError("webhook_url must be an http(s) URL")
@@ -102,7 +64,7 @@ async def create_batch(request: Request, state: StateDep, key: UnchargedKeyDep) 
     if dry_run:
         return JSONResponse({"status": "VALIDATED"}, status_code=200)
     try:
-        batch, job_ids = await run_in_threadpool(lambda: state.store.create_batch(
+        batch, job_ids = await run_in_threadpool(lambda: state.store.batches.create(
             org_id=key.org_id, api_key_id=key.id, webhook_url=webhook, requests=requests,
             max_active=state.settings.max_active_jobs_per_org or None))
     except UnknownAsset as exc:  # an asset was deleted between the check and the insert
@@ -125,8 +87,8 @@ def list_batches(request: Request, state: StateDep, key: ApiKeyDep,
     wanted = {s.strip().upper() for raw in status or [] for s in raw.split(",") if s.strip()}
     signer = state.signer(request)
     out = []
-    for batch in state.store.list_batches(key.org_id, created_after=created_after, created_before=created_before):
-        jobs = state.store.batch_jobs(batch.id)
+    for batch in state.store.batches.list(key.org_id, created_after=created_after, created_before=created_before):
+        jobs = state.store.jobs.of_batch(batch.id)
         if wanted and batch_status(jobs)[0] not in wanted:
             continue
         out.append(batch_json(batch, jobs, signer))

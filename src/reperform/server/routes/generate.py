@@ -17,15 +17,24 @@ from starlette.concurrency import run_in_threadpool
 from ... import api
 from ...errors import ReperformError
 from ...jobs.db import Asset
-from ...jobs.store import TERMINAL
-from ...jobs.views import generation_json
-from ...options import Emotion, ModelMode, SyncMode
+from ...options import SyncMode
+from ...protocol.catalog import price_per_s_usd
+from ...protocol.errors import VideoInaccessible, WireError
+from ...protocol.fetch import fetch_async
+from ...protocol.requests import (
+    UPLOAD_FIELDS,
+    GenerateBody,
+    GenerateForm,
+    parse_generate,
+    to_generate_options,
+)
+from ...protocol.strictjson import loads_maybe
+from ...protocol.views import TERMINAL, generation_json
 from ..bodies import Form, FormFile, read_form, read_json
 from ..deps import ApiKeyDep, CreateKeyDep, ServerState, StateDep
 from ..errors import ApiError
-from ..fetch import VideoInaccessible, fetch_async
+from ..openapi import request_body
 from ..uploads import discard_asset, save_upload
-from ..wire import MAX_OUTPUT_FILE_NAME, MODELS, PRICE_PER_S_USD, WireError, loads_maybe, parse_generate
 
 router = APIRouter(prefix="/v2", tags=["generations"])
 
@@ -38,39 +47,13 @@ DEFAULT_FPS = 25.0
 #: Speaking rate used to estimate the length of a TTS script, characters per second.
 TTS_CHARS_PER_S = 14.0
 
-
-def _input_schema() -> dict[str, Any]:
-    media = {"type": "object", "required": ["type"], "properties": {
-        "type": {"enum": ["video", "audio"]}, "url": {"type": "string", "format": "uri"}, "assetId": {"type": "string"}}}
-    text = {"type": "object", "required": ["type", "provider"], "properties": {
-        "type": {"const": "text"}, "provider": {"type": "object", "required": ["script"], "properties": {
-            "name": {"type": "string"}, "script": {"type": "string", "maxLength": 4999},
-            "voiceId": {"type": "string", "description": "an espeak-ng voice, e.g. en-us (default)"}}}}}
-    return {"type": "array", "items": {"oneOf": [media, text]}}
-
-
-#: OpenAPI description of the create body; the route parses it by hand to accept both encodings.
-GENERATE_BODY = {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "required": ["model", "input"], "properties": {
-        "model": {"enum": list(MODELS)}, "input": _input_schema(),
-        "options": {"type": "object", "properties": {
-            "model_mode": {"enum": [m.value for m in ModelMode]}, "prompt": {"enum": [e.value for e in Emotion]},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 1},
-            "sync_mode": {"enum": [m.value for m in SyncMode]}}},
-        "webhookUrl": {"type": "string", "format": "uri"},
-        "outputFileName": {"type": "string", "pattern": f"^[A-Za-z0-9_-]{{1,{MAX_OUTPUT_FILE_NAME}}}$"}}}},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["model"], "properties": {
-        "model": {"type": "string"}, "video": {"type": "string", "format": "binary"},
-        "audio": {"type": "string", "format": "binary"},
-        "input": {"type": "string", "description": "JSON array (or repeated JSON objects) of URL inputs"},
-        "options": {"type": "string", "description": "JSON object"}, "webhookUrl": {"type": "string"}}}},
-}}
-
-
 #: Files one create may upload: video, image and audio (only two can make a valid request).
-MAX_CREATE_FILES = 3
-#: Form fields copied into the body as they are (input and the files are handled apart).
-FORM_FIELDS = ("model", "options", "segments", "webhookUrl", "outputFileName")
+MAX_CREATE_FILES = len(UPLOAD_FIELDS)
+#: Form fields copied into the body as they are: the JSON body's fields but ``input``, which
+#: gathers the repeated input fields and the uploads.
+FORM_FIELDS = tuple(name for name in GenerateBody.model_fields if name != "input")
+#: The request body the document shows for creates and estimates (the route validates with the same models).
+CREATE_BODY = request_body(json=GenerateBody, form=GenerateForm)
 
 
 @dataclass
@@ -105,7 +88,7 @@ async def _read_body(request: Request, state: ServerState) -> CreateBody:
             value = loads_maybe(raw, "input")
             items.extend(value if isinstance(value, list) else [value])
         marker = uuid.uuid4().hex
-        for name, kind in (("video", "video"), ("image", "video"), ("audio", "audio")):
+        for name, kind in UPLOAD_FIELDS.items():
             upload = form.file(name)
             if upload is not None:
                 placeholder = f"upload:{marker}:{name}"
@@ -137,7 +120,7 @@ async def _store_uploads(state: ServerState, org_id: str, body: CreateBody,
 
 
 @router.post("/generate", status_code=201, summary="Create a generation (JSON or multipart)",
-             openapi_extra={"requestBody": GENERATE_BODY})
+             openapi_extra=CREATE_BODY)
 async def create_generation(request: Request, state: StateDep, key: CreateKeyDep) -> JSONResponse:
     body = await _read_body(request, state)
     try:
@@ -145,7 +128,7 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
         fields = req.job_fields()
         fields["input"], stored = await _store_uploads(state, key.org_id, body, req.input)
         try:
-            job = await run_in_threadpool(lambda: state.store.create_job(
+            job = await run_in_threadpool(lambda: state.store.jobs.create(
                 org_id=key.org_id, api_key_id=key.id, max_active=state.settings.max_active_jobs_per_org or None,
                 **fields))
         except BaseException:  # a foreign asset in input, or the organisation's queue is full
@@ -155,7 +138,7 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
         body.close()
     if state.on_created is not None:
         await run_in_threadpool(state.on_created, job.id)
-    view = await run_in_threadpool(generation_json, job, state.store, state.signer(request))
+    view = await run_in_threadpool(generation_json, job, state.store.assets.get, state.signer(request))
     return JSONResponse(view, status_code=201)
 
 
@@ -164,7 +147,7 @@ async def get_generation(generation_id: str, request: Request, state: StateDep, 
                          wait: bool = False, timeout: Annotated[int | None, Query()] = None) -> JSONResponse:
     if timeout is not None and not WAIT_MIN_S <= timeout <= WAIT_MAX_S:
         raise WireError(f"timeout must be between {WAIT_MIN_S} and {WAIT_MAX_S} seconds")
-    job = await run_in_threadpool(state.store.get_job, generation_id, key.org_id)
+    job = await run_in_threadpool(state.store.jobs.get, generation_id, key.org_id)
     if job is None:
         raise ApiError(404, "generation_not_found", f"generation {generation_id} not found")
     headers = {}
@@ -172,10 +155,10 @@ async def get_generation(generation_id: str, request: Request, state: StateDep, 
         deadline = asyncio.get_running_loop().time() + (timeout or WAIT_DEFAULT_S)
         while job is not None and job.status not in TERMINAL and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(WAIT_POLL_S)
-            job = await run_in_threadpool(state.store.get_job, generation_id, key.org_id)
+            job = await run_in_threadpool(state.store.jobs.get, generation_id, key.org_id)
         headers["Retry-After"] = "2"
     assert job is not None
-    view = await run_in_threadpool(generation_json, job, state.store, state.signer(request))
+    view = await run_in_threadpool(generation_json, job, state.store.assets.get, state.signer(request))
     return JSONResponse(view, headers=headers)
 
 
@@ -191,9 +174,9 @@ def list_generations(request: Request, state: StateDep, key: ApiKeyDep,
                      limit: Annotated[int | None, Query(ge=1, le=100)] = None,
                      cursor: str | None = None) -> JSONResponse:
     statuses = [s.upper() for s in _multi(status)]
-    jobs = state.store.list_jobs(key.org_id, statuses=statuses, ids=_multi(ids), limit=limit, cursor=cursor)
+    jobs = state.store.jobs.list(key.org_id, statuses=statuses, ids=_multi(ids), limit=limit, cursor=cursor)
     s = state.signer(request)
-    return JSONResponse([generation_json(j, state.store, s) for j in jobs])
+    return JSONResponse([generation_json(j, state.store.assets.get, s) for j in jobs])
 
 
 async def _duration_and_fps(state: ServerState, org_id: str, item: dict[str, Any], uploads: dict[str, FormFile],
@@ -203,7 +186,7 @@ async def _duration_and_fps(state: ServerState, org_id: str, item: dict[str, Any
     if item.get("assetId") in uploads:
         path = uploads[item["assetId"]].path
     elif item.get("assetId"):
-        asset = await run_in_threadpool(state.store.get_asset, str(item["assetId"]), org_id)
+        asset = await run_in_threadpool(state.store.assets.get, str(item["assetId"]), org_id)
         if asset is None:
             raise WireError(f"asset {item['assetId']} does not exist")
         if asset.type == "IMAGE":
@@ -232,22 +215,22 @@ async def _estimate(state: ServerState, org_id: str, body: CreateBody) -> dict[s
         except (ReperformError, OSError) as exc:
             message = exc.message if isinstance(exc, ReperformError) else str(exc)
             raise ApiError(422, "cost_estimate_unavailable", f"cannot measure the inputs: {message}") from None
-    mode = (req.options or {}).get("sync_mode", SyncMode.cut_off.value)
+    mode = to_generate_options(req.model, req.options, text=None).sync_mode
     if v_s <= 0:  # a still image: the output is as long as the audio
         out_s = a_s
-    elif mode == SyncMode.cut_off.value:
+    elif mode is SyncMode.cut_off:
         out_s = min(v_s, a_s)
-    elif mode == SyncMode.silence.value:
+    elif mode is SyncMode.silence:
         out_s = max(v_s, a_s)
     else:
         out_s = a_s
     frames = float(math.ceil(out_s * fps))
     return {"estimatedFrameCount": frames,
-            "estimatedGenerationCost": round(out_s * PRICE_PER_S_USD.get(req.model, 0.05), 4)}
+            "estimatedGenerationCost": round(out_s * price_per_s_usd(req.model), 4)}
 
 
 @router.post("/analyze/cost", summary="Estimate the cost of a generation",
-             openapi_extra={"requestBody": GENERATE_BODY})
+             openapi_extra=CREATE_BODY)
 async def estimate_cost(request: Request, state: StateDep, key: ApiKeyDep) -> JSONResponse:
     """Uploads are measured and dropped (an estimate stores nothing); URLs are fetched without a
     request thread, and each organisation may have only a few estimates in flight."""

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.responses import Response
 
-from ...jobs.views import asset_json
+from ...protocol.catalog import model_list
+from ...protocol.views import asset_json
 from ..deps import ApiKeyDep, StateDep
 from ..errors import ApiError
 from ..uploads import MEDIA_TYPES, sniff_format
-from ..wire import model_list
 
 router = APIRouter(tags=["models and assets"])
 
@@ -38,7 +38,7 @@ def list_assets(request: Request, state: StateDep, key: ApiKeyDep,
     except ValueError:
         raise ApiError(400, "generation_input_validation_failed", "invalid cursor") from None
     kinds = [t.strip() for raw in types or [] for t in raw.split(",") if t.strip()]
-    rows, total = state.store.list_assets(key.org_id, limit=limit, offset=offset, types=kinds,
+    rows, total = state.store.assets.list(key.org_id, limit=limit, offset=offset, types=kinds,
                                           search=searchQuery, sort_by=sortBy)
     signer = state.signer(request)
     page: dict[str, object] = {"items": [asset_json(a, signer) for a in rows], "totalCount": total}
@@ -49,7 +49,7 @@ def list_assets(request: Request, state: StateDep, key: ApiKeyDep,
 
 @router.get("/v2/assets/{asset_id}", summary="Get an asset")
 def get_asset(asset_id: str, request: Request, state: StateDep, key: ApiKeyDep) -> JSONResponse:
-    asset = state.store.get_asset(asset_id, key.org_id)
+    asset = state.store.assets.get(asset_id, key.org_id)
     if asset is None:
         raise ApiError(404, "asset_not_found", f"asset {asset_id} not found")
     return JSONResponse(asset_json(asset, state.signer(request)))

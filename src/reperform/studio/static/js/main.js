@@ -4,7 +4,8 @@
 import { ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey } from "./api.js";
 import { createCompare } from "./compare.js";
 import { initHistory, refreshHistory } from "./history.js";
-import { initPreview, updatePreview } from "./preview.js";
+import { loadOptions, plainLabel } from "./options.js";
+import { fillSyncModes, initPreview, updatePreview } from "./preview.js";
 import { percentOf, setSteps, stageWords } from "./progress.js";
 import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
 import { createWheel } from "./wheel.js";
@@ -13,6 +14,7 @@ const POLL_MS = 1000; // how often a running generation is re-read; the server w
 const POLL_RETRY_MAX_MS = 8000; // back-off ceiling while the server is unreachable
 const TTS_WORDS_PER_S = 2.7; // espeak-ng's default 175 words/min, used only to estimate typed text's length
 
+// Words for the modes the API offers (which ones, and the default, come from the API).
 const MODE_HELP = {
   lips: "Lips: only the mouth, lips and jaw follow the new audio; the rest of the face stays as filmed.",
   face: "Face: lip-sync plus facial expression — brows, eyes and cheeks follow the emotion you pick.",
@@ -30,9 +32,10 @@ const state = {
   videoAsset: null, // {asset, url, isImage, duration, name}
   audioAsset: null,
   assets: new Map(), // id → asset, for "before" views of older generations
-  mode: "face",
+  options: null, // the API's generation options (js/options.js); the form is built from them
+  mode: null,
   emotion: null,
-  intensity: 0.5,
+  intensity: null,
   job: null, // {id, before, timer, startedAt, failures}
 };
 
@@ -278,20 +281,55 @@ for (const [zoneInput, take] of [
 // ---- direction: mode and emotion ---------------------------------------------------------------------
 
 function updateMode() {
-  state.mode = document.querySelector('input[name="mode"]:checked').value;
+  const checked = document.querySelector('input[name="mode"]:checked');
+  if (!checked) return; // the modes arrive with the API's options
+  state.mode = checked.value;
   const lipsOnly = state.mode === "lips";
-  $("mode-help").textContent = MODE_HELP[state.mode];
+  $("mode-help").textContent = MODE_HELP[state.mode] ?? "";
   // Below the wheel, so the note never moves the wheel under the pointer.
   $("wheel-note").textContent =
     lipsOnly && state.emotion ? "Lips mode keeps the filmed expression: pick Face or Head to apply the emotion." : "";
 }
-for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener("change", updateMode);
+/** The mode buttons: one per mode the API offers, its default checked. */
+function fillModes(option) {
+  const group = $("mode-group");
+  group.replaceChildren();
+  for (const value of option.choices) {
+    const label = document.createElement("label");
+    const radio = document.createElement("input");
+    Object.assign(radio, { type: "radio", name: "mode", value, checked: value === option.default });
+    radio.setAttribute("aria-describedby", "mode-help");
+    radio.addEventListener("change", updateMode);
+    const text = document.createElement("span");
+    text.textContent = plainLabel(value);
+    label.append(radio, text);
+    group.append(label);
+  }
+  if (!group.querySelector("input:checked")) group.querySelector("input").checked = true;
+  updateMode();
+}
 
-createWheel($("emotion-wheel"), $("intensity"), $("wheel-readout"), ({ emotion, intensity }) => {
-  state.emotion = emotion;
-  state.intensity = intensity;
-  if (document.querySelector('input[name="mode"]:checked')) updateMode();
-});
+/** Build the direction controls from the options the API accepts. */
+async function initOptions() {
+  try {
+    state.options = await loadOptions();
+  } catch (err) {
+    showNotice($("generate-problems"), {
+      text: "The server's generation options could not be read: reload the page to try again.",
+      detail: String(err && err.message ? err.message : err),
+    });
+    return;
+  }
+  const o = state.options;
+  fillModes(o.model_mode);
+  fillSyncModes(o.sync_mode);
+  const wheelChoices = { emotions: o.prompt.choices, intensity: o.temperature };
+  createWheel($("emotion-wheel"), $("intensity"), $("wheel-readout"), wheelChoices, ({ emotion, intensity }) => {
+    state.emotion = emotion;
+    state.intensity = intensity;
+    updateMode();
+  });
+}
 
 // ---- generate ----------------------------------------------------------------------------------------
 
@@ -302,6 +340,7 @@ function buildRequest() {
   if (!state.key) missing.push("enter your API key at the top");
   if (!v) missing.push("choose a video or photo");
   if (!a) missing.push(state.audioSource === "text" ? "type the text to speak" : "choose an audio");
+  if (!state.options) missing.push("wait until the options have loaded (reload the page if they do not)");
   if (missing.length) return { problem: { text: `Before generating, ${missing.join(", ")}.`, detail: "" } };
 
   const options = { model_mode: state.mode, sync_mode: $("sync-mode").value };
@@ -475,6 +514,6 @@ initHistory(api, () => Boolean(state.key), gen => {
 
 state.key = loadKey();
 $("api-key").value = state.key;
-updateMode();
 updatePreview();
+initOptions();
 connect();

@@ -1,9 +1,19 @@
 // The preview player: the chosen face with the new audio, the three lengths, and the length warning.
 // Playback follows the sync mode roughly (bounce is shown as a loop); the server does the real thing.
 
+import { plainLabel } from "./options.js";
 import { $, clock, formatSeconds } from "./util.js";
 
 const LENGTH_TOLERANCE_S = 0.1; // differences below ~2-3 frames are not worth a warning
+
+// Words for the sync modes the API offers (which ones, and the default, come from the API).
+const SYNC_LABELS = {
+  cut_off: "Cut off — stop at the shorter one",
+  loop: "Loop — replay the video until the audio ends",
+  bounce: "Bounce — play the video forward, then backward",
+  silence: "Silence — keep the longer; pad or hold the shorter",
+  remap: "Remap — stretch the video to the audio's length",
+};
 
 const SYNC_HELP = {
   cut_off: "The result ends when the shorter of the two ends.",
@@ -84,7 +94,7 @@ export function updatePreview() {
       warn.hidden = false;
     } else warn.hidden = true;
   } else warn.hidden = true;
-  $("sync-help").textContent = SYNC_HELP[syncMode];
+  $("sync-help").textContent = SYNC_HELP[syncMode] ?? "";
 }
 
 function stopPreview() {
@@ -137,6 +147,14 @@ async function playPreview() {
   previewRaf = requestAnimationFrame(tick);
 }
 
+
+/** Offer the API's sync modes (`{choices, default}`), the API's default selected. */
+export function fillSyncModes(option) {
+  const select = $("sync-mode");
+  select.replaceChildren(...option.choices.map(v => new Option(SYNC_LABELS[v] ?? plainLabel(v), v)));
+  select.value = option.default ?? option.choices[0];
+  updatePreview();
+}
 
 /** Connect the player to the functions that return the current video and audio choice. */
 export function initPreview(videoGetter, audioGetter) {

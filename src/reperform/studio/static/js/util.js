@@ -1,6 +1,6 @@
 // Small shared helpers: element lookup, time formatting, notices.
 
-import { EMOTIONS } from "./wheel.js";
+import { plainLabel } from "./options.js";
 
 export const $ = id => document.getElementById(id);
 
@@ -40,7 +40,7 @@ export function describeOptions(o) {
   const parts = [];
   if (o.model_mode) parts.push(`${o.model_mode} mode`);
   if (o.prompt) {
-    const label = EMOTIONS.find(e => e.value === o.prompt)?.label || o.prompt;
+    const label = plainLabel(o.prompt);
     parts.push(o.temperature !== undefined && o.temperature !== null ? `${label} ${Number(o.temperature).toFixed(2)}` : label);
   }
   if (o.sync_mode) parts.push(o.sync_mode.replace("_", " "));

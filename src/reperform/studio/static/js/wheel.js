@@ -1,29 +1,32 @@
-// The emotion wheel: six emotions around a circle, "none (follow the video)" at the centre.
-// Angle picks the emotion, distance from the centre sets the intensity (sync's `temperature`, 0..1).
+// The emotion wheel: the API's emotions around a circle, "none (follow the video)" at the centre.
+// Angle picks the emotion, distance from the centre sets the intensity (sync's `temperature`).
 //
 // Built as an ARIA radiogroup of real buttons with a roving tabindex, so it is one Tab stop:
 // arrow keys walk around the wheel, + / − change intensity, Home (or 0) returns to the centre.
 
-/** Emotions in clockwise order from the top; values are sync's `prompt` words. */
-export const EMOTIONS = [
-  { value: "happy", label: "Happy" },
-  { value: "surprised", label: "Surprised" },
-  { value: "angry", label: "Angry" },
-  { value: "disgusted", label: "Disgusted" },
-  { value: "sad", label: "Sad" },
-  { value: "neutral", label: "Neutral" },
-];
+import { plainLabel } from "./options.js";
 
-const SECTOR_DEG = 360 / EMOTIONS.length;
+/**
+ * Where an emotion sits, clockwise from the top: pleasant and aroused ones apart from unpleasant and
+ * calm ones (a circumplex). Which emotions there are comes from the API; one the page has no place
+ * for goes after these.
+ */
+const PLACEMENT = ["happy", "surprised", "angry", "disgusted", "sad", "neutral"];
+
+/** The API's emotions (sync's `prompt` words) in wheel order, with their labels. */
+function arrange(values) {
+  const rank = v => (PLACEMENT.includes(v) ? PLACEMENT.indexOf(v) : PLACEMENT.length);
+  return [...values].sort((a, b) => rank(a) - rank(b)).map(value => ({ value, label: plainLabel(value) }));
+}
+
 const CENTRE_FRACTION = 0.36; // radius of the "none" disc as a share of the wheel's radius (the CSS button is 36% of the wheel wide)
 const LABEL_FRACTION = 1.24; // emotion names sit just outside the ring, so the thumb never covers them
 const INTENSITY_STEP = 0.1; // one + / − key press
-const DEFAULT_INTENSITY = 0.5; // sync's default temperature
 
 const round2 = x => Math.round(x * 100) / 100;
-const clamp01 = x => Math.min(1, Math.max(0, x));
 
-export function describeIntensity(t) {
+/** Words for an intensity, by where it lies between the lowest (0) and the highest (1). */
+function describeIntensity(t) {
   if (t < 0.25) return "subtle";
   if (t < 0.5) return "mild";
   if (t < 0.75) return "clear";
@@ -33,11 +36,20 @@ export function describeIntensity(t) {
 /**
  * Render the wheel into `root` (the element with role="radiogroup").
  * `intensityInput` is an <input type=range> kept in step with the wheel, for people who prefer a slider.
+ * `choices` are the API's: `{emotions, intensity: {default, minimum, maximum}}`.
  * `onChange({emotion, intensity})` fires on every change; emotion is null for the centre.
  */
-export function createWheel(root, intensityInput, readout, onChange) {
+export function createWheel(root, intensityInput, readout, choices, onChange) {
+  const EMOTIONS = arrange(choices.emotions);
+  const SECTOR_DEG = 360 / EMOTIONS.length;
+  const low = choices.intensity.minimum ?? 0;
+  const high = choices.intensity.maximum ?? 1;
+  const clamp = x => Math.min(high, Math.max(low, x));
+  const words = t => describeIntensity((t - low) / (high - low));
+  intensityInput.min = String(low);
+  intensityInput.max = String(high);
   let emotion = null;
-  let intensity = DEFAULT_INTENSITY;
+  let intensity = choices.intensity.default;
   const buttons = new Map();
 
   const centre = document.createElement("button");
@@ -82,7 +94,7 @@ export function createWheel(root, intensityInput, readout, onChange) {
     if (emotion) {
       const i = EMOTIONS.findIndex(e => e.value === emotion);
       const a = (i * SECTOR_DEG * Math.PI) / 180;
-      const r = CENTRE_FRACTION + intensity * (1 - CENTRE_FRACTION);
+      const r = CENTRE_FRACTION + ((intensity - low) / (high - low)) * (1 - CENTRE_FRACTION);
       x = 50 + 50 * r * Math.sin(a);
       y = 50 - 50 * r * Math.cos(a);
     }
@@ -91,11 +103,11 @@ export function createWheel(root, intensityInput, readout, onChange) {
     thumb.style.top = `${y}%`;
     intensityInput.value = String(intensity);
     intensityInput.disabled = !emotion;
-    intensityInput.setAttribute("aria-valuetext", `${intensity.toFixed(2)} (${describeIntensity(intensity)})`);
+    intensityInput.setAttribute("aria-valuetext", `${intensity.toFixed(2)} (${words(intensity)})`);
     root.dataset.emotion = emotion || "";
     root.dataset.intensity = intensity.toFixed(2);
     const text = emotion
-      ? `${EMOTIONS.find(e => e.value === emotion).label} · intensity ${intensity.toFixed(2)} (${describeIntensity(intensity)})`
+      ? `${EMOTIONS.find(e => e.value === emotion).label} · intensity ${intensity.toFixed(2)} (${words(intensity)})`
       : "None — follows the video";
     if (announce !== false) readout.textContent = text;
     onChange({ emotion, intensity });
@@ -103,7 +115,7 @@ export function createWheel(root, intensityInput, readout, onChange) {
 
   function set(nextEmotion, nextIntensity = intensity, focus = false) {
     emotion = nextEmotion || null;
-    intensity = round2(clamp01(nextIntensity));
+    intensity = round2(clamp(nextIntensity));
     render();
     if (focus) buttons.get(emotion).focus();
   }
@@ -149,7 +161,7 @@ export function createWheel(root, intensityInput, readout, onChange) {
         set(null, intensity, true);
         break;
       case "End":
-        if (emotion) set(emotion, 1, true);
+        if (emotion) set(emotion, high, true);
         break;
       default:
         return;
@@ -172,7 +184,7 @@ export function createWheel(root, intensityInput, readout, onChange) {
     let deg = (Math.atan2(dx, -dy) * 180) / Math.PI; // clockwise from the top
     if (deg < 0) deg += 360;
     const i = Math.round(deg / SECTOR_DEG) % EMOTIONS.length;
-    set(EMOTIONS[i].value, (d - CENTRE_FRACTION) / (1 - CENTRE_FRACTION), true);
+    set(EMOTIONS[i].value, low + ((d - CENTRE_FRACTION) / (1 - CENTRE_FRACTION)) * (high - low), true);
   }
 
   root.addEventListener("pointerdown", ev => {

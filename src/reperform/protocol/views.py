@@ -1,8 +1,9 @@
-"""Rows → sync v2 wire objects, shared by the API responses and the webhook payloads.
+"""Response objects of the sync v2 API — Generation, Asset, Batch — and the signed file URLs in them.
 
-Both the server and the workers (which send webhooks) render the same JSON, so it lives here, next
-to the store, rather than in the server package. Stored files are handed out as signed, expiring
-URLs (``/files/<key>?expires=..&signature=..``) that work without the API key, as sync's do.
+The server answers with them and the workers send them as webhook payloads, so they are rendered
+here, from any object with the fields they read (the job side's rows satisfy the protocols
+below; nothing here knows a database). Stored files are handed out as signed, expiring URLs
+(``/files/<key>?expires=..&signature=..``) that work without the API key, as sync's do.
 """
 
 from __future__ import annotations
@@ -10,12 +11,66 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
-from .db import Asset, Batch, Job
-from .store import COMPLETED, FAILED, PENDING, PROCESSING, TERMINAL, JobStore
+#: A generation's lifecycle (sync's values): PENDING → PROCESSING → COMPLETED | FAILED | REJECTED.
+PENDING, PROCESSING, COMPLETED, FAILED, REJECTED = "PENDING", "PROCESSING", "COMPLETED", "FAILED", "REJECTED"
+TERMINAL = frozenset({COMPLETED, FAILED, REJECTED})
+#: A batch that has jobs but none of them started yet.
+JOBS_CREATED = "JOBS_CREATED"
+
+
+class GenerationRecord(Protocol):
+    """What a Generation is rendered from (the job side's ``Job`` row)."""
+
+    id: str
+    org_id: str
+    created_at: datetime
+    status: str
+    model: str
+    input: list[Any]
+    options: dict[str, Any] | None
+    segments: list[Any] | None
+    webhook_url: str | None
+    output_key: str | None
+    output_duration_s: float | None
+    output_file_name: str | None
+    error: str | None
+    error_code: str | None
+    progress: float
+
+
+class AssetRecord(Protocol):
+    """What an Asset is rendered from (the job side's ``Asset`` row)."""
+
+    id: str
+    key: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    size: int
+    format: str | None
+    type: str
+    input_type: str
+    duration_s: float | None
+    width: int | None
+    height: int | None
+
+
+class BatchRecord(Protocol):
+    """What a BatchResponse is rendered from (the job side's ``Batch`` row)."""
+
+    id: str
+    created_at: datetime
+    webhook_url: str | None
+
+
+#: ``(asset_id, org_id) → asset or None``: how a view finds the assets a generation's input names.
+#: It takes the organisation so a view can only ever resolve the job's own organisation's assets.
+AssetLookup = Callable[[str, str], AssetRecord | None]
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -48,26 +103,20 @@ class UrlSigner:
         return hmac.compare_digest(self._mac(key, expires), signature)
 
 
-def signer_for(store: JobStore, base_url: str, ttl_s: int) -> UrlSigner:
-    """The signer of this deployment; the base URL is the one the server recorded if none is given."""
-    return UrlSigner(store.url_secret(), base_url, ttl_s)
-
-
-def _echo_input(items: list[dict[str, Any]], org_id: str, store: JobStore,
-                signer: UrlSigner) -> list[dict[str, Any]]:
+def _echo_input(job: GenerationRecord, assets: AssetLookup, signer: UrlSigner) -> list[dict[str, Any]]:
     """The job's inputs with signed URLs for its assets — only assets of the job's own organisation."""
     out = []
-    for item in items:
+    for item in job.input:
         item = dict(item)
         if item.get("assetId") and not item.get("url"):
-            asset = store.get_asset(str(item["assetId"]), org_id)
+            asset = assets(str(item["assetId"]), job.org_id)
             if asset is not None:
                 item["url"] = signer.url(asset.key)
         out.append(item)
     return out
 
 
-def generation_json(job: Job, store: JobStore, signer: UrlSigner) -> dict[str, Any]:
+def generation_json(job: GenerationRecord, assets: AssetLookup, signer: UrlSigner) -> dict[str, Any]:
     """The Generation object: camelCase at the top, options echoed as sent, both error-code spellings."""
     output_url = signer.url(job.output_key) if job.status == COMPLETED and job.output_key else None
     return {
@@ -75,7 +124,7 @@ def generation_json(job: Job, store: JobStore, signer: UrlSigner) -> dict[str, A
         "createdAt": iso(job.created_at),
         "status": job.status,
         "model": job.model,
-        "input": _echo_input(job.input, job.org_id, store, signer),
+        "input": _echo_input(job, assets, signer),
         "options": job.options,
         "webhookUrl": job.webhook_url,
         "outputUrl": output_url,
@@ -90,7 +139,7 @@ def generation_json(job: Job, store: JobStore, signer: UrlSigner) -> dict[str, A
     }
 
 
-def asset_json(asset: Asset, signer: UrlSigner) -> dict[str, Any]:
+def asset_json(asset: AssetRecord, signer: UrlSigner) -> dict[str, Any]:
     return {
         "id": asset.id,
         "createdAt": iso(asset.created_at),
@@ -109,7 +158,12 @@ def asset_json(asset: Asset, signer: UrlSigner) -> dict[str, Any]:
     }
 
 
-def batch_status(jobs: list[Job]) -> tuple[str, dict[str, int]]:
+def batch_results_key(batch_id: str) -> str:
+    """Where a finished batch's JSONL results file is stored (its ``outputUrl``)."""
+    return f"batches/{batch_id}/results.jsonl"
+
+
+def batch_status(jobs: Sequence[GenerationRecord]) -> tuple[str, dict[str, int]]:
     """A batch's status and metrics, derived from its jobs (the jobs are the truth)."""
     done = sum(j.status == COMPLETED for j in jobs)
     failed = sum(j.status in TERMINAL and j.status != COMPLETED for j in jobs)
@@ -117,7 +171,7 @@ def batch_status(jobs: list[Job]) -> tuple[str, dict[str, int]]:
     metrics = {"total_generations": len(jobs), "success_count": done, "failed_count": failed,
                "pending_count": pending}
     if pending:
-        status = PROCESSING if any(j.status != PENDING for j in jobs) else "JOBS_CREATED"
+        status = PROCESSING if any(j.status != PENDING for j in jobs) else JOBS_CREATED
     elif jobs and failed == len(jobs):
         status = FAILED
     else:
@@ -125,10 +179,10 @@ def batch_status(jobs: list[Job]) -> tuple[str, dict[str, int]]:
     return status, metrics
 
 
-def batch_json(batch: Batch, jobs: list[Job], signer: UrlSigner) -> dict[str, Any]:
+def batch_json(batch: BatchRecord, jobs: Sequence[GenerationRecord], signer: UrlSigner) -> dict[str, Any]:
     status, metrics = batch_status(jobs)
     output = None
     if status in (COMPLETED, FAILED):
-        output = signer.url(f"batches/{batch.id}/results.jsonl")
+        output = signer.url(batch_results_key(batch.id))
     return {"id": batch.id, "created_at": iso(batch.created_at), "status": status, "metrics": metrics,
             "webhookUrl": batch.webhook_url, "outputUrl": output}

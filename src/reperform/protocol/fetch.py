@@ -37,6 +37,7 @@ from urllib.parse import urljoin
 import httpx
 
 from ..errors import InputError
+from .errors import UrlNotAllowed, VideoInaccessible
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,22 +59,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NOT_PUBLIC_V6 = tuple(ipaddress.ip_network(n) for n in ("2002::/16", "fec0::/10", "64:ff9b:1::/48", "::/96"))
 #: Well-known NAT64 prefix: reaches the IPv4 address in its last 32 bits, which must be public itself.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-class UrlNotAllowed(InputError):
-    """The URL is malformed, not http(s), or its host resolves to an address that is not public."""
-
-
-class VideoInaccessible(InputError):
-    """The video URL could not be downloaded."""
-
-    code = "generation_input_video_inaccessible"
-
-
-class AudioInaccessible(InputError):
-    """The audio URL could not be downloaded."""
-
-    code = "generation_input_audio_inaccessible"
 
 
 def is_public(ip: IPAddress) -> bool:
@@ -246,6 +231,7 @@ def fetch(url: str, dest: Path, *, max_bytes: int, timeout_s: float, allow_priva
                             error=error))
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Raise :class:`UrlNotAllowed` unless ``url`` is http(s) to a host we may contact."""
-    _run(pin(url, allow_private=allow_private))
+def check_url(url: str, *, allow_private: bool) -> Target:
+    """Where a request to ``url`` would connect; raises :class:`UrlNotAllowed` unless it is http(s)
+    to a host we may contact."""
+    return _run(pin(url, allow_private=allow_private))
