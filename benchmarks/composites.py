@@ -156,3 +156,58 @@ def swap_cut(path: Path, videos: Path) -> Composite:
         Shot(((VR4, 2.0), (VR2, 2.0)), 0, 2.0),
         Shot(((VR2, 3.0), (VR4, 4.0)), 0, 1.6),
     ], "h")
+
+
+# --- measuring an output ------------------------------------------------------------------------
+
+
+def frames(path: Path) -> list[np.ndarray]:
+    """Every decoded RGB frame of ``path``."""
+    return [rgb for _i, _t, rgb in media.iter_frames(media.probe(path))]
+
+
+def reencode(src: Path, dst: Path) -> Path:
+    """``src``'s frames through the engine's own encoder, untouched: what "as filmed" can mean
+    once the output is H.264 again (the codec's loss, not the edit's)."""
+    info = media.probe(src)
+    pics = frames(src)
+    with media.Mp4Writer(dst, info.width, info.height, info.fps, None, len(pics)) as w:
+        for pic in pics:
+            w.write(pic)
+    return dst
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio (dB) of two uint8 images; 99 when identical."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+
+
+def crop(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    return img[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+
+
+def face_boxes(pics: list[np.ndarray]) -> list[list[tuple[int, int, int, int]]]:
+    """MediaPipe's face detections on every frame (x0, y0, x1, y1 px): where to measure."""
+    from reperform.face.detect import MeshRunner
+
+    runner = MeshRunner()
+    try:
+        return [[tuple(int(v) for v in d.box) for d in runner.detect(p)] for p in pics]
+    finally:
+        runner.close()
+
+
+def face_in(boxes: list[tuple[int, int, int, int]], rect: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """The detected face whose centre lies in ``rect`` (a tile), or None."""
+    for b in boxes:
+        cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        if rect[0] <= cx < rect[2] and rect[1] <= cy < rect[3]:
+            return b
+    return None
+
+
+def lower_half(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The mouth and chin part of a detector box."""
+    return box[0], (box[1] + box[3]) // 2, box[2], box[3]

@@ -204,3 +204,8 @@ class GenerateOptions(BaseModel):
 
 
 Options = GenerateOptions
+
+#: Command-line flag names that differ from the field's (``--speaker``, not ``--active-speaker``).
+CLI_NAMES: dict[str, str] = {"active_speaker": "speaker"}
+#: Options whose command-line value is text that :class:`GenerateOptions` parses, and its forms.
+TEXT_FORMS: dict[str, str] = {"active_speaker": "auto | X,Y@FRAME | boxes.json"}
