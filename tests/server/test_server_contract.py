@@ -47,11 +47,16 @@ def test_a_key_made_with_the_cli_works_and_only_its_hash_is_stored(server: LiveS
     assert stored and key.encode() not in stored
 
 
-def test_models_list_offers_react_1_with_its_modes_and_lipsync_2(client: Sync) -> None:
+def test_models_list_offers_react_1_with_its_modes_and_the_lipsync_names(client: Sync, server: LiveServer,
+                                                                         key: str) -> None:
     models = {m.id: m for m in client.models.list()}
     assert models["react-1"].type == "react"
     assert set(models["react-1"].modes) == {"lips", "face", "head"}  # extra keys survive the SDK's parsing
-    assert models["lipsync-2"].type == "lipsync"
+    for name in ("lipsync-2", "lipsync-2-pro", "sync-3"):  # sync's names, all served by lips mode
+        assert models[name].type == "lipsync", name
+    raw = httpx.get(server.url + "/v2/models", headers={"x-api-key": key}, timeout=10).json()
+    assert {"react-1", "lipsync-2", "lipsync-2-pro", "sync-3"} <= {m["id"] for m in raw}
+
 
 
 def test_cost_estimate_counts_frames_of_the_output_length_for_the_sync_mode(client: Sync,

@@ -78,6 +78,17 @@ def test_create_with_files_uploads_sniffs_and_completes(server: LiveServer, clie
     assert all(a.width == 224 and a.height == 224 for a in assets)
 
 
+def test_a_client_written_for_sync_3_gets_the_lips_engine(client: Sync, file_host: FileHost,
+                                                          tmp_path: Path) -> None:
+    """sync-3 (like lipsync-2 and lipsync-2-pro) runs lips mode; react-only options are ignored."""
+    gen = client.generations.create(model="sync-3", options={"model_mode": "head", "prompt": "happy"}, input=[
+        {"type": "video", "url": file_host.url("clip.mp4")}, {"type": "audio", "url": file_host.url("voice.wav")}])
+    assert gen.model == "sync-3"
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    _check_mp4(httpx.get(done.output_url, timeout=30).content, tmp_path, CLIP_S)
+
+
 def test_text_input_is_spoken_offline_and_lip_synced(client: Sync, file_host: FileHost, tmp_path: Path) -> None:
     gen = client.generations.create(model="react-1", options={"sync_mode": "cut_off"}, input=[
         {"type": "video", "url": file_host.url("clip.mp4")},
