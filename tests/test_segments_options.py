@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from reperform import cli
 from reperform.errors import InvalidOptions
 from reperform.options import GenerateOptions, ModelMode, segments_from
+from reperform.protocol.errors import WireError
 
 
 def _seg(start: float, end: float, ref: str = "a", **extra: object) -> dict:
@@ -88,3 +89,87 @@ def test_bad_segment_flags_fail_in_one_line(args: list[str], words: list[str]) -
     assert got.output.count("\n") == 1 and got.output.startswith("error [")
     for word in words:
         assert word in got.output
+
+
+# --- wire ---------------------------------------------------------------------------------------
+
+V = {"type": "video", "url": "http://example.test/v.mp4"}
+
+
+def _audio(ref: str | None = None, kind: str = "audio") -> dict:
+    item = ({"type": "audio", "url": f"http://example.test/{ref}.wav"} if kind == "audio" else
+            {"type": "text", "provider": {"name": "x", "script": "Hello there."}})
+    return {**item, "refId": ref} if ref else item
+
+
+def _wire(segments: object, inputs: list[dict] | None = None, model: str = "react-1") -> object:
+    from reperform.protocol.requests import parse_generate
+
+    return parse_generate({"model": model, "input": inputs or [V, _audio("a"), _audio("b", "text")],
+                           "segments": segments})
+
+
+def test_the_wire_accepts_segments_with_refids_and_echoes_them_as_sent() -> None:
+    from reperform.protocol.requests import request_segments, to_generate_options
+
+    sent = [_seg(0, 1.5, "a", optionsOverride={"prompt": "happy", "temperature": 0.9}),
+            {"startTime": 2, "endTime": 3, "audioInput": {"refId": "b", "startTime": 0.5, "endTime": 1.5}}]
+    req = _wire(json_text(sent))  # a multipart form sends it as JSON text
+    assert req.segments == sent
+    segments = request_segments(req.model, req.input, req.segments, fps=25.0)
+    opts = to_generate_options(req.model, req.options, text=None, segments=segments)
+    assert opts.segment_options(0).emotion.value == "happy" and opts.segment_options(1).emotion is None
+    assert (segments[1].audio.start_s, segments[1].audio.end_s) == (0.5, 1.5)
+
+
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+@pytest.mark.parametrize("segments,inputs,words", [
+    ([_seg(0, 2), _seg(1, 3, "b")], None, ["segments[1] (1-3 s) overlaps segments[0] (0-2 s)"]),
+    ([_seg(0, 1, "c")], None, ["segments[0].audioInput.refId 'c'", "refIds: a, b"]),
+    ([_seg(0, 1)], [V, _audio("a"), _audio()], ["input[2].refId is required"]),
+    ([_seg(0, 1)], [V, _audio("a"), _audio("a")], ["refId 'a' is given to more than one input"]),
+    ([_seg(0, 1, optionsOverride={"prompt": "ecstatic"})], None, ["segments[0].optionsOverride.prompt"]),
+    ([_seg(0, 1, optionsOverride={"sync_mode": "loop"})], None, ["segments[0].optionsOverride.sync_mode",
+                                                                 "cannot vary per segment"]),
+    ([_seg(0, 1, optionsOverride={"model_mode": "head"}), _seg(1, 2, "b")], None, ["one request per mode"]),
+    ([{"startTime": 0, "endTime": 1, "audioInput": {"refId": "a", "endTime": 1}}], None, ["pair"]),
+    (None, [V, _audio("a"), _audio("b")], ["several audio or text inputs need segments"]),
+])
+def test_bad_segments_are_a_400_naming_the_segment(segments: object, inputs: list[dict] | None,
+                                                   words: list[str]) -> None:
+    with pytest.raises(WireError) as err:
+        _wire(segments, inputs)
+    assert err.value.http_status == 400 and err.value.code == "generation_input_validation_failed"
+    for word in words:
+        assert word in err.value.message
+
+
+def test_lipsync_models_ignore_react_only_overrides_per_segment_too() -> None:
+    from reperform.protocol.requests import request_segments
+
+    req = _wire([_seg(0, 1, optionsOverride={"model_mode": "head", "prompt": "sad"}), _seg(1, 2, "b")],
+                model="sync-3")
+    (a, _) = request_segments(req.model, req.input, req.segments, fps=None)
+    assert a.overrides.mode is None and a.overrides.emotion is None
+
+
+def test_the_videos_deprecated_spans_become_segments_on_the_audios_timeline() -> None:
+    from reperform.protocol.requests import request_segments
+
+    secs = _wire(None, [{**V, "segments_secs": [[0.5, 1.5], [2, 3]]}, _audio()])
+    got = request_segments(secs.model, secs.input, secs.segments, fps=25.0)
+    assert [(s.start_s, s.end_s, s.audio.ref_id, s.audio.start_s) for s in got] == [
+        (0.5, 1.5, "audio", 0.5), (2, 3, "audio", 2)]
+    frames = _wire(None, [{**V, "segments_frames": [[25, 50]]}, _audio("x")])
+    (seg,) = request_segments(frames.model, frames.input, frames.segments, fps=25.0)
+    assert (seg.start_s, seg.end_s, seg.audio.ref_id) == (1.0, 2.0, "x")
+    for bad, words in (([[1, 0.5]], "must be after"), ([[0, 1, 2]], "[start, end] pairs")):
+        with pytest.raises(WireError, match=words.replace("[", r"\[")):
+            _wire(None, [{**V, "segments_secs": bad}, _audio()])
+    with pytest.raises(WireError, match="not both"):
+        _wire([_seg(0, 1)], [{**V, "segments_secs": [[0, 1]]}, _audio("a")])

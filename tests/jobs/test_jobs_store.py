@@ -143,8 +143,8 @@ def test_multipart_style_json_strings_and_ignored_legacy_keys_parse() -> None:
                           '{"type":"audio","url":"http://h/a.wav"}]', "options": '{"sync_mode":"loop","pads":[0,5]}'})
     assert req.options == {"sync_mode": "loop", "pads": [0, 5]}
     with pytest.raises(WireError) as err:
-        parse_generate({"model": "react-1", "input": INPUT, "segments": [{"startTime": 0, "endTime": 1}]})
-    assert "segments" in err.value.messages[0]
+        parse_generate({"model": "react-1", "input": INPUT, "segments": '[{"startTime": 0, "endTime": 1}]'})
+    assert err.value.messages == ["input[1].refId is required when segments are used (the audio input)"]
 
 
 def test_input_errors_survive_pickling_for_celery() -> None:
