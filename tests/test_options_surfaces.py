@@ -17,14 +17,16 @@ from typer.testing import CliRunner
 
 from reperform import cli
 from reperform.errors import InvalidOptions
-from reperform.options import CLI_NAMES, TEXT_FORMS, ActiveSpeaker, GenerateOptions
+from reperform.options import CLI_NAMES, PLAIN_FIELDS, TEXT_FORMS, ActiveSpeaker, GenerateOptions
 from reperform.protocol.catalog import MODELS
 from reperform.protocol.errors import WireError
 from reperform.protocol.requests import WIRE_OPTIONS, parse_generate, to_generate_options
 from reperform.server.app import create_app
 from reperform.settings import Settings
 
-FIELDS = GenerateOptions.model_fields
+#: The options shown as one flag / one wire key each; ``segments`` has surfaces of its own
+#: (``--segment``, the wire's top-level ``segments``), tested in tests/test_segments_surfaces.py.
+FIELDS = {name: GenerateOptions.model_fields[name] for name in PLAIN_FIELDS}
 #: The engine options the wire carries in ``options``. ``text`` is not among them: on the wire a
 #: transcript only exists as a text input's script (spoken, then used as the transcript).
 WIRE_CARRIED = set(FIELDS) - {"text"}

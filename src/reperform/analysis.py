@@ -24,6 +24,7 @@ from . import recordio
 from .errors import AnalysisOutdated
 from .options import GenerateOptions, ModelMode
 from .records import (
+    EditSpans,
     FaceProfile,
     FaceTrack,
     MediaInfo,
@@ -160,10 +161,14 @@ class Plan:
     timemap: TimeMap
     motion: MotionPlan
     timings_s: dict[str, float] = field(default_factory=dict)  # "plan": seconds it took
+    #: Segmented requests only: which frames are re-performed (the rest are written as filmed)
+    #: and, per segment, the options it is rendered with.
+    spans: EditSpans | None = None
+    segment_options: tuple[GenerateOptions, ...] = ()
 
     @property
     def mode(self) -> ModelMode:
-        return self.options.mode
+        return self.options.render_mode
 
     @property
     def n_out(self) -> int:

@@ -185,6 +185,17 @@ class MotionPlan:
         return int(self.src_frame.shape[0])
 
 
+@dataclass(frozen=True, slots=True)
+class EditSpans:
+    """Which output frames a segmented request re-performs (see ``motion.ease``)."""
+
+    owner: np.ndarray  # int32[n_out] segment index, -1 = left as filmed (the renderer never sees it)
+    weight: np.ndarray  # float32[n_out] 0..1 ease from the filmed (0) to the planned (1) mouth
+
+    def edited(self, k: int) -> bool:
+        return bool(self.owner[k] >= 0)
+
+
 # ---------------------------------------------------------------------------------------- result
 
 
