@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .analysis import Analysis, Plan
+from .analysis_cache import AnalysisCache
 from .config import EngineConfig
 from .options import GenerateOptions
 from .progress import ProgressSink, null_sink
@@ -26,17 +27,22 @@ def generate(
     *,
     progress: ProgressSink = null_sink,
     config: EngineConfig | None = None,
+    analysis_cache: AnalysisCache | None = None,
+    cache_scope: str = "",
 ) -> GenerateResult:
     """Re-perform the face in ``video`` (a video or a still image) to ``audio``; write ``output`` (MP4).
 
     Raises a :class:`reperform.errors.ReperformError` subclass for bad input; the output path is
     never left half-written. ``progress`` receives ``(stage, overall_fraction, detail)``.
+    ``analysis_cache`` (an :class:`~reperform.analysis_cache.AnalysisCache`) lets a second call on
+    the same inputs skip the analysis — another emotion, mode or sync mode costs plan + render only;
+    ``cache_scope`` keeps callers who must not share analyses (organisations) apart.
     """
     from .pipeline import run  # the pipeline pulls in the heavy stage libraries; import lazily
 
     return run(
         Path(video), Path(audio), Path(output), options or GenerateOptions(), progress=progress,
-        config=config or EngineConfig(),
+        config=config or EngineConfig(), analysis_cache=analysis_cache, cache_scope=cache_scope,
     )
 
 

@@ -167,7 +167,8 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
             video, audio, script = _inputs(ctx, job.org_id, job.input, work)
             options = to_generate_options(job.model, job.options, text=script)
             out = work / "output.mp4"
-            api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config())
+            api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config(),
+                         analysis_cache=ctx.analysis_cache(), cache_scope=job.org_id)
             if lease.lost.is_set():
                 log.warning("job %s: finished after losing the lease; discarding output", job_id)
                 return claim
