@@ -134,8 +134,8 @@ def measure_window(w: clips.Window, orig: np.ndarray, work: Path) -> VfrRow:
 
 def render(rows: list[VfrRow]) -> str:
     """The report section (markdown)."""
-    table = [[r.window, f"{r.kept}/{r.total}", R.f(r.fps_out, 2), R.f(r.r_cfr) + " " + R.interval(r.ci_cfr),
-              R.f(r.r_vfr) + " " + R.interval(r.ci_vfr), R.f(r.r_vfr - r.r_cfr) if not r.error else r.error] for r in rows]
+    table = [[r.window, f"{r.kept}/{r.total}", R.f(r.fps_out, 2), R.f(r.r_cfr) + " " + R.interval(r.ci_cfr).rstrip(),
+              R.f(r.r_vfr) + " " + R.interval(r.ci_vfr).rstrip(), R.f(r.r_vfr - r.r_cfr) if not r.error else r.error] for r in rows]
     ok = [r for r in rows if not r.error and np.isfinite(r.r_cfr) and np.isfinite(r.r_vfr)]
     mean = (f"Mean over {len(ok)} windows: constant rate {R.f(float(np.mean([r.r_cfr for r in ok])))}, "
             f"VFR copy {R.f(float(np.mean([r.r_vfr for r in ok])))}." if ok else "No window could be scored.")
