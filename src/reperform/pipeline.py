@@ -28,6 +28,7 @@ import numpy as np
 
 from . import face, media, motion, rendering, runtime, speech
 from .analysis import Analysis, Plan, fingerprint
+from .analysis_cache import AnalysisCache, analyze_cached
 from .config import EngineConfig
 from .errors import (
     AudioMissing,
@@ -179,15 +180,24 @@ def run(
     *,
     progress: ProgressSink,
     config: EngineConfig,
+    analysis_cache: AnalysisCache | None = None,
+    cache_scope: str = "",
 ) -> GenerateResult:
-    """Analyze, plan and render in order under one progress bar. See :func:`reperform.generate`."""
+    """Analyze, plan and render in order under one progress bar. See :func:`reperform.generate`.
+
+    With ``analysis_cache``, an analysis of the same inputs (and scope) made earlier is loaded
+    instead of computed, and a new one is stored there."""
     runtime.tune_process()
     overall = Overall(progress, STAGE_WEIGHTS)
     t0 = time.perf_counter()
     with _engine_errors():
         media.encode.check_writable(output)  # before minutes of analysis
         _check_mode(options)
-        analysis = _analyze(video, audio, options, config, overall)
+        analysis, reused = analyze_cached(analysis_cache, cache_scope, video, audio, options, config,
+                                          lambda: _analyze(video, audio, options, config, overall))
+        if reused:
+            for stage in ("probe", "analyze", "speech"):
+                overall.stage(stage)(1.0, "reused an earlier analysis of these inputs")
         try:
             result = _render(analysis, _plan(analysis, options, config, overall), output, overall)
         finally:
