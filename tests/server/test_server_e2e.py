@@ -171,8 +171,9 @@ def test_the_sdk_picks_the_face_to_edit_with_active_speaker_detection(
         client: Sync, file_host: FileHost, two_people, tmp_path: Path) -> None:
     """Two people side by side (vr2 | vr4, heard vr2); a point on vr4 edits vr4 and leaves vr2 as
     filmed; a point on no face fails the job with a message naming it."""
-    from benchmarks import composites as C
     from sync.common import ActiveSpeaker
+
+    from benchmarks import composites as C
 
     clip = two_people("side_left")
     file_host.files["two.mp4"] = clip.path
