@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable as a package
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks import catalog  # noqa: E402
+from benchmarks import catalog, sections  # noqa: E402
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
 from benchmarks import speech_routes as SR  # noqa: E402
@@ -292,6 +292,7 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
     parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
     parts += [speech_routes, ""] if speech_routes else []
     parts += ["## Server latency", "", server, ""]
+    parts += [text for sec in sections.all_sections() for text in (sec, "")]
     if sheets:
         parts += ["## Contact sheets", ""]
         parts += [f"![mouth crops]({p.relative_to(REPO_ROOT / 'docs').as_posix()})" for p in sheets] + [""]

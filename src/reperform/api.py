@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .analysis import Analysis, Plan
+from .analysis_cache import AnalysisCache
 from .config import EngineConfig
 from .errors import InvalidOptions
 from .options import GenerateOptions
@@ -28,6 +29,8 @@ def generate(
     *,
     progress: ProgressSink = null_sink,
     config: EngineConfig | None = None,
+    analysis_cache: AnalysisCache | None = None,
+    cache_scope: str = "",
 ) -> GenerateResult:
     """Re-perform the face in ``video`` (a video or a still image) to ``audio``; write ``output`` (MP4).
 
@@ -41,6 +44,9 @@ def generate(
 
     Raises a :class:`reperform.errors.ReperformError` subclass for bad input; the output path is
     never left half-written. ``progress`` receives ``(stage, overall_fraction, detail)``.
+    ``analysis_cache`` (an :class:`~reperform.analysis_cache.AnalysisCache`) lets a second call on
+    the same inputs skip the analysis — another emotion, mode or sync mode costs plan + render only;
+    ``cache_scope`` keeps callers who must not share analyses (organisations) apart.
     """
     from .pipeline import run, run_segments  # the pipeline pulls in the heavy stage libraries; import lazily
 
@@ -53,7 +59,8 @@ def generate(
         if len(audio) != 1:
             raise InvalidOptions("several audios need segments saying which span speaks which (options.segments)")
         audio = next(iter(audio.values()))
-    return run(Path(video), Path(audio), Path(output), options, progress=progress, config=config)
+    return run(Path(video), Path(audio), Path(output), options, progress=progress, config=config,
+               analysis_cache=analysis_cache, cache_scope=cache_scope)
 
 
 def _audios(audio: str | Path | Mapping[str, str | Path], options: GenerateOptions) -> dict[str, Path]:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from .errors import InvalidOptions, ReperformError
-from .options import PLAIN_FIELDS, GenerateOptions, SyncMode, segments_from
+from .options import CLI_NAMES, PLAIN_FIELDS, TEXT_FORMS, GenerateOptions, SyncMode, segments_from
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-perform a face in a video to new audio.")
 console = Console(stderr=True)
@@ -65,8 +65,14 @@ def _option_flags() -> list[inspect.Parameter]:
             kind = str if default is not None else str | None
             default = default.value if isinstance(default, Enum) else default
             help_text += f"; one of {'|'.join(m.value for m in enum)}"
+        elif name in TEXT_FORMS:  # a structured option, given as text that GenerateOptions reads
+            kind = str | None
+            help_text += f"; {TEXT_FORMS[name]}"
+        cli_name = CLI_NAMES.get(name, name).replace("_", "-")
+        decl = f"--{cli_name}/--no-{cli_name}" if field.annotation is bool else f"--{cli_name}"  # a switch
+        flag = typer.Option(decl, help=help_text)
         flags.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
-                                       annotation=Annotated[kind, typer.Option(help=help_text)]))
+                                       annotation=Annotated[kind, flag]))
     return flags
 
 

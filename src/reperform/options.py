@@ -8,7 +8,10 @@ flags (:mod:`reperform.cli`), sync's ``options`` object on the wire and its Open
 
 from __future__ import annotations
 
+import json
+import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from pydantic import (
@@ -20,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .errors import InvalidOptions
 
@@ -59,6 +63,95 @@ DEFAULT_MODE = ModelMode.face
 #: machine (MediaPipe's hand model is most of it), 20-30 % of a lips-mode job's time per frame,
 #: which is not "cheap" (benchmarks/segments_occlusion.py; docs/benchmarks.md).
 OCCLUSION_DEFAULT = False
+
+#: A face box on one frame: x1, y1, x2, y2 in pixels of the displayed (rotated) video.
+Box = tuple[float, float, float, float]
+#: ``--speaker X,Y@FRAME`` on the command line.
+_POINT_TEXT = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*,\s*(\d+(?:\.\d*)?)\s*@\s*(\d+)\s*$")
+
+
+class ActiveSpeaker(BaseModel):
+    """Which person to edit when the video shows several (sync's ``active_speaker_detection``).
+
+    Exactly one form: ``auto_detect`` (in each shot, the person whose mouth moves with the video's
+    own sound), a point on one frame (the face under it, followed by identity through the whole
+    video, across cuts), or one box per frame (null leaves that frame as filmed). Checks that need
+    the video itself (frame in range, a face under the point, one box per frame) are made when the
+    video is read, and fail the job with a message naming the problem.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto_detect: bool | None = Field(None, description="edit, in each shot, the person who speaks in the video's "
+                                                       "own sound")
+    frame_number: int | None = Field(None, ge=0, description="frame (from 0) on which `coordinates` point at the "
+                                                             "face to edit")
+    coordinates: tuple[float, float] | None = Field(None, description="x, y in pixels on `frame_number`: the face "
+                                                                      "under this point is edited through the video")
+    bounding_boxes: tuple[Box | None, ...] | None = Field(
+        None, description="one [x1, y1, x2, y2] box (pixels) per video frame around the face to edit; null leaves "
+                          "that frame as filmed")
+
+    @field_validator("bounding_boxes", mode="before")
+    @classmethod
+    def _boxes_well_formed(cls, boxes: Any) -> Any:
+        """Each item null or four numbers with x1 < x2 and y1 < y2, named by its index when not."""
+        if not isinstance(boxes, (list, tuple)):
+            return boxes  # pydantic names the type problem
+        for i, box in enumerate(boxes):
+            if box is None:
+                continue
+            if (not isinstance(box, (list, tuple)) or len(box) != 4
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+                raise PydanticCustomError("malformed_box", "item {i} must be null or [x1, y1, x2, y2] "
+                                          "(four numbers); got {box}", {"i": i, "box": repr(box)})
+            if not (box[0] < box[2] and box[1] < box[3]) or min(box) < 0:
+                raise PydanticCustomError("malformed_box", "item {i} must have 0 <= x1 < x2 and "
+                                          "0 <= y1 < y2; got {box}", {"i": i, "box": list(box)})
+        return boxes
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ActiveSpeaker:
+        if (self.frame_number is None) != (self.coordinates is None):
+            raise PydanticCustomError("speaker_point", "frame_number and coordinates go together")
+        if self.coordinates is not None and min(self.coordinates) < 0:
+            raise PydanticCustomError("speaker_point", "coordinates must be at least 0")
+        forms = [bool(self.auto_detect), self.coordinates is not None, self.bounding_boxes is not None]
+        if sum(forms) > 1:
+            raise PydanticCustomError("speaker_form", "give one of auto_detect, frame_number with coordinates, or "
+                                                      "bounding_boxes")
+        if self.bounding_boxes is not None and all(b is None for b in self.bounding_boxes):
+            raise PydanticCustomError("speaker_boxes", "bounding_boxes holds no box")
+        return self
+
+    @property
+    def kind(self) -> str | None:
+        """``"auto"``, ``"point"``, ``"boxes"``, or None (``{"auto_detect": false}``: the default face)."""
+        if self.auto_detect:
+            return "auto"
+        if self.coordinates is not None:
+            return "point"
+        return "boxes" if self.bounding_boxes is not None else None
+
+    @classmethod
+    def from_text(cls, text: str) -> ActiveSpeaker:
+        """The command line's form: ``auto``, ``X,Y@FRAME``, or a JSON file holding the boxes (a list,
+        or this object)."""
+        if text.strip().lower() == "auto":
+            return cls(auto_detect=True)
+        point = _POINT_TEXT.match(text)
+        if point:
+            return cls(frame_number=int(point[3]), coordinates=(float(point[1]), float(point[2])))
+        path = Path(text)
+        if not path.is_file():
+            raise PydanticCustomError("speaker_text", "must be auto, X,Y@FRAME or a JSON file of boxes; {text} is "
+                                                      "none of these", {"text": repr(text)})
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PydanticCustomError("speaker_text", "{path} is not readable JSON: {exc}",
+                                      {"path": str(path), "exc": str(exc)}) from None
+        return cls(**data) if isinstance(data, dict) else cls(bounding_boxes=data)
 
 
 class SegmentAudio(BaseModel):
@@ -141,6 +234,16 @@ class GenerateOptions(BaseModel):
         description="transcript of the audio (improves English articulation); never required",
         max_length=20000,
     )
+    active_speaker: ActiveSpeaker | None = Field(
+        None, description="which face to edit when the video shows several: auto (who speaks in the video's own "
+                          "sound, shot by shot), a point on a frame (that person, through the video), or a box per "
+                          "frame; none edits the largest, most central face")
+
+    @field_validator("active_speaker", mode="before")
+    @classmethod
+    def _speaker_from_text(cls, v: Any) -> Any:
+        """The CLI gives the option as text (``auto``, ``X,Y@FRAME``, a boxes file)."""
+        return ActiveSpeaker.from_text(v) if isinstance(v, str) else v
 
     occlusion: bool = Field(
         OCCLUSION_DEFAULT,
@@ -251,6 +354,11 @@ _SEGMENTS: TypeAdapter[tuple[Segment, ...]] = TypeAdapter(tuple[Segment, ...])
 
 
 Options = GenerateOptions
+
+#: Command-line flag names that differ from the field's (``--speaker``, not ``--active-speaker``).
+CLI_NAMES: dict[str, str] = {"active_speaker": "speaker"}
+#: Options whose command-line value is text that :class:`GenerateOptions` parses, and its forms.
+TEXT_FORMS: dict[str, str] = {"active_speaker": "auto | X,Y@FRAME | boxes.json"}
 
 
 def _plain(name: str) -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import face, media, motion, rendering, runtime, speech
 from .analysis import Analysis, Plan, fingerprint
+from .analysis_cache import AnalysisCache, analyze_cached
 from .config import EngineConfig
 from .errors import (
     AudioMissing,
@@ -39,7 +40,7 @@ from .errors import (
     ReperformError,
     VideoMissing,
 )
-from .options import GenerateOptions, ModelMode, Segment
+from .options import ActiveSpeaker, GenerateOptions, ModelMode, Segment
 from .progress import Overall, ProgressSink
 from .records import Audio, GenerateResult, MediaInfo, Occlusion, TimeMap
 
@@ -179,15 +180,24 @@ def run(
     *,
     progress: ProgressSink,
     config: EngineConfig,
+    analysis_cache: AnalysisCache | None = None,
+    cache_scope: str = "",
 ) -> GenerateResult:
-    """Analyze, plan and render in order under one progress bar. See :func:`reperform.generate`."""
+    """Analyze, plan and render in order under one progress bar. See :func:`reperform.generate`.
+
+    With ``analysis_cache``, an analysis of the same inputs (and scope) made earlier is loaded
+    instead of computed, and a new one is stored there."""
     runtime.tune_process()
     overall = Overall(progress, STAGE_WEIGHTS)
     t0 = time.perf_counter()
     with _engine_errors():
         media.encode.check_writable(output)  # before minutes of analysis
         _check_mode(options)
-        analysis = _analyze(video, audio, options, config, overall)
+        analysis, reused = analyze_cached(analysis_cache, cache_scope, video, audio, options, config,
+                                          lambda: _analyze(video, audio, options, config, overall))
+        if reused:
+            for stage in ("probe", "analyze", "speech"):
+                overall.stage(stage)(1.0, "reused an earlier analysis of these inputs")
         try:
             result = _render(analysis, _plan(analysis, options, config, overall), output, overall)
         finally:
@@ -223,7 +233,11 @@ def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineC
         drive_job = pool.submit(_analyze_drive, drive, options, config)
         source_job = pool.submit(_analyze_source, video, vinfo, config)
         with _timed(timings, "analyze"):
-            track, bank, frame_times, store = _video_pass(video, vinfo, config, overall.stage("analyze"))
+            if options.active_speaker is not None and options.active_speaker.kind is not None:
+                track, bank, frame_times, store = _speaker_pass(
+                    video, vinfo, options.active_speaker, config, overall.stage("analyze"), warnings)
+            else:
+                track, bank, frame_times, store = _video_pass(video, vinfo, config, overall.stage("analyze"))
             n_missing = int((~track.present).sum())
             if n_missing:
                 warnings.append(f"no face in {n_missing} of {track.n} source frames; those frames are unchanged")
@@ -269,6 +283,57 @@ def _video_pass(video: Path, vinfo: MediaInfo, config: EngineConfig, report: Cal
         raise NoFaceFound(f"no face found in {video.name}")
     report(1.0)
     return track, bank, np.asarray(times), store
+
+
+def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config: EngineConfig,
+                  report: Callable[[float, str], None], warnings: list[str]):
+    """The video pass when the request says whom to edit: every face followed (or the client's
+    boxes meshed), one face chosen per frame, then the mouth bank filled from the chosen faces in a
+    second pass over the frames (the frame store's when the clip fits it)."""
+    follower = (face.BoxedFace(vinfo.width, vinfo.height, speaker.bounding_boxes) if speaker.kind == "boxes"
+                else face.AllFaces(vinfo.width, vinfo.height))
+    store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
+    times: list[float] = []
+    n_est = max(1, vinfo.n_frames)
+    try:
+        for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo, store)):
+            times.append(t_s)
+            follower.update(index, rgb)
+            if index % 10 == 0:
+                report(min(0.8, 0.8 * index / n_est), f"faces {index}/{n_est}")
+    finally:
+        follower.close()
+    if not times:
+        raise VideoMissing(f"{video.name} has no decodable frames")
+    frame_times = np.asarray(times)
+    if isinstance(follower, face.BoxedFace):
+        selection = follower.select()
+    else:
+        selection = follower.select(speaker, frame_times + vinfo.video_start_s, _own_sound(video, vinfo, speaker))
+    warnings.extend(selection.warnings)
+    bank = rendering.MouthBank()
+    source = media.FrameSource(vinfo, frame_times, store=store)
+    try:
+        for index, lm in enumerate(selection.landmarks):
+            if lm is not None:
+                bank.offer(index, source.get(index), lm)
+    finally:
+        source.close()
+    track = face.build_track(selection.landmarks, selection.cuts, vinfo.width, vinfo.height, selection.identity)
+    if not track.present.any():
+        raise NoFaceFound(f"no face to edit in {video.name} for the chosen speaker")
+    report(1.0)
+    return track, bank, frame_times, store
+
+
+def _own_sound(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker):
+    """The video's own sound for auto speaker detection (None: it has none, or it is not needed)."""
+    if speaker.kind != "auto" or vinfo.kind != "video" or not vinfo.has_audio:
+        return None
+    try:
+        return media.load_audio(video)
+    except AudioMissing:
+        return None
 
 
 def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, overall: Overall) -> Plan:

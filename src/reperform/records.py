@@ -82,6 +82,9 @@ class FaceTrack:
     mouth: np.ndarray  # float32[n, 4] measured MOUTH_PARAMS, normalised by `scale`
     width: int
     height: int
+    #: int32[n] whose face each frame shows (-1: none) when the track follows several people
+    #: (active speaker selection); None when it follows one person throughout.
+    identity: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -3,6 +3,8 @@
 from .detect import warm_up
 from .occlusion import OcclusionFinder
 from .profile import build_profile
-from .track import FaceTracker
+from .speakers import AllFaces, BoxedFace, Selection
+from .track import FaceTracker, build_track
 
-__all__ = ["FaceTracker", "OcclusionFinder", "build_profile", "warm_up"]
+__all__ = ["AllFaces", "BoxedFace", "FaceTracker", "OcclusionFinder", "Selection", "build_profile", "build_track",
+           "warm_up"]

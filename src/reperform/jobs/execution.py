@@ -181,7 +181,8 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
                                           segments=segments)
             out = work / "output.mp4"
             drive = audios if segments else next(iter(audios.values()))
-            api.generate(video, drive, out, options, progress=lease.progress, config=ctx.settings.engine_config())
+            api.generate(video, drive, out, options, progress=lease.progress, config=ctx.settings.engine_config(),
+                         analysis_cache=ctx.analysis_cache(), cache_scope=job.org_id)
             if lease.lost.is_set():
                 log.warning("job %s: finished after losing the lease; discarding output", job_id)
                 return claim

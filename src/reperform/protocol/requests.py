@@ -40,7 +40,8 @@ from .strictjson import loads_maybe, strict_loads
 
 #: Engine options sync's ``options`` object carries: wire name → :class:`GenerateOptions` field.
 WIRE_OPTIONS: dict[str, str] = {"model_mode": "mode", "prompt": "emotion", "temperature": "temperature",
-                                "sync_mode": "sync_mode", "occlusion_detection_enabled": "occlusion"}
+                                "sync_mode": "sync_mode", "active_speaker_detection": "active_speaker",
+                                "occlusion_detection_enabled": "occlusion"}
 #: Options only react models honour: lipsync models run their one mode (see :mod:`.catalog`).
 REACT_ONLY_OPTIONS = frozenset({"model_mode", "prompt"})
 #: sync's limit on a TTS script (characters): a script must be shorter than this.
@@ -259,8 +260,10 @@ def _message(err: ErrorDetails) -> str:
         what = "is required"
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         what = "must be an object"
-    elif kind == "list_type":
+    elif kind in ("list_type", "tuple_type"):
         what = "must be an array"
+    elif kind == "extra_forbidden":
+        what = "is not a known field"
     else:
         what = err["msg"]
     return f"{where} {what}" if where else what
