@@ -103,11 +103,13 @@ def test_segments_through_the_sdk_put_each_voice_on_its_span_and_keep_the_rest_a
     segments = [GenerationSegment(start_time=0.6, end_time=2.2, audio_input=SegmentAudioInput(ref_id="a")),
                 GenerationSegment(start_time=3.0, end_time=4.6,
                                   audio_input=SegmentAudioInput(ref_id="b", start_time=1.0, end_time=2.6))]
-    gen = client.generations.create(model="react-1", options={"model_mode": "lips"}, segments=segments, input=[
+    options = {"model_mode": "lips", "occlusion_detection_enabled": True}
+    gen = client.generations.create(model="react-1", options=options, segments=segments, input=[
         {"type": "video", "url": file_host.url("clip.mp4")},
         {"type": "audio", "url": file_host.url("voice.wav"), "refId": "a"},
         {"type": "audio", "url": file_host.url("voice_b.wav"), "refId": "b"}])
     assert [s.start_time for s in gen.segments] == [0.6, 3.0]  # echoed
+    assert gen.options.occlusion_detection_enabled is True
     done = poll_generation(client, gen.id)
     assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
     out = tmp_path / "out.mp4"
