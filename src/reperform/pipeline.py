@@ -42,7 +42,7 @@ from .errors import (
 )
 from .options import ActiveSpeaker, GenerateOptions, ModelMode, Segment
 from .progress import Overall, ProgressSink
-from .records import Audio, GenerateResult, MediaInfo, TimeMap
+from .records import Audio, GenerateResult, MediaInfo, Occlusion, TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +253,7 @@ def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineC
         frame_times_s=frame_times, track=track, profile=profile, bank=bank, speech=speech_tl, prosody=prosody,
         source_speech=source_speech, warnings=tuple(warnings), timings_s=timings,
         fingerprints={"video": fingerprint(video), "audio": fingerprint(audio)}, frame_store=store,
+        speaker=options.speaker_key,
     )
 
 
@@ -343,6 +344,10 @@ def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, ov
         raise InvalidOptions(
             "options.text differs from the transcript the analysis was made with; analyse again with the new text"
         )
+    if options.speaker_key != analysis.speaker:
+        raise InvalidOptions(
+            "options.active_speaker differs from the one the analysis was made with; analyse again with it"
+        )
     timings: dict[str, float] = {}
     with _timed(timings, "plan"):
         a = analysis
@@ -370,8 +375,13 @@ def _render(
         head = rendering.HeadWarper(a.track, plan.motion) if plan.mode is ModelMode.head else None
         store, a.frame_store = a.frame_store, None  # used once: the render pass empties it
         sound = media.load_audio_for_output(a.audio) if out_audio is None else out_audio
-        frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
-                                       report)
+        occluders = face.OcclusionFinder(a.track) if plan.options.occlusion else None
+        try:
+            frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
+                                           report, occluders)
+        finally:
+            if occluders is not None:
+                occluders.close()
         report(1.0)
     warnings = dict.fromkeys(w for r in renderers for w in r.warnings)
     return GenerateResult(
@@ -420,9 +430,11 @@ def _render_frames(
     store: media.FrameStore | None,
     timemap: TimeMap,
     report: Callable[[float, str], None],
+    occluders: face.OcclusionFinder | None = None,
 ) -> int:
     """The render pass: every output frame from its source frame through the renderer (and head
-    warp) into the encoder. Returns how many frames were edited."""
+    warp) into the encoder; ``occluders`` (when on) puts what is in front of the face back as
+    filmed, after every edit. Returns how many frames were edited."""
     frames_edited = 0
     steps = np.diff(timemap.src_frame)
     backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
@@ -436,21 +448,28 @@ def _render_frames(
     try:
         with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, timemap.n_out) as w:
 
-            def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None) -> bool:
+            def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None, rgb: np.ndarray,
+                       occlusion: Occlusion | None) -> bool:
                 if head is not None:
                     # The renderer hands back its own copy whenever it edited (box set).
                     out, box = head.apply(k, out, box, inplace=box is not None, field=next(fields))
+                if occlusion is not None and box is not None:  # out is our copy: it was edited
+                    out = rendering.keep_filmed(out, rgb, occlusion.box, occlusion.mask)
                 w.write(out)
                 return box is not None
 
             try:
                 for k in range(timemap.n_out):
-                    rgb = source.get(int(timemap.src_frame[k]))
+                    s = int(timemap.src_frame[k])
+                    rgb = source.get(s)
                     out, box = render_one(k, rgb)
+                    occlusion = None
+                    if occluders is not None and (box is not None or head is not None):
+                        occlusion = occluders.find(s, rgb)
                     if warper is None:
-                        frames_edited += finish(k, out, box)
+                        frames_edited += finish(k, out, box, rgb, occlusion)
                     else:
-                        in_flight.append(warper.submit(finish, k, out, box))
+                        in_flight.append(warper.submit(finish, k, out, box, rgb, occlusion))
                         while len(in_flight) > HEAD_WARPS_IN_FLIGHT:
                             frames_edited += in_flight.popleft().result()
                     if k % 10 == 0:
