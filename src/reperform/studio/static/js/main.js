@@ -9,6 +9,7 @@ import { initHistory, refreshHistory } from "./history.js";
 import { loadOptions, plainLabel } from "./options.js";
 import { fillSyncModes, initPreview, updatePreview } from "./preview.js";
 import { percentOf, setSteps, stageWords } from "./progress.js";
+import { initSpeaker, resetSpeaker, speakerOption, speakerProblem } from "./speaker.js";
 import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
 import { createWheel } from "./wheel.js";
 
@@ -172,6 +173,7 @@ function pickAsset(kind) {
   if (kind === "video") state.videoAsset = picked;
   else state.audioAsset = picked;
   updatePreview();
+  if (kind === "video") resetSpeaker();
 }
 $("video-asset").addEventListener("change", () => pickAsset("video"));
 $("audio-asset").addEventListener("change", () => pickAsset("audio"));
@@ -191,6 +193,7 @@ function bindSourceTabs(fieldsetId, name, onChange) {
 bindSourceTabs("video-source", "video-src", v => {
   state.videoSource = v;
   updatePreview();
+  resetSpeaker();
 });
 bindSourceTabs("audio-source", "audio-src", v => {
   state.audioSource = v;
@@ -216,6 +219,7 @@ async function takeVideoFile(file) {
     state.videoFile = null;
     $("video-file-name").textContent = "";
     updatePreview();
+    resetSpeaker();
     return;
   }
   const isImage = looksLikeImage(file);
@@ -223,6 +227,7 @@ async function takeVideoFile(file) {
   state.videoFile = chosen;
   $("video-file-name").textContent = file.name;
   updatePreview();
+  resetSpeaker();
   if (isImage) {
     $("video-file-name").textContent = `${file.name} (photo)`;
     return;
@@ -343,9 +348,13 @@ function buildRequest() {
   if (!v) missing.push("choose a video or photo");
   if (!a) missing.push(state.audioSource === "text" ? "type the text to speak" : "choose an audio");
   if (!state.options) missing.push("wait until the options have loaded (reload the page if they do not)");
+  const speakerMissing = v ? speakerProblem() : null;
+  if (speakerMissing) missing.push(speakerMissing);
   if (missing.length) return { problem: { text: `Before generating, ${missing.join(", ")}.`, detail: "" } };
 
   const options = { model_mode: state.mode, sync_mode: $("sync-mode").value };
+  const speaker = speakerOption();
+  if (speaker) options.active_speaker_detection = speaker;
   if (state.emotion) {
     options.prompt = state.emotion;
     options.temperature = state.intensity;
@@ -509,6 +518,7 @@ $("history-refresh").addEventListener("click", () => {
 // ---- start -------------------------------------------------------------------------------------------
 
 initPreview(currentVideo, currentAudio);
+initSpeaker(currentVideo);
 initHistory(api, () => Boolean(state.key), gen => {
   showResult(gen, beforeOf(gen));
   $("result-panel").scrollIntoView({ behavior: "smooth", block: "start" });
