@@ -135,6 +135,18 @@ def warm_up(config: EngineConfig | None = None) -> None:
     _warm_up(config or EngineConfig())
 
 
+def check_video_options(video: str | Path, options: GenerateOptions) -> None:
+    """Raise :class:`~reperform.errors.InvalidOptions` now for options the video itself refutes
+    (``active_speaker``: a frame past the end, a point on no face, not one box per frame), which
+    the engine would otherwise find during the job. Decodes the video once; nothing to do (and
+    free) for other options."""
+    if options.active_speaker is None or options.active_speaker.kind not in ("point", "boxes"):
+        return
+    from .pipeline import check_speaker
+
+    check_speaker(Path(video), options.active_speaker)
+
+
 def probe(path: str | Path) -> MediaInfo:
     """What a media file holds (kind, size, fps, duration, streams); raises on non-media."""
     from .media import probe as _probe

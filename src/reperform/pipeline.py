@@ -327,6 +327,27 @@ def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config:
     return track, bank, frame_times, store
 
 
+def check_speaker(video: Path, speaker: ActiveSpeaker) -> None:
+    """The checks of a point or boxes that need the video (the frame in range, a face under the
+    point, one box per frame), before any work: one decode of the video and a face search on the
+    pointed frame. The engine makes the same checks during its pass; this lets a server refuse the
+    request up front (a 400) instead of failing the job."""
+    if speaker.kind not in ("point", "boxes"):
+        return
+    with _engine_errors():
+        info = media.probe(video)
+        n, pointed = 0, None
+        for index, _t, rgb in media.iter_frames(info):
+            n += 1
+            if speaker.kind == "point" and index == speaker.frame_number:
+                pointed = rgb
+        if speaker.kind == "boxes":
+            face.check_boxes(len(speaker.bounding_boxes or ()), n)
+            return
+        face.check_frame(int(speaker.frame_number or 0), n)
+        face.face_under(face.face_boxes(pointed), speaker)
+
+
 def _own_sound(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker):
     """The video's own sound for auto speaker detection (None: it has none, or it is not needed)."""
     if speaker.kind != "auto" or vinfo.kind != "video" or not vinfo.has_audio:
