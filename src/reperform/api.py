@@ -84,8 +84,8 @@ def analyze(
 ) -> Analysis:
     """Everything the engine learns from ``video`` and the driving ``audio`` (the slow part of a job).
 
-    The result does not depend on the mode, emotion, temperature or sync mode, only on the inputs
-    and ``options.text`` (the transcript), so one analysis serves any number of :func:`plan` +
+    The result does not depend on the mode, emotion, temperature or sync mode, only on the inputs,
+    ``options.text`` (the transcript) and ``options.active_speaker`` (whose face), so one analysis serves any number of :func:`plan` +
     :func:`render` calls; :meth:`Analysis.save` / :meth:`Analysis.load` keep it between processes.
     """
     from .pipeline import analyze as _analyze

@@ -300,6 +300,12 @@ class GenerateOptions(BaseModel):
         return self.segment_options(0).mode if self.segments else self.mode
 
     @property
+    def speaker_key(self) -> str | None:
+        """Whom to edit, as the analysis records it (JSON); None for the default face."""
+        speaker = self.active_speaker
+        return speaker.model_dump_json(exclude_none=True) if speaker is not None and speaker.kind else None
+
+    @property
     def edits_expression(self) -> bool:
         """Whether the face's expression is re-performed (emotion prompt, brows, blinks): face and
         head modes. Lips mode leaves everything outside the mouth region as filmed."""

@@ -256,6 +256,7 @@ def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineC
         frame_times_s=frame_times, track=track, profile=profile, bank=bank, speech=speech_tl, prosody=prosody,
         source_speech=source_speech, warnings=tuple(warnings), timings_s=timings,
         fingerprints={"video": fingerprint(video), "audio": fingerprint(audio)}, frame_store=store,
+        speaker=options.speaker_key,
     )
 
 
@@ -345,6 +346,10 @@ def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, ov
     if options.text != analysis.text:
         raise InvalidOptions(
             "options.text differs from the transcript the analysis was made with; analyse again with the new text"
+        )
+    if options.speaker_key != analysis.speaker:
+        raise InvalidOptions(
+            "options.active_speaker differs from the one the analysis was made with; analyse again with it"
         )
     timings: dict[str, float] = {}
     with _timed(timings, "plan"):

@@ -1,7 +1,9 @@
 // reperform Studio: wires the page to the public /v2 API.
 // Sections: key · inputs · preview & lengths · direction (model, mode, wheel) · generate & progress · history.
 
-import { ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey } from "./api.js";
+import {
+  ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey, takeKeyFromAddress,
+} from "./api.js";
 import { createCompare } from "./compare.js";
 import { initHistory, refreshHistory } from "./history.js";
 import { loadOptions, plainLabel } from "./options.js";
@@ -512,7 +514,9 @@ initHistory(api, () => Boolean(state.key), gen => {
   $("result-panel").scrollIntoView({ behavior: "smooth", block: "start" });
 });
 
-state.key = loadKey();
+const given = takeKeyFromAddress(); // `reperform studio` signs the page in through the address
+if (given) saveKey(given);
+state.key = given || loadKey();
 $("api-key").value = state.key;
 updatePreview();
 initOptions();
