@@ -138,6 +138,9 @@ def analyze(
 ) -> Analysis:
     """The analysis pass alone. See :func:`reperform.analyze`."""
     runtime.tune_process()
+    if options.segments:
+        raise InvalidOptions("segments are analysed by generate(), which composes each segment's audio; "
+                             "analyze() takes options without segments")
     overall = Overall(progress, _weights("probe", "analyze", "speech"))
     with _engine_errors():
         analysis = _analyze(video, audio, options, config, overall)
