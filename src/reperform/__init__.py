@@ -11,7 +11,7 @@ The same job in its three seams, reusing the analysis for a second emotion:
 """
 
 from .analysis import Analysis, Plan
-from .api import analyze, generate, plan, probe, render, synthesize_speech
+from .api import analyze, generate, join, plan, probe, render, synthesize_speech
 from .config import EngineConfig
 from .errors import ReperformError
 from .options import Emotion, GenerateOptions, ModelMode, Options, SyncMode
@@ -31,6 +31,7 @@ __all__ = [
     "SyncMode",
     "analyze",
     "generate",
+    "join",
     "plan",
     "probe",
     "render",

@@ -48,6 +48,8 @@ FINGERPRINT_EDGE_BYTES = 1 << 20
 #: File names inside a saved analysis folder (``<stem>.json`` + ``<stem>.npz``).
 _STEM = "analysis"
 _RECORDS = (MediaInfo, FaceTrack, FaceProfile, SpeechTimeline, Phone, Word, Prosody)
+_PLAN_STEM = "plan"
+_PLAN_RECORDS = (TimeMap, MotionPlan)
 
 
 def fingerprint(path: Path) -> str:
@@ -160,6 +162,35 @@ class Plan:
     timemap: TimeMap
     motion: MotionPlan
     timings_s: dict[str, float] = field(default_factory=dict)  # "plan": seconds it took
+
+    def save(self, directory: str | Path) -> Path:
+        """Write this plan to ``directory`` (``plan.json`` + ``plan.npz``); returns it.
+
+        For work split across processes: the plan is made once over the whole clip and every
+        chunk renders from the same one (a re-plan could differ in a float, and the joins show it).
+        """
+        directory = Path(directory)
+        content = {
+            "version": ANALYSIS_VERSION, "options": self.options.model_dump(mode="json"),
+            "timemap": self.timemap, "motion": self.motion, "timings_s": self.timings_s,
+        }
+        recordio.save(directory, _PLAN_STEM, content, _PLAN_RECORDS)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Plan:
+        """Read a plan written by :meth:`save` (:class:`AnalysisOutdated` as for an analysis)."""
+        directory = Path(directory)
+        try:
+            content = recordio.load(directory, _PLAN_STEM, _PLAN_RECORDS)
+        except FileNotFoundError as exc:
+            raise AnalysisOutdated(f"no saved plan in {directory}") from exc
+        except (recordio.RecordFormatError, ValueError, KeyError, TypeError) as exc:
+            raise AnalysisOutdated(f"the plan in {directory} cannot be read: {exc}") from exc
+        if content.pop("version", None) != ANALYSIS_VERSION:
+            raise AnalysisOutdated(f"the plan in {directory} was made by another engine version; plan again")
+        content["options"] = GenerateOptions.model_validate(content["options"])
+        return cls(**content)
 
     @property
     def mode(self) -> ModelMode:

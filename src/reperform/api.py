@@ -26,17 +26,20 @@ def generate(
     *,
     progress: ProgressSink = null_sink,
     config: EngineConfig | None = None,
+    workers: int = 1,
 ) -> GenerateResult:
     """Re-perform the face in ``video`` (a video or a still image) to ``audio``; write ``output`` (MP4).
 
     Raises a :class:`reperform.errors.ReperformError` subclass for bad input; the output path is
     never left half-written. ``progress`` receives ``(stage, overall_fraction, detail)``.
+    ``workers`` > 1 renders an output longer than 2 × 8 s in that many processes (one CPU
+    each), in chunks joined without re-encoding; 1 renders in this process.
     """
     from .pipeline import run  # the pipeline pulls in the heavy stage libraries; import lazily
 
     return run(
         Path(video), Path(audio), Path(output), options or GenerateOptions(), progress=progress,
-        config=config or EngineConfig(),
+        config=config or EngineConfig(), workers=workers,
     )
 
 
@@ -79,15 +82,28 @@ def plan(
 
 
 def render(
-    analysis: Analysis, plan: Plan, output: str | Path, *, progress: ProgressSink = null_sink
+    analysis: Analysis, plan: Plan, output: str | Path, *, progress: ProgressSink = null_sink,
+    frames: range | None = None,
 ) -> GenerateResult:
     """Write ``output`` (MP4) for ``plan``: reads the analysed video's frames and the driving audio again.
 
-    Raises :class:`reperform.errors.AnalysisOutdated` if those files changed since the analysis.
+    ``frames`` (a range of output frames) renders only those, into a video-only chunk with the
+    same encoder settings and its own closed GOP; :func:`join` lays such chunks end to end. A
+    chunk's frames are the ones the whole render would show (the renderer replays the geometry
+    of the frames before it), so the joins do not show. Raises
+    :class:`reperform.errors.AnalysisOutdated` if the inputs changed since the analysis.
     """
     from .pipeline import render as _render
 
-    return _render(analysis, plan, Path(output), progress=progress)
+    return _render(analysis, plan, Path(output), progress=progress, frames=frames)
+
+
+def join(analysis: Analysis, plan: Plan, chunks: list[str | Path], output: str | Path) -> int:
+    """Join chunks rendered with :func:`render` ``frames=...`` (in order, tiling the plan) into
+    ``output`` without re-encoding, with the driving sound muxed once; returns the frame count."""
+    from .pipeline import join as _join
+
+    return _join(analysis, plan, [Path(c) for c in chunks], Path(output))
 
 
 def warm_up(config: EngineConfig | None = None) -> None:

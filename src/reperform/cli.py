@@ -134,7 +134,8 @@ def _native_notices_filtered(enabled: bool) -> Iterator[None]:
         os.close(terminal)
 
 
-def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptions, quiet: bool, debug: bool):
+def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptions, quiet: bool, debug: bool,
+                  workers: int = 1):
     from .api import generate
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -148,7 +149,7 @@ def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptio
 
         try:
             with _native_notices_filtered(not debug):
-                result = generate(video, audio, output, options, progress=sink)
+                result = generate(video, audio, output, options, progress=sink, workers=workers)
         except (ReperformError, OSError, KeyboardInterrupt) as exc:
             bar.stop()
             if isinstance(exc, KeyboardInterrupt):
@@ -175,6 +176,9 @@ def generate(
     video: Annotated[Path, typer.Argument(help="video (mp4/mov/mkv/webm) or still image (png/jpg) of the person")],
     audio: Annotated[Path, typer.Argument(help="driving audio (wav/flac/mp3/aac/m4a, or a video's audio track)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="output MP4 path")],
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="processes rendering a long output in chunks, one CPU each (default: every CPU this "
+                    "process may use; 1 renders in one process)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     debug: Annotated[bool, typer.Option(help="show tracebacks and debug logs")] = False,
     **options: Any,  # --mode, --emotion, ...: one flag per GenerateOptions field (_with_option_flags)
@@ -184,7 +188,13 @@ def generate(
         parsed = GenerateOptions.parse(**options)
     except ReperformError as exc:
         _fail(exc, debug)
-    _run_generate(video, audio, output, parsed, quiet, debug)
+    _run_generate(video, audio, output, parsed, quiet, debug, workers or len(_usable_cpus()))
+
+
+def _usable_cpus() -> list[int]:
+    from .runtime import usable_cpus
+
+    return usable_cpus()
 
 
 @app.command()
