@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ ONE_THREAD_ENV = {
 }
 #: Environment variable naming the CPU a worker pins itself to (set by the parent).
 CPU_ENV = "REPERFORM_WORKER_CPU"
+#: How often a worker checks that the process that started it is alive (seconds).
+PARENT_CHECK_S = 0.5
 #: Lines a worker writes on its stdout: ``progress F``, then ``done JSON`` or ``error JSON``.
 _PROGRESS, _DONE, _ERROR = "progress", "done", "error"
 
@@ -76,10 +79,16 @@ def render_chunks(
     lock, told = threading.Lock(), threading.Lock()
     failed = threading.Event()
 
+    stopped: list[BaseException] = []
+
     def tell() -> None:
         with told:  # lanes report from their own threads; the sink sees one call at a time
             done = sum(c.done * len(c.frames) for c in chunks) / max(1, plan.n_out)
-            report(done, f"{sum(c.done >= 1 for c in chunks)}/{len(chunks)} chunks")
+            try:
+                report(done, f"{sum(c.done >= 1 for c in chunks)}/{len(chunks)} chunks")
+            except BaseException as exc:  # the caller stops the job (a lost lease): stop every worker
+                stopped.append(exc)
+                failed.set()
 
     def lane(cpu: int) -> None:
         while not failed.is_set():
@@ -87,7 +96,7 @@ def render_chunks(
                 if not pending:
                     return
                 chunk = pending.pop(0)
-            _run_worker(chunk, work, cpu, tell)
+            _run_worker(chunk, work, cpu, tell, failed)
             if chunk.error is not None:
                 failed.set()
 
@@ -97,6 +106,8 @@ def render_chunks(
         t.start()
     for t in lanes:
         t.join()
+    if stopped:
+        raise stopped[0]
     errors_seen = [c.error for c in chunks if c.error is not None]
     if errors_seen:
         raise errors_seen[0]
@@ -104,8 +115,9 @@ def render_chunks(
     return [c.output for c in chunks], sum(c.edited for c in chunks), warnings
 
 
-def _run_worker(chunk: _Chunk, work: Path, cpu: int, tell: Callable[[], None]) -> None:
-    """Render ``chunk`` in a new worker process pinned to ``cpu``; records its progress and error."""
+def _run_worker(chunk: _Chunk, work: Path, cpu: int, tell: Callable[[], None], failed: threading.Event) -> None:
+    """Render ``chunk`` in a new worker process pinned to ``cpu``; records its progress and error.
+    The worker is killed as soon as ``failed`` is set (another chunk failed, or the job stopped)."""
     env = {**os.environ, **ONE_THREAD_ENV, CPU_ENV: str(cpu)}
     src = str(Path(__file__).resolve().parents[1])  # the same checkout, installed or not
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -116,6 +128,9 @@ def _run_worker(chunk: _Chunk, work: Path, cpu: int, tell: Callable[[], None]) -
     drain.start()
     assert proc.stdout is not None
     for line in proc.stdout:
+        if failed.is_set():
+            proc.kill()
+            break
         word, _, rest = line.strip().partition(" ")
         if word == _PROGRESS:
             chunk.done = min(1.0, float(rest))
@@ -142,6 +157,15 @@ def _error_from(payload: dict[str, str]) -> ReperformError:
     return cls(payload.get("message", "a chunk worker failed"))
 
 
+def _watch_parent(parent_pid: int) -> None:
+    """Exit at once when the process that started this worker is gone (killed, crashed): nobody
+    would join this chunk, and a job re-run elsewhere must not compete with orphans for the CPUs."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent_pid:
+            os._exit(3)
+
+
 def _pin(cpu: str | None) -> None:
     """Run this process on ``cpu`` only (see the module docstring); OpenCV single-threaded."""
     import cv2
@@ -159,6 +183,7 @@ def main(argv: list[str]) -> int:
     work, start, stop, output = Path(argv[0]), int(argv[1]), int(argv[2]), Path(argv[3])
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format=f"%(asctime)s chunk {start}..{stop} %(name)s %(levelname)s %(message)s")
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     _pin(os.environ.get(CPU_ENV))
     from .pipeline import render  # after pinning: the libraries size their thread pools on import
 

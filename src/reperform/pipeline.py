@@ -211,7 +211,7 @@ def run(
         analysis = _analyze(video, audio, options, config, overall)
         try:
             the_plan = _plan(analysis, options, config, overall)
-            spans = _chunk_spans(the_plan, workers)
+            spans = chunking.plan_spans(the_plan, workers)
             if len(spans) > 1:
                 result = _render_chunked(analysis, the_plan, output, spans, workers, overall)
             else:
@@ -317,18 +317,6 @@ def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, ov
         )
         overall.stage("plan")(1.0)
     return Plan(options=options, timemap=timemap, motion=motion_plan, timings_s=timings)
-
-
-def _chunk_spans(plan: Plan, workers: int) -> list[tuple[int, int]]:
-    """Output frame ranges for ``workers`` processes: one per worker, none under
-    :data:`chunking.MIN_CHUNK_S`; boundaries moved into pauses or onto the time map's jumps
-    (a loop restarting), where nothing on screen continues across them."""
-    n = plan.n_out
-    count = chunking.chunk_count(n, float(plan.timemap.fps), workers) if workers > 1 else 1
-    if count <= 1:
-        return [(0, n)]
-    jumps = np.nonzero(np.abs(np.diff(plan.timemap.src_frame.astype(np.int64))) > 1)[0] + 1
-    return chunking.plan_chunks(n, count, quiet=~plan.motion.speaking.astype(bool), cuts=jumps.tolist())
 
 
 def _render_chunked(analysis: Analysis, plan: Plan, output: Path, spans: list[tuple[int, int]], workers: int,
