@@ -84,6 +84,15 @@ def machine_info(argv: list[str]) -> dict[str, str]:
     }
 
 
+#: Sections written by benchmarks run on their own (too long for `make bench`), appended as they are.
+INCLUDED_SECTIONS = (REPO_ROOT / "docs" / "benchmarks_long_video.md",)
+
+
+def included_sections() -> str:
+    """The separately measured sections that exist (``make bench-long`` writes the long-video one)."""
+    return "".join("\n" + p.read_text() for p in INCLUDED_SECTIONS if p.exists())
+
+
 def load_server_section(quick: bool) -> str:
     """The server helper's latency table, through its public function, if it exists."""
     if not (REPO_ROOT / "benchmarks" / "load_server.py").exists():
@@ -134,7 +143,7 @@ def main(argv: list[str]) -> int:
         import pickle
 
         saved = pickle.loads(LAST_RUN.read_bytes())  # our own file, written below by an earlier run
-        Path(args.output).write_text(render_markdown(**saved))
+        Path(args.output).write_text(render_markdown(**saved) + included_sections())
         log.info("rewrote %s from %s", args.output, LAST_RUN)
         return 0
     suite = S.Suite(Path(args.media), modes, contact=args.contact_sheets)
@@ -199,7 +208,7 @@ def main(argv: list[str]) -> int:
 
     LAST_RUN.parent.mkdir(parents=True, exist_ok=True)
     LAST_RUN.write_bytes(pickle.dumps(measured))
-    text = render_markdown(**measured)
+    text = render_markdown(**measured) + included_sections()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
     log.info("wrote %s in %.0f s", args.output, time.time() - t_start)

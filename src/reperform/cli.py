@@ -162,7 +162,9 @@ def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptio
     out.print(
         f"wrote {result.output}  {result.width}x{result.height} {float(result.fps):.2f} fps, "
         f"{result.duration_s:.2f} s, {result.n_frames} frames ({result.frames_edited} edited), "
-        f"mode {result.mode}, speech {result.speech_method}, {total:.1f} s ({rtf:.2f}x real time)",
+        f"mode {result.mode}, speech {result.speech_method}, {total:.1f} s ({rtf:.2f}x real time)"
+        + (f", {len(result.chunks)} chunks (joins at frames {','.join(str(a) for a, _ in result.chunks[1:])})"
+           if result.chunks else ""),
         highlight=False,
     )
     for w in result.warnings:

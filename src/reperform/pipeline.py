@@ -338,6 +338,7 @@ def _render_chunked(analysis: Analysis, plan: Plan, output: Path, spans: list[tu
         output=output, duration_s=timemap.duration_s, n_frames=timemap.n_out, fps=timemap.fps,
         width=a.info.width, height=a.info.height, mode=plan.mode.value, speech_method=a.speech.method,
         frames_edited=edited, timings_s=timings, warnings=tuple(dict.fromkeys((*a.warnings, *warnings))),
+        chunks=tuple(spans),
     )
 
 
