@@ -12,6 +12,7 @@ packages lazily (only to save or load a mouth bank), so ``import reperform`` sta
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -102,6 +103,12 @@ class Analysis:
             want = self.fingerprints.get(name)
             if want is not None and fingerprint(path) != want:
                 raise AnalysisOutdated(f"the analysed {name} {path.name} has changed; analyse it again")
+
+    def relocate(self, video: Path, audio: Path) -> None:
+        """Point this analysis at the same inputs stored elsewhere (another machine's copy, a
+        shared store's path). Rendering still checks their fingerprints, so other files are refused."""
+        self.video, self.audio = Path(video), Path(audio)
+        self.info = dataclasses.replace(self.info, path=self.video)
 
     def save(self, directory: str | Path) -> Path:
         """Write this analysis to ``directory`` (``analysis.json`` + ``analysis.npz``); returns it.

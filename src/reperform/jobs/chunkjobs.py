@@ -117,8 +117,8 @@ def _load(ctx: JobContext, prefix: str, work: Path) -> tuple[Analysis, Plan]:
     for name in _RECORDS:
         ctx.storage.get_file(f"{prefix}/{name}", work / name)
     analysis, plan = Analysis.load(work / "analysis"), Plan.load(work / "plan")
-    analysis.video = _stored(ctx.storage, f"{prefix}/video.bin", work / "video.bin")
-    analysis.audio = _stored(ctx.storage, f"{prefix}/audio.bin", work / "audio.bin")
+    analysis.relocate(_stored(ctx.storage, f"{prefix}/video.bin", work / "video.bin"),
+                      _stored(ctx.storage, f"{prefix}/audio.bin", work / "audio.bin"))
     return analysis, plan
 
 
