@@ -89,3 +89,28 @@ def mux_audio(container: av.container.OutputContainer, stream: av.AudioStream, s
             container.mux(p)
     for p in stream.encode(None):
         container.mux(p)
+
+
+@pytest.fixture(scope="session")
+def two_people(media_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Two-person videos made from real clips (``benchmarks/composites.py``), each built on first
+    use and kept for the session: ``two_people("side_left")`` etc. side_left/side_right: vr2 | vr4
+    heard vr2 / vr4; stacked: vr4 above vr2, heard vr2; swap: three shots whose cuts swap places."""
+    from benchmarks import composites
+
+    root = tmp_path_factory.mktemp("two_people")
+    videos = media_dir / "videos"
+    makers = {
+        "side_left": lambda p: composites.side_by_side(p, videos, voice=0),
+        "side_right": lambda p: composites.side_by_side(p, videos, voice=1),
+        "stacked": lambda p: composites.stacked(p, videos, voice=1),
+        "swap": lambda p: composites.swap_cut(p, videos),
+    }
+    built: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in built:
+            built[name] = makers[name](root / f"{name}.mp4")
+        return built[name]
+
+    return get

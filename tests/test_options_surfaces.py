@@ -18,17 +18,21 @@ from typer.testing import CliRunner
 
 from reperform import cli
 from reperform.errors import InvalidOptions
-from reperform.options import GenerateOptions
+from reperform.options import CLI_NAMES, PLAIN_FIELDS, TEXT_FORMS, ActiveSpeaker, GenerateOptions
 from reperform.protocol.catalog import MODELS
 from reperform.protocol.errors import WireError
 from reperform.protocol.requests import WIRE_OPTIONS, parse_generate, to_generate_options
 from reperform.server.app import create_app
 from reperform.settings import Settings
 
-FIELDS = GenerateOptions.model_fields
+#: The options shown as one flag / one wire key each; ``segments`` has surfaces of its own
+#: (``--segment``, the wire's top-level ``segments``), tested in tests/test_segments_surfaces.py.
+FIELDS = {name: GenerateOptions.model_fields[name] for name in PLAIN_FIELDS}
 #: The engine options the wire carries in ``options``. ``text`` is not among them: on the wire a
 #: transcript only exists as a text input's script (spoken, then used as the transcript).
 WIRE_CARRIED = set(FIELDS) - {"text"}
+#: Options that are a choice or a number (the structured ones have their own tests below).
+SCALAR = WIRE_CARRIED - set(TEXT_FORMS)
 INPUT = [{"type": "video", "url": "http://example.test/v.mp4"}, {"type": "audio", "url": "http://example.test/a.wav"}]
 
 
@@ -66,7 +70,7 @@ def test_the_cli_has_one_flag_per_option_with_its_default_description_and_choice
     flags = {p.name: p for p in command.params}
     for name, field in FIELDS.items():
         flag = flags[name]
-        assert flag.opts == [f"--{name.replace('_', '-')}"]
+        assert flag.opts == [f"--{CLI_NAMES.get(name, name).replace('_', '-')}"]
         assert flag.default == _default(field), name
         assert field.description and field.description in flag.help
         for choice in _choices(field) or []:
@@ -99,7 +103,7 @@ def test_an_empty_options_object_means_the_engine_defaults() -> None:
         assert to_generate_options("react-1", body, text=None) == GenerateOptions()
 
 
-@pytest.mark.parametrize("name", sorted(WIRE_CARRIED))
+@pytest.mark.parametrize("name", sorted(SCALAR))
 def test_every_choice_of_an_option_passes_the_wire_and_reaches_the_engine(name: str) -> None:
     field, wire = FIELDS[name], _wire_name(name)
     low, high = _bounds(field)
@@ -111,7 +115,7 @@ def test_every_choice_of_an_option_passes_the_wire_and_reaches_the_engine(name: 
         assert (got.value if isinstance(got, Enum) else got) == value
 
 
-@pytest.mark.parametrize("name", sorted(WIRE_CARRIED))
+@pytest.mark.parametrize("name", sorted(SCALAR))
 def test_a_value_outside_an_options_choices_or_bounds_is_refused_by_the_engine_and_the_wire(name: str) -> None:
     field, wire = FIELDS[name], _wire_name(name)
     low, high = _bounds(field)
@@ -140,6 +144,51 @@ def test_models_that_run_one_mode_run_it_whatever_the_options_say() -> None:
             assert (engine.mode, engine.emotion, engine.sync_mode.value) == (info.modes[0], None, "loop")
 
 
+# --- the structured option: which person to edit ----------------------------------------------
+
+SPEAKER_FORMS = [{"auto_detect": True}, {"frame_number": 3, "coordinates": [10, 20]},
+                 {"bounding_boxes": [[1, 2, 30, 40], None]}]
+
+
+@pytest.mark.parametrize("form", SPEAKER_FORMS)
+def test_each_form_of_active_speaker_detection_reaches_the_engine(form: dict[str, Any]) -> None:
+    request = parse_generate({"model": "react-1", "input": INPUT, "options": {"active_speaker_detection": form}})
+    assert request.options == {"active_speaker_detection": form}  # stored (and echoed) as sent
+    engine = to_generate_options(request.model, request.options, text=None)
+    assert engine.active_speaker == ActiveSpeaker(**form)
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"bounding_boxes": [[1, 2, 3]]}, "options.active_speaker_detection.bounding_boxes item 0 must be null or "
+                                      "[x1, y1, x2, y2] (four numbers); got [1, 2, 3]"),
+    ({"bounding_boxes": [None, [5, 2, 3, 4]]}, "options.active_speaker_detection.bounding_boxes item 1 must have "
+                                               "0 <= x1 < x2 and 0 <= y1 < y2; got [5, 2, 3, 4]"),
+    ({"bounding_boxes": [None]}, "options.active_speaker_detection bounding_boxes holds no box"),
+    ({"frame_number": 3}, "options.active_speaker_detection frame_number and coordinates go together"),
+    ({"frame_number": -1, "coordinates": [1, 2]}, "options.active_speaker_detection.frame_number must be at least 0"),
+    ({"auto_detect": True, "frame_number": 0, "coordinates": [1, 2]},
+     "options.active_speaker_detection give one of auto_detect, frame_number with coordinates, or bounding_boxes"),
+    ("auto", "options.active_speaker_detection must be an object"),
+])
+def test_a_malformed_active_speaker_detection_is_a_400_naming_the_problem(form: Any, message: str) -> None:
+    with pytest.raises(WireError) as err:
+        parse_generate({"model": "react-1", "input": INPUT, "options": {"active_speaker_detection": form}})
+    assert err.value.messages == [message]
+
+
+def test_the_cli_takes_the_speaker_as_auto_a_point_or_a_boxes_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    seen: list[GenerateOptions] = []
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, _workers: seen.append(options))
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text("[[1, 2, 30, 40], null]")
+    runner = CliRunner()
+    for text in ("auto", "10,20@3", str(boxes)):
+        assert runner.invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4", "--speaker", text]).exit_code == 0
+    assert [o.active_speaker for o in seen] == [ActiveSpeaker(**form) for form in SPEAKER_FORMS]
+    bad = runner.invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4", "--speaker", "left"])
+    assert bad.exit_code == 2 and "must be auto, X,Y@FRAME or a JSON file of boxes" in bad.output
+
+
 # --- OpenAPI ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -156,7 +205,7 @@ def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-@pytest.mark.parametrize("name", sorted(WIRE_CARRIED))
+@pytest.mark.parametrize("name", sorted(SCALAR))
 def test_the_openapi_document_shows_each_option_as_the_engine_defines_it(openapi: dict[str, Any], name: str) -> None:
     field = FIELDS[name]
     prop = openapi["components"]["schemas"]["GenerationOptions"]["properties"][_wire_name(name)]
@@ -166,6 +215,13 @@ def test_the_openapi_document_shows_each_option_as_the_engine_defines_it(openapi
     low, high = _bounds(field)
     assert (schema.get("minimum"), schema.get("maximum")) == (low, high)
     assert field.description in prop["description"]
+
+
+def test_the_openapi_document_shows_the_speaker_option_as_an_object(openapi: dict[str, Any]) -> None:
+    prop = openapi["components"]["schemas"]["GenerationOptions"]["properties"]["active_speaker_detection"]
+    (schema,) = [_resolve(openapi, s) for s in prop["anyOf"] if s.get("type") != "null"]
+    assert set(schema["properties"]) == {"auto_detect", "frame_number", "coordinates", "bounding_boxes"}
+    assert FIELDS["active_speaker"].description in prop["description"]
 
 
 def test_both_create_encodings_are_documented_by_the_models_that_validate_them(openapi: dict[str, Any]) -> None:

@@ -14,7 +14,16 @@ from .analysis import Analysis, Plan
 from .api import analyze, generate, join, plan, probe, render, synthesize_speech
 from .config import EngineConfig
 from .errors import ReperformError
-from .options import Emotion, GenerateOptions, ModelMode, Options, SyncMode
+from .options import (
+    Emotion,
+    GenerateOptions,
+    ModelMode,
+    Options,
+    Segment,
+    SegmentAudio,
+    SegmentOptions,
+    SyncMode,
+)
 from .records import GenerateResult, MediaInfo
 
 __all__ = [
@@ -28,6 +37,9 @@ __all__ = [
     "Options",
     "Plan",
     "ReperformError",
+    "Segment",
+    "SegmentAudio",
+    "SegmentOptions",
     "SyncMode",
     "analyze",
     "generate",

@@ -25,6 +25,7 @@ from . import recordio
 from .errors import AnalysisOutdated
 from .options import GenerateOptions, ModelMode
 from .records import (
+    EditSpans,
     FaceProfile,
     FaceTrack,
     MediaInfo,
@@ -50,7 +51,7 @@ FINGERPRINT_EDGE_BYTES = 1 << 20
 _STEM = "analysis"
 _RECORDS = (MediaInfo, FaceTrack, FaceProfile, SpeechTimeline, Phone, Word, Prosody)
 _PLAN_STEM = "plan"
-_PLAN_RECORDS = (TimeMap, MotionPlan)
+_PLAN_RECORDS = (TimeMap, MotionPlan, EditSpans)
 
 
 def fingerprint(path: Path) -> str:
@@ -169,6 +170,10 @@ class Plan:
     timemap: TimeMap
     motion: MotionPlan
     timings_s: dict[str, float] = field(default_factory=dict)  # "plan": seconds it took
+    #: Segmented requests only: which frames are re-performed (the rest are written as filmed)
+    #: and, per segment, the options it is rendered with.
+    spans: EditSpans | None = None
+    segment_options: tuple[GenerateOptions, ...] = ()
 
     def save(self, directory: str | Path) -> Path:
         """Write this plan to ``directory`` (``plan.json`` + ``plan.npz``); returns it.
@@ -179,7 +184,8 @@ class Plan:
         directory = Path(directory)
         content = {
             "version": ANALYSIS_VERSION, "options": self.options.model_dump(mode="json"),
-            "timemap": self.timemap, "motion": self.motion, "timings_s": self.timings_s,
+            "timemap": self.timemap, "motion": self.motion, "timings_s": self.timings_s, "spans": self.spans,
+            "segment_options": [o.model_dump(mode="json") for o in self.segment_options],
         }
         recordio.save(directory, _PLAN_STEM, content, _PLAN_RECORDS)
         return directory
@@ -197,11 +203,12 @@ class Plan:
         if content.pop("version", None) != ANALYSIS_VERSION:
             raise AnalysisOutdated(f"the plan in {directory} was made by another engine version; plan again")
         content["options"] = GenerateOptions.model_validate(content["options"])
+        content["segment_options"] = tuple(GenerateOptions.model_validate(o) for o in content["segment_options"])
         return cls(**content)
 
     @property
     def mode(self) -> ModelMode:
-        return self.options.mode
+        return self.options.render_mode
 
     @property
     def n_out(self) -> int:

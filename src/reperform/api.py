@@ -9,10 +9,12 @@ file). ``generate(v, a, out, opts)`` writes the same bytes as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from .analysis import Analysis, Plan
 from .config import EngineConfig
+from .errors import InvalidOptions
 from .options import GenerateOptions
 from .progress import ProgressSink, null_sink
 from .records import GenerateResult, MediaInfo
@@ -20,7 +22,7 @@ from .records import GenerateResult, MediaInfo
 
 def generate(
     video: str | Path,
-    audio: str | Path,
+    audio: str | Path | Mapping[str, str | Path],
     output: str | Path,
     options: GenerateOptions | None = None,
     *,
@@ -30,17 +32,42 @@ def generate(
 ) -> GenerateResult:
     """Re-perform the face in ``video`` (a video or a still image) to ``audio``; write ``output`` (MP4).
 
+    With ``options.segments``, ``audio`` is ``{refId: path}``: each segment's span of the video
+    speaks the audio it names (cropped if it says so), and the video outside every segment is
+    left as filmed, with its own sound::
+
+        opts = Options(segments=[Segment(start_s=1, end_s=4, audio=SegmentAudio(ref_id="a")),
+                                 Segment(start_s=6, end_s=9, audio=SegmentAudio(ref_id="b"))])
+        generate("talk.mp4", {"a": "voice_a.wav", "b": "voice_b.wav"}, "out.mp4", opts)
+
     Raises a :class:`reperform.errors.ReperformError` subclass for bad input; the output path is
     never left half-written. ``progress`` receives ``(stage, overall_fraction, detail)``.
     ``workers`` > 1 renders an output longer than 2 × 8 s in that many processes (one CPU
     each), in chunks joined without re-encoding; 1 renders in this process.
     """
-    from .pipeline import run  # the pipeline pulls in the heavy stage libraries; import lazily
+    from .pipeline import run, run_segments  # the pipeline pulls in the heavy stage libraries; import lazily
 
-    return run(
-        Path(video), Path(audio), Path(output), options or GenerateOptions(), progress=progress,
-        config=config or EngineConfig(), workers=workers,
-    )
+    options = options or GenerateOptions()
+    config = config or EngineConfig()
+    if options.segments:
+        return run_segments(Path(video), _audios(audio, options), Path(output), options, progress=progress,
+                            config=config)
+    if isinstance(audio, Mapping):
+        if len(audio) != 1:
+            raise InvalidOptions("several audios need segments saying which span speaks which (options.segments)")
+        audio = next(iter(audio.values()))
+    return run(Path(video), Path(audio), Path(output), options, progress=progress, config=config, workers=workers)
+
+
+def _audios(audio: str | Path | Mapping[str, str | Path], options: GenerateOptions) -> dict[str, Path]:
+    """``{refId: path}`` for a segmented job; one path serves when every segment names the same refId."""
+    if isinstance(audio, Mapping):
+        return {str(ref): Path(path) for ref, path in audio.items()}
+    refs = {s.audio.ref_id for s in options.segments}
+    if len(refs) != 1:
+        raise InvalidOptions(f"the segments name {len(refs)} audios ({', '.join(sorted(refs))}); "
+                             "pass audio as {refId: path}")
+    return {refs.pop(): Path(audio)}
 
 
 def analyze(

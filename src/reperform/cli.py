@@ -24,8 +24,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from .errors import ReperformError
-from .options import GenerateOptions, SyncMode
+from .errors import InvalidOptions, ReperformError
+from .options import CLI_NAMES, PLAIN_FIELDS, TEXT_FORMS, GenerateOptions, SyncMode, segments_from
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-perform a face in a video to new audio.")
 console = Console(stderr=True)
@@ -55,7 +55,8 @@ def _option_flags() -> list[inspect.Parameter]:
     a string and lists the choices in its help.
     """
     flags = []
-    for name, field in GenerateOptions.model_fields.items():
+    for name in PLAIN_FIELDS:
+        field = GenerateOptions.model_fields[name]
         default = field.get_default()
         enum = _enum_of(field.annotation)
         kind: Any = field.annotation
@@ -64,8 +65,12 @@ def _option_flags() -> list[inspect.Parameter]:
             kind = str if default is not None else str | None
             default = default.value if isinstance(default, Enum) else default
             help_text += f"; one of {'|'.join(m.value for m in enum)}"
+        elif name in TEXT_FORMS:  # a structured option, given as text that GenerateOptions reads
+            kind = str | None
+            help_text += f"; {TEXT_FORMS[name]}"
+        flag = typer.Option(f"--{CLI_NAMES.get(name, name).replace('_', '-')}", help=help_text)
         flags.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
-                                       annotation=Annotated[kind, typer.Option(help=help_text)]))
+                                       annotation=Annotated[kind, flag]))
     return flags
 
 
@@ -134,8 +139,8 @@ def _native_notices_filtered(enabled: bool) -> Iterator[None]:
         os.close(terminal)
 
 
-def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptions, quiet: bool, debug: bool,
-                  workers: int = 1):
+def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, options: GenerateOptions, quiet: bool,
+                  debug: bool, workers: int = 1):
     from .api import generate
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -172,12 +177,45 @@ def _run_generate(video: Path, audio: Path, output: Path, options: GenerateOptio
     return result
 
 
+SEGMENT_HELP = ("START:END:AUDIO[:ASTART:AEND] (seconds; repeatable): the video from START to END speaks "
+                "AUDIO (cropped to ASTART-AEND); the video outside every segment keeps its own picture and sound. "
+                "With segments, the AUDIO argument may be left out")
+
+
+def _parse_segments(specs: list[str]) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """``--segment`` values → (wire-form segments, {refId: audio path}); the audio's path is its refId."""
+    segments, audios = [], {}
+    for n, spec in enumerate(specs):
+        parts = spec.split(":")
+        crop: dict[str, Any] = {}
+        if len(parts) >= 5 and all(_is_number(p) for p in parts[-2:]):
+            crop = {"startTime": float(parts[-2]), "endTime": float(parts[-1])}
+            parts = parts[:-2]
+        if len(parts) < 3 or not all(_is_number(p) for p in parts[:2]) or not ":".join(parts[2:]):
+            raise InvalidOptions(f"--segment {spec!r} (segments[{n}]): expected START:END:AUDIO[:ASTART:AEND]")
+        ref = ":".join(parts[2:])
+        audios[ref] = Path(ref)
+        segments.append({"startTime": float(parts[0]), "endTime": float(parts[1]),
+                         "audioInput": {"refId": ref, **crop}})
+    return segments, audios
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 @app.command()
 @_with_option_flags
 def generate(
     video: Annotated[Path, typer.Argument(help="video (mp4/mov/mkv/webm) or still image (png/jpg) of the person")],
-    audio: Annotated[Path, typer.Argument(help="driving audio (wav/flac/mp3/aac/m4a, or a video's audio track)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="output MP4 path")],
+    audio: Annotated[Path | None, typer.Argument(help="driving audio (wav/flac/mp3/aac/m4a, or a video's audio "
+                                                      "track); not needed with --segment")] = None,
+    segment: Annotated[list[str] | None, typer.Option("--segment", help=SEGMENT_HELP)] = None,
     workers: Annotated[int | None, typer.Option(
         min=1, help="processes rendering a long output in chunks, one CPU each (default: every CPU this "
                     "process may use; 1 renders in one process)")] = None,
@@ -185,12 +223,19 @@ def generate(
     debug: Annotated[bool, typer.Option(help="show tracebacks and debug logs")] = False,
     **options: Any,  # --mode, --emotion, ...: one flag per GenerateOptions field (_with_option_flags)
 ) -> None:
-    """Re-perform VIDEO to AUDIO and write an MP4."""
+    """Re-perform VIDEO to AUDIO (or each --segment to its own audio) and write an MP4."""
+    drive: Path | dict[str, Path] | None = audio
     try:
+        if segment:
+            wire, audios = _parse_segments(segment)
+            options["segments"] = segments_from(wire)
+            drive = audios if audio is None else {**audios, str(audio): audio}
+        elif audio is None:
+            raise InvalidOptions("AUDIO is required (or give --segment START:END:AUDIO)")
         parsed = GenerateOptions.parse(**options)
     except ReperformError as exc:
         _fail(exc, debug)
-    _run_generate(video, audio, output, parsed, quiet, debug, workers or len(_usable_cpus()))
+    _run_generate(video, drive, output, parsed, quiet, debug, workers or len(_usable_cpus()))
 
 
 def _usable_cpus() -> list[int]:

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +40,9 @@ from .errors import (
     ReperformError,
     VideoMissing,
 )
-from .options import GenerateOptions, ModelMode
+from .options import ActiveSpeaker, GenerateOptions, ModelMode, Segment
 from .progress import Overall, ProgressSink
-from .records import GenerateResult, MediaInfo, TimeMap
+from .records import Audio, GenerateResult, MediaInfo, TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,9 @@ def analyze(
 def plan(analysis: Analysis, options: GenerateOptions, *, progress: ProgressSink, config: EngineConfig) -> Plan:
     """The plan alone. See :func:`reperform.plan`."""
     runtime.tune_process()
+    if options.segments:
+        raise InvalidOptions("segments are planned by generate(), which analyses each segment's audio; "
+                             "plan() takes options without segments")
     overall = Overall(progress, _weights("plan"))
     with _engine_errors():
         result = _plan(analysis, options, config, overall)
@@ -165,7 +168,7 @@ def render(
     with _engine_errors():
         media.encode.check_writable(output)
         analysis.check_inputs()
-        result = _render(analysis, plan, output, overall, _chunk_frames(frames, plan.n_out))
+        result = _render(analysis, plan, output, overall, frames=_chunk_frames(frames, plan))
     overall.done()
     result.timings_s["total"] = time.perf_counter() - t0
     return result
@@ -249,7 +252,11 @@ def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineC
         drive_job = pool.submit(_analyze_drive, drive, options, config)
         source_job = pool.submit(_analyze_source, video, vinfo, config)
         with _timed(timings, "analyze"):
-            track, bank, frame_times, store = _video_pass(video, vinfo, config, overall.stage("analyze"))
+            if options.active_speaker is not None and options.active_speaker.kind is not None:
+                track, bank, frame_times, store = _speaker_pass(
+                    video, vinfo, options.active_speaker, config, overall.stage("analyze"), warnings)
+            else:
+                track, bank, frame_times, store = _video_pass(video, vinfo, config, overall.stage("analyze"))
             n_missing = int((~track.present).sum())
             if n_missing:
                 warnings.append(f"no face in {n_missing} of {track.n} source frames; those frames are unchanged")
@@ -297,6 +304,57 @@ def _video_pass(video: Path, vinfo: MediaInfo, config: EngineConfig, report: Cal
     return track, bank, np.asarray(times), store
 
 
+def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config: EngineConfig,
+                  report: Callable[[float, str], None], warnings: list[str]):
+    """The video pass when the request says whom to edit: every face followed (or the client's
+    boxes meshed), one face chosen per frame, then the mouth bank filled from the chosen faces in a
+    second pass over the frames (the frame store's when the clip fits it)."""
+    follower = (face.BoxedFace(vinfo.width, vinfo.height, speaker.bounding_boxes) if speaker.kind == "boxes"
+                else face.AllFaces(vinfo.width, vinfo.height))
+    store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
+    times: list[float] = []
+    n_est = max(1, vinfo.n_frames)
+    try:
+        for index, t_s, rgb in media.prefetch(media.iter_frames(vinfo, store)):
+            times.append(t_s)
+            follower.update(index, rgb)
+            if index % 10 == 0:
+                report(min(0.8, 0.8 * index / n_est), f"faces {index}/{n_est}")
+    finally:
+        follower.close()
+    if not times:
+        raise VideoMissing(f"{video.name} has no decodable frames")
+    frame_times = np.asarray(times)
+    if isinstance(follower, face.BoxedFace):
+        selection = follower.select()
+    else:
+        selection = follower.select(speaker, frame_times + vinfo.video_start_s, _own_sound(video, vinfo, speaker))
+    warnings.extend(selection.warnings)
+    bank = rendering.MouthBank()
+    source = media.FrameSource(vinfo, frame_times, store=store)
+    try:
+        for index, lm in enumerate(selection.landmarks):
+            if lm is not None:
+                bank.offer(index, source.get(index), lm)
+    finally:
+        source.close()
+    track = face.build_track(selection.landmarks, selection.cuts, vinfo.width, vinfo.height, selection.identity)
+    if not track.present.any():
+        raise NoFaceFound(f"no face to edit in {video.name} for the chosen speaker")
+    report(1.0)
+    return track, bank, frame_times, store
+
+
+def _own_sound(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker):
+    """The video's own sound for auto speaker detection (None: it has none, or it is not needed)."""
+    if speaker.kind != "auto" or vinfo.kind != "video" or not vinfo.has_audio:
+        return None
+    try:
+        return media.load_audio(video)
+    except AudioMissing:
+        return None
+
+
 def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, overall: Overall) -> Plan:
     """The time map for ``options.sync_mode`` and the motion plan; the mode is decided here."""
     _check_mode(options)
@@ -342,44 +400,80 @@ def _render_chunked(analysis: Analysis, plan: Plan, output: Path, spans: list[tu
     )
 
 
-def _chunk_frames(frames: range | None, n_out: int) -> range | None:
-    """``frames`` checked against the plan's ``n_out`` output frames (None: the whole output)."""
+def _chunk_frames(frames: range | None, plan: Plan) -> range | None:
+    """``frames`` checked against the plan's output frames (None: the whole output). A segmented
+    plan renders in one piece: its renderers (one per segment) would each need their own warm-up."""
     if frames is None:
         return None
+    n_out = plan.n_out
+    if plan.spans is not None:
+        raise InvalidOptions("a plan with segments is rendered in one piece, not by frame ranges")
     if frames.step != 1 or not 0 <= frames.start < frames.stop <= n_out:
         raise InvalidOptions(f"frames {frames.start}..{frames.stop} are not a range of the plan's {n_out} frames")
     return frames
 
 
 def _render(
-    analysis: Analysis, plan: Plan, output: Path, overall: Overall, frames: range | None = None
+    analysis: Analysis, plan: Plan, output: Path, overall: Overall, out_audio: np.ndarray | None = None,
+    frames: range | None = None,
 ) -> GenerateResult:
-    """Render the whole output (with its sound), or only ``frames``: a video-only chunk that
-    :func:`reperform.media.join_chunks` lays end to end with the others and muxes the sound once."""
+    """The render pass of the whole output, or only ``frames``: a video-only chunk that
+    :func:`reperform.media.join_chunks` lays end to end with the others and muxes the sound once.
+    ``out_audio`` replaces the analysed audio as the output's sound track."""
     timings = dict(plan.timings_s)
     a, timemap = analysis, plan.timemap
     span = range(timemap.n_out) if frames is None else frames
     with _timed(timings, "render"):
         report = overall.stage("render")
-        renderer = rendering.Renderer(a.track, a.bank, plan.motion, a.profile, plan.options)
-        renderer.warm_up(span.start)
+        renderers, render_one = _frame_renderer(a, plan)
+        if span.start:
+            renderers[0].warm_up(span.start)  # a chunk: carry the mouth's contour up to its first frame
         head = rendering.HeadWarper(a.track, plan.motion) if plan.mode is ModelMode.head else None
         store, a.frame_store = a.frame_store, None  # used once: the render pass empties it
-        sound = media.load_audio_for_output(a.audio) if frames is None else None
-        frames_edited = _render_frames(
-            renderer, head, sound, output, a.info, a.frame_times_s, store, timemap, report, span,
-            with_audio=frames is None,
-        )
+        sound = None if frames is not None else media.load_audio_for_output(a.audio) if out_audio is None \
+            else out_audio
+        frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
+                                       report, span, with_audio=frames is None)
         report(1.0)
+    warnings = dict.fromkeys(w for r in renderers for w in r.warnings)
     return GenerateResult(
         output=output, duration_s=len(span) / float(timemap.fps), n_frames=len(span), fps=timemap.fps,
         width=a.info.width, height=a.info.height, mode=plan.mode.value, speech_method=a.speech.method,
-        frames_edited=frames_edited, timings_s=timings, warnings=(*a.warnings, *renderer.warnings),
+        frames_edited=frames_edited, timings_s=timings, warnings=(*a.warnings, *warnings),
     )
 
 
+RenderOne = Callable[[int, np.ndarray], tuple[np.ndarray, "tuple[int, int, int, int] | None"]]
+
+
+def _frame_renderer(a: Analysis, plan: Plan) -> tuple[list[rendering.Renderer], RenderOne]:
+    """The renderers of a plan and the function that renders output frame ``k`` with them.
+
+    A segmented plan gets one renderer per segment (each renders with its segment's emotion and
+    temperature); frames outside every segment are handed back untouched, and eased frames at a
+    segment's edges show the rendered mouth only partly (:func:`motion.pixel_alpha`).
+    """
+    if plan.spans is None:
+        only = rendering.Renderer(a.track, a.bank, plan.motion, a.profile, plan.options)
+        return [only], only.render
+    distinct = list(dict.fromkeys(plan.segment_options))
+    renderers = [rendering.Renderer(a.track, a.bank, plan.motion, a.profile, o) for o in distinct]
+    by_segment = [renderers[distinct.index(o)] for o in plan.segment_options]
+    owner, alpha = plan.spans.owner, motion.pixel_alpha(plan.spans.weight)
+
+    def render_one(k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+        if owner[k] < 0:
+            return rgb, None
+        out, box = by_segment[owner[k]].render(k, rgb)
+        if box is not None and alpha[k] < 1.0:
+            out = rendering.fade_edit(rgb, out, box, float(alpha[k]))
+        return out, box
+
+    return renderers, render_one
+
+
 def _render_frames(
-    renderer: rendering.Renderer,
+    render_one: RenderOne,
     head: rendering.HeadWarper | None,
     out_audio: np.ndarray | None,
     output: Path,
@@ -418,7 +512,7 @@ def _render_frames(
             try:
                 for k in span:
                     rgb = source.get(int(timemap.src_frame[k]))
-                    out, box = renderer.render(k, rgb)
+                    out, box = render_one(k, rgb)
                     if warper is None:
                         frames_edited += finish(k, out, box)
                     else:
@@ -439,3 +533,127 @@ def _render_frames(
         if store is not None:
             store.clear()
     return frames_edited
+
+
+# --- segments: several audios on one video ------------------------------------------------------
+
+def run_segments(
+    video: Path,
+    audios: Mapping[str, Path],
+    output: Path,
+    options: GenerateOptions,
+    *,
+    progress: ProgressSink,
+    config: EngineConfig,
+) -> GenerateResult:
+    """``options.segments`` on ``video``, each speaking ``audios[refId]``. See :func:`reperform.generate`.
+
+    One analysis of the video, whose driving speech is every segment's audio in its span and
+    silence elsewhere; one plan per distinct segment options, merged frame by frame and eased
+    into the filmed mouth at each segment's edges; one render pass that writes frames outside
+    every segment as filmed, under the video's own sound (segment audio cross-faded in).
+    """
+    runtime.tune_process()
+    overall = Overall(progress, STAGE_WEIGHTS)
+    t0 = time.perf_counter()
+    with _engine_errors(), tempfile.TemporaryDirectory(prefix="reperform-segments-") as tmp:
+        media.encode.check_writable(output)
+        _check_mode(options.segment_options(0))
+        vinfo = _check_segment_video(video, options.segments, config)
+        drive, out_audio = _segment_tracks(video, vinfo, audios, options.segments, Path(tmp))
+        analysis = _analyze(video, drive, options, config, overall)
+        try:
+            result = _render(analysis, _plan_segments(analysis, options, config, overall), output, overall,
+                             out_audio=out_audio)
+        finally:
+            analysis.release_frames()
+    overall.done()
+    timings = {**analysis.timings_s, **result.timings_s, "total": time.perf_counter() - t0}
+    result.timings_s.clear()
+    result.timings_s.update(timings)
+    return result
+
+
+def _check_segment_video(video: Path, segments: tuple[Segment, ...], config: EngineConfig) -> MediaInfo:
+    """The video, probed; each segment must lie within it (``segments[i]`` named when not)."""
+    vinfo = media.probe(video)
+    if vinfo.kind == "audio":
+        raise VideoMissing(f"{video.name} has no video stream or picture")
+    if vinfo.kind != "video":
+        raise InvalidOptions("segments need a video: a still image has no timeline to cut into segments")
+    if vinfo.duration_s > config.max_duration_s:
+        raise InputError(f"input is longer than the configured limit of {config.max_duration_s:.0f} s")
+    slack = 0.5 / float(vinfo.fps)  # the container's duration is rounded to its frames
+    for i, seg in enumerate(segments):
+        if seg.start_s >= vinfo.duration_s or seg.end_s > vinfo.duration_s + slack:
+            raise InvalidOptions(f"segments[{i}] ({seg.span}) is not within the video "
+                                 f"(0-{vinfo.duration_s:.2f} s)")
+    return vinfo
+
+
+def _segment_sound(audios: Mapping[str, Path], segments: tuple[Segment, ...]) -> dict[str, tuple[Audio, np.ndarray]]:
+    """Each referenced audio decoded twice (analysis rate mono, output rate stereo); crops checked."""
+    known = ", ".join(sorted(audios)) or "none"
+    sounds: dict[str, tuple[Audio, np.ndarray]] = {}
+    for i, seg in enumerate(segments):
+        ref = seg.audio.ref_id
+        if ref not in audios:
+            raise InvalidOptions(f"segments[{i}] speaks audio refId {ref!r}, which no audio input has "
+                                 f"(refIds: {known})")
+        if ref not in sounds:
+            try:
+                sounds[ref] = (media.load_audio(audios[ref]), media.load_audio_for_output(audios[ref]))
+            except AudioMissing as exc:
+                raise AudioMissing(f"segments[{i}]: audio {ref!r}: {exc.message}") from None
+        duration = sounds[ref][0].duration_s
+        if seg.audio.start_s is not None and seg.audio.end_s is not None and (
+                seg.audio.start_s >= duration or seg.audio.end_s > duration + 0.05):
+            raise InvalidOptions(f"segments[{i}] crops audio {ref!r} at {seg.audio.start_s:g}-{seg.audio.end_s:g} s, "
+                                 f"beyond its end ({duration:.2f} s)")
+    return sounds
+
+
+def _segment_tracks(video: Path, vinfo: MediaInfo, audios: Mapping[str, Path], segments: tuple[Segment, ...],
+                    tmp: Path) -> tuple[Path, np.ndarray]:
+    """(the driving speech as a WAV file, the output's stereo sound track); see :mod:`media.segments`."""
+    sounds = _segment_sound(audios, segments)
+    cut = media.segments
+
+    def pieces(which: int, rate: int) -> list[cut.Piece]:
+        out = []
+        for seg in segments:
+            got = sounds[seg.audio.ref_id][which]
+            samples = got.samples[None, :] if isinstance(got, Audio) else got
+            out.append(cut.Piece(seg.start_s, seg.end_s - seg.start_s,
+                                 cut.crop(samples, rate, seg.audio.start_s, seg.audio.end_s)))
+        return out
+
+    fps = float(vinfo.fps)
+    analysis_rate, output_rate = media.audio.ANALYSIS_RATE, media.audio.OUTPUT_RATE
+    # Two frames longer than the video: cut_off then keeps every video frame.
+    drive = cut.compose(pieces(0, analysis_rate), int((vinfo.duration_s + 2 / fps) * analysis_rate), analysis_rate,
+                        None, channels=1)
+    own = None
+    if vinfo.has_audio:
+        try:
+            own = cut.own_sound(media.load_audio_for_output(video), output_rate, vinfo.video_start_s)
+        except AudioMissing:
+            own = None
+    out = cut.compose(pieces(1, output_rate), int(round((vinfo.duration_s + 1 / fps) * output_rate)), output_rate,
+                      own, channels=2)
+    return cut.write_wav(tmp / "segments-drive.wav", drive, analysis_rate), out
+
+
+def _plan_segments(analysis: Analysis, options: GenerateOptions, config: EngineConfig, overall: Overall) -> Plan:
+    """One plan per distinct segment options, merged onto the output's frames with the eases."""
+    per_segment = tuple(options.segment_options(i) for i in range(len(options.segments)))
+    distinct = list(dict.fromkeys(per_segment))
+    plans = [_plan(analysis, o, config, overall) for o in distinct]
+    timemap = plans[0].timemap
+    spans = motion.edit_spans(timemap.n_out, float(timemap.fps), [(s.start_s, s.end_s) for s in options.segments])
+    filmed = analysis.track.mouth[np.clip(timemap.src_frame, 0, analysis.track.n - 1)]
+    merged = motion.merge_segments([p.motion for p in plans], spans,
+                                   [distinct.index(o) for o in per_segment], filmed)
+    timings = {"plan": sum(p.timings_s.get("plan", 0.0) for p in plans)}
+    return Plan(options=options, timemap=timemap, motion=merged, timings_s=timings, spans=spans,
+                segment_options=per_segment)

@@ -82,6 +82,9 @@ class FaceTrack:
     mouth: np.ndarray  # float32[n, 4] measured MOUTH_PARAMS, normalised by `scale`
     width: int
     height: int
+    #: int32[n] whose face each frame shows (-1: none) when the track follows several people
+    #: (active speaker selection); None when it follows one person throughout.
+    identity: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -180,6 +183,17 @@ class MotionPlan:
     @property
     def n_out(self) -> int:
         return int(self.src_frame.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class EditSpans:
+    """Which output frames a segmented request re-performs (see ``motion.ease``)."""
+
+    owner: np.ndarray  # int32[n_out] segment index, -1 = left as filmed (the renderer never sees it)
+    weight: np.ndarray  # float32[n_out] 0..1 ease from the filmed (0) to the planned (1) mouth
+
+    def edited(self, k: int) -> bool:
+        return bool(self.owner[k] >= 0)
 
 
 # ---------------------------------------------------------------------------------------- result

@@ -127,7 +127,9 @@ def test_private_urls_pass_when_the_operator_allows_them_and_public_ones_always(
 
 
 def test_lipsync_models_run_lips_mode_and_react_defaults_to_the_engine_default() -> None:
-    assert to_generate_options("lipsync-2", {"model_mode": "head", "prompt": "sad"}, text=None).mode is ModelMode.lips
+    for model in ("lipsync-2", "lipsync-2-pro", "sync-3"):  # sync's names for its lip-sync models
+        got = to_generate_options(model, {"model_mode": "head", "prompt": "sad"}, text=None)
+        assert got.mode is ModelMode.lips and got.emotion is None, model
     react = to_generate_options("react-1", None, text=None)
     assert react.mode is DEFAULT_MODE and react.emotion is None
     mapped = to_generate_options("react-1", {"model_mode": "face", "prompt": "sad", "temperature": 0.2,
@@ -141,8 +143,8 @@ def test_multipart_style_json_strings_and_ignored_legacy_keys_parse() -> None:
                           '{"type":"audio","url":"http://h/a.wav"}]', "options": '{"sync_mode":"loop","pads":[0,5]}'})
     assert req.options == {"sync_mode": "loop", "pads": [0, 5]}
     with pytest.raises(WireError) as err:
-        parse_generate({"model": "react-1", "input": INPUT, "segments": [{"startTime": 0, "endTime": 1}]})
-    assert "segments" in err.value.messages[0]
+        parse_generate({"model": "react-1", "input": INPUT, "segments": '[{"startTime": 0, "endTime": 1}]'})
+    assert err.value.messages == ["input[1].refId is required when segments are used (the audio input)"]
 
 
 def test_input_errors_survive_pickling_for_celery() -> None:

@@ -31,6 +31,7 @@ def file_host(media: Path) -> Iterator[FileHost]:
     host.files.update({
         "clip.mp4": media / "videos" / "pcavs_00373.mp4",
         "voice.wav": media / "audio" / "sadtalker_RD_Radio36_000.wav",
+        "voice_b.wav": media / "audio" / "echomimic_movie_0_clip_0.wav",
         "silent.mp4": media / "videos" / "liveportrait_d13.mp4",
         "face.png": media / "images" / "sadtalker_people_0.png",
         "notes.txt": b"these are not the bytes you are looking for\n" * 50,

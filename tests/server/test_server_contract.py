@@ -47,11 +47,16 @@ def test_a_key_made_with_the_cli_works_and_only_its_hash_is_stored(server: LiveS
     assert stored and key.encode() not in stored
 
 
-def test_models_list_offers_react_1_with_its_modes_and_lipsync_2(client: Sync) -> None:
+def test_models_list_offers_react_1_with_its_modes_and_the_lipsync_names(client: Sync, server: LiveServer,
+                                                                         key: str) -> None:
     models = {m.id: m for m in client.models.list()}
     assert models["react-1"].type == "react"
     assert set(models["react-1"].modes) == {"lips", "face", "head"}  # extra keys survive the SDK's parsing
-    assert models["lipsync-2"].type == "lipsync"
+    for name in ("lipsync-2", "lipsync-2-pro", "sync-3"):  # sync's names, all served by lips mode
+        assert models[name].type == "lipsync", name
+    raw = httpx.get(server.url + "/v2/models", headers={"x-api-key": key}, timeout=10).json()
+    assert {"react-1", "lipsync-2", "lipsync-2-pro", "sync-3"} <= {m["id"] for m in raw}
+
 
 
 def test_cost_estimate_counts_frames_of_the_output_length_for_the_sync_mode(client: Sync,
@@ -296,3 +301,23 @@ def test_openapi_documents_every_v2_route_and_both_create_encodings(server: Live
     body = spec["paths"]["/v2/generate"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "multipart/form-data"}
     assert httpx.get(server.url + "/docs", timeout=10).status_code == 200
+
+
+def test_bad_segments_are_400s_naming_the_segment_and_good_ones_are_echoed(server: LiveServer, key: str,
+                                                                          file_host: FileHost) -> None:
+    a = {"type": "audio", "url": file_host.url("voice.wav"), "refId": "a"}
+    video = {"type": "video", "url": file_host.url("clip.mp4")}
+    overlap = [{"startTime": 0, "endTime": 2, "audioInput": {"refId": "a"}},
+               {"startTime": 1, "endTime": 3, "audioInput": {"refId": "a"}}]
+    resp = _post(server, key, _body(file_host, input=[video, a], segments=overlap))
+    assert resp.status_code == 400 and "segments[1] (1-3 s) overlaps segments[0] (0-2 s)" in resp.text
+    unknown = [{"startTime": 0, "endTime": 2, "audioInput": {"refId": "zz"}}]
+    resp = _post(server, key, _body(file_host, input=[video, a], segments=unknown))
+    assert resp.status_code == 400 and "segments[0].audioInput.refId 'zz'" in resp.text
+    # Times beyond the video are known once it is fetched: the generation fails, naming the segment.
+    late = [{"startTime": 4, "endTime": 9, "audioInput": {"refId": "a"}}]
+    resp = _post(server, key, _body(file_host, input=[video, a], segments=late))
+    assert resp.status_code == 201 and resp.json()["segments"] == late
+    client = Sync(base_url=server.url, api_key=key)
+    done = poll_generation(client, resp.json()["id"])
+    assert done.status == "FAILED" and "segments[0] (4-9 s) is not within the video" in done.error

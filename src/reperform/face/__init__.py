@@ -2,6 +2,7 @@
 
 from .detect import warm_up
 from .profile import build_profile
-from .track import FaceTracker
+from .speakers import AllFaces, BoxedFace, Selection
+from .track import FaceTracker, build_track
 
-__all__ = ["FaceTracker", "build_profile", "warm_up"]
+__all__ = ["AllFaces", "BoxedFace", "FaceTracker", "Selection", "build_profile", "build_track", "warm_up"]

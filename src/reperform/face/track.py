@@ -86,6 +86,22 @@ def _box_from_landmarks(lm: np.ndarray) -> np.ndarray:
     return np.array([x0, y0, x1, y1], np.float32)
 
 
+class CutDetector:
+    """Says which frames start a new shot (feed every frame in order)."""
+
+    def __init__(self) -> None:
+        self._prev_thumb: np.ndarray | None = None
+
+    def is_cut(self, rgb: np.ndarray) -> bool:
+        # Green channel of a strided view: a cut changes everything, so a coarse look is enough
+        # and costs ~50x less than converting and area-resizing the full frame.
+        step = max(1, min(rgb.shape[:2]) // 64)
+        thumb = cv2.resize(rgb[::step, ::step, 1], (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > CUT_THRESHOLD
+        self._prev_thumb = thumb
+        return cut
+
+
 class FaceTracker:
     """Feed frames with :meth:`update` (or all of them through :meth:`follow`), then call
     :meth:`finish` for the FaceTrack."""
@@ -95,19 +111,13 @@ class FaceTracker:
         self._runner = MeshRunner()
         self._box: np.ndarray | None = None
         self._since_detect = REDETECT_EVERY_FRAMES
-        self._prev_thumb: np.ndarray | None = None
+        self._cuts_seen = CutDetector()
         self._landmarks: list[np.ndarray | None] = []
         self._cuts: list[int] = [0]
         self._seen = 0  # frames accepted so far (update or follow)
 
     def _is_cut(self, rgb: np.ndarray) -> bool:
-        # Green channel of a strided view: a cut changes everything, so a coarse look is enough
-        # and costs ~50x less than converting and area-resizing the full frame.
-        step = max(1, min(rgb.shape[:2]) // 64)
-        thumb = cv2.resize(rgb[::step, ::step, 1], (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-        cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > CUT_THRESHOLD
-        self._prev_thumb = thumb
-        return cut
+        return self._cuts_seen.is_cut(rgb)
 
     def _choose(self, rgb: np.ndarray) -> np.ndarray | None:
         dets = self._runner.detect(rgb)
@@ -209,36 +219,46 @@ class FaceTracker:
     def finish(self) -> FaceTrack:
         """Smooth within continuous runs (never across cuts or gaps) and measure every frame."""
         self._runner.close()
-        n = len(self._landmarks)
-        present = np.array([lm is not None for lm in self._landmarks], bool)
-        lms = np.zeros((n, N_LANDMARKS, 3), np.float32)
-        for i, lm in enumerate(self._landmarks):
-            if lm is not None:
-                lms[i] = lm
-        self._landmarks = []
-        cut = np.zeros(n + 1, bool)
-        cut[self._cuts] = True
-        start = None
-        for i in range(n + 1):
-            inside = i < n and present[i] and not (cut[i] and start is not None)
-            if start is None and i < n and present[i]:
-                start = i
-                continue
-            if start is not None and not inside:
-                if i - start >= SMOOTH_WINDOW:
-                    lms[start:i] = savgol(lms[start:i], SMOOTH_WINDOW, 2)
-                start = i if (i < n and present[i]) else None
-        bbox = np.zeros((n, 4), np.float32)
-        scale = np.zeros(n, np.float32)
-        mouth = np.zeros((n, 4), np.float32)
-        pose = np.zeros((n, 3), np.float32)
-        if present.any():
-            p = present
-            bbox[p] = np.stack([_box_from_landmarks(lm) for lm in lms[p]])
-            scale[p] = interocular(lms[p])
-            mouth[p] = mouth_params(lms[p])
-            pose[p] = head_pose(lms[p])
-        return FaceTrack(
-            present=present, landmarks=lms, bbox=bbox, pose=pose, scale=scale, mouth=mouth,
-            width=self.width, height=self.height,
-        )
+        landmarks, self._landmarks = self._landmarks, []
+        return build_track(landmarks, self._cuts, self.width, self.height)
+
+
+def build_track(
+    landmarks: list[np.ndarray | None], cuts: list[int], width: int, height: int, identity: np.ndarray | None = None
+) -> FaceTrack:
+    """The FaceTrack of per-frame raw landmarks (None: no face): smoothed within continuous runs,
+    never across ``cuts`` (frames that start a shot, or where the followed person changes) or gaps,
+    and measured every frame. ``identity`` (int32 per frame, -1 none) says whose face each frame
+    shows when the track follows more than one person."""
+    n = len(landmarks)
+    present = np.array([lm is not None for lm in landmarks], bool)
+    lms = np.zeros((n, N_LANDMARKS, 3), np.float32)
+    for i, lm in enumerate(landmarks):
+        if lm is not None:
+            lms[i] = lm
+    cut = np.zeros(n + 1, bool)
+    cut[cuts] = True
+    start = None
+    for i in range(n + 1):
+        inside = i < n and present[i] and not (cut[i] and start is not None)
+        if start is None and i < n and present[i]:
+            start = i
+            continue
+        if start is not None and not inside:
+            if i - start >= SMOOTH_WINDOW:
+                lms[start:i] = savgol(lms[start:i], SMOOTH_WINDOW, 2)
+            start = i if (i < n and present[i]) else None
+    bbox = np.zeros((n, 4), np.float32)
+    scale = np.zeros(n, np.float32)
+    mouth = np.zeros((n, 4), np.float32)
+    pose = np.zeros((n, 3), np.float32)
+    if present.any():
+        p = present
+        bbox[p] = np.stack([_box_from_landmarks(lm) for lm in lms[p]])
+        scale[p] = interocular(lms[p])
+        mouth[p] = mouth_params(lms[p])
+        pose[p] = head_pose(lms[p])
+    return FaceTrack(
+        present=present, landmarks=lms, bbox=bbox, pose=pose, scale=scale, mouth=mouth,
+        width=width, height=height, identity=identity,
+    )

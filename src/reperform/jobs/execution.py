@@ -32,7 +32,8 @@ from ..errors import (
 from ..options import GenerateOptions
 from ..protocol.errors import AudioInaccessible, VideoInaccessible
 from ..protocol.fetch import fetch
-from ..protocol.requests import text_script, to_generate_options
+from ..protocol.requests import audio_items, ref_of, request_segments, text_script, to_generate_options
+from ..records import MediaInfo
 from .context import JobContext
 from .notify import on_terminal
 from .store import Claim
@@ -119,33 +120,43 @@ def _materialize(ctx: JobContext, org_id: str, item: dict[str, Any], dest: Path,
                  allow_private=s.allow_private_urls, error=error)
 
 
+def _speech(script: str, voice: str | None, dest: Path) -> Path:
+    """A text input spoken offline (espeak-ng)."""
+    voice = voice.lower() if voice and ESPEAK_VOICE_RE.match(voice.lower()) else DEFAULT_VOICE
+    try:
+        return Path(api.synthesize_speech(script, dest, voice=voice))
+    except InvalidOptions:
+        if voice == DEFAULT_VOICE:
+            raise
+        # sync clients send provider voice ids (ElevenLabs); an unknown one speaks in the default voice
+        log.warning("voice %r is not an espeak-ng voice; using %s", voice, DEFAULT_VOICE)
+        return Path(api.synthesize_speech(script, dest, voice=DEFAULT_VOICE))
+
+
+def _audio(ctx: JobContext, org_id: str, item: dict[str, Any], work: Path, n: int) -> Path:
+    """A local audio file for one audio or text input (the bytes decide what it is)."""
+    if item.get("type") == "text":
+        provider = item.get("provider") or {}
+        return _speech(provider.get("script", ""), provider.get("voiceId"), work / f"speech-{n}.wav")
+    audio = _materialize(ctx, org_id, item, work / f"audio-{n}.bin", AudioInaccessible)
+    if not api.probe(audio).has_audio:
+        raise AudioMissing(f"the audio input{f' {ref_of(item)!r}' if item.get('refId') else ''} has no audio stream")
+    return audio
+
+
 def _inputs(ctx: JobContext, org_id: str, job_input: list[dict[str, Any]],
-            work: Path) -> tuple[Path, Path, str | None]:
-    """Download or synthesise the inputs, then sniff them: the bytes decide what they are."""
+            work: Path) -> tuple[Path, MediaInfo, dict[str, Path], str | None]:
+    """Download or synthesise the inputs, then sniff them: (video, its info, {refId: audio}, script
+    of a single text input, used as its transcript)."""
     video_item = next(i for i in job_input if i.get("type") in ("video", "image"))
     video = _materialize(ctx, org_id, video_item, work / "video.bin", VideoInaccessible)
     vinfo = api.probe(video)
     if vinfo.kind == "audio":
         raise VideoMissing("the video input has no video stream or picture")
-    text = text_script(job_input)
-    if text is not None:
-        script, voice = text
-        voice = voice.lower() if voice and ESPEAK_VOICE_RE.match(voice.lower()) else DEFAULT_VOICE
-        try:
-            audio = api.synthesize_speech(script, work / "speech.wav", voice=voice)
-        except InvalidOptions:
-            if voice == DEFAULT_VOICE:
-                raise
-            # sync clients send provider voice ids (ElevenLabs); an unknown one speaks in the default voice
-            log.warning("voice %r is not an espeak-ng voice; using %s", voice, DEFAULT_VOICE)
-            audio = api.synthesize_speech(script, work / "speech.wav", voice=DEFAULT_VOICE)
-        return video, Path(audio), script
-    audio_item = next(i for i in job_input if i.get("type") == "audio")
-    audio = _materialize(ctx, org_id, audio_item, work / "audio.bin", AudioInaccessible)
-    ainfo = api.probe(audio)
-    if not ainfo.has_audio:
-        raise AudioMissing("the audio input has no audio stream")
-    return video, audio, None
+    items = audio_items(job_input)
+    audios = {ref_of(item): _audio(ctx, org_id, item, work, n) for n, item in enumerate(items)}
+    text = text_script(job_input) if len(items) == 1 else None
+    return video, vinfo, audios, (text[0] if text is not None else None)
 
 
 def _run(ctx: JobContext, job_id: str, owner: str, lease: Lease, video: Path, audio: Path,
@@ -181,9 +192,16 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
     finished = False  # True once this attempt has ended the job (its compare-and-set won)
     try:
         with Lease(ctx, job_id, owner) as lease:
-            video, audio, script = _inputs(ctx, job.org_id, job.input, work)
-            options = to_generate_options(job.model, job.options, text=script)
-            out = _run(ctx, job_id, owner, lease, video, audio, options, work)
+            video, vinfo, audios, script = _inputs(ctx, job.org_id, job.input, work)
+            segments = request_segments(job.model, job.input, job.segments, fps=float(vinfo.fps))
+            options = to_generate_options(job.model, job.options, text=None if segments else script,
+                                          segments=segments)
+            if segments:  # several audios on spans of the video: rendered here, in one piece
+                out = work / "output.mp4"
+                api.generate(video, audios, out, options, progress=lease.progress,
+                             config=ctx.settings.engine_config())
+            else:
+                out = _run(ctx, job_id, owner, lease, video, next(iter(audios.values())), options, work)
             if out is None:  # cut into chunks on the queue: their workers finish the job
                 return claim
             if lease.lost.is_set():

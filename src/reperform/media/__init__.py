@@ -1,5 +1,6 @@
 """Media stage: probing, decoding, audio loading, time mapping and atomic MP4 encoding (PyAV)."""
 
+from . import segments
 from .audio import load_audio, load_audio_for_output
 from .decode import FrameSource, FrameStore, iter_frames, prefetch
 from .encode import Mp4Writer
@@ -18,4 +19,5 @@ __all__ = [
     "load_audio_for_output",
     "prefetch",
     "probe",
+    "segments",
 ]

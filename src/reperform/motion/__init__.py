@@ -7,6 +7,8 @@ opening blended into it), ``expression`` and ``head`` (face and head modes),
 merged onto output frames by ``plan``.
 """
 
+from .ease import edit_spans, pixel_alpha
+from .ease import merge as merge_segments
 from .expression import AUS, N_AUS
 from .plan import plan_motion
 from .trajectory import MouthModel
@@ -19,4 +21,5 @@ def load_mouth_model(path: str | None = None) -> MouthModel | None:
     return None if path == "" else _load_trajectory(path)
 
 
-__all__ = ["AUS", "N_AUS", "MouthModel", "Viseme", "load_mouth_model", "plan_motion"]
+__all__ = ["AUS", "N_AUS", "MouthModel", "Viseme", "edit_spans", "load_mouth_model", "merge_segments",
+           "pixel_alpha", "plan_motion"]

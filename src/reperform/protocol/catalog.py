@@ -40,6 +40,10 @@ MODELS: dict[str, ModelInfo] = {
                            (ModelMode.lips,), 0.05),
     "lipsync-2-pro": ModelInfo("lipsync-2-pro", "lipsync", "2-pro", "Alias of lipsync-2 (lips mode).",
                                (ModelMode.lips,), 0.083),
+    # sync's newest model name: clients written for it get the lips engine (react-only options,
+    # model_mode and prompt, are ignored as for lipsync-2), so they work unchanged.
+    "sync-3": ModelInfo("sync-3", "lipsync", "3", "Served by reperform's lips mode, as lipsync-2.",
+                        (ModelMode.lips,), 0.083),
 }
 #: Price for a model without one (never used for the models above).
 DEFAULT_PRICE_PER_S_USD = 0.05

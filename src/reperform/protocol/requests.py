@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from ..errors import InvalidOptions
-from ..options import GenerateOptions
+from ..options import GenerateOptions, Segment, segments_from
 from ..storage import MAX_NAME_BYTES
 from .catalog import MODELS
 from .errors import WireError
@@ -40,7 +40,7 @@ from .strictjson import loads_maybe, strict_loads
 
 #: Engine options sync's ``options`` object carries: wire name → :class:`GenerateOptions` field.
 WIRE_OPTIONS: dict[str, str] = {"model_mode": "mode", "prompt": "emotion", "temperature": "temperature",
-                                "sync_mode": "sync_mode"}
+                                "sync_mode": "sync_mode", "active_speaker_detection": "active_speaker"}
 #: Options only react models honour: lipsync models run their one mode (see :mod:`.catalog`).
 REACT_ONLY_OPTIONS = frozenset({"model_mode", "prompt"})
 #: sync's limit on a TTS script (characters): a script must be shorter than this.
@@ -150,7 +150,11 @@ class GenerateBody(BaseModel):
     model: ModelName
     input: list[InputItem] = Field(description="exactly one video (or image) item and one audio or text item")
     options: GenerationOptions | None = None  # type: ignore[valid-type]
-    segments: list[Any] | None = Field(None, description="not supported yet: must be absent or empty")
+    segments: list[dict[str, Any]] | None = Field(
+        None, description="spans of the video that each speak their own audio: [{startTime, endTime, audioInput: "
+                          "{refId, startTime?, endTime?}, optionsOverride?: {model_mode?, prompt?, temperature?}}] "
+                          "(seconds); every audio or text input then carries a refId. The video outside every "
+                          "segment is left as filmed, with its own sound")
     webhookUrl: HttpUrl | None = None  # noqa: N815 - wire name
     outputFileName: Annotated[str, Field(pattern=OUTPUT_FILE_NAME_PATTERN)] | None = Field(  # noqa: N815
         None, description="base name of the output file; .mp4 is appended")
@@ -172,13 +176,6 @@ class GenerateBody(BaseModel):
                 raise PydanticCustomError("one_video", "must hold exactly one video item")
         return items
 
-    @field_validator("segments")
-    @classmethod
-    def _no_segments(cls, segments: list[Any] | None) -> list[Any] | None:
-        if segments:
-            raise PydanticCustomError("segments", "are not supported by this server yet; send one audio "
-                                                  "for the whole video")
-        return segments
 
 
 #: Form field → the input type an upload in it becomes.
@@ -260,8 +257,10 @@ def _message(err: ErrorDetails) -> str:
         what = "is required"
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         what = "must be an object"
-    elif kind == "list_type":
+    elif kind in ("list_type", "tuple_type"):
         what = "must be an array"
+    elif kind == "extra_forbidden":
+        what = "is not a known field"
     else:
         what = err["msg"]
     return f"{where} {what}" if where else what
@@ -315,12 +314,116 @@ def parse_generate(body: Any) -> GenerateRequest:
         webhook_url=body.get("webhookUrl"),
         output_file_name=body.get("outputFileName"),
     )
-    to_generate_options(request.model, request.options, text=None)  # last check: the engine's own rules
+    # Last check: the engine's own rules, segments included (with the video's deprecated spans in
+    # frames, the frame rate is not known before the video is probed: a job-time check then).
+    to_generate_options(request.model, request.options, text=None,
+                        segments=request_segments(request.model, request.input, request.segments, fps=None))
     return request
 
 
-def to_generate_options(model: str, options: dict[str, Any] | None, *, text: str | None) -> GenerateOptions:
-    """Wire options → engine options. A model that runs one mode runs it and ignores react-only keys."""
+# --- segments ---------------------------------------------------------------------------------
+
+#: Deprecated fields of the video item: spans of the video to re-perform, ``[[start, end], ...]``
+#: in seconds or in frames; each span speaks the same span of the (one) audio.
+DEPRECATED_SPANS = ("segments_secs", "segments_frames")
+#: refId given to the one audio input of a request that uses the deprecated spans without one.
+DEFAULT_REF = "audio"
+
+
+def audio_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The audio and text inputs, in order."""
+    return [i for i in items if i.get("type") in ("audio", "text")]
+
+
+def ref_of(item: dict[str, Any]) -> str:
+    """An audio or text input's refId (the default one for the single input of an unsegmented request)."""
+    ref = item.get("refId")
+    return ref if isinstance(ref, str) and ref else DEFAULT_REF
+
+
+def request_segments(model: str, items: list[dict[str, Any]], segments: list[Any] | None, *,
+                     fps: float | None) -> tuple[Segment, ...]:
+    """The request's segments as the engine's: from ``segments`` (``optionsOverride`` under the
+    wire's option names) or from the video item's deprecated spans; the audio inputs' refIds
+    checked against them. ``fps`` converts ``segments_frames`` (None: shape checked only).
+    Raises :class:`WireError` naming the segment."""
+    video = next(i for i in items if i.get("type") in ("video", "image"))
+    deprecated = {k: video[k] for k in DEPRECATED_SPANS if video.get(k)}
+    audios = audio_items(items)
+    if segments and deprecated:
+        raise WireError(f"send segments or the video's deprecated {' / '.join(deprecated)}, not both")
+    if deprecated:
+        if len(audios) != 1:
+            raise WireError(f"the video's {' / '.join(deprecated)} need exactly one audio or text input")
+        segments = _spans_as_segments(deprecated, ref_of(audios[0]), fps)
+    elif segments:
+        _check_refs(items, segments)
+    elif len(audios) > 1:
+        raise WireError("several audio or text inputs need segments saying which span of the video speaks which")
+    return _engine_segments(model, segments or [])
+
+
+def _check_refs(items: list[dict[str, Any]], segments: list[Any]) -> None:
+    audios = [(n, i) for n, i in enumerate(items) if i.get("type") in ("audio", "text")]
+    refs = [a.get("refId") for _, a in audios]
+    problems = [f"input[{n}].refId is required when segments are used (the {a.get('type')} input)"
+                for n, a in audios if not isinstance(a.get("refId"), str) or not a.get("refId")]
+    dup = sorted({r for r in refs if isinstance(r, str) and refs.count(r) > 1})
+    problems += [f"refId {r!r} is given to more than one input" for r in dup]
+    known = sorted(r for r in set(refs) if isinstance(r, str) and r)
+    for n, seg in enumerate(segments):
+        ref = (seg.get("audioInput") or {}).get("refId") if isinstance(seg, dict) else None
+        if isinstance(ref, str) and ref and ref not in known:
+            problems.append(f"segments[{n}].audioInput.refId {ref!r} is not the refId of any audio or text input "
+                            f"(refIds: {', '.join(known) or 'none'})")
+    if problems:
+        raise WireError("; ".join(problems), messages=problems)
+
+
+def _spans_as_segments(deprecated: dict[str, Any], ref: str, fps: float | None) -> list[dict[str, Any]]:
+    """The deprecated spans as segments on the audio's own timeline (span [a, b] speaks the audio's [a, b])."""
+    if len(deprecated) > 1:
+        raise WireError("send the video's segments_secs or segments_frames, not both")
+    ((name, spans),) = deprecated.items()
+    if not isinstance(spans, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                          for x in p) for p in spans):
+        raise WireError(f"input video {name} must be a list of [start, end] pairs")
+    if name == "segments_frames" and not all(isinstance(x, int) for p in spans for x in p):
+        raise WireError("input video segments_frames must hold whole frame numbers")
+    # Frames before the frame rate is known (at parse time) are checked as they are: order and overlap.
+    scale = 1.0 / fps if name == "segments_frames" and fps else 1.0
+    return [{"startTime": a * scale, "endTime": b * scale, "audioInput": {"refId": ref, "startTime": a * scale,
+                                                                            "endTime": b * scale}}
+            for a, b in spans]
+
+
+def _engine_segments(model: str, segments: list[Any]) -> tuple[Segment, ...]:
+    """Wire segments → engine segments: ``optionsOverride`` keys renamed to the engine's; a
+    model that runs one mode ignores react-only keys there, as it does in ``options``."""
+    info = MODELS[model]
+    engine_names = {engine: wire for wire, engine in WIRE_OPTIONS.items()}
+    out = []
+    for seg in segments:
+        over = seg.get("optionsOverride") if isinstance(seg, dict) else None
+        if isinstance(over, dict):
+            renamed = {WIRE_OPTIONS.get(k, k): v for k, v in over.items()
+                       if v is not None and (info.is_react or k not in REACT_ONLY_OPTIONS)}
+            seg = {**seg, "optionsOverride": renamed}
+        out.append(seg)
+    try:
+        return segments_from(out)
+    except InvalidOptions as exc:
+        message = exc.message
+        for engine, wire in engine_names.items():
+            message = message.replace(f".optionsOverride.{engine}:", f".optionsOverride.{wire}:")
+        raise WireError(message) from None
+
+
+def to_generate_options(model: str, options: dict[str, Any] | None, *, text: str | None,
+                        segments: tuple[Segment, ...] = ()) -> GenerateOptions:
+    """Wire options (and the request's segments, see :func:`request_segments`) → engine options.
+    A model that runs one mode runs it and ignores react-only keys."""
     info = MODELS.get(model)
     if info is None:
         raise WireError(f"model must be one of {', '.join(MODELS)}; got {model!r}",
@@ -330,7 +433,7 @@ def to_generate_options(model: str, options: dict[str, Any] | None, *, text: str
     if not info.is_react:
         values["mode"] = info.modes[0]
     try:
-        return GenerateOptions.parse(**values, text=text)
+        return GenerateOptions.parse(**values, text=text, segments=segments)
     except InvalidOptions as exc:
         raise WireError(exc.message) from None
 

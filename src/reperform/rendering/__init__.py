@@ -4,8 +4,9 @@ Public surface: :class:`MouthBank` (filled during the analysis pass) and :class:
 (one per job; ``render(k, rgb) -> (rgb, edit_box)``).
 """
 
+from .blend import fade_edit
 from .compose import Renderer
 from .exemplars import MouthBank
 from .head import HeadWarper
 
-__all__ = ["HeadWarper", "MouthBank", "Renderer"]
+__all__ = ["HeadWarper", "MouthBank", "Renderer", "fade_edit"]

@@ -118,3 +118,13 @@ def occluder_mask(
     occ = cv2.GaussianBlur(occ, (0, 0), sigma)
     whole = np.clip((covered - OCCLUDED_RING_SHARE) / OCCLUDED_RING_SHARE, 0, 1)
     return np.maximum(occ, whole)
+
+
+def fade_edit(frame: np.ndarray, edited: np.ndarray, box: tuple[int, int, int, int], alpha: float) -> np.ndarray:
+    """``edited`` shown at ``alpha`` over ``frame`` inside ``box`` (an edge frame of a segment
+    easing in or out); outside the box ``edited`` is the frame already. Returns ``edited``,
+    changed in place (it is the renderer's own copy)."""
+    x0, y0, x1, y1 = box
+    roi = edited[y0:y1, x0:x1]
+    cv2.addWeighted(roi, alpha, frame[y0:y1, x0:x1], 1.0 - alpha, 0.0, dst=roi)
+    return edited

@@ -191,7 +191,7 @@ class Renderer:
         feats = bank.arrays()
         self.choice = choose_exemplars(
             feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames, track.scale,
-            pose_deg=track.pose,
+            pose_deg=track.pose, identity=track.identity,
         )
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._prev_shape: tuple[int, np.ndarray] | None = None

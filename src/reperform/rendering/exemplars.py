@@ -356,6 +356,10 @@ def target_costs(
     return cost
 
 
+#: Cost of an exemplar from another person's face (several people followed): never worth it.
+FOREIGN_COST = 1e6
+
+
 def choose_exemplars(
     feats: dict[str, np.ndarray],
     targets: np.ndarray,
@@ -365,8 +369,12 @@ def choose_exemplars(
     frames: FrameTable | None = None,
     iod_px: np.ndarray | None = None,
     pose_deg: np.ndarray | None = None,
+    identity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Viterbi choice of one exemplar (source index) per output frame; -1 where ``valid`` is False.
+
+    ``identity`` int[n_source] (whose face each source frame shows, when the track follows several
+    people): an exemplar of another person is never chosen (it would paste their mouth on this one).
 
     ``targets`` float32[n_out, 4]; ``closure``/``valid`` bool[n_out]; ``src_frames`` int[n_out].
     ``pose_deg`` float32[n_source, 3]: every source frame's head pose (the face track's), so that
@@ -396,6 +404,8 @@ def choose_exemplars(
         size = float(iod_px[src]) if iod_px is not None and 0 <= src < len(iod_px) else 0.0
         pose3 = np.asarray(pose_deg[src], np.float32) if pose_deg is not None and 0 <= src < len(pose_deg) else None
         c = target_costs(feats, targets[k], bool(closure[k]), pose, context, src, size, pose3)
+        if identity is not None:
+            c = np.where(identity[order] == identity[src], c, c + FOREIGN_COST)
         idx = np.argpartition(c, k_cand - 1)[:k_cand] if k_cand < n_ex else np.arange(n_ex)
         cands[k] = idx
         tc = c[idx]

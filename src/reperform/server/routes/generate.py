@@ -22,6 +22,7 @@ from ...protocol.catalog import price_per_s_usd
 from ...protocol.errors import VideoInaccessible, WireError
 from ...protocol.fetch import fetch_async
 from ...protocol.requests import (
+    DEPRECATED_SPANS,
     UPLOAD_FIELDS,
     GenerateBody,
     GenerateForm,
@@ -216,7 +217,10 @@ async def _estimate(state: ServerState, org_id: str, body: CreateBody) -> dict[s
             message = exc.message if isinstance(exc, ReperformError) else str(exc)
             raise ApiError(422, "cost_estimate_unavailable", f"cannot measure the inputs: {message}") from None
     mode = to_generate_options(req.model, req.options, text=None).sync_mode
-    if v_s <= 0:  # a still image: the output is as long as the audio
+    video_item = next(i for i in req.input if i.get("type") in ("video", "image"))
+    if req.segments or any(video_item.get(k) for k in DEPRECATED_SPANS):
+        out_s = v_s  # segments keep the video's own length
+    elif v_s <= 0:  # a still image: the output is as long as the audio
         out_s = a_s
     elif mode is SyncMode.cut_off:
         out_s = min(v_s, a_s)
