@@ -25,7 +25,7 @@ bench: setup
 	$(PY) benchmarks/run.py --contact-sheets
 
 # One 10-minute 1080p job across 1 and 2 workers, locally and on Celery (about an hour on 2 cores;
-# not part of `make bench`): writes docs/benchmarks_long_video.md, which `make bench` includes.
+# not part of `make bench`): writes benchmarks/sections/long_video.md, which `make bench` includes.
 bench-long: setup
 	$(PY) -m benchmarks.long_video --minutes 10
 

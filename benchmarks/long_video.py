@@ -17,8 +17,8 @@ Measured, each a separate run of the real command:
   benchmarks' own face mesh on the output's pixels) at each join against the 99th percentile of
   the steps in the 6 s around it.
 
-It writes its own section, ``docs/benchmarks_long_video.md``, which ``benchmarks/run.py`` includes
-in docs/benchmarks.md. The full 10-minute run takes about an hour on the 2-core machine:
+It writes its own section, ``benchmarks/sections/long_video.md`` (:mod:`benchmarks.sections`), which
+``benchmarks/run.py`` puts into docs/benchmarks.md. The full 10-minute run takes about an hour on the 2-core machine:
 
     python -m benchmarks.long_video --minutes 10        # or `make bench-long`
     python -m benchmarks.long_video --minutes 1 --skip-celery   # a quick look while developing
@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from benchmarks import sections
 from benchmarks.clips import _letterbox
 from benchmarks.joins import join_steps, psnr
 from benchmarks.measure import FaceMeasurer, iter_rgb
@@ -59,7 +60,6 @@ log = logging.getLogger("long_video")
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = "videos/dfrf_cnn2_25fps.mp4"
-SECTION = REPO / "docs" / "benchmarks_long_video.md"
 RESULTS = REPO / "benchmarks" / "results" / "long_video.json"
 HEIGHT = 1080
 #: Seconds of output around each join whose frames are compared and whose mouth is measured.
@@ -368,8 +368,7 @@ def chunk_joins(run: Run) -> list[int]:
 
 def markdown(minutes: float, runs: list[Run], joins: JoinQuality | None) -> str:
     """The section for docs/benchmarks.md."""
-    lines = [f"## Long video: one {minutes:g}-minute 1080p job across workers (issue 18)", "",
-             f"Input: `{SOURCE}` (real speech throughout) letterboxed to 1920x1080 and looped to {minutes:g} min, "
+    lines = [f"Input: `{SOURCE}` (real speech throughout) letterboxed to 1920x1080 and looped to {minutes:g} min, "
              "driven by its own sound, default options (face mode). Every process runs one thread per library "
              "(`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `MKL_NUM_THREADS`, `NUMEXPR_NUM_THREADS` = 1) and is "
              "pinned with `taskset`; chunk workers pin themselves to one CPU each. Produced by "
@@ -404,8 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "reperform-long-video"))
     p.add_argument("--skip-celery", action="store_true")
     p.add_argument("--skip-one", action="store_true", help="no one-worker baseline (no speed-up, no join figures)")
-    p.add_argument("--output", default=str(SECTION))
-    args = p.parse_args(argv)
+    argv_used = list(sys.argv[1:] if argv is None else argv)
+    args = p.parse_args(argv_used)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -425,8 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"minutes": args.minutes, "runs": [asdict(r) for r in runs],
                                    "joins": asdict(joins) if joins else None}, indent=1))
-    Path(args.output).write_text(markdown(args.minutes, runs, joins))
-    log.info("wrote %s", args.output)
+    path = sections.write("long_video", f"Long video: one {args.minutes:g}-minute 1080p job across workers (issue 18)",
+                          markdown(args.minutes, runs, joins), argv=["python", "-m", "benchmarks.long_video", *argv_used])
+    log.info("wrote %s", path)
     return 0
 
 

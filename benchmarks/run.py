@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable as a package
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks import catalog  # noqa: E402
+from benchmarks import catalog, sections  # noqa: E402
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
 from benchmarks import speech_routes as SR  # noqa: E402
@@ -84,15 +84,6 @@ def machine_info(argv: list[str]) -> dict[str, str]:
     }
 
 
-#: Sections written by benchmarks run on their own (too long for `make bench`), appended as they are.
-INCLUDED_SECTIONS = (REPO_ROOT / "docs" / "benchmarks_long_video.md",)
-
-
-def included_sections() -> str:
-    """The separately measured sections that exist (``make bench-long`` writes the long-video one)."""
-    return "".join("\n" + p.read_text() for p in INCLUDED_SECTIONS if p.exists())
-
-
 def load_server_section(quick: bool) -> str:
     """The server helper's latency table, through its public function, if it exists."""
     if not (REPO_ROOT / "benchmarks" / "load_server.py").exists():
@@ -143,7 +134,7 @@ def main(argv: list[str]) -> int:
         import pickle
 
         saved = pickle.loads(LAST_RUN.read_bytes())  # our own file, written below by an earlier run
-        Path(args.output).write_text(render_markdown(**saved) + included_sections())
+        Path(args.output).write_text(render_markdown(**saved))
         log.info("rewrote %s from %s", args.output, LAST_RUN)
         return 0
     suite = S.Suite(Path(args.media), modes, contact=args.contact_sheets)
@@ -208,7 +199,7 @@ def main(argv: list[str]) -> int:
 
     LAST_RUN.parent.mkdir(parents=True, exist_ok=True)
     LAST_RUN.write_bytes(pickle.dumps(measured))
-    text = render_markdown(**measured) + included_sections()
+    text = render_markdown(**measured)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
     log.info("wrote %s in %.0f s", args.output, time.time() - t_start)
@@ -301,6 +292,7 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
     parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
     parts += [speech_routes, ""] if speech_routes else []
     parts += ["## Server latency", "", server, ""]
+    parts += [text for sec in sections.all_sections() for text in (sec, "")]
     if sheets:
         parts += ["## Contact sheets", ""]
         parts += [f"![mouth crops]({p.relative_to(REPO_ROOT / 'docs').as_posix()})" for p in sheets] + [""]

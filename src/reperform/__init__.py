@@ -11,6 +11,7 @@ The same job in its three seams, reusing the analysis for a second emotion:
 """
 
 from .analysis import Analysis, Plan
+from .analysis_cache import AnalysisCache
 from .api import analyze, generate, join, plan, probe, render, synthesize_speech
 from .config import EngineConfig
 from .errors import ReperformError
@@ -28,6 +29,7 @@ from .records import GenerateResult, MediaInfo
 
 __all__ = [
     "Analysis",
+    "AnalysisCache",
     "EngineConfig",
     "Emotion",
     "GenerateOptions",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .analysis import Analysis, Plan
+from .analysis_cache import AnalysisCache
 from .config import EngineConfig
 from .errors import InvalidOptions
 from .options import GenerateOptions
@@ -29,6 +30,8 @@ def generate(
     progress: ProgressSink = null_sink,
     config: EngineConfig | None = None,
     workers: int = 1,
+    analysis_cache: AnalysisCache | None = None,
+    cache_scope: str = "",
 ) -> GenerateResult:
     """Re-perform the face in ``video`` (a video or a still image) to ``audio``; write ``output`` (MP4).
 
@@ -42,6 +45,9 @@ def generate(
 
     Raises a :class:`reperform.errors.ReperformError` subclass for bad input; the output path is
     never left half-written. ``progress`` receives ``(stage, overall_fraction, detail)``.
+    ``analysis_cache`` (an :class:`~reperform.analysis_cache.AnalysisCache`) lets a second call on
+    the same inputs skip the analysis — another emotion, mode or sync mode costs plan + render only;
+    ``cache_scope`` keeps callers who must not share analyses (organisations) apart.
     ``workers`` > 1 renders an output longer than 2 × 8 s in that many processes (one CPU
     each), in chunks joined without re-encoding; 1 renders in this process.
     """
@@ -56,7 +62,8 @@ def generate(
         if len(audio) != 1:
             raise InvalidOptions("several audios need segments saying which span speaks which (options.segments)")
         audio = next(iter(audio.values()))
-    return run(Path(video), Path(audio), Path(output), options, progress=progress, config=config, workers=workers)
+    return run(Path(video), Path(audio), Path(output), options, progress=progress, config=config,
+               analysis_cache=analysis_cache, cache_scope=cache_scope, workers=workers)
 
 
 def _audios(audio: str | Path | Mapping[str, str | Path], options: GenerateOptions) -> dict[str, Path]:

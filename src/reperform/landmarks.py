@@ -30,7 +30,44 @@ JAW_LINE = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 
 STABLE = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 70, 300, 105, 334, 127, 356, 234, 454, 9, 8)
 
 
+#: Each eye (subject's right, left): its (outer, inner) corner. (RIGHT_EYE/LEFT_EYE above keep
+#: the order the inter-ocular distance is written in.)
+EYE_CORNERS = ((33, 133), (263, 362))
+#: Eyelid points of each eye from the outer to the inner corner, and the lid pair at each eye's middle.
+UPPER_LID = ((246, 161, 160, 159, 158, 157, 173), (466, 388, 387, 386, 385, 384, 398))
+LOWER_LID = ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382))
+EYE_MID_LIDS = ((159, 145), (386, 374))  # (upper, lower) per eye
+#: The fold above each upper lid (lid crease), outer to inner.
+LID_CREASE = ((247, 30, 29, 27, 28, 56, 190), (467, 260, 259, 257, 258, 286, 414))
+IRIS = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+#: Each brow's upper and lower edge, outer to inner; its inner and outer ends (upper + lower points).
+BROW_TOP = ((70, 63, 105, 66, 107), (300, 293, 334, 296, 336))
+BROW_BOTTOM = ((46, 53, 52, 65, 55), (276, 283, 282, 295, 285))
+BROW_INNER = ((107, 66, 55, 65), (336, 296, 285, 295))
+BROW_OUTER = ((70, 63, 46, 53), (300, 293, 276, 283))
+#: Cheek points per side: below the eye (the apple's top) and the apple itself; the nose wings.
+CHEEK_BELOW_EYE = (118, 347)
+CHEEK_APPLE = (50, 280)
+NOSE_WING = (129, 358)
+NOSTRILS = (98, 327, 97, 326, 2)
+#: Lips as filled regions (outer + inner points of each lip) and as curves, corner to corner.
+UPPER_LIP = (0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 82, 81, 80, 191, 312, 311, 310, 415)
+LOWER_LIP = (17, 84, 181, 91, 146, 314, 405, 321, 375, 14, 87, 178, 88, 95, 317, 402, 318, 324)
+LIP_INNER_UPPER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
+LIP_INNER_LOWER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
+LIP_OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
+LIP_OUTER_LOWER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
+#: Each mouth corner as (outer, inner) lip point.
+LIP_CORNERS = ((61, 78), (291, 308))
+
 _EYES = np.array(RIGHT_EYE + LEFT_EYE)
+
+
+def smoothstep(t: np.ndarray) -> np.ndarray:
+    """0 → 1 with zero slope at both ends (3t² − 2t³ on t clipped to [0, 1]): every soft mask
+    edge and ramp uses it, so a fade never starts or stops with a visible kink."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
 #: Point pairs whose distances make MOUTH_PARAMS: the three inner-lip gaps, corners, outer lip
 #: height, nose tip to chin. One fancy index and one norm for all (this runs several times per
 #: rendered frame, where per-call overhead dominates the arithmetic).

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import chunked, chunking, face, media, motion, rendering, runtime, speech
 from .analysis import Analysis, Plan, fingerprint
+from .analysis_cache import AnalysisCache, analyze_cached
 from .config import EngineConfig
 from .errors import (
     AudioMissing,
@@ -199,11 +200,15 @@ def run(
     progress: ProgressSink,
     config: EngineConfig,
     workers: int = 1,
+    analysis_cache: AnalysisCache | None = None,
+    cache_scope: str = "",
 ) -> GenerateResult:
     """Analyze, plan and render in order under one progress bar. See :func:`reperform.generate`.
 
-    With ``workers`` > 1 an output long enough to split (:func:`chunking.chunk_count`) is
-    rendered in that many processes, one chunk each (:mod:`reperform.chunked`), and joined.
+    With ``analysis_cache``, an analysis of the same inputs (and scope) made earlier is loaded
+    instead of computed, and a new one is stored there. With ``workers`` > 1 an output long
+    enough to split (:func:`chunking.chunk_count`) is rendered in that many processes, one chunk
+    each (:mod:`reperform.chunked`), and joined.
     """
     runtime.tune_process()
     overall = Overall(progress, STAGE_WEIGHTS)
@@ -211,7 +216,11 @@ def run(
     with _engine_errors():
         media.encode.check_writable(output)  # before minutes of analysis
         _check_mode(options)
-        analysis = _analyze(video, audio, options, config, overall)
+        analysis, reused = analyze_cached(analysis_cache, cache_scope, video, audio, options, config,
+                                          lambda: _analyze(video, audio, options, config, overall))
+        if reused:
+            for stage in ("probe", "analyze", "speech"):
+                overall.stage(stage)(1.0, "reused an earlier analysis of these inputs")
         try:
             the_plan = _plan(analysis, options, config, overall)
             spans = chunking.plan_spans(the_plan, workers)

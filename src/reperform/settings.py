@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(
         False, description="let media and webhook URLs point at loopback/private/link-local addresses"
     )
+    analysis_cache_bytes: int = Field(
+        2 * 1024**3, ge=0, description="disk kept for analyses of recent inputs, so another emotion or mode on "
+                                       "the same upload skips the analysis (0: off)"
+    )
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1, description="largest uploaded file (413 above)")
     max_json_bytes: int = Field(1024 * 1024, ge=1024, description="largest JSON request body (413 above)")
     max_fetch_bytes: int = Field(500 * 1024 * 1024, ge=1, description="largest media fetched by URL")

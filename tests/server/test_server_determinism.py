@@ -53,6 +53,10 @@ def test_a_kept_worker_gives_a_job_the_same_bytes_before_and_after_other_jobs(tm
         server.stop()
     assert other != first
     assert again == first, "the kept worker's result for a job changed after it ran another job"
+    # The repeat of ``a`` (same bytes, same organisation) loaded the analysis the first run stored —
+    # so ``again == first`` above also says a reused analysis renders the same bytes as a fresh one.
+    entries = [p for p in (tmp_path / "server" / "analyses").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 2, entries
 
     out = tmp_path / "fresh.mp4"
     script = ("import sys, reperform; from reperform.config import EngineConfig; "

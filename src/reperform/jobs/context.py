@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..analysis_cache import AnalysisCache
 from ..protocol.views import UrlSigner
 from ..settings import Settings
 from ..storage import Storage
@@ -24,6 +25,11 @@ class JobContext:
     @classmethod
     def build(cls, settings: Settings) -> JobContext:
         return cls(settings=settings, store=JobStore(settings.db_url), storage=Storage(settings.files_url))
+
+    def analysis_cache(self) -> AnalysisCache | None:
+        """This machine's cache of analyses (under the data folder), or None when turned off."""
+        s = self.settings
+        return AnalysisCache(s.data_dir / "analyses", s.analysis_cache_bytes) if s.analysis_cache_bytes else None
 
     def signer(self) -> UrlSigner:
         """File URLs in payloads point where the server said it is reachable (it records that at start)."""

@@ -159,7 +159,7 @@ def _inputs(ctx: JobContext, org_id: str, job_input: list[dict[str, Any]],
     return video, vinfo, audios, (text[0] if text is not None else None)
 
 
-def _run(ctx: JobContext, job_id: str, owner: str, lease: Lease, video: Path, audio: Path,
+def _run(ctx: JobContext, job_id: str, org_id: str, owner: str, lease: Lease, video: Path, audio: Path,
          options: GenerateOptions, work: Path) -> Path | None:
     """The engine's part of an attempt: the output file, or None when the job went to the queue
     in chunks (Celery, long output: :mod:`.chunkjobs`). In the embedded pool a long output is
@@ -170,6 +170,7 @@ def _run(ctx: JobContext, job_id: str, owner: str, lease: Lease, video: Path, au
         return analyse_and_split(ctx, job_id, owner, lease, video, audio, options, work)
     out = work / "output.mp4"
     api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config(),
+                 analysis_cache=ctx.analysis_cache(), cache_scope=org_id,
                  workers=ctx.settings.render_workers or os.cpu_count() or 1)
     return out
 
@@ -199,9 +200,11 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
             if segments:  # several audios on spans of the video: rendered here, in one piece
                 out = work / "output.mp4"
                 api.generate(video, audios, out, options, progress=lease.progress,
-                             config=ctx.settings.engine_config())
+                             config=ctx.settings.engine_config(), analysis_cache=ctx.analysis_cache(),
+                             cache_scope=job.org_id)
             else:
-                out = _run(ctx, job_id, owner, lease, video, next(iter(audios.values())), options, work)
+                out = _run(ctx, job_id, job.org_id, owner, lease, video, next(iter(audios.values())), options,
+                           work)
             if out is None:  # cut into chunks on the queue: their workers finish the job
                 return claim
             if lease.lost.is_set():

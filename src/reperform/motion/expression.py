@@ -23,6 +23,7 @@ import logging
 
 import numpy as np
 
+from .. import landmarks as L
 from ..options import Emotion, GenerateOptions
 from ..records import FaceTrack, Prosody, SpeechTimeline, TimeMap
 
@@ -109,8 +110,7 @@ BLINK_SNAP_S = 1.0
 #: An eye counts as closing when its opening falls below this share of its clip median.
 BLINK_CLOSED_SHARE = 0.55
 #: Eyelid landmark pairs (upper, lower) at the middle of each eye, and eye corners: eye opening.
-_EYE_MID_PAIRS = ((159, 145), (386, 374))
-_EYE_CORNERS = ((33, 133), (362, 263))
+_EYE_MID_PAIRS, _EYE_CORNERS = L.EYE_MID_LIDS, L.EYE_CORNERS
 
 
 def neutral_aus(n_frames: int) -> np.ndarray:

@@ -23,13 +23,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .. import landmarks as L
 from .geometry import apply, invert
 
 #: Mesh points along each brow's upper and lower edge and the lid crease below it (subject's right
 #: side first), outer end to inner end.
-BROW_TOP = ((70, 63, 105, 66, 107), (300, 293, 334, 296, 336))
-BROW_BOTTOM = ((46, 53, 52, 65, 55), (276, 283, 282, 295, 285))
-LID_CREASE = ((247, 30, 29, 27, 28, 56, 190), (467, 260, 259, 257, 258, 286, 414))
+BROW_TOP, BROW_BOTTOM, LID_CREASE = L.BROW_TOP, L.BROW_BOTTOM, L.LID_CREASE
 #: The brow block that moves rigidly reaches this share of the way from its lower edge to the
 #: lid crease (the sparse hairs just under the mesh's brow line go with the brow).
 BROW_RIGID_SHARE = 0.4

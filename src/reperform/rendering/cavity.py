@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .. import landmarks as L
 from .geometry import INNER_LOWER, INNER_UPPER, OUTER_LOWER, OUTER_UPPER, apply
 
 #: Tooth band height (inter-ocular units) and its share of the gap when the mouth is barely open.
@@ -35,9 +36,7 @@ TOOTH_GAP_WIDTH_IOD = 0.005
 SUPERSAMPLE = 4
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+_smoothstep = L.smoothstep
 
 
 def person_colours(rgb: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -124,26 +124,17 @@ BLINK_LASH_IOD = 0.035
 
 # Eye contours (MediaPipe): upper lid, lower lid (paired column by column), and the skin crease
 # above the upper lid. Subject's right eye first, then left.
-UPPER_LID = ((246, 161, 160, 159, 158, 157, 173), (466, 388, 387, 386, 385, 384, 398))
-LOWER_LID = ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382))
-LID_CREASE = ((247, 30, 29, 27, 28, 56, 190), (467, 260, 259, 257, 258, 286, 414))
-EYE_CORNERS = ((33, 133), (263, 362))
-BROW_INNER = ((107, 66, 55, 65), (336, 296, 285, 295))
-BROW_OUTER = ((70, 63, 46, 53), (300, 293, 276, 283))
-BROW_LOWER = ((46, 53, 52, 65, 55), (276, 283, 282, 295, 285))
-CHEEK = (118, 347)  # below the eye, on the cheek apple
-NOSE_WING = (129, 358)
-UPPER_LIP = (0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 82, 81, 80, 191, 312, 311, 310, 415)
-LOWER_LIP = (17, 84, 181, 91, 146, 314, 405, 321, 375, 14, 87, 178, 88, 95, 317, 402, 318, 324)
-CORNERS = ((61, 78), (291, 308))
+UPPER_LID, LOWER_LID, LID_CREASE, EYE_CORNERS = L.UPPER_LID, L.LOWER_LID, L.LID_CREASE, L.EYE_CORNERS
+BROW_INNER, BROW_OUTER, BROW_LOWER = L.BROW_INNER, L.BROW_OUTER, L.BROW_BOTTOM
+CHEEK = L.CHEEK_BELOW_EYE  # below the eye, on the cheek apple
+NOSE_WING, UPPER_LIP, LOWER_LIP, CORNERS = L.NOSE_WING, L.UPPER_LIP, L.LOWER_LIP, L.LIP_CORNERS
+#: The upper lip's inner points from the centre out (the order its lift is applied in).
 UPPER_INNER = (13, 82, 81, 80, 191, 312, 311, 310, 415)
 #: Share of the upper-lip raise (AU10) that reaches the inner lip edge.
 AU10_INNER_SHARE = 0.3
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+_smoothstep = L.smoothstep
 
 
 def _kernel(t: np.ndarray, centre: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -473,7 +464,7 @@ class ExpressionWarp:
         if self.calm <= 0:
             return 0.0
         gaps = [np.linalg.norm(n[u] - n[lo]) / max(np.linalg.norm(n[a] - n[b]), 1e-6)
-                for (u, lo), (a, b) in (((159, 145), (33, 133)), ((386, 374), (362, 263)))]
+                for (u, lo), (a, b) in zip(L.EYE_MID_LIDS, L.EYE_CORNERS, strict=True)]
         deficit = CALM_EYE_OPEN - float(np.mean(gaps))
         return float(np.clip(deficit / CALM_EYE_SPAN, 0.0, 1.0)) * self.calm * CALM_LID_SHARE
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .. import landmarks as L
 from .geometry import apply, invert
 
 #: At AU5 intensity 1 the upper lid rises to show this much sclera above the iris (share of the
@@ -46,10 +47,7 @@ STILL_PX = 0.3
 #: Sclera colour: this quantile of brightness among the open eye's pixels outside the iris.
 SCLERA_QUANTILE = 0.75
 
-UPPER_LID = ((246, 161, 160, 159, 158, 157, 173), (466, 388, 387, 386, 385, 384, 398))
-LOWER_LID = ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382))
-EYE_CORNERS = ((33, 133), (263, 362))
-IRIS = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+UPPER_LID, LOWER_LID, EYE_CORNERS, IRIS = L.UPPER_LID, L.LOWER_LID, L.EYE_CORNERS, L.IRIS
 
 
 def _lid_curves(lm: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -49,10 +49,8 @@ INTERIOR_ROWS = (0.35, 0.8)
 TEMPLATE_OPEN = 0.15
 
 # Inner-lip upper/lower pairs across the mouth, corner to corner (MediaPipe indices).
-INNER_UPPER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
-INNER_LOWER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
-OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
-OUTER_LOWER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
+INNER_UPPER, INNER_LOWER = L.LIP_INNER_UPPER, L.LIP_INNER_LOWER
+OUTER_UPPER, OUTER_LOWER = L.LIP_OUTER_UPPER, L.LIP_OUTER_LOWER
 #: Lower jaw line used for the edit mask and anchors (cheek below the cheekbone to the other side).
 LOWER_JAW = L.JAW_LINE[2:-2]
 
@@ -95,9 +93,7 @@ def to_norm(lm: np.ndarray, template: np.ndarray) -> np.ndarray:
     return L.similarity_transform(lm[list(L.STABLE), :2], template[list(L.STABLE)]).astype(np.float64)
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+_smoothstep = L.smoothstep
 
 
 def _lip_curves(n: np.ndarray):

@@ -114,9 +114,7 @@ CHIN_FREE_IOD = 0.4
 CHIN_FADE_IOD = 0.25
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+_smoothstep = L.smoothstep
 
 
 def chin_weight(template3: np.ndarray, indices: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ import logging
 import cv2
 import numpy as np
 
+from .. import landmarks as L
 from . import cavity
 from .geometry import INNER_LOWER, INNER_UPPER, apply, invert
 
@@ -221,8 +222,7 @@ MOUTH_MARGIN_IOD = 0.05
 MASK_FEATHER_IOD = 0.03
 #: The middle band of the face (|x - mouth centre|, inter-ocular units) fades out of the ratio.
 CENTRE_BAND_IOD = (0.2, 0.35)
-_LIPS_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
-_JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
+_LIPS_OUTER, _JAW = L.LIPS_OUTER, L.JAW_LINE
 
 
 def _interp_offsets(at: np.ndarray, pts: np.ndarray, offsets: np.ndarray, sigma: float) -> np.ndarray:

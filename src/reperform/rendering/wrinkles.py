@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .. import landmarks as L
 from .geometry import apply, invert
 
 #: AU column order (the expression module's; a test checks they agree).
@@ -78,21 +79,17 @@ IRON_SIGMA_IOD = 0.04
 IRON_SHARE = 0.75
 
 # Mesh contours used to place the strokes (MediaPipe indices; subject's right side first).
-_BROW_TOP = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
-_INNER_BROW_LOW = (55, 285)
-_OUTER_EYE = (33, 263)
-_LOWER_LID = ((7, 163, 144, 145, 153), (249, 390, 373, 374, 380))
-_LID_CREASE = ((247, 30, 29, 27, 28, 56, 190), (467, 260, 259, 257, 258, 286, 414))
-_NOSE_WING = (129, 358)
-_CORNERS = (61, 291)
-_CHEEK_APPLE = (50, 280)
+_BROW_TOP = L.BROW_TOP[0] + L.BROW_TOP[1][::-1]  # one line over both brows, right to left
+_INNER_BROW_LOW = (L.BROW_BOTTOM[0][-1], L.BROW_BOTTOM[1][-1])
+_OUTER_EYE = (L.EYE_CORNERS[0][0], L.EYE_CORNERS[1][0])
+_LOWER_LID = tuple(lid[:5] for lid in L.LOWER_LID)  # the outer part, where crow's feet start
+_LID_CREASE, _NOSE_WING, _CORNERS, _CHEEK_APPLE = L.LID_CREASE, L.NOSE_WING, L.MOUTH_CORNERS, L.CHEEK_APPLE
 _NOSE_ROOT, _NOSE_BRIDGE = 168, 6
 #: Dark features that are not creases (closed outlines): brows, eyes, outer lips, nostril points.
 _BROWS = ((70, 63, 105, 66, 107, 55, 65, 52, 53, 46), (300, 293, 334, 296, 336, 285, 295, 282, 283, 276))
 _EYES = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
          (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249))
-_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
-_NOSTRILS = (98, 327, 97, 326, 2)
+_LIPS, _NOSTRILS = L.LIPS_OUTER, L.NOSTRILS
 #: Margin (inter-ocular units) kept around those features.
 FEATURE_PAD_IOD = 0.025
 
