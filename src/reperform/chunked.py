@@ -80,6 +80,7 @@ def render_chunks(
     failed = threading.Event()
 
     stopped: list[BaseException] = []
+    failures: list[ReperformError] = []
 
     def tell() -> None:
         with told:  # lanes report from their own threads; the sink sees one call at a time
@@ -98,6 +99,8 @@ def render_chunks(
                 chunk = pending.pop(0)
             _run_worker(chunk, work, cpu, tell, failed)
             if chunk.error is not None:
+                with lock:
+                    failures.append(chunk.error)  # in the order they happened: the first is the cause
                 failed.set()
 
     lanes = [threading.Thread(target=lane, args=(cpus[i % len(cpus)],), name=f"chunk-lane-{i}", daemon=True)
@@ -108,9 +111,8 @@ def render_chunks(
         t.join()
     if stopped:
         raise stopped[0]
-    errors_seen = [c.error for c in chunks if c.error is not None]
-    if errors_seen:
-        raise errors_seen[0]
+    if failures:
+        raise failures[0]
     warnings = tuple(dict.fromkeys(w for c in chunks for w in c.warnings))
     return [c.output for c in chunks], sum(c.edited for c in chunks), warnings
 
@@ -127,9 +129,11 @@ def _run_worker(chunk: _Chunk, work: Path, cpu: int, tell: Callable[[], None], f
     drain = threading.Thread(target=lambda: chunk.stderr.extend(proc.stderr or ()), daemon=True)
     drain.start()
     assert proc.stdout is not None
+    stopped = False
     for line in proc.stdout:
-        if failed.is_set():
+        if failed.is_set():  # stopped on purpose: not this chunk's failure
             proc.kill()
+            stopped = True
             break
         word, _, rest = line.strip().partition(" ")
         if word == _PROGRESS:
@@ -143,7 +147,7 @@ def _run_worker(chunk: _Chunk, work: Path, cpu: int, tell: Callable[[], None], f
             tell()
     code = proc.wait()
     drain.join(timeout=5)
-    if chunk.error is None and (code != 0 or not chunk.output.is_file()):
+    if chunk.error is None and not stopped and (code != 0 or not chunk.output.is_file()):
         tail = " ".join("".join(chunk.stderr[-3:]).split())[-300:]
         chunk.error = EngineError(f"the worker rendering frames {chunk.frames.start}..{chunk.frames.stop} "
                                   f"exited with code {code}: {tail}")
