@@ -107,7 +107,7 @@ def test_an_empty_options_object_means_the_engine_defaults() -> None:
 def test_every_choice_of_an_option_passes_the_wire_and_reaches_the_engine(name: str) -> None:
     field, wire = FIELDS[name], _wire_name(name)
     low, high = _bounds(field)
-    values = _choices(field) or [low, high, _default(field)]
+    values = [True, False] if field.annotation is bool else _choices(field) or [low, high, _default(field)]
     for value in values:
         request = parse_generate({"model": "react-1", "input": INPUT, "options": {wire: value}})
         engine = to_generate_options(request.model, request.options, text=None)
@@ -119,7 +119,10 @@ def test_every_choice_of_an_option_passes_the_wire_and_reaches_the_engine(name: 
 def test_a_value_outside_an_options_choices_or_bounds_is_refused_by_the_engine_and_the_wire(name: str) -> None:
     field, wire = FIELDS[name], _wire_name(name)
     low, high = _bounds(field)
-    bad = ["not-a-choice", 3] if _choices(field) else [low - 0.01, high + 0.01]
+    if field.annotation is bool:
+        bad = ["not-a-bool", 3]
+    else:
+        bad = ["not-a-choice", 3] if _choices(field) else [low - 0.01, high + 0.01]
     for value in bad:
         with pytest.raises(InvalidOptions):
             GenerateOptions.parse(**{name: value})

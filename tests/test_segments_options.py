@@ -173,3 +173,11 @@ def test_the_videos_deprecated_spans_become_segments_on_the_audios_timeline() ->
             _wire(None, [{**V, "segments_secs": bad}, _audio()])
     with pytest.raises(WireError, match="not both"):
         _wire([_seg(0, 1)], [{**V, "segments_secs": [[0, 1]]}, _audio("a")])
+
+
+def test_the_occlusion_switch_reaches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[GenerateOptions] = []
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug: seen.append(options))
+    for args in ([], ["--occlusion"], ["--no-occlusion"]):
+        assert CliRunner().invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4", *args]).exit_code == 0
+    assert [o.occlusion for o in seen] == [False, True, False]

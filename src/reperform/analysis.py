@@ -93,6 +93,8 @@ class Analysis:
     timings_s: dict[str, float] = field(default_factory=dict)  # probe, analyze, speech, speech_wait
     fingerprints: dict[str, str] = field(default_factory=dict)  # "video" / "audio" → fingerprint()
     version: int = ANALYSIS_VERSION
+    #: Whom the faces were chosen for: ``Options.active_speaker`` as JSON (None: the default face).
+    speaker: str | None = None
     frame_store: FrameStore | None = None
 
     def check_inputs(self) -> None:
@@ -125,7 +127,7 @@ class Analysis:
             "frame_times_s": self.frame_times_s, "track": self.track, "profile": self.profile,
             "bank": self.bank.state(), "speech": self.speech, "prosody": self.prosody,
             "source_speech": self.source_speech, "warnings": self.warnings,
-            "timings_s": self.timings_s, "fingerprints": self.fingerprints,
+            "timings_s": self.timings_s, "fingerprints": self.fingerprints, "speaker": self.speaker,
         }
         recordio.save(directory, _STEM, content, _RECORDS)
         return directory

@@ -87,8 +87,8 @@ def analyze(
 ) -> Analysis:
     """Everything the engine learns from ``video`` and the driving ``audio`` (the slow part of a job).
 
-    The result does not depend on the mode, emotion, temperature or sync mode, only on the inputs
-    and ``options.text`` (the transcript), so one analysis serves any number of :func:`plan` +
+    The result does not depend on the mode, emotion, temperature or sync mode, only on the inputs,
+    ``options.text`` (the transcript) and ``options.active_speaker`` (whose face), so one analysis serves any number of :func:`plan` +
     :func:`render` calls; :meth:`Analysis.save` / :meth:`Analysis.load` keep it between processes.
     """
     from .pipeline import analyze as _analyze
@@ -149,6 +149,18 @@ def warm_up(config: EngineConfig | None = None) -> None:
     from .pipeline import warm_up as _warm_up
 
     _warm_up(config or EngineConfig())
+
+
+def check_video_options(video: str | Path, options: GenerateOptions) -> None:
+    """Raise :class:`~reperform.errors.InvalidOptions` now for options the video itself refutes
+    (``active_speaker``: a frame past the end, a point on no face, not one box per frame), which
+    the engine would otherwise find during the job. Decodes the video once; nothing to do (and
+    free) for other options."""
+    if options.active_speaker is None or options.active_speaker.kind not in ("point", "boxes"):
+        return
+    from .pipeline import check_speaker
+
+    check_speaker(Path(video), options.active_speaker)
 
 
 def probe(path: str | Path) -> MediaInfo:

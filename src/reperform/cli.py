@@ -68,7 +68,9 @@ def _option_flags() -> list[inspect.Parameter]:
         elif name in TEXT_FORMS:  # a structured option, given as text that GenerateOptions reads
             kind = str | None
             help_text += f"; {TEXT_FORMS[name]}"
-        flag = typer.Option(f"--{CLI_NAMES.get(name, name).replace('_', '-')}", help=help_text)
+        cli_name = CLI_NAMES.get(name, name).replace("_", "-")
+        decl = f"--{cli_name}/--no-{cli_name}" if field.annotation is bool else f"--{cli_name}"  # a switch
+        flag = typer.Option(decl, help=help_text)
         flags.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
                                        annotation=Annotated[kind, flag]))
     return flags

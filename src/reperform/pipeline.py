@@ -43,7 +43,7 @@ from .errors import (
 )
 from .options import ActiveSpeaker, GenerateOptions, ModelMode, Segment
 from .progress import Overall, ProgressSink
-from .records import Audio, GenerateResult, MediaInfo, TimeMap
+from .records import Audio, GenerateResult, MediaInfo, Occlusion, TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,9 @@ def analyze(
 ) -> Analysis:
     """The analysis pass alone. See :func:`reperform.analyze`."""
     runtime.tune_process()
+    if options.segments:
+        raise InvalidOptions("segments are analysed by generate(), which composes each segment's audio; "
+                             "analyze() takes options without segments")
     overall = Overall(progress, _weights("probe", "analyze", "speech"))
     with _engine_errors():
         analysis = _analyze(video, audio, options, config, overall)
@@ -281,6 +284,7 @@ def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineC
         frame_times_s=frame_times, track=track, profile=profile, bank=bank, speech=speech_tl, prosody=prosody,
         source_speech=source_speech, warnings=tuple(warnings), timings_s=timings,
         fingerprints={"video": fingerprint(video), "audio": fingerprint(audio)}, frame_store=store,
+        speaker=options.speaker_key,
     )
 
 
@@ -354,6 +358,27 @@ def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config:
     return track, bank, frame_times, store
 
 
+def check_speaker(video: Path, speaker: ActiveSpeaker) -> None:
+    """The checks of a point or boxes that need the video (the frame in range, a face under the
+    point, one box per frame), before any work: one decode of the video and a face search on the
+    pointed frame. The engine makes the same checks during its pass; this lets a server refuse the
+    request up front (a 400) instead of failing the job."""
+    if speaker.kind not in ("point", "boxes"):
+        return
+    with _engine_errors():
+        info = media.probe(video)
+        n, pointed = 0, None
+        for index, _t, rgb in media.iter_frames(info):
+            n += 1
+            if speaker.kind == "point" and index == speaker.frame_number:
+                pointed = rgb
+        if speaker.kind == "boxes":
+            face.check_boxes(len(speaker.bounding_boxes or ()), n)
+            return
+        face.check_frame(int(speaker.frame_number or 0), n)
+        face.face_under(face.face_boxes(pointed), speaker)
+
+
 def _own_sound(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker):
     """The video's own sound for auto speaker detection (None: it has none, or it is not needed)."""
     if speaker.kind != "auto" or vinfo.kind != "video" or not vinfo.has_audio:
@@ -370,6 +395,10 @@ def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, ov
     if options.text != analysis.text:
         raise InvalidOptions(
             "options.text differs from the transcript the analysis was made with; analyse again with the new text"
+        )
+    if options.speaker_key != analysis.speaker:
+        raise InvalidOptions(
+            "options.active_speaker differs from the one the analysis was made with; analyse again with it"
         )
     timings: dict[str, float] = {}
     with _timed(timings, "plan"):
@@ -441,8 +470,13 @@ def _render(
         store, a.frame_store = a.frame_store, None  # used once: the render pass empties it
         sound = None if frames is not None else media.load_audio_for_output(a.audio) if out_audio is None \
             else out_audio
-        frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
-                                       report, span, with_audio=frames is None)
+        occluders = face.OcclusionFinder(a.track) if plan.options.occlusion else None
+        try:
+            frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
+                                           report, span, occluders, with_audio=frames is None)
+        finally:
+            if occluders is not None:
+                occluders.close()
         report(1.0)
     warnings = dict.fromkeys(w for r in renderers for w in r.warnings)
     return GenerateResult(
@@ -492,11 +526,13 @@ def _render_frames(
     timemap: TimeMap,
     report: Callable[[float, str], None],
     span: range,
+    occluders: face.OcclusionFinder | None = None,
     *,
     with_audio: bool = True,
 ) -> int:
     """The render pass: every output frame of ``span`` from its source frame through the renderer
-    (and head warp) into the encoder. Returns how many frames were edited."""
+    (and head warp) into the encoder; ``occluders`` (when on) puts what is in front of the face back
+    as filmed, after every edit. Returns how many frames were edited."""
     frames_edited = 0
     steps = np.diff(timemap.src_frame[span.start : span.stop])
     backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
@@ -511,21 +547,28 @@ def _render_frames(
         with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, len(span),
                              with_audio=with_audio) as w:
 
-            def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None) -> bool:
+            def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None, rgb: np.ndarray,
+                       occlusion: Occlusion | None) -> bool:
                 if head is not None:
                     # The renderer hands back its own copy whenever it edited (box set).
                     out, box = head.apply(k, out, box, inplace=box is not None, field=next(fields))
+                if occlusion is not None and box is not None:  # out is our copy: it was edited
+                    out = rendering.keep_filmed(out, rgb, occlusion.box, occlusion.mask)
                 w.write(out)
                 return box is not None
 
             try:
                 for k in span:
-                    rgb = source.get(int(timemap.src_frame[k]))
+                    s = int(timemap.src_frame[k])
+                    rgb = source.get(s)
                     out, box = render_one(k, rgb)
+                    occlusion = None
+                    if occluders is not None and (box is not None or head is not None):
+                        occlusion = occluders.find(s, rgb)
                     if warper is None:
-                        frames_edited += finish(k, out, box)
+                        frames_edited += finish(k, out, box, rgb, occlusion)
                     else:
-                        in_flight.append(warper.submit(finish, k, out, box))
+                        in_flight.append(warper.submit(finish, k, out, box, rgb, occlusion))
                         while len(in_flight) > HEAD_WARPS_IN_FLIGHT:
                             frames_edited += in_flight.popleft().result()
                     if k % 10 == 0:

@@ -404,3 +404,89 @@ def test_the_form_follows_the_api_document_rather_than_its_own_copy(desktop_page
     assert form["syncModes"] == schemas["SyncMode"]["enum"] and form["syncMode"] == "loop"
     assert form["emotions"] == sorted(schemas["Emotion"]["enum"]) and form["intensity"] == "0.30"
     assert page.get_by_role("radio", name="Bored").count() == 1  # a new choice gets a plain label
+
+
+# --- whom to edit: a click on the preview ------------------------------------------------------------
+
+#: "As filmed" for the face nobody picked: the output is H.264 again, so it is measured against the
+#: input's decode (the speakers' end-to-end tests hold vr2's face to the same bar).
+AS_FILMED_DB = 40.0
+#: The clicked face's mouth must have changed: its median PSNR stays well below this (measured 23-34 dB).
+EDITED_BELOW_DB = 36.0
+
+
+def _click_video_pixel(page, x: float, y: float) -> tuple[float, float]:
+    """Click where the video's pixel (x, y) is drawn (the preview scales it to fit, object-fit: contain);
+    return the page position clicked."""
+    box = page.locator("#preview-video").bounding_box()
+    w, h = page.eval_on_selector("#preview-video", "v => [v.videoWidth, v.videoHeight]")
+    scale = min(box["width"] / w, box["height"] / h)
+    left = box["x"] + (box["width"] - w * scale) / 2
+    top = box["y"] + (box["height"] - h * scale) / 2
+    page.mouse.click(left + x * scale, top + y * scale)
+    return left + x * scale, top + y * scale
+
+
+@pytest.mark.media
+def test_clicking_the_right_hand_face_edits_that_person_and_leaves_the_other_as_filmed(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, two_people
+) -> None:
+    import httpx
+
+    from benchmarks import composites as C
+
+    clip = two_people("side_left")  # vr2 | vr4, one shot with vr2's own sound
+    pics = C.frames(clip.path)
+    right = C.face_in(C.face_boxes(pics[50:51])[0], clip.rect(1))
+    assert right is not None, "vr4's face is found on the input"
+    target = ((right[0] + right[2]) / 2, (right[1] + right[3]) / 2)
+
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(clip.path))
+    page.set_input_files("#audio-file", str(shared_media / AUDIO))
+    page.wait_for_function("() => document.querySelector('#preview-video').videoWidth > 0", timeout=UI_TIMEOUT_MS)
+    assert page.inner_text("#speaker-readout") == "The largest, most central face."
+
+    # The preview is 16:9, the composite 2:1: a click on the bars beside the picture picks nothing.
+    box = page.locator("#preview-video").bounding_box()
+    _pick(page, "speaker", "pick")
+    page.mouse.click(box["x"] + 3, box["y"] + 3)
+    assert page.inner_text("#speaker-readout").startswith("Click the face")
+    # Choose a frame about 2 s in (frame 50 of 100 at 25 fps), then click vr4's face on it.
+    page.fill("#speaker-frame", "500")
+    page.wait_for_function("() => Math.abs(document.querySelector('#preview-video').currentTime - 2.0) < 0.05",
+                           timeout=UI_TIMEOUT_MS)
+    clicked = _click_video_pixel(page, *target)
+    expect(page.locator("#speaker-readout")).to_contain_text("Frame 5", timeout=UI_TIMEOUT_MS)
+    assert page.locator("#speaker-marker").is_visible()
+    marker = page.locator("#speaker-marker").bounding_box()
+    page.screenshot(path=str(output_dir / "50-speaker-picked.png"), full_page=True)
+
+    _pick(page, "mode", "lips")
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    job_id = page.get_attribute("#job", "data-id")
+    gen = httpx.get(f"{live_server.base_url}/v2/generate/{job_id}", headers={"x-api-key": live_server.api_key},
+                    timeout=30).json()
+    picked = gen["options"]["active_speaker_detection"]
+    assert 48 <= picked["frame_number"] <= 52, picked  # the frame rate was measured, not assumed
+    assert abs(picked["coordinates"][0] - target[0]) <= 2 and abs(picked["coordinates"][1] - target[1]) <= 2, \
+        (picked, target)
+    assert abs(marker["x"] + marker["width"] / 2 - clicked[0]) <= 2
+    assert abs(marker["y"] + marker["height"] / 2 - clicked[1]) <= 2
+
+    out_path = output_dir / "speaker-picked.mp4"
+    out_path.write_bytes(httpx.get(gen["outputUrl"], timeout=60).content)
+    out = C.frames(out_path)
+    assert len(out) == len(pics)
+    boxes = C.face_boxes(pics)
+    left_boxes = [C.face_in(b, clip.rect(0)) for b in boxes]
+    right_boxes = [C.face_in(b, clip.rect(1)) for b in boxes]
+    frames = [i for i in range(len(out)) if left_boxes[i] and right_boxes[i]]
+    assert len(frames) > 0.9 * len(out)
+    left_db = [C.psnr(C.crop(out[i], left_boxes[i]), C.crop(pics[i], left_boxes[i])) for i in frames]
+    right_db = [C.psnr(C.crop(out[i], C.lower_half(right_boxes[i])), C.crop(pics[i], C.lower_half(right_boxes[i])))
+                for i in frames]
+    assert min(left_db) >= AS_FILMED_DB, f"the left face changed: {min(left_db):.1f} dB"
+    assert float(sorted(right_db)[len(right_db) // 2]) < EDITED_BELOW_DB, "the clicked face's mouth did not change"

@@ -321,3 +321,22 @@ def test_bad_segments_are_400s_naming_the_segment_and_good_ones_are_echoed(serve
     client = Sync(base_url=server.url, api_key=key)
     done = poll_generation(client, resp.json()["id"])
     assert done.status == "FAILED" and "segments[0] (4-9 s) is not within the video" in done.error
+
+
+@pytest.mark.media
+@pytest.mark.parametrize(("speaker", "words"), [
+    ({"frame_number": 999, "coordinates": [100, 100]}, "frame_number 999 is past the video's last frame (99)"),
+    ({"frame_number": 10, "coordinates": [5, 5]}, "coordinates (5, 5) are on no face on frame 10; faces there: ["),
+    ({"bounding_boxes": [[10, 10, 200, 200]] * 99}, "bounding_boxes has 99 boxes; the video has 100 frames"),
+])
+def test_an_uploaded_video_that_refutes_the_speaker_option_is_a_400_naming_it(
+        client: Sync, two_people, speaker: dict, words: str) -> None:
+    """What only the video can tell (a frame past its end, a point on no face, not one box per
+    frame) is checked on the upload before the job is created."""
+    clip = two_people("side_left").path.read_bytes()  # 100 frames, two people
+    with pytest.raises(BadRequestError) as err:
+        client.generations.create_with_files(model="react-1", video=clip, audio=clip,
+                                             options=json.dumps({"active_speaker_detection": speaker}))
+    message = err.value.body.message
+    assert err.value.status_code == 400 and any(words in m for m in message), message
+    assert client.generations.list() == [] and client.assets.list().items == []  # nothing kept

@@ -127,6 +127,9 @@ EXACT_MAP_GAP_STEPS = 2.0
 #: the moving points of offending triangles take their neighbours' mean motion, at most this often.
 MIN_AREA_SHARE = 0.25
 UNFOLD_PASSES = 12
+#: The edit's box (everything that moves) is at most this many inter-ocular distances across;
+#: larger is a broken target geometry (the lower face, jaw drop included, spans ~2.5).
+MAX_EDIT_IOD = 4.0
 #: A control point counts as moved (ROI of the frame layer) beyond this (inter-ocular units).
 MOVED_IOD = 1e-4
 
@@ -148,6 +151,7 @@ class Renderer:
         self.profile = profile
         self.options = options
         self.warnings: list[str] = []
+        self._broken = 0  # frames left alone because their target geometry was broken
         present = np.nonzero(track.present)[0]
         self._ok = len(present) > 0 and len(bank) > 0
         n_out = plan.n_out
@@ -452,6 +456,13 @@ class Renderer:
         roi, still = self._moving_box(dst_cur, n_cur, img_from_norm, rgb.shape[:2])
         if roi is None:
             return rgb, None
+        if max(roi[2] - roi[0], roi[3] - roi[1]) > MAX_EDIT_IOD * iod_px:
+            # A lower face cannot move this far: the target geometry is broken (a mis-tracked,
+            # turning face). Leave the frame as it is rather than smear it.
+            self._broken += 1
+            if self._broken == 1:
+                self.warnings.append("some frames' face geometry could not be followed; they are left unchanged")
+            return rgb, None
         x0, y0, x1, y1 = roi
         src_cur = self._src_points(lm_cur, apply(img_from_norm, self.mesh.anchors), float(target[0]), cur_open)
         to_frame = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]])
@@ -648,7 +659,10 @@ class Renderer:
         # reaching past the mask's edge would otherwise be dragged along by the frame layer's warp.
         region = inside_both * (1.0 - expected.astype(np.float32))
         if region.max() <= 0:
-            return None
+            # The target's jaw and the frame's do not overlap at all: a broken target geometry
+            # (a mis-tracked face), never a real edit. The frame is left as it is (the edit
+            # "covered as a whole"): warped, it smeared a streak across the Hamilton singer.
+            return np.ones(full, np.float32), None
         mouth_ring = region * (ring > 0)
         if f < 1:
             frame_s, base_s, synth_s = (cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)

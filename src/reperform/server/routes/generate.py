@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ... import api
-from ...errors import ReperformError
+from ...errors import InvalidOptions, ReperformError
 from ...jobs.db import Asset
 from ...options import SyncMode
 from ...protocol.catalog import price_per_s_usd
@@ -26,6 +26,7 @@ from ...protocol.requests import (
     UPLOAD_FIELDS,
     GenerateBody,
     GenerateForm,
+    GenerateRequest,
     parse_generate,
     to_generate_options,
 )
@@ -126,6 +127,7 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
     body = await _read_body(request, state)
     try:
         req = parse_generate(body.body)  # a refused request stops here, before anything is stored
+        await _check_uploaded_video(body, req)
         fields = req.job_fields()
         fields["input"], stored = await _store_uploads(state, key.org_id, body, req.input)
         try:
@@ -141,6 +143,23 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
         await run_in_threadpool(state.on_created, job.id)
     view = await run_in_threadpool(generation_json, job, state.store.assets.get, state.signer(request))
     return JSONResponse(view, status_code=201)
+
+
+async def _check_uploaded_video(body: CreateBody, req: GenerateRequest) -> None:
+    """Options an uploaded video refutes (a speaker point on no face, a frame past its end, not one
+    box per frame) are a 400 now, not a failed job later. Videos given by URL or asset are checked
+    when the job reads them."""
+    video = next((i for i in req.input if i.get("type") in ("video", "image")), None)
+    upload = body.uploads.get(str(video.get("assetId"))) if video is not None else None
+    if upload is None:
+        return
+    options = to_generate_options(req.model, req.options, text=None)
+    try:
+        await run_in_threadpool(api.check_video_options, upload.path, options)
+    except InvalidOptions as exc:
+        raise WireError(exc.message) from None
+    except ReperformError:
+        return  # an unreadable video: the job reports it as it always has
 
 
 @router.get("/generate/{generation_id}", summary="Get a generation")

@@ -1,12 +1,15 @@
 // reperform Studio: wires the page to the public /v2 API.
 // Sections: key · inputs · preview & lengths · direction (model, mode, wheel) · generate & progress · history.
 
-import { ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey } from "./api.js";
+import {
+  ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey, takeKeyFromAddress,
+} from "./api.js";
 import { createCompare } from "./compare.js";
 import { initHistory, refreshHistory } from "./history.js";
 import { loadOptions, plainLabel } from "./options.js";
 import { fillSyncModes, initPreview, updatePreview } from "./preview.js";
 import { percentOf, setSteps, stageWords } from "./progress.js";
+import { initSpeaker, resetSpeaker, speakerOption, speakerProblem } from "./speaker.js";
 import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
 import { createWheel } from "./wheel.js";
 
@@ -170,6 +173,7 @@ function pickAsset(kind) {
   if (kind === "video") state.videoAsset = picked;
   else state.audioAsset = picked;
   updatePreview();
+  if (kind === "video") resetSpeaker();
 }
 $("video-asset").addEventListener("change", () => pickAsset("video"));
 $("audio-asset").addEventListener("change", () => pickAsset("audio"));
@@ -189,6 +193,7 @@ function bindSourceTabs(fieldsetId, name, onChange) {
 bindSourceTabs("video-source", "video-src", v => {
   state.videoSource = v;
   updatePreview();
+  resetSpeaker();
 });
 bindSourceTabs("audio-source", "audio-src", v => {
   state.audioSource = v;
@@ -214,6 +219,7 @@ async function takeVideoFile(file) {
     state.videoFile = null;
     $("video-file-name").textContent = "";
     updatePreview();
+    resetSpeaker();
     return;
   }
   const isImage = looksLikeImage(file);
@@ -221,6 +227,7 @@ async function takeVideoFile(file) {
   state.videoFile = chosen;
   $("video-file-name").textContent = file.name;
   updatePreview();
+  resetSpeaker();
   if (isImage) {
     $("video-file-name").textContent = `${file.name} (photo)`;
     return;
@@ -341,9 +348,13 @@ function buildRequest() {
   if (!v) missing.push("choose a video or photo");
   if (!a) missing.push(state.audioSource === "text" ? "type the text to speak" : "choose an audio");
   if (!state.options) missing.push("wait until the options have loaded (reload the page if they do not)");
+  const speakerMissing = v ? speakerProblem() : null;
+  if (speakerMissing) missing.push(speakerMissing);
   if (missing.length) return { problem: { text: `Before generating, ${missing.join(", ")}.`, detail: "" } };
 
   const options = { model_mode: state.mode, sync_mode: $("sync-mode").value };
+  const speaker = speakerOption();
+  if (speaker) options.active_speaker_detection = speaker;
   if (state.emotion) {
     options.prompt = state.emotion;
     options.temperature = state.intensity;
@@ -507,12 +518,15 @@ $("history-refresh").addEventListener("click", () => {
 // ---- start -------------------------------------------------------------------------------------------
 
 initPreview(currentVideo, currentAudio);
+initSpeaker(currentVideo);
 initHistory(api, () => Boolean(state.key), gen => {
   showResult(gen, beforeOf(gen));
   $("result-panel").scrollIntoView({ behavior: "smooth", block: "start" });
 });
 
-state.key = loadKey();
+const given = takeKeyFromAddress(); // `reperform studio` signs the page in through the address
+if (given) saveKey(given);
+state.key = given || loadKey();
 $("api-key").value = state.key;
 updatePreview();
 initOptions();
