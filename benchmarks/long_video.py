@@ -406,27 +406,33 @@ def main(argv: list[str] | None = None) -> int:
     argv_used = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv_used)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the SDK's polling would drown the log
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     video = make_input(args.minutes, work)
-    runs = [run_local(video, work / "two.mp4", 2, "0,1")]
-    log.info("%s", runs[-1])
+    runs: list[Run] = []
+    joins: JoinQuality | None = None
+
+    def publish() -> None:  # after every run: a long session that stops early keeps what it measured
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps({"minutes": args.minutes, "runs": [asdict(r) for r in runs],
+                                       "joins": asdict(joins) if joins else None}, indent=1))
+        path = sections.write("long_video", f"Long video: one {args.minutes:g}-minute 1080p job across workers "
+                              "(issue 18)", markdown(args.minutes, runs, joins),
+                              argv=["python", "-m", "benchmarks.long_video", *argv_used])
+        log.info("wrote %s", path)
+
+    runs.append(run_local(video, work / "two.mp4", 2, "0,1"))
+    publish()
     if not args.skip_celery:
         runs.append(run_celery(video, work))
-        log.info("%s", runs[-1])
-    joins = None
+        publish()
     if not args.skip_one:
         runs.insert(0, run_local(video, work / "one.mp4", 1, "0"))
-        log.info("%s", runs[0])
         cuts = chunk_joins(runs[1])
         if cuts:
             joins = join_quality(work / "one.mp4", work / "two.mp4", cuts, float(media.probe(video).fps))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"minutes": args.minutes, "runs": [asdict(r) for r in runs],
-                                   "joins": asdict(joins) if joins else None}, indent=1))
-    path = sections.write("long_video", f"Long video: one {args.minutes:g}-minute 1080p job across workers (issue 18)",
-                          markdown(args.minutes, runs, joins), argv=["python", "-m", "benchmarks.long_video", *argv_used])
-    log.info("wrote %s", path)
+        publish()
     return 0
 
 
