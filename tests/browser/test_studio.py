@@ -272,9 +272,12 @@ def test_studio_fits_a_phone_screen_without_sideways_scrolling(
     page.fill("#api-key", live_server.api_key)
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.click("#segment-add")  # a segment's row (times, voice, mode, emotion) must fit too
+    page.locator("#segments-list .seg-kind").select_option("text")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the phone"
-    for selector in ["#emotion-wheel", "#generate", "#model", "#video-file-name"]:
+    for selector in ["#emotion-wheel", "#generate", "#model", "#video-file-name", "#segments-list .segment",
+                     "#segments-list .seg-text", "#speaker-frame"]:
         box = page.locator(selector).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
     for label in page.locator("#emotion-wheel .wheel-option").all():
