@@ -272,9 +272,12 @@ def test_studio_fits_a_phone_screen_without_sideways_scrolling(
     page.fill("#api-key", live_server.api_key)
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.click("#segment-add")  # a segment's row (times, voice, mode, emotion) must fit too
+    page.locator("#segments-list .seg-kind").select_option("text")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the phone"
-    for selector in ["#emotion-wheel", "#generate", "#model", "#video-file-name"]:
+    for selector in ["#emotion-wheel", "#generate", "#model", "#video-file-name", "#segments-list .segment",
+                     "#segments-list .seg-text", "#speaker-frame"]:
         box = page.locator(selector).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
     for label in page.locator("#emotion-wheel .wheel-option").all():
@@ -490,3 +493,101 @@ def test_clicking_the_right_hand_face_edits_that_person_and_leaves_the_other_as_
                 for i in frames]
     assert min(left_db) >= AS_FILMED_DB, f"the left face changed: {min(left_db):.1f} dB"
     assert float(sorted(right_db)[len(right_db) // 2]) < EDITED_BELOW_DB, "the clicked face's mouth did not change"
+
+
+# --- segments: parts of the video with their own voice ----------------------------------------------
+
+SEGMENT_VIDEO = "videos/videoretalking_2.mp4"  # 5.04 s at 25 fps, its own English sound
+SEGMENT_AUDIOS = ("audio/sadtalker_RD_Radio36_000.wav", "audio/echomimic_movie_0_clip_0.wav")
+SEGMENT_SPANS = ((0.8, 2.4), (3.0, 4.6))
+
+
+def _add_segment(page, start: float, end: float) -> object:
+    rows = page.locator("#segments-list .segment")
+    page.click("#segment-add")
+    row = rows.nth(rows.count() - 1)  # pinned: .last would follow later rows
+    row.locator(".seg-start").fill(str(start))
+    row.locator(".seg-end").fill(str(end))
+    return row
+
+
+def test_a_segment_the_server_refuses_shows_the_servers_words_on_that_segment(
+    desktop_page, live_server, shared_media: Path, output_dir: Path
+) -> None:
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(shared_media / SEGMENT_VIDEO))
+    first = _add_segment(page, 0.5, 2.0)
+    first.locator(".seg-audio").set_input_files(str(shared_media / SEGMENT_AUDIOS[0]))
+    second = _add_segment(page, 1.5, 3.0)  # overlaps the first
+    page.click("#generate")
+    # Complete first: the second has no voice yet, and the page says so on that segment.
+    expect(second.locator(".segment-problem")).to_have_text("Choose an audio file for this segment.")
+    assert first.locator(".segment-problem").is_hidden()
+    second.locator(".seg-kind").select_option("text")
+    second.locator(".seg-text").fill("And this part is typed.")
+    page.click("#generate")
+    problem = second.locator(".segment-problem")
+    expect(problem).to_contain_text("segments[1] (1.5-3 s) overlaps segments[0]", timeout=UI_TIMEOUT_MS)
+    assert "see the notes on them" in page.inner_text("#generate-problems")
+    assert page.locator("#voice-note").is_visible() and page.is_disabled("#sync-mode")
+    page.screenshot(path=str(output_dir / "60-segment-refused.png"), full_page=True)
+    # Removing a segment renumbers the rest.
+    second.locator(".segment-remove").click()
+    assert page.locator("#segments-list .segment").count() == 1
+    assert page.inner_text("#segments-list .segment-title") == "Segment 1"
+
+
+@pytest.mark.media
+def test_a_two_segment_job_with_two_real_voices_keeps_the_video_outside_them_as_filmed(
+    desktop_page, live_server, shared_media: Path, output_dir: Path
+) -> None:
+    import httpx
+    import numpy as np
+
+    from benchmarks import composites as C
+    from reperform.media import load_audio, probe
+
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(shared_media / SEGMENT_VIDEO))
+    expect(page.locator("#video-length")).to_have_text("5.0 s", timeout=UI_TIMEOUT_MS)
+    _pick(page, "mode", "lips")
+    for (start, end), audio in zip(SEGMENT_SPANS, SEGMENT_AUDIOS, strict=True):
+        row = _add_segment(page, start, end)
+        row.locator(".seg-audio").set_input_files(str(shared_media / audio))
+    page.locator("#segments-list .segment").nth(1).locator(".seg-emotion").select_option("happy")
+    blocks = page.locator("#segments-timeline .segment-block")
+    assert blocks.count() == 2 and blocks.nth(1).inner_text() == "2"
+    page.screenshot(path=str(output_dir / "61-segments.png"), full_page=True)
+
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    gen = httpx.get(f"{live_server.base_url}/v2/generate/{page.get_attribute('#job', 'data-id')}",
+                    headers={"x-api-key": live_server.api_key}, timeout=30).json()
+    assert [[s["startTime"], s["endTime"]] for s in gen["segments"]] == [list(s) for s in SEGMENT_SPANS]
+    assert gen["segments"][1]["optionsOverride"]["prompt"] == "happy"
+    assert "sync_mode" not in gen["options"]
+    out_path = output_dir / "segments.mp4"
+    out_path.write_bytes(httpx.get(gen["outputUrl"], timeout=60).content)
+
+    source = shared_media / SEGMENT_VIDEO
+    assert abs(probe(out_path).duration_s - probe(source).duration_s) < 0.1, "the output keeps the video's length"
+    src, out = C.frames(source), C.frames(out_path)
+    fps = 25
+
+    def inside(k: int) -> bool:
+        return any(a <= k / fps < b for a, b in SEGMENT_SPANS)
+
+    outside = [k for k in range(min(len(src), len(out))) if not inside(k)]
+    worst = min(C.psnr(src[k], out[k]) for k in outside)
+    assert worst >= 40.0, f"a frame outside the segments changed: {worst:.1f} dB"
+    # Each span speaks its own upload (and is not the video's own sound there).
+    rate = 16000
+    got = load_audio(out_path, rate).samples
+    for (a, b), audio in zip(SEGMENT_SPANS, SEGMENT_AUDIOS, strict=True):
+        ref = load_audio(shared_media / audio, rate).samples
+        part = got[int((a + 0.05) * rate):int((b - 0.05) * rate)]
+        r = float(np.corrcoef(part, ref[int(0.05 * rate):int(0.05 * rate) + len(part)])[0, 1])
+        assert r > 0.95, (audio, r)
