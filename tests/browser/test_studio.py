@@ -479,8 +479,16 @@ def test_clicking_the_right_hand_face_edits_that_person_and_leaves_the_other_as_
     assert abs(marker["x"] + marker["width"] / 2 - clicked[0]) <= 2
     assert abs(marker["y"] + marker["height"] / 2 - clicked[1]) <= 2
 
-    out_path = output_dir / "speaker-picked.mp4"
-    out_path.write_bytes(httpx.get(gen["outputUrl"], timeout=60).content)
+    _assert_only_the_right_face_was_edited(clip, pics, gen["outputUrl"], output_dir / "speaker-picked.mp4")
+
+
+def _assert_only_the_right_face_was_edited(clip, pics, output_url: str, out_path: Path) -> None:
+    """The right-hand person's mouth changed; the left-hand face is as filmed on every frame."""
+    import httpx
+
+    from benchmarks import composites as C
+
+    out_path.write_bytes(httpx.get(output_url, timeout=60).content)
     out = C.frames(out_path)
     assert len(out) == len(pics)
     boxes = C.face_boxes(pics)
@@ -492,7 +500,32 @@ def test_clicking_the_right_hand_face_edits_that_person_and_leaves_the_other_as_
     right_db = [C.psnr(C.crop(out[i], C.lower_half(right_boxes[i])), C.crop(pics[i], C.lower_half(right_boxes[i])))
                 for i in frames]
     assert min(left_db) >= AS_FILMED_DB, f"the left face changed: {min(left_db):.1f} dB"
-    assert float(sorted(right_db)[len(right_db) // 2]) < EDITED_BELOW_DB, "the clicked face's mouth did not change"
+    assert float(sorted(right_db)[len(right_db) // 2]) < EDITED_BELOW_DB, "the right face's mouth did not change"
+
+
+@pytest.mark.media
+def test_who_speaks_edits_the_person_heard_in_the_video(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, two_people
+) -> None:
+    import httpx
+
+    from benchmarks import composites as C
+
+    clip = two_people("side_right")  # vr2 | vr4, one shot with vr4's own sound: she is the speaker
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(clip.path))
+    page.set_input_files("#audio-file", str(shared_media / AUDIO))
+    _pick(page, "speaker", "auto")
+    assert "mouth moves with the video's own sound" in page.inner_text("#speaker-readout")
+    _pick(page, "mode", "lips")
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    gen = httpx.get(f"{live_server.base_url}/v2/generate/{page.get_attribute('#job', 'data-id')}",
+                    headers={"x-api-key": live_server.api_key}, timeout=30).json()
+    assert gen["options"]["active_speaker_detection"] == {"auto_detect": True}
+    _assert_only_the_right_face_was_edited(clip, C.frames(clip.path), gen["outputUrl"],
+                                           output_dir / "speaker-auto.mp4")
 
 
 # --- segments: parts of the video with their own voice ----------------------------------------------
