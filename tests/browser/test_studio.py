@@ -421,6 +421,7 @@ EDITED_BELOW_DB = 36.0
 def _click_video_pixel(page, x: float, y: float) -> tuple[float, float]:
     """Click where the video's pixel (x, y) is drawn (the preview scales it to fit, object-fit: contain);
     return the page position clicked."""
+    page.locator("#preview-video").scroll_into_view_if_needed()
     box = page.locator("#preview-video").bounding_box()
     w, h = page.eval_on_selector("#preview-video", "v => [v.videoWidth, v.videoHeight]")
     scale = min(box["width"] / w, box["height"] / h)
@@ -501,6 +502,30 @@ def _assert_only_the_right_face_was_edited(clip, pics, output_url: str, out_path
                 for i in frames]
     assert min(left_db) >= AS_FILMED_DB, f"the left face changed: {min(left_db):.1f} dB"
     assert float(sorted(right_db)[len(right_db) // 2]) < EDITED_BELOW_DB, "the right face's mouth did not change"
+
+
+@pytest.mark.media
+def test_a_click_beside_every_face_is_refused_in_words_before_any_work(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, two_people
+) -> None:
+    clip = two_people("side_left")
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(clip.path))
+    page.set_input_files("#audio-file", str(shared_media / AUDIO))
+    page.wait_for_function("() => document.querySelector('#preview-video').videoWidth > 0", timeout=UI_TIMEOUT_MS)
+    _pick(page, "speaker", "pick")
+    page.click("#generate")
+    expect(page.locator("#generate-problems")).to_contain_text("click the face to edit on the preview")
+    _click_video_pixel(page, 12, 12)  # the map behind the left-hand person
+    expect(page.locator("#speaker-readout")).to_contain_text(re.compile(r"Frame 0 at \(1[123], 1[123]\)"))
+    page.click("#generate")
+    problems = page.locator("#generate-problems")
+    expect(problems).to_contain_text("are on no face on frame 0", timeout=UI_TIMEOUT_MS)  # the server's words
+    assert "There is no face where you clicked" in problems.inner_text()
+    page.screenshot(path=str(output_dir / "51-speaker-no-face.png"), full_page=True)
+    assert page.get_attribute("#job", "data-id") in (None, ""), "no generation was created"
 
 
 @pytest.mark.media

@@ -12,7 +12,7 @@ import { percentOf, setSteps, stageWords } from "./progress.js";
 import {
   buildSegments, initSegments, problemsFromServer, refreshSegments, segmentsActive, showSegmentProblems,
 } from "./segments.js";
-import { initSpeaker, resetSpeaker, speakerOption, speakerProblem } from "./speaker.js";
+import { initSpeaker, resetSpeaker, speakerOption, speakerProblem, speakerRefusal } from "./speaker.js";
 import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
 import { createWheel } from "./wheel.js";
 
@@ -429,9 +429,10 @@ $("generate").addEventListener("click", async () => {
   } catch (err) {
     const named = err.status === 400 && segmentsActive() ? problemsFromServer(err.detail) : [];
     showSegmentProblems(named);
-    showNotice(problems, named.length
-      ? { text: "The server did not accept some segments: see the notes on them.", detail: "" }
-      : plainWords(err));
+    const speaker = err.status === 400 ? speakerRefusal(err.detail) : null;
+    if (named.length) showNotice(problems, { text: "The server did not accept some segments: see the notes on them.", detail: "" });
+    else if (speaker) showNotice(problems, { text: speaker, detail: err.detail });
+    else showNotice(problems, plainWords(err));
     if (err instanceof ApiError && err.status === 401) {
       $("key-status").textContent = "Key not accepted";
       $("key-status").className = "key-status bad";
