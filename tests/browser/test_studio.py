@@ -371,6 +371,7 @@ def _form(page) -> dict:
                       .map(b => b.dataset.emotion).sort(),
         intensity: document.querySelector('#emotion-wheel').dataset.intensity,
         range: [document.querySelector('#intensity').min, document.querySelector('#intensity').max],
+        occlusion: document.querySelector('#occlusion').checked,
     })""")
 
 
@@ -386,6 +387,7 @@ def test_the_form_offers_the_options_and_defaults_of_the_engine(desktop_page, li
     assert form["syncModes"] == [m.value for m in SyncMode] and form["syncMode"] == engine.sync_mode.value
     assert form["emotions"] == sorted(e.value for e in Emotion)
     assert form["intensity"] == f"{engine.temperature:.2f}" and form["range"] == ["0", "1"]
+    assert form["occlusion"] == engine.occlusion and page.locator("#occlusion").is_visible()
     assert page.console_errors == []
 
 
@@ -397,6 +399,7 @@ def test_the_form_follows_the_api_document_rather_than_its_own_copy(desktop_page
     options["model_mode"]["default"] = "head"
     options["sync_mode"]["default"] = "loop"
     options["temperature"]["default"] = 0.3
+    options["occlusion_detection_enabled"]["default"] = True
     schemas["SyncMode"]["enum"] = [m for m in schemas["SyncMode"]["enum"] if m != "remap"]
     schemas["Emotion"]["enum"] = [*[e for e in schemas["Emotion"]["enum"] if e != "disgusted"], "bored"]
     page = desktop_page
@@ -405,7 +408,7 @@ def test_the_form_follows_the_api_document_rather_than_its_own_copy(desktop_page
     form = _form(page)
     assert form["mode"] == "head" and "head motion" in page.inner_text("#mode-help")
     assert form["syncModes"] == schemas["SyncMode"]["enum"] and form["syncMode"] == "loop"
-    assert form["emotions"] == sorted(schemas["Emotion"]["enum"]) and form["intensity"] == "0.30"
+    assert form["emotions"] == sorted(schemas["Emotion"]["enum"]) and form["intensity"] == "0.30" and form["occlusion"]
     assert page.get_by_role("radio", name="Bored").count() == 1  # a new choice gets a plain label
 
 

@@ -349,6 +349,12 @@ async function initOptions() {
   const o = state.options;
   fillModes(o.model_mode);
   fillSyncModes(o.sync_mode);
+  if (o.occlusion_detection_enabled) {
+    $("occlusion").checked = Boolean(o.occlusion_detection_enabled.default);
+    $("occlusion-help").textContent = "Hands, microphones and other things in front of the lower face stay as filmed; " +
+      "the mouth is edited around them (takes a little longer).";
+    $("occlusion-field").hidden = false;
+  }
   initSegments(currentVideo, o, segmentsChanged);
   const wheelChoices = { emotions: o.prompt.choices, intensity: o.temperature };
   createWheel($("emotion-wheel"), $("intensity"), $("wheel-readout"), wheelChoices, ({ emotion, intensity }) => {
@@ -375,6 +381,7 @@ function buildRequest() {
 
   const options = { model_mode: state.mode };
   if (!segmented) options.sync_mode = $("sync-mode").value;
+  if (!$("occlusion-field").hidden) options.occlusion_detection_enabled = $("occlusion").checked;
   const speaker = speakerOption();
   if (speaker) options.active_speaker_detection = speaker;
   if (state.emotion) {
