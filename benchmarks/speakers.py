@@ -10,8 +10,9 @@ Two measurements for docs/benchmarks.md ("Speakers"):
    the same shot). Per span: the share of frames whose edited face is the true speaker's, for
    auto and for what the engine does without sound (the most prominent face per shot).
 2. **Cost.** Milliseconds per frame of following every face (detector every 5 frames, a mesh per
-   face per frame, a few dlib descriptors per face run) against following one face (the default
-   tracker), on the same decoded frames (decoding excluded), one run each on a shared machine.
+   face per frame on two lanes, a few dlib descriptors per face run) against following one face
+   (the default tracker, also on two lanes), on the same decoded frames (decoding excluded), one
+   run each on a shared machine.
 
     python -m benchmarks.speakers   # writes benchmarks/sections/speakers.md (run.py includes it), ~3 min
 """
@@ -99,8 +100,8 @@ def _follow_all(info: media.MediaInfo, pics: list[np.ndarray]) -> tuple[face.All
 def _follow_one(info: media.MediaInfo, pics: list[np.ndarray]) -> float:
     tracker = face.FaceTracker(info.width, info.height)
     t0 = time.perf_counter()
-    for i, rgb in enumerate(pics):
-        tracker.update(i, rgb)
+    for _ in tracker.follow(enumerate(pics)):  # as the default video pass does (two mesh lanes)
+        pass
     elapsed = time.perf_counter() - t0
     tracker.finish()
     return elapsed

@@ -37,8 +37,10 @@ DETECT_EVERY_FRAMES = 5
 DUPLICATE_IOU = 0.5
 #: Runs shorter than this are detector false alarms or faces glimpsed in passing: dropped.
 MIN_RUN_FRAMES = 3
-#: Frames into a run at which it is described (dlib descriptor, ~15-40 ms each).
-DESCRIBE_AT = (1, 10, 30, 75, 150)
+#: Frames into a run at which it is described. A dlib descriptor costs ~40 ms on an idle core and
+#: measured 250 ms on the loaded dev machine (a third of the speaker pass with five per run);
+#: three per run link the test clips' people as well. From the third frame: shorter runs are dropped.
+DESCRIBE_AT = (3, 25, 100)
 #: Active-speaker evidence window (s): long enough for a few words, short enough to follow turns.
 WINDOW_S = 3.0
 #: Audio lags (frames) tried when correlating: the mouth opens slightly before its sound.
