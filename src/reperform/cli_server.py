@@ -217,7 +217,7 @@ def worker(
 
     from .jobs.maintenance import Maintenance
     from .jobs.store import JobStore
-    from .jobs.tasks import RUN_JOB, make_celery
+    from .jobs.tasks import chunk_sender, job_sender, make_celery
 
     _logging(log_level)
     settings = _settings(data_dir=data_dir, database_url=database_url, storage_url=storage_url,
@@ -230,7 +230,7 @@ def worker(
     def _start_maintenance(**_: Any) -> None:
         # Started once the pool has forked, so no child inherits the thread's half-held locks.
         store = JobStore(settings.db_url)
-        holder["m"] = Maintenance(settings, store, lambda job_id: celery_app.send_task(RUN_JOB, args=[job_id]))
+        holder["m"] = Maintenance(settings, store, job_sender(celery_app), chunk_sender(celery_app))
         holder["m"].requeue_once()
         holder["m"].start()
 

@@ -59,9 +59,11 @@ class SyncMode(StrEnum):
 
 #: The mode used when none is given: face, as in sync.so's react-1.
 DEFAULT_MODE = ModelMode.face
-#: Occluder detection is off unless asked for: it costs ~30 ms per edited frame on this 2-core
-#: machine (MediaPipe's hand model is most of it), 20-30 % of a lips-mode job's time per frame,
-#: which is not "cheap" (benchmarks/segments_occlusion.py; docs/benchmarks.md).
+#: Occluder detection is off unless asked for, as in sync's API (``occlusion_detection_enabled``
+#: absent = off): it costs 9-14 ms per frame at load ~13 on the shared 2-core machine (46-64 ms at
+#: load ~17; MediaPipe's hand model is most of it), +15 % of a lips-mode job's time per frame —
+#: not cheap enough to charge every job that has nothing in front of the mouth, and turning it on
+#: would change every existing output (benchmarks/sections/segments_occlusion.md).
 OCCLUSION_DEFAULT = False
 
 #: A face box on one frame: x1, y1, x2, y2 in pixels of the displayed (rotated) video.

@@ -221,3 +221,5 @@ class GenerateResult:
     frames_edited: int
     timings_s: dict[str, float]
     warnings: tuple[str, ...] = ()
+    #: ``[start, end)`` output frames of each chunk when the render was split across processes.
+    chunks: tuple[tuple[int, int], ...] = ()

@@ -106,6 +106,11 @@ OCC_FOREIGN_LEVELS = 20.0
 OCC_GRID_IOD_PX = 40.0
 #: Share of the previous frame's lip-contour details carried into this frame's geometry.
 GEOMETRY_CARRY = 0.5
+#: Output frames a renderer that starts mid-clip (a chunk of a long job) replays, geometry only,
+#: before its first frame: the carried contour (:data:`GEOMETRY_CARRY`) halves each frame, so
+#: after 64 any difference from having started at frame 0 is below float64's precision and the
+#: chunk's frames are the one-piece render's exactly (tests/rendering/test_chunk_warm_up.py).
+WARM_UP_FRAMES = 64
 #: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
 DISSOLVE_WEIGHT = 0.5
 #: Mouth thumbnails closer than this (mean grey levels) need no dissolve at a jump.
@@ -403,6 +408,30 @@ class Renderer:
         return self._warp_layer(ex.crop, src_pts, rigid, self._dst_points(face_t, shaped, n_ex), shaped,
                                 invert(m_cur), roi, iod_px)
 
+    def warm_up(self, start: int) -> None:
+        """Prepare to render from output frame ``start`` as if every frame before it had been rendered.
+
+        A chunk of a long job starts mid-clip, but the mouth's contour carries over from frame to
+        frame (:meth:`_temporal_shape`); without this the chunk's first frames would differ from
+        the one-piece render's and the join would show. Replays the geometry (no pixels, well
+        under a millisecond a frame) of the :data:`WARM_UP_FRAMES` frames before ``start``.
+        """
+        for k in range(max(0, start - WARM_UP_FRAMES), start):
+            if self._ok and k < len(self.choice) and self.choice[k] >= 0:
+                self._frame_geometry(k)
+
+    def _frame_geometry(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(source landmarks px, image→normalised, normalised source landmarks, posed exemplar
+        landmarks, the frame's temporally carried mouth shape) of output frame ``k``; advances the
+        carried state, so frames must come in order (see :meth:`warm_up`)."""
+        s = int(self.src[k])
+        ex = self.bank.exemplars[int(self.choice[k])]
+        lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
+        m_cur = to_norm(lm_cur, self.template)
+        n_cur = apply(m_cur, lm_cur)
+        n_ex = self._posed(ex.index, s, m_cur)
+        return lm_cur, m_cur, n_cur, n_ex, self._temporal_shape(k, n_ex, self.targets[k])
+
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None).
 
@@ -413,14 +442,11 @@ class Renderer:
             return rgb, None
         s = int(self.src[k])
         ex = self.bank.exemplars[int(self.choice[k])]
-        lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
-        m_cur = to_norm(lm_cur, self.template)
-        n_cur = apply(m_cur, lm_cur)
-        n_ex = self._posed(ex.index, s, m_cur)
+        lm_cur, m_cur, n_cur, n_ex, shaped_k = self._frame_geometry(k)
         target = self.targets[k]
         # The target geometry, as far as the face may move here: from now on the mouth's shape too
         # (the lips move less at the visible outline of a turned head, see :meth:`_weights`).
-        face_t = self._target_face(n_cur, self._temporal_shape(k, n_ex, target))
+        face_t = self._target_face(n_cur, shaped_k)
         shaped = face_t
         img_from_norm = invert(m_cur)
         iod_px = float(L.interocular(lm_cur))

@@ -49,8 +49,14 @@ DEFAULT_FPS = 25.0
 #: Speaking rate used to estimate the length of a TTS script, characters per second.
 TTS_CHARS_PER_S = 14.0
 
-#: Files one create may upload: video, image and audio (only two can make a valid request).
-MAX_CREATE_FILES = len(UPLOAD_FIELDS)
+#: Prefix of an upload field holding an audio input with a refId (``audio:a``, ``audio:b``): how a
+#: multipart create gives each segment its own uploaded audio (a reperform extension: sync's
+#: multipart form has one ``audio`` field, so its clients send segment audios as URLs).
+REF_AUDIO_FIELD = "audio:"
+#: ``audio:<refId>`` uploads one create may carry.
+MAX_REF_AUDIOS = 8
+#: Files one create may upload: video, image and audio, plus the refId'd audios of segments.
+MAX_CREATE_FILES = len(UPLOAD_FIELDS) + MAX_REF_AUDIOS
 #: Form fields copied into the body as they are: the JSON body's fields but ``input``, which
 #: gathers the repeated input fields and the uploads.
 FORM_FIELDS = tuple(name for name in GenerateBody.model_fields if name != "input")
@@ -98,11 +104,30 @@ async def _read_body(request: Request, state: ServerState) -> CreateBody:
                 items.append({"type": kind, "assetId": placeholder})
             elif form.text(name):
                 raise WireError(f"{name} must be a file upload (use input with a url for links)")
+        for ref, upload in _ref_audio_uploads(form):
+            placeholder = f"upload:{marker}:{upload.field}"
+            out.uploads[placeholder] = upload
+            items.append({"type": "audio", "assetId": placeholder, "refId": ref})
         out.body["input"] = items if items or "input" in form else None
     except BaseException:
         out.close()
         raise
     return out
+
+
+def _ref_audio_uploads(form: Form) -> list[tuple[str, FormFile]]:
+    """The ``audio:<refId>`` uploads with their refIds, in the order sent; each refId once."""
+    found: dict[str, FormFile] = {}
+    for upload in form.files:
+        if not upload.field.startswith(REF_AUDIO_FIELD):
+            continue
+        ref = upload.field[len(REF_AUDIO_FIELD):]
+        if not ref.strip():
+            raise WireError(f"the upload field {upload.field!r} needs a refId after the colon, e.g. audio:a")
+        if ref in found:
+            raise WireError(f"the upload field {upload.field!r} is sent more than once")
+        found[ref] = upload
+    return list(found.items())
 
 
 async def _store_uploads(state: ServerState, org_id: str, body: CreateBody,
