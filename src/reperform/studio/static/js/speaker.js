@@ -141,6 +141,15 @@ export function speakerProblem() {
   return mode === "pick" && !pick ? "click the face to edit on the preview" : null;
 }
 
+/** Plain words for the server's refusal of a clicked face (its message stays as the detail), or null. */
+export function speakerRefusal(detail) {
+  const text = String(detail || "");
+  if (!text.includes("active_speaker_detection")) return null;
+  if (/on no face/.test(text)) return "There is no face where you clicked on that frame: click on a face, or pick another frame.";
+  if (/past the video's last frame/.test(text)) return "The frame you picked is past the end of the video: pick the face again.";
+  return "The face you picked was not accepted.";
+}
+
 function round1(v) {
   return Math.round(v * 10) / 10;
 }
