@@ -14,6 +14,7 @@ import os
 import platform
 import queue
 import threading
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -55,9 +56,10 @@ def x264_params() -> str | None:
     end, and in the last row those are uninitialised heap memory, which it adds into the
     rate-control costs whenever they look like valid motion. The bitstream then depends on
     whatever this process's heap held before: the same frames encoded after Whisper had run on
-    another thread came out different in most fresh processes (pcavs_00373 face/sad: 5 hashes
-    in 6 runs), and ``MALLOC_PERTURB_=1`` alone changes a 224 px encode. The AVX2 kernels mask
-    the tail; nothing else changes. Where x264's own CPU detection cannot be reached, macroblock
+    another thread came out different in most fresh processes (pcavs_00373 face/sad: 6 different
+    MP4s in 7 runs), and ``MALLOC_PERTURB_=1`` alone changes a 224 px encode. The AVX2 kernels mask
+    the tail; nothing else changes (720p encode CPU 6.83 vs 6.85 s per 256 frames, 3 runs each,
+    with and without AVX-512). Where x264's own CPU detection cannot be reached, macroblock
     trees are turned off instead (stable too, at some cost in size for the same quality).
     """
     if platform.machine().lower() not in {"x86_64", "amd64"}:
@@ -71,7 +73,7 @@ def x264_params() -> str | None:
     return f"asm={flags & ~X264_CPU_AVX512}" if flags & X264_CPU_AVX512 else None
 
 
-def _x264_cpu_detect():  # -> ctypes function returning x264's CPU flags, or None
+def _x264_cpu_detect() -> Callable[[], int] | None:
     """``x264_cpu_detect`` of the libx264 PyAV encodes with (its wheel's copy, else the system's)."""
     libs = Path(av.__file__).resolve().parent.parent / "av.libs"
     candidates = [str(p) for p in sorted(libs.glob("libx264*.so*"))] + [ctypes.util.find_library("x264")]
