@@ -3,7 +3,7 @@ PY := .venv/bin/python
 SHARED ?= ../shared
 export REPERFORM_SHARED_MEDIA ?= $(abspath $(SHARED))/media
 
-.PHONY: setup demo test test-fast lint bench lock mouth-model clean
+.PHONY: setup demo test test-fast lint bench bench-long lock mouth-model clean
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,11 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/run.py --contact-sheets
+
+# One 10-minute 1080p job across 1 and 2 workers, locally and on Celery (about an hour on 2 cores;
+# not part of `make bench`): writes benchmarks/sections/long_video.md, which `make bench` includes.
+bench-long: setup
+	$(PY) -m benchmarks.long_video --minutes 10
 
 # Rebuild the learned mouth trajectory (src/reperform/motion/data/) from ../shared/media, after
 # changing its features, the speech stage or the tracker; prints held-out (leave-one-clip-out) scores.

@@ -24,6 +24,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importa
 from benchmarks import catalog, sections  # noqa: E402
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
+from benchmarks import speakers as SPK  # noqa: E402
 from benchmarks import speech_routes as SR  # noqa: E402
 from benchmarks import suite as S  # noqa: E402
 from benchmarks import targets as T  # noqa: E402
@@ -115,6 +116,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-loco", action="store_true", help="no leave-one-speaker-out fits")
     p.add_argument("--report-only", action="store_true",
                    help=f"rewrite the report from the last run's measurements ({LAST_RUN.name}) without running anything")
+    p.add_argument("--speed-only", action="store_true",
+                   help=f"measure speed again and keep every other number of the last run ({LAST_RUN.name}): "
+                        "for a machine that was busy during the full run")
     p.add_argument("--contact-sheets", action="store_true", help="save mouth crops to docs/images/")
     p.add_argument("--repeats", type=int, default=None, help=f"timed runs per speed row (default {DEFAULT_REPEATS})")
     p.add_argument("--media", default=os.environ.get("REPERFORM_SHARED_MEDIA", str(REPO_ROOT.parent / "shared" / "media")))
@@ -139,6 +143,17 @@ def main(argv: list[str]) -> int:
         return 0
     suite = S.Suite(Path(args.media), modes, contact=args.contact_sheets)
     machine = machine_info(argv)
+    if args.speed_only:
+        import pickle
+
+        saved = pickle.loads(LAST_RUN.read_bytes())  # our own file, written below by an earlier run
+        saved["speed"] = measure_speed(suite, modes, repeats, args.quick)
+        saved["machine"] = {**saved["machine"], "speed re-measured": f"{machine['date']}, commit {machine['commit']}, "
+                            f"load at start {machine.get('load average at start (1/5/15 min)', '?')}"}
+        LAST_RUN.write_bytes(pickle.dumps(saved))
+        Path(args.output).write_text(render_markdown(**saved))
+        log.info("speed re-measured; wrote %s", args.output)
+        return 0
 
     xseg: list[S.QualityRow] = []
     facts: dict[str, catalog.ClipFacts] = {}
@@ -162,21 +177,7 @@ def main(argv: list[str]) -> int:
         for clip in [c for c in S.EMOTION_CLIPS if c in clip_names][: 1 if args.quick else None]:
             log.info("emotions: %s", clip)
             emotion += suite.emotions(clip, temps)
-    speed: list[S.SpeedRow] = []
-    if not args.skip_speed:
-        for height in S.clips.SPEED_HEIGHTS:
-            for mode in ["floor", "lips"] + ([m for m in modes if m != "lips"] if height == 720 else []):
-                log.info("speed: %dp %s", height, mode)
-                speed.append(suite.speed(mode, height, repeats, warmup=not args.quick))
-        if not args.quick:
-            # A typical length (start-up costs — imports, model loads — weigh less than on 6.6 s),
-            # all three modes, and the memory target's 60 s 1080p input.
-            for mode in ["floor", "lips"] + [m for m in modes if m != "lips"]:
-                log.info("speed: 30 s 720p %s", mode)
-                speed.append(suite.speed(mode, 720, 1, warmup=False, long_s=S.clips.TYPICAL_INPUT_S))
-            for mode in ("floor", "lips"):
-                log.info("speed: 60 s 1080p %s", mode)
-                speed.append(suite.speed(mode, 1080, 1, warmup=False, long_s=S.clips.LONG_INPUT_S))
+    speed: list[S.SpeedRow] = [] if args.skip_speed else measure_speed(suite, modes, repeats, args.quick)
 
     sheets, tear_sheets = [], []
     if args.contact_sheets:
@@ -191,10 +192,12 @@ def main(argv: list[str]) -> int:
                 tear_sheets.append(p)
     log.info("speech routes")
     speech_routes = SR.section(Path(args.media), routes=not args.quick)
+    log.info("speakers")
+    speakers = SPK.section(Path(args.media))
     measured = {"machine": machine, "modes": modes, "xseg": xseg, "pause": pause, "emotion": emotion,
                 "speed": speed, "sheets": sheets, "server": load_server_section(args.quick),
                 "elapsed_s": time.time() - t_start, "have_identity": suite.embedder is not None, "facts": facts,
-                "speech_routes": speech_routes, "loco": loco, "tear_sheets": tear_sheets}
+                "speech_routes": speech_routes, "loco": loco, "tear_sheets": tear_sheets, "speakers": speakers}
     import pickle
 
     LAST_RUN.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +207,25 @@ def main(argv: list[str]) -> int:
     Path(args.output).write_text(text)
     log.info("wrote %s in %.0f s", args.output, time.time() - t_start)
     return 0
+
+
+def measure_speed(suite: S.Suite, modes: list[str], repeats: int, quick: bool) -> list[S.SpeedRow]:
+    """Every speed row: each height (all modes at 720p), then a typical and a long input."""
+    speed: list[S.SpeedRow] = []
+    for height in S.clips.SPEED_HEIGHTS:
+        for mode in ["floor", "lips"] + ([m for m in modes if m != "lips"] if height == 720 else []):
+            log.info("speed: %dp %s", height, mode)
+            speed.append(suite.speed(mode, height, repeats, warmup=not quick))
+    if not quick:
+        # A typical length (start-up costs — imports, model loads — weigh less than on 6.6 s),
+        # all three modes, and the memory target's 60 s 1080p input.
+        for mode in ["floor", "lips"] + [m for m in modes if m != "lips"]:
+            log.info("speed: 30 s 720p %s", mode)
+            speed.append(suite.speed(mode, 720, 1, warmup=False, long_s=S.clips.TYPICAL_INPUT_S))
+        for mode in ("floor", "lips"):
+            log.info("speed: 60 s 1080p %s", mode)
+            speed.append(suite.speed(mode, 1080, 1, warmup=False, long_s=S.clips.LONG_INPUT_S))
+    return speed
 
 
 def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.QualityRow],
@@ -262,7 +284,8 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
                     pause: list[S.QualityRow], emotion: list[S.EmotionRow], speed: list[S.SpeedRow],
                     sheets: list[Path], server: str, elapsed_s: float, have_identity: bool,
                     speech_routes: str = "", *, facts: dict[str, catalog.ClipFacts] | None = None,
-                    loco: list[HeldOutResult] | None = None, tear_sheets: list[Path] | None = None) -> str:
+                    loco: list[HeldOutResult] | None = None, tear_sheets: list[Path] | None = None,
+                    speakers: str = "") -> str:
     from benchmarks import methods
 
     facts = facts or {}
@@ -291,6 +314,7 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
     parts += ["## Head pose (issue 5)", "", methods.HEAD, "", R.head_table(xseg + pause), ""]
     parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
     parts += [speech_routes, ""] if speech_routes else []
+    parts += [speakers, ""] if speakers else []
     parts += ["## Server latency", "", server, ""]
     parts += [text for sec in sections.all_sections() for text in (sec, "")]
     if sheets:

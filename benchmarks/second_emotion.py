@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         "Seconds from create to COMPLETED as a polling client sees them (queueing, download of the stored "
         "inputs, the engine, storing the output). The later jobs load the first job's analysis from the "
         "server's analysis cache (`REPERFORM_ANALYSIS_CACHE_BYTES`, under the data folder, keyed by the inputs' full "
-        "content, the organisation and the engine's source).", "",
+        "content, the organisation and the engine's source). The first case also pays the new server "
+        "worker's start-up (engine libraries and models loaded on its first job); the second case runs on the "
+        "warm worker, so its ratios are the cache's alone. Face mode's expression pass costs more than lips mode "
+        "even without an analysis.", "",
         R.table(["clip", "job", "seconds", "status", ""], rows),
     ])
     sections.write("second_emotion", "A second emotion on the same upload (issue 16)", body,

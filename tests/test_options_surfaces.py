@@ -5,6 +5,7 @@ OpenAPI document the Studio builds its form from (the Studio's side is checked i
 
 from __future__ import annotations
 
+import os
 import typing
 from enum import Enum
 from typing import Any
@@ -78,13 +79,17 @@ def test_the_cli_has_one_flag_per_option_with_its_default_description_and_choice
 
 def test_cli_flags_reach_the_engine_as_the_options_they_name(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[GenerateOptions] = []
-    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug: seen.append(options))
+    workers: list[int] = []
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, n:
+                        (seen.append(options), workers.append(n)))
     runner = CliRunner()
     assert runner.invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4"]).exit_code == 0
     chosen = ["--mode", "head", "--emotion", "sad", "--temperature", "0.2", "--sync-mode", "loop", "--text", "hi"]
-    assert runner.invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4", *chosen]).exit_code == 0
+    assert runner.invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4", *chosen, "--workers", "3"]).exit_code == 0
     assert seen == [GenerateOptions(),
                     GenerateOptions(mode="head", emotion="sad", temperature=0.2, sync_mode="loop", text="hi")]
+    # --workers is how the job runs, not what it renders: every CPU this process may use by default.
+    assert workers == [len(os.sched_getaffinity(0)), 3]
 
 
 # --- wire ---------------------------------------------------------------------------------------
@@ -102,7 +107,7 @@ def test_an_empty_options_object_means_the_engine_defaults() -> None:
 def test_every_choice_of_an_option_passes_the_wire_and_reaches_the_engine(name: str) -> None:
     field, wire = FIELDS[name], _wire_name(name)
     low, high = _bounds(field)
-    values = _choices(field) or [low, high, _default(field)]
+    values = [True, False] if field.annotation is bool else _choices(field) or [low, high, _default(field)]
     for value in values:
         request = parse_generate({"model": "react-1", "input": INPUT, "options": {wire: value}})
         engine = to_generate_options(request.model, request.options, text=None)
@@ -114,7 +119,10 @@ def test_every_choice_of_an_option_passes_the_wire_and_reaches_the_engine(name: 
 def test_a_value_outside_an_options_choices_or_bounds_is_refused_by_the_engine_and_the_wire(name: str) -> None:
     field, wire = FIELDS[name], _wire_name(name)
     low, high = _bounds(field)
-    bad = ["not-a-choice", 3] if _choices(field) else [low - 0.01, high + 0.01]
+    if field.annotation is bool:
+        bad = ["not-a-bool", 3]
+    else:
+        bad = ["not-a-choice", 3] if _choices(field) else [low - 0.01, high + 0.01]
     for value in bad:
         with pytest.raises(InvalidOptions):
             GenerateOptions.parse(**{name: value})
@@ -173,7 +181,7 @@ def test_a_malformed_active_speaker_detection_is_a_400_naming_the_problem(form: 
 
 def test_the_cli_takes_the_speaker_as_auto_a_point_or_a_boxes_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     seen: list[GenerateOptions] = []
-    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug: seen.append(options))
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, _workers: seen.append(options))
     boxes = tmp_path / "boxes.json"
     boxes.write_text("[[1, 2, 30, 40], null]")
     runner = CliRunner()

@@ -12,7 +12,7 @@ The same job in its three seams, reusing the analysis for a second emotion:
 
 from .analysis import Analysis, Plan
 from .analysis_cache import AnalysisCache
-from .api import analyze, generate, plan, probe, render, synthesize_speech
+from .api import analyze, generate, join, plan, probe, render, synthesize_speech
 from .config import EngineConfig
 from .errors import ReperformError
 from .options import (
@@ -45,6 +45,7 @@ __all__ = [
     "SyncMode",
     "analyze",
     "generate",
+    "join",
     "plan",
     "probe",
     "render",

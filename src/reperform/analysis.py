@@ -12,6 +12,7 @@ packages lazily (only to save or load a mouth bank), so ``import reperform`` sta
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ FINGERPRINT_EDGE_BYTES = 1 << 20
 #: File names inside a saved analysis folder (``<stem>.json`` + ``<stem>.npz``).
 _STEM = "analysis"
 _RECORDS = (MediaInfo, FaceTrack, FaceProfile, SpeechTimeline, Phone, Word, Prosody)
+_PLAN_STEM = "plan"
+_PLAN_RECORDS = (TimeMap, MotionPlan, EditSpans)
 
 
 def fingerprint(path: Path) -> str:
@@ -90,6 +93,8 @@ class Analysis:
     timings_s: dict[str, float] = field(default_factory=dict)  # probe, analyze, speech, speech_wait
     fingerprints: dict[str, str] = field(default_factory=dict)  # "video" / "audio" → fingerprint()
     version: int = ANALYSIS_VERSION
+    #: Whom the faces were chosen for: ``Options.active_speaker`` as JSON (None: the default face).
+    speaker: str | None = None
     frame_store: FrameStore | None = None
 
     def check_inputs(self) -> None:
@@ -101,6 +106,12 @@ class Analysis:
             want = self.fingerprints.get(name)
             if want is not None and fingerprint(path) != want:
                 raise AnalysisOutdated(f"the analysed {name} {path.name} has changed; analyse it again")
+
+    def relocate(self, video: Path, audio: Path) -> None:
+        """Point this analysis at the same inputs stored elsewhere (another machine's copy, a
+        shared store's path). Rendering still checks their fingerprints, so other files are refused."""
+        self.video, self.audio = Path(video), Path(audio)
+        self.info = dataclasses.replace(self.info, path=self.video)
 
     def save(self, directory: str | Path) -> Path:
         """Write this analysis to ``directory`` (``analysis.json`` + ``analysis.npz``); returns it.
@@ -116,7 +127,7 @@ class Analysis:
             "frame_times_s": self.frame_times_s, "track": self.track, "profile": self.profile,
             "bank": self.bank.state(), "speech": self.speech, "prosody": self.prosody,
             "source_speech": self.source_speech, "warnings": self.warnings,
-            "timings_s": self.timings_s, "fingerprints": self.fingerprints,
+            "timings_s": self.timings_s, "fingerprints": self.fingerprints, "speaker": self.speaker,
         }
         recordio.save(directory, _STEM, content, _RECORDS)
         return directory
@@ -165,6 +176,37 @@ class Plan:
     #: and, per segment, the options it is rendered with.
     spans: EditSpans | None = None
     segment_options: tuple[GenerateOptions, ...] = ()
+
+    def save(self, directory: str | Path) -> Path:
+        """Write this plan to ``directory`` (``plan.json`` + ``plan.npz``); returns it.
+
+        For work split across processes: the plan is made once over the whole clip and every
+        chunk renders from the same one (a re-plan could differ in a float, and the joins show it).
+        """
+        directory = Path(directory)
+        content = {
+            "version": ANALYSIS_VERSION, "options": self.options.model_dump(mode="json"),
+            "timemap": self.timemap, "motion": self.motion, "timings_s": self.timings_s, "spans": self.spans,
+            "segment_options": [o.model_dump(mode="json") for o in self.segment_options],
+        }
+        recordio.save(directory, _PLAN_STEM, content, _PLAN_RECORDS)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Plan:
+        """Read a plan written by :meth:`save` (:class:`AnalysisOutdated` as for an analysis)."""
+        directory = Path(directory)
+        try:
+            content = recordio.load(directory, _PLAN_STEM, _PLAN_RECORDS)
+        except FileNotFoundError as exc:
+            raise AnalysisOutdated(f"no saved plan in {directory}") from exc
+        except (recordio.RecordFormatError, ValueError, KeyError, TypeError) as exc:
+            raise AnalysisOutdated(f"the plan in {directory} cannot be read: {exc}") from exc
+        if content.pop("version", None) != ANALYSIS_VERSION:
+            raise AnalysisOutdated(f"the plan in {directory} was made by another engine version; plan again")
+        content["options"] = GenerateOptions.model_validate(content["options"])
+        content["segment_options"] = tuple(GenerateOptions.model_validate(o) for o in content["segment_options"])
+        return cls(**content)
 
     @property
     def mode(self) -> ModelMode:

@@ -29,6 +29,7 @@ def generate(
     *,
     progress: ProgressSink = null_sink,
     config: EngineConfig | None = None,
+    workers: int = 1,
     analysis_cache: AnalysisCache | None = None,
     cache_scope: str = "",
 ) -> GenerateResult:
@@ -47,6 +48,8 @@ def generate(
     ``analysis_cache`` (an :class:`~reperform.analysis_cache.AnalysisCache`) lets a second call on
     the same inputs skip the analysis — another emotion, mode or sync mode costs plan + render only;
     ``cache_scope`` keeps callers who must not share analyses (organisations) apart.
+    ``workers`` > 1 renders an output longer than 2 × 8 s in that many processes (one CPU
+    each), in chunks joined without re-encoding; 1 renders in this process.
     """
     from .pipeline import run, run_segments  # the pipeline pulls in the heavy stage libraries; import lazily
 
@@ -60,7 +63,7 @@ def generate(
             raise InvalidOptions("several audios need segments saying which span speaks which (options.segments)")
         audio = next(iter(audio.values()))
     return run(Path(video), Path(audio), Path(output), options, progress=progress, config=config,
-               analysis_cache=analysis_cache, cache_scope=cache_scope)
+               analysis_cache=analysis_cache, cache_scope=cache_scope, workers=workers)
 
 
 def _audios(audio: str | Path | Mapping[str, str | Path], options: GenerateOptions) -> dict[str, Path]:
@@ -84,8 +87,8 @@ def analyze(
 ) -> Analysis:
     """Everything the engine learns from ``video`` and the driving ``audio`` (the slow part of a job).
 
-    The result does not depend on the mode, emotion, temperature or sync mode, only on the inputs
-    and ``options.text`` (the transcript), so one analysis serves any number of :func:`plan` +
+    The result does not depend on the mode, emotion, temperature or sync mode, only on the inputs,
+    ``options.text`` (the transcript) and ``options.active_speaker`` (whose face), so one analysis serves any number of :func:`plan` +
     :func:`render` calls; :meth:`Analysis.save` / :meth:`Analysis.load` keep it between processes.
     """
     from .pipeline import analyze as _analyze
@@ -113,15 +116,28 @@ def plan(
 
 
 def render(
-    analysis: Analysis, plan: Plan, output: str | Path, *, progress: ProgressSink = null_sink
+    analysis: Analysis, plan: Plan, output: str | Path, *, progress: ProgressSink = null_sink,
+    frames: range | None = None,
 ) -> GenerateResult:
     """Write ``output`` (MP4) for ``plan``: reads the analysed video's frames and the driving audio again.
 
-    Raises :class:`reperform.errors.AnalysisOutdated` if those files changed since the analysis.
+    ``frames`` (a range of output frames) renders only those, into a video-only chunk with the
+    same encoder settings and its own closed GOP; :func:`join` lays such chunks end to end. A
+    chunk's frames are the ones the whole render would show (the renderer replays the geometry
+    of the frames before it), so the joins do not show. Raises
+    :class:`reperform.errors.AnalysisOutdated` if the inputs changed since the analysis.
     """
     from .pipeline import render as _render
 
-    return _render(analysis, plan, Path(output), progress=progress)
+    return _render(analysis, plan, Path(output), progress=progress, frames=frames)
+
+
+def join(analysis: Analysis, plan: Plan, chunks: list[str | Path], output: str | Path) -> int:
+    """Join chunks rendered with :func:`render` ``frames=...`` (in order, tiling the plan) into
+    ``output`` without re-encoding, with the driving sound muxed once; returns the frame count."""
+    from .pipeline import join as _join
+
+    return _join(analysis, plan, [Path(c) for c in chunks], Path(output))
 
 
 def warm_up(config: EngineConfig | None = None) -> None:
@@ -133,6 +149,18 @@ def warm_up(config: EngineConfig | None = None) -> None:
     from .pipeline import warm_up as _warm_up
 
     _warm_up(config or EngineConfig())
+
+
+def check_video_options(video: str | Path, options: GenerateOptions) -> None:
+    """Raise :class:`~reperform.errors.InvalidOptions` now for options the video itself refutes
+    (``active_speaker``: a frame past the end, a point on no face, not one box per frame), which
+    the engine would otherwise find during the job. Decodes the video once; nothing to do (and
+    free) for other options."""
+    if options.active_speaker is None or options.active_speaker.kind not in ("point", "boxes"):
+        return
+    from .pipeline import check_speaker
+
+    check_speaker(Path(video), options.active_speaker)
 
 
 def probe(path: str | Path) -> MediaInfo:

@@ -9,8 +9,12 @@ of a pause (the mouth at rest). Chunks tile the output exactly: every frame in o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .analysis import Plan
 
 #: A boundary may move this share of a chunk's length away from its even position to land on a
 #: cut or a pause: enough to find one in ordinary speech (pauses every few seconds), small
@@ -83,3 +87,18 @@ def _nearest(candidates: np.ndarray, ideal: int, lo: int, hi: int) -> int | None
     if inside.size == 0:
         return None
     return int(inside[np.argmin(np.abs(inside - ideal))])
+
+
+def plan_spans(plan: Plan, workers: int, chunk_s: float | None = None) -> list[tuple[int, int]]:
+    """The chunks of ``plan``'s output for ``workers`` local processes, or of about ``chunk_s``
+    seconds on a queue (:func:`chunk_count`); one span when the output is too short to split.
+
+    Boundaries go into pauses of the driving speech (the plan's ``speaking`` is False there) or
+    onto the time map's jumps (a looped video restarting), where nothing continues across them.
+    """
+    n = plan.n_out
+    count = chunk_count(n, float(plan.timemap.fps), workers, chunk_s) if workers > 1 or chunk_s else 1
+    if count <= 1:
+        return [(0, n)]
+    jumps = np.nonzero(np.abs(np.diff(plan.timemap.src_frame.astype(np.int64))) > 1)[0] + 1
+    return plan_chunks(n, count, quiet=~plan.motion.speaking.astype(bool), cuts=jumps.tolist())

@@ -1,4 +1,4 @@
-"""Command line: ``reperform generate | demo | serve | worker | keys``.
+"""Command line: ``reperform generate | demo | serve | studio | worker | keys``.
 
 The only module of the engine side that writes to the terminal. Failures print one line
 (``error [code]: message``) and exit 2 for bad input, 1 otherwise; ``--debug`` shows tracebacks.
@@ -68,7 +68,9 @@ def _option_flags() -> list[inspect.Parameter]:
         elif name in TEXT_FORMS:  # a structured option, given as text that GenerateOptions reads
             kind = str | None
             help_text += f"; {TEXT_FORMS[name]}"
-        flag = typer.Option(f"--{CLI_NAMES.get(name, name).replace('_', '-')}", help=help_text)
+        cli_name = CLI_NAMES.get(name, name).replace("_", "-")
+        decl = f"--{cli_name}/--no-{cli_name}" if field.annotation is bool else f"--{cli_name}"  # a switch
+        flag = typer.Option(decl, help=help_text)
         flags.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
                                        annotation=Annotated[kind, flag]))
     return flags
@@ -140,7 +142,7 @@ def _native_notices_filtered(enabled: bool) -> Iterator[None]:
 
 
 def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, options: GenerateOptions, quiet: bool,
-                  debug: bool):
+                  debug: bool, workers: int = 1):
     from .api import generate
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -154,7 +156,7 @@ def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, opti
 
         try:
             with _native_notices_filtered(not debug):
-                result = generate(video, audio, output, options, progress=sink)
+                result = generate(video, audio, output, options, progress=sink, workers=workers)
         except (ReperformError, OSError, KeyboardInterrupt) as exc:
             bar.stop()
             if isinstance(exc, KeyboardInterrupt):
@@ -167,7 +169,9 @@ def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, opti
     out.print(
         f"wrote {result.output}  {result.width}x{result.height} {float(result.fps):.2f} fps, "
         f"{result.duration_s:.2f} s, {result.n_frames} frames ({result.frames_edited} edited), "
-        f"mode {result.mode}, speech {result.speech_method}, {total:.1f} s ({rtf:.2f}x real time)",
+        f"mode {result.mode}, speech {result.speech_method}, {total:.1f} s ({rtf:.2f}x real time)"
+        + (f", {len(result.chunks)} chunks (joins at frames {','.join(str(a) for a, _ in result.chunks[1:])})"
+           if result.chunks else ""),
         highlight=False,
     )
     for w in result.warnings:
@@ -214,6 +218,9 @@ def generate(
     audio: Annotated[Path | None, typer.Argument(help="driving audio (wav/flac/mp3/aac/m4a, or a video's audio "
                                                       "track); not needed with --segment")] = None,
     segment: Annotated[list[str] | None, typer.Option("--segment", help=SEGMENT_HELP)] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="processes rendering a long output in chunks, one CPU each (default: every CPU this "
+                    "process may use; 1 renders in one process)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     debug: Annotated[bool, typer.Option(help="show tracebacks and debug logs")] = False,
     **options: Any,  # --mode, --emotion, ...: one flag per GenerateOptions field (_with_option_flags)
@@ -230,7 +237,13 @@ def generate(
         parsed = GenerateOptions.parse(**options)
     except ReperformError as exc:
         _fail(exc, debug)
-    _run_generate(video, drive, output, parsed, quiet, debug)
+    _run_generate(video, drive, output, parsed, quiet, debug, workers or len(_usable_cpus()))
+
+
+def _usable_cpus() -> list[int]:
+    from .runtime import usable_cpus
+
+    return usable_cpus()
 
 
 @app.command()

@@ -59,6 +59,12 @@ class SyncMode(StrEnum):
 
 #: The mode used when none is given: face, as in sync.so's react-1.
 DEFAULT_MODE = ModelMode.face
+#: Occluder detection is off unless asked for, as in sync's API (``occlusion_detection_enabled``
+#: absent = off): it costs 9-14 ms per frame at load ~13 on the shared 2-core machine (46-64 ms at
+#: load ~17-20; MediaPipe's hand model is most of it), +15-17 % of a lips-mode job's time per frame —
+#: not cheap enough to charge every job that has nothing in front of the mouth, and turning it on
+#: would change every existing output (benchmarks/sections/segments_occlusion.md).
+OCCLUSION_DEFAULT = False
 
 #: A face box on one frame: x1, y1, x2, y2 in pixels of the displayed (rotated) video.
 Box = tuple[float, float, float, float]
@@ -241,6 +247,11 @@ class GenerateOptions(BaseModel):
         """The CLI gives the option as text (``auto``, ``X,Y@FRAME``, a boxes file)."""
         return ActiveSpeaker.from_text(v) if isinstance(v, str) else v
 
+    occlusion: bool = Field(
+        OCCLUSION_DEFAULT,
+        description="keep hands, microphones and other objects in front of the lower face as filmed, the mouth "
+                    "edited around them (found in every edited frame)",
+    )
     segments: tuple[Segment, ...] = Field(
         (),
         description="spans of the video that each speak their own audio (by refId, optionally cropped); "
@@ -287,6 +298,12 @@ class GenerateOptions(BaseModel):
     def render_mode(self) -> ModelMode:
         """The one mode the render pass runs: the segments' common mode, or the request's."""
         return self.segment_options(0).mode if self.segments else self.mode
+
+    @property
+    def speaker_key(self) -> str | None:
+        """Whom to edit, as the analysis records it (JSON); None for the default face."""
+        speaker = self.active_speaker
+        return speaker.model_dump_json(exclude_none=True) if speaker is not None and speaker.kind else None
 
     @property
     def edits_expression(self) -> bool:

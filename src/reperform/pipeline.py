@@ -16,6 +16,7 @@ a row under one progress bar.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import face, media, motion, rendering, runtime, speech
+from . import chunked, chunking, face, media, motion, rendering, runtime, speech
 from .analysis import Analysis, Plan, fingerprint
 from .analysis_cache import AnalysisCache, analyze_cached
 from .config import EngineConfig
@@ -42,7 +43,7 @@ from .errors import (
 )
 from .options import ActiveSpeaker, GenerateOptions, ModelMode, Segment
 from .progress import Overall, ProgressSink
-from .records import Audio, GenerateResult, MediaInfo, TimeMap
+from .records import Audio, GenerateResult, MediaInfo, Occlusion, TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,9 @@ def analyze(
 ) -> Analysis:
     """The analysis pass alone. See :func:`reperform.analyze`."""
     runtime.tune_process()
+    if options.segments:
+        raise InvalidOptions("segments are analysed by generate(), which composes each segment's audio; "
+                             "analyze() takes options without segments")
     overall = Overall(progress, _weights("probe", "analyze", "speech"))
     with _engine_errors():
         analysis = _analyze(video, audio, options, config, overall)
@@ -158,18 +162,36 @@ def plan(analysis: Analysis, options: GenerateOptions, *, progress: ProgressSink
     return result
 
 
-def render(analysis: Analysis, plan: Plan, output: Path, *, progress: ProgressSink) -> GenerateResult:
-    """The render pass alone. See :func:`reperform.render`."""
+def render(
+    analysis: Analysis, plan: Plan, output: Path, *, progress: ProgressSink, frames: range | None = None
+) -> GenerateResult:
+    """The render pass alone (or one chunk of it). See :func:`reperform.render`."""
     runtime.tune_process()
     overall = Overall(progress, _weights("render"))
     t0 = time.perf_counter()
     with _engine_errors():
         media.encode.check_writable(output)
         analysis.check_inputs()
-        result = _render(analysis, plan, output, overall)
+        result = _render(analysis, plan, output, overall, frames=_chunk_frames(frames, plan))
     overall.done()
     result.timings_s["total"] = time.perf_counter() - t0
     return result
+
+
+def join(analysis: Analysis, plan: Plan, chunks: list[Path], output: Path) -> int:
+    """Lay the video-only chunks rendered by :func:`render` with ``frames`` end to end into
+    ``output`` and mux the driving sound once (:func:`media.join_chunks`); returns the frame count.
+
+    The chunks must tile the plan's output: their frames are counted, and a total other than
+    ``plan.n_out`` fails the job (a lost or doubled chunk) and leaves no output.
+    """
+    with _engine_errors():
+        sound = media.load_audio_for_output(analysis.audio)
+        n = media.join_chunks(chunks, output, plan.timemap.fps, sound)
+        if n != plan.n_out:
+            output.unlink(missing_ok=True)
+            raise EngineError(f"the chunks hold {n} frames, the plan {plan.n_out}")
+    return n
 
 
 def run(
@@ -180,13 +202,17 @@ def run(
     *,
     progress: ProgressSink,
     config: EngineConfig,
+    workers: int = 1,
     analysis_cache: AnalysisCache | None = None,
     cache_scope: str = "",
 ) -> GenerateResult:
     """Analyze, plan and render in order under one progress bar. See :func:`reperform.generate`.
 
     With ``analysis_cache``, an analysis of the same inputs (and scope) made earlier is loaded
-    instead of computed, and a new one is stored there."""
+    instead of computed, and a new one is stored there. With ``workers`` > 1 an output long
+    enough to split (:func:`chunking.chunk_count`) is rendered in that many processes, one chunk
+    each (:mod:`reperform.chunked`), and joined.
+    """
     runtime.tune_process()
     overall = Overall(progress, STAGE_WEIGHTS)
     t0 = time.perf_counter()
@@ -199,7 +225,12 @@ def run(
             for stage in ("probe", "analyze", "speech"):
                 overall.stage(stage)(1.0, "reused an earlier analysis of these inputs")
         try:
-            result = _render(analysis, _plan(analysis, options, config, overall), output, overall)
+            the_plan = _plan(analysis, options, config, overall)
+            spans = chunking.plan_spans(the_plan, workers)
+            if len(spans) > 1:
+                result = _render_chunked(analysis, the_plan, output, spans, workers, overall)
+            else:
+                result = _render(analysis, the_plan, output, overall)
         finally:
             analysis.release_frames()
     overall.done()
@@ -253,6 +284,7 @@ def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineC
         frame_times_s=frame_times, track=track, profile=profile, bank=bank, speech=speech_tl, prosody=prosody,
         source_speech=source_speech, warnings=tuple(warnings), timings_s=timings,
         fingerprints={"video": fingerprint(video), "audio": fingerprint(audio)}, frame_store=store,
+        speaker=options.speaker_key,
     )
 
 
@@ -326,6 +358,27 @@ def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config:
     return track, bank, frame_times, store
 
 
+def check_speaker(video: Path, speaker: ActiveSpeaker) -> None:
+    """The checks of a point or boxes that need the video (the frame in range, a face under the
+    point, one box per frame), before any work: one decode of the video and a face search on the
+    pointed frame. The engine makes the same checks during its pass; this lets a server refuse the
+    request up front (a 400) instead of failing the job."""
+    if speaker.kind not in ("point", "boxes"):
+        return
+    with _engine_errors():
+        info = media.probe(video)
+        n, pointed = 0, None
+        for index, _t, rgb in media.iter_frames(info):
+            n += 1
+            if speaker.kind == "point" and index == speaker.frame_number:
+                pointed = rgb
+        if speaker.kind == "boxes":
+            face.check_boxes(len(speaker.bounding_boxes or ()), n)
+            return
+        face.check_frame(int(speaker.frame_number or 0), n)
+        face.face_under(face.face_boxes(pointed), speaker)
+
+
 def _own_sound(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker):
     """The video's own sound for auto speaker detection (None: it has none, or it is not needed)."""
     if speaker.kind != "auto" or vinfo.kind != "video" or not vinfo.has_audio:
@@ -343,6 +396,10 @@ def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, ov
         raise InvalidOptions(
             "options.text differs from the transcript the analysis was made with; analyse again with the new text"
         )
+    if options.speaker_key != analysis.speaker:
+        raise InvalidOptions(
+            "options.active_speaker differs from the one the analysis was made with; analyse again with it"
+        )
     timings: dict[str, float] = {}
     with _timed(timings, "plan"):
         a = analysis
@@ -358,24 +415,72 @@ def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, ov
     return Plan(options=options, timemap=timemap, motion=motion_plan, timings_s=timings)
 
 
+def _render_chunked(analysis: Analysis, plan: Plan, output: Path, spans: list[tuple[int, int]], workers: int,
+                    overall: Overall) -> GenerateResult:
+    """Render ``spans`` in worker processes and join them into ``output`` (see :mod:`.chunked`)."""
+    timings = dict(plan.timings_s)
+    analysis.release_frames()  # the workers decode for themselves; free the store before they start
+    with _timed(timings, "render"):
+        report = overall.stage("render")
+        work = Path(tempfile.mkdtemp(prefix=f".{output.name}.chunks.", dir=output.parent))
+        try:
+            files, edited, warnings = chunked.render_chunks(analysis, plan, spans, work, workers, report)
+            join(analysis, plan, files, output)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        report(1.0)
+    a, timemap = analysis, plan.timemap
+    return GenerateResult(
+        output=output, duration_s=timemap.duration_s, n_frames=timemap.n_out, fps=timemap.fps,
+        width=a.info.width, height=a.info.height, mode=plan.mode.value, speech_method=a.speech.method,
+        frames_edited=edited, timings_s=timings, warnings=tuple(dict.fromkeys((*a.warnings, *warnings))),
+        chunks=tuple(spans),
+    )
+
+
+def _chunk_frames(frames: range | None, plan: Plan) -> range | None:
+    """``frames`` checked against the plan's output frames (None: the whole output). A segmented
+    plan renders in one piece: its renderers (one per segment) would each need their own warm-up."""
+    if frames is None:
+        return None
+    n_out = plan.n_out
+    if plan.spans is not None:
+        raise InvalidOptions("a plan with segments is rendered in one piece, not by frame ranges")
+    if frames.step != 1 or not 0 <= frames.start < frames.stop <= n_out:
+        raise InvalidOptions(f"frames {frames.start}..{frames.stop} are not a range of the plan's {n_out} frames")
+    return frames
+
+
 def _render(
-    analysis: Analysis, plan: Plan, output: Path, overall: Overall, out_audio: np.ndarray | None = None
+    analysis: Analysis, plan: Plan, output: Path, overall: Overall, out_audio: np.ndarray | None = None,
+    frames: range | None = None,
 ) -> GenerateResult:
-    """The render pass; ``out_audio`` replaces the analysed audio as the output's sound track."""
+    """The render pass of the whole output, or only ``frames``: a video-only chunk that
+    :func:`reperform.media.join_chunks` lays end to end with the others and muxes the sound once.
+    ``out_audio`` replaces the analysed audio as the output's sound track."""
     timings = dict(plan.timings_s)
     a, timemap = analysis, plan.timemap
+    span = range(timemap.n_out) if frames is None else frames
     with _timed(timings, "render"):
         report = overall.stage("render")
         renderers, render_one = _frame_renderer(a, plan)
+        if span.start:
+            renderers[0].warm_up(span.start)  # a chunk: carry the mouth's contour up to its first frame
         head = rendering.HeadWarper(a.track, plan.motion) if plan.mode is ModelMode.head else None
         store, a.frame_store = a.frame_store, None  # used once: the render pass empties it
-        sound = media.load_audio_for_output(a.audio) if out_audio is None else out_audio
-        frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
-                                       report)
+        sound = None if frames is not None else media.load_audio_for_output(a.audio) if out_audio is None \
+            else out_audio
+        occluders = face.OcclusionFinder(a.track) if plan.options.occlusion else None
+        try:
+            frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
+                                           report, span, occluders, with_audio=frames is None)
+        finally:
+            if occluders is not None:
+                occluders.close()
         report(1.0)
     warnings = dict.fromkeys(w for r in renderers for w in r.warnings)
     return GenerateResult(
-        output=output, duration_s=timemap.duration_s, n_frames=timemap.n_out, fps=timemap.fps,
+        output=output, duration_s=len(span) / float(timemap.fps), n_frames=len(span), fps=timemap.fps,
         width=a.info.width, height=a.info.height, mode=plan.mode.value, speech_method=a.speech.method,
         frames_edited=frames_edited, timings_s=timings, warnings=(*a.warnings, *warnings),
     )
@@ -389,13 +494,21 @@ def _frame_renderer(a: Analysis, plan: Plan) -> tuple[list[rendering.Renderer], 
 
     A segmented plan gets one renderer per segment (each renders with its segment's emotion and
     temperature); frames outside every segment are handed back untouched, and eased frames at a
-    segment's edges show the rendered mouth only partly (:func:`motion.pixel_alpha`).
+    segment's edges show the rendered mouth only partly (:func:`motion.pixel_alpha`). With
+    occlusion on, mouth exemplars with something over their mouth are not used.
     """
-    if plan.spans is None:
-        only = rendering.Renderer(a.track, a.bank, plan.motion, a.profile, plan.options)
-        return [only], only.render
-    distinct = list(dict.fromkeys(plan.segment_options))
-    renderers = [rendering.Renderer(a.track, a.bank, plan.motion, a.profile, o) for o in distinct]
+    vetter = face.OcclusionFinder(a.track, stills=True) if plan.options.occlusion else None
+    try:
+        ok = (lambda crop, lm: not vetter.mouth_covered(crop, lm)) if vetter is not None else None
+        if plan.spans is None:
+            only = rendering.Renderer(a.track, a.bank, plan.motion, a.profile, plan.options, exemplar_ok=ok)
+            return [only], only.render
+        distinct = list(dict.fromkeys(plan.segment_options))
+        renderers = [rendering.Renderer(a.track, a.bank, plan.motion, a.profile, o, exemplar_ok=ok)
+                     for o in distinct]
+    finally:
+        if vetter is not None:
+            vetter.close()
     by_segment = [renderers[distinct.index(o)] for o in plan.segment_options]
     owner, alpha = plan.spans.owner, motion.pixel_alpha(plan.spans.weight)
 
@@ -420,41 +533,54 @@ def _render_frames(
     store: media.FrameStore | None,
     timemap: TimeMap,
     report: Callable[[float, str], None],
+    span: range,
+    occluders: face.OcclusionFinder | None = None,
+    *,
+    with_audio: bool = True,
 ) -> int:
-    """The render pass: every output frame from its source frame through the renderer (and head
-    warp) into the encoder. Returns how many frames were edited."""
+    """The render pass: every output frame of ``span`` from its source frame through the renderer
+    (and head warp) into the encoder; ``occluders`` (when on) puts what is in front of the face back
+    as filmed, after every edit. Returns how many frames were edited."""
     frames_edited = 0
-    steps = np.diff(timemap.src_frame)
+    steps = np.diff(timemap.src_frame[span.start : span.stop])
     backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
     source = media.FrameSource(vinfo, frame_times, backward=backward, store=store)
     # Head mode's displacement fields need no pixels: a thread works them out ahead.
-    fields = media.prefetch(head.fields((vinfo.height, vinfo.width)), depth=4) if head is not None else None
+    fields = media.prefetch(head.fields((vinfo.height, vinfo.width), span), depth=4) if head is not None else None
     # Head mode turns the head on a second thread while this one renders the next mouth
     # (the warp is one cv2.remap, which releases the GIL); frames stay in order.
     warper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="head-warp") if head is not None else None
     in_flight: deque[Future[bool]] = deque()
     try:
-        with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, timemap.n_out) as w:
+        with media.Mp4Writer(output, vinfo.width, vinfo.height, timemap.fps, out_audio, len(span),
+                             with_audio=with_audio) as w:
 
-            def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None) -> bool:
+            def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None, rgb: np.ndarray,
+                       occlusion: Occlusion | None) -> bool:
                 if head is not None:
                     # The renderer hands back its own copy whenever it edited (box set).
                     out, box = head.apply(k, out, box, inplace=box is not None, field=next(fields))
+                if occlusion is not None and box is not None:  # out is our copy: it was edited
+                    out = rendering.keep_filmed(out, rgb, occlusion.box, occlusion.mask)
                 w.write(out)
                 return box is not None
 
             try:
-                for k in range(timemap.n_out):
-                    rgb = source.get(int(timemap.src_frame[k]))
+                for k in span:
+                    s = int(timemap.src_frame[k])
+                    rgb = source.get(s)
                     out, box = render_one(k, rgb)
+                    occlusion = None
+                    if occluders is not None and (box is not None or head is not None):
+                        occlusion = occluders.find(s, rgb)
                     if warper is None:
-                        frames_edited += finish(k, out, box)
+                        frames_edited += finish(k, out, box, rgb, occlusion)
                     else:
-                        in_flight.append(warper.submit(finish, k, out, box))
+                        in_flight.append(warper.submit(finish, k, out, box, rgb, occlusion))
                         while len(in_flight) > HEAD_WARPS_IN_FLIGHT:
                             frames_edited += in_flight.popleft().result()
                     if k % 10 == 0:
-                        report(k / timemap.n_out, f"frame {k}/{timemap.n_out}")
+                        report((k - span.start) / len(span), f"frame {k}/{timemap.n_out}")
                 while in_flight:
                     frames_edited += in_flight.popleft().result()
             finally:  # no warp may still write once the writer closes (or aborts)

@@ -109,6 +109,15 @@ class FaceProfile:
     speaking_fraction: float  # share of frames whose mouth moves like speech
 
 
+@dataclass(frozen=True, slots=True)
+class Occlusion:
+    """What is in front of the lower face in one frame (a hand, a microphone): its pixels must
+    come out as filmed."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 px of the frame the mask covers
+    mask: np.ndarray  # float32[y1 - y0, x1 - x0] 0..1, 1 = occluder
+
+
 # ---------------------------------------------------------------------------------------- speech
 
 
@@ -212,3 +221,5 @@ class GenerateResult:
     frames_edited: int
     timings_s: dict[str, float]
     warnings: tuple[str, ...] = ()
+    #: ``[start, end)`` output frames of each chunk when the render was split across processes.
+    chunks: tuple[tuple[int, int], ...] = ()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 import threading
 
@@ -74,3 +75,11 @@ def keep_freed_memory() -> bool:
     if not ok:
         log.debug("mallopt refused the engine's thresholds; keeping glibc's defaults")
     return ok
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on (its affinity, e.g. under ``taskset``; else all of them)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))

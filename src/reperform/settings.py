@@ -83,6 +83,15 @@ class Settings(BaseSettings):
 
     output_url_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="lifetime of signed output URLs")
 
+    chunk_s: float = Field(
+        30.0, ge=8.0, description="celery mode: a job's output is rendered in chunks of about this many seconds "
+                                  "by any free worker when it is at least 1.5 times as long"
+    )
+    render_workers: int = Field(
+        0, ge=0, description="embedded mode: processes (one CPU each) a long job's render is split across "
+                             "(0: every CPU the server may use; 1: never split)"
+    )
+
     engine_threads: int = Field(2, ge=1)
     whisper_model: str | None = None
 

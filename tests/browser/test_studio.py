@@ -272,9 +272,12 @@ def test_studio_fits_a_phone_screen_without_sideways_scrolling(
     page.fill("#api-key", live_server.api_key)
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.click("#segment-add")  # a segment's row (times, voice, mode, emotion) must fit too
+    page.locator("#segments-list .seg-kind").select_option("text")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the phone"
-    for selector in ["#emotion-wheel", "#generate", "#model", "#video-file-name"]:
+    for selector in ["#emotion-wheel", "#generate", "#model", "#video-file-name", "#segments-list .segment",
+                     "#segments-list .seg-text", "#speaker-frame"]:
         box = page.locator(selector).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
     for label in page.locator("#emotion-wheel .wheel-option").all():
@@ -368,6 +371,7 @@ def _form(page) -> dict:
                       .map(b => b.dataset.emotion).sort(),
         intensity: document.querySelector('#emotion-wheel').dataset.intensity,
         range: [document.querySelector('#intensity').min, document.querySelector('#intensity').max],
+        occlusion: document.querySelector('#occlusion').checked,
     })""")
 
 
@@ -383,6 +387,7 @@ def test_the_form_offers_the_options_and_defaults_of_the_engine(desktop_page, li
     assert form["syncModes"] == [m.value for m in SyncMode] and form["syncMode"] == engine.sync_mode.value
     assert form["emotions"] == sorted(e.value for e in Emotion)
     assert form["intensity"] == f"{engine.temperature:.2f}" and form["range"] == ["0", "1"]
+    assert form["occlusion"] == engine.occlusion and page.locator("#occlusion").is_visible()
     assert page.console_errors == []
 
 
@@ -394,6 +399,7 @@ def test_the_form_follows_the_api_document_rather_than_its_own_copy(desktop_page
     options["model_mode"]["default"] = "head"
     options["sync_mode"]["default"] = "loop"
     options["temperature"]["default"] = 0.3
+    options["occlusion_detection_enabled"]["default"] = True
     schemas["SyncMode"]["enum"] = [m for m in schemas["SyncMode"]["enum"] if m != "remap"]
     schemas["Emotion"]["enum"] = [*[e for e in schemas["Emotion"]["enum"] if e != "disgusted"], "bored"]
     page = desktop_page
@@ -402,5 +408,247 @@ def test_the_form_follows_the_api_document_rather_than_its_own_copy(desktop_page
     form = _form(page)
     assert form["mode"] == "head" and "head motion" in page.inner_text("#mode-help")
     assert form["syncModes"] == schemas["SyncMode"]["enum"] and form["syncMode"] == "loop"
-    assert form["emotions"] == sorted(schemas["Emotion"]["enum"]) and form["intensity"] == "0.30"
+    assert form["emotions"] == sorted(schemas["Emotion"]["enum"]) and form["intensity"] == "0.30" and form["occlusion"]
     assert page.get_by_role("radio", name="Bored").count() == 1  # a new choice gets a plain label
+
+
+# --- whom to edit: a click on the preview ------------------------------------------------------------
+
+#: "As filmed" for the face nobody picked: the output is H.264 again, so it is measured against the
+#: input's decode (the speakers' end-to-end tests hold vr2's face to the same bar).
+AS_FILMED_DB = 40.0
+#: The clicked face's mouth must have changed: its median PSNR stays well below this (measured 23-34 dB).
+EDITED_BELOW_DB = 36.0
+
+
+def _click_video_pixel(page, x: float, y: float) -> tuple[float, float]:
+    """Click where the video's pixel (x, y) is drawn (the preview scales it to fit, object-fit: contain);
+    return the page position clicked."""
+    page.locator("#preview-video").scroll_into_view_if_needed()
+    box = page.locator("#preview-video").bounding_box()
+    w, h = page.eval_on_selector("#preview-video", "v => [v.videoWidth, v.videoHeight]")
+    scale = min(box["width"] / w, box["height"] / h)
+    left = box["x"] + (box["width"] - w * scale) / 2
+    top = box["y"] + (box["height"] - h * scale) / 2
+    page.mouse.click(left + x * scale, top + y * scale)
+    return left + x * scale, top + y * scale
+
+
+@pytest.mark.media
+def test_clicking_the_right_hand_face_edits_that_person_and_leaves_the_other_as_filmed(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, two_people
+) -> None:
+    import httpx
+
+    from benchmarks import composites as C
+
+    clip = two_people("side_left")  # vr2 | vr4, one shot with vr2's own sound
+    pics = C.frames(clip.path)
+    right = C.face_in(C.face_boxes(pics[50:51])[0], clip.rect(1))
+    assert right is not None, "vr4's face is found on the input"
+    target = ((right[0] + right[2]) / 2, (right[1] + right[3]) / 2)
+
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(clip.path))
+    page.set_input_files("#audio-file", str(shared_media / AUDIO))
+    page.wait_for_function("() => document.querySelector('#preview-video').videoWidth > 0", timeout=UI_TIMEOUT_MS)
+    assert page.inner_text("#speaker-readout") == "The largest, most central face."
+
+    # The preview is 16:9, the composite 2:1: a click on the bars beside the picture picks nothing.
+    box = page.locator("#preview-video").bounding_box()
+    _pick(page, "speaker", "pick")
+    page.mouse.click(box["x"] + 3, box["y"] + 3)
+    assert page.inner_text("#speaker-readout").startswith("Click the face")
+    # Choose a frame about 2 s in (frame 50 of 100 at 25 fps), then click vr4's face on it.
+    page.fill("#speaker-frame", "500")
+    page.wait_for_function("() => Math.abs(document.querySelector('#preview-video').currentTime - 2.0) < 0.05",
+                           timeout=UI_TIMEOUT_MS)
+    clicked = _click_video_pixel(page, *target)
+    expect(page.locator("#speaker-readout")).to_contain_text("Frame 5", timeout=UI_TIMEOUT_MS)
+    assert page.locator("#speaker-marker").is_visible()
+    marker = page.locator("#speaker-marker").bounding_box()
+    page.screenshot(path=str(output_dir / "50-speaker-picked.png"), full_page=True)
+
+    _pick(page, "mode", "lips")
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    job_id = page.get_attribute("#job", "data-id")
+    gen = httpx.get(f"{live_server.base_url}/v2/generate/{job_id}", headers={"x-api-key": live_server.api_key},
+                    timeout=30).json()
+    picked = gen["options"]["active_speaker_detection"]
+    assert 48 <= picked["frame_number"] <= 52, picked  # the frame rate was measured, not assumed
+    assert abs(picked["coordinates"][0] - target[0]) <= 2 and abs(picked["coordinates"][1] - target[1]) <= 2, \
+        (picked, target)
+    assert abs(marker["x"] + marker["width"] / 2 - clicked[0]) <= 2
+    assert abs(marker["y"] + marker["height"] / 2 - clicked[1]) <= 2
+
+    _assert_only_the_right_face_was_edited(clip, pics, gen["outputUrl"], output_dir / "speaker-picked.mp4")
+
+
+def _assert_only_the_right_face_was_edited(clip, pics, output_url: str, out_path: Path) -> None:
+    """The right-hand person's mouth changed; the left-hand face is as filmed on every frame."""
+    import httpx
+
+    from benchmarks import composites as C
+
+    out_path.write_bytes(httpx.get(output_url, timeout=60).content)
+    out = C.frames(out_path)
+    assert len(out) == len(pics)
+    boxes = C.face_boxes(pics)
+    left_boxes = [C.face_in(b, clip.rect(0)) for b in boxes]
+    right_boxes = [C.face_in(b, clip.rect(1)) for b in boxes]
+    frames = [i for i in range(len(out)) if left_boxes[i] and right_boxes[i]]
+    assert len(frames) > 0.9 * len(out)
+    left_db = [C.psnr(C.crop(out[i], left_boxes[i]), C.crop(pics[i], left_boxes[i])) for i in frames]
+    right_db = [C.psnr(C.crop(out[i], C.lower_half(right_boxes[i])), C.crop(pics[i], C.lower_half(right_boxes[i])))
+                for i in frames]
+    assert min(left_db) >= AS_FILMED_DB, f"the left face changed: {min(left_db):.1f} dB"
+    assert float(sorted(right_db)[len(right_db) // 2]) < EDITED_BELOW_DB, "the right face's mouth did not change"
+
+
+@pytest.mark.media
+def test_a_click_beside_every_face_is_refused_in_words_before_any_work(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, two_people
+) -> None:
+    clip = two_people("side_left")
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(clip.path))
+    page.set_input_files("#audio-file", str(shared_media / AUDIO))
+    page.wait_for_function("() => document.querySelector('#preview-video').videoWidth > 0", timeout=UI_TIMEOUT_MS)
+    _pick(page, "speaker", "pick")
+    page.click("#generate")
+    expect(page.locator("#generate-problems")).to_contain_text("click the face to edit on the preview")
+    _click_video_pixel(page, 12, 12)  # the map behind the left-hand person
+    expect(page.locator("#speaker-readout")).to_contain_text(re.compile(r"Frame 0 at \(1[123], 1[123]\)"))
+    page.click("#generate")
+    problems = page.locator("#generate-problems")
+    expect(problems).to_contain_text("are on no face on frame 0", timeout=UI_TIMEOUT_MS)  # the server's words
+    assert "There is no face where you clicked" in problems.inner_text()
+    page.screenshot(path=str(output_dir / "51-speaker-no-face.png"), full_page=True)
+    assert page.get_attribute("#job", "data-id") in (None, ""), "no generation was created"
+
+
+@pytest.mark.media
+def test_who_speaks_edits_the_person_heard_in_the_video(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, two_people
+) -> None:
+    import httpx
+
+    from benchmarks import composites as C
+
+    clip = two_people("side_right")  # vr2 | vr4, one shot with vr4's own sound: she is the speaker
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(clip.path))
+    page.set_input_files("#audio-file", str(shared_media / AUDIO))
+    _pick(page, "speaker", "auto")
+    assert "mouth moves with the video's own sound" in page.inner_text("#speaker-readout")
+    _pick(page, "mode", "lips")
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    gen = httpx.get(f"{live_server.base_url}/v2/generate/{page.get_attribute('#job', 'data-id')}",
+                    headers={"x-api-key": live_server.api_key}, timeout=30).json()
+    assert gen["options"]["active_speaker_detection"] == {"auto_detect": True}
+    _assert_only_the_right_face_was_edited(clip, C.frames(clip.path), gen["outputUrl"],
+                                           output_dir / "speaker-auto.mp4")
+
+
+# --- segments: parts of the video with their own voice ----------------------------------------------
+
+SEGMENT_VIDEO = "videos/videoretalking_2.mp4"  # 5.04 s at 25 fps, its own English sound
+SEGMENT_AUDIOS = ("audio/sadtalker_RD_Radio36_000.wav", "audio/echomimic_movie_0_clip_0.wav")
+SEGMENT_SPANS = ((0.8, 2.4), (3.0, 4.6))
+
+
+def _add_segment(page, start: float, end: float) -> object:
+    rows = page.locator("#segments-list .segment")
+    page.click("#segment-add")
+    row = rows.nth(rows.count() - 1)  # pinned: .last would follow later rows
+    row.locator(".seg-start").fill(str(start))
+    row.locator(".seg-end").fill(str(end))
+    return row
+
+
+def test_a_segment_the_server_refuses_shows_the_servers_words_on_that_segment(
+    desktop_page, live_server, shared_media: Path, output_dir: Path
+) -> None:
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(shared_media / SEGMENT_VIDEO))
+    first = _add_segment(page, 0.5, 2.0)
+    first.locator(".seg-audio").set_input_files(str(shared_media / SEGMENT_AUDIOS[0]))
+    second = _add_segment(page, 1.5, 3.0)  # overlaps the first
+    page.click("#generate")
+    # Complete first: the second has no voice yet, and the page says so on that segment.
+    expect(second.locator(".segment-problem")).to_have_text("Choose an audio file for this segment.")
+    assert first.locator(".segment-problem").is_hidden()
+    second.locator(".seg-kind").select_option("text")
+    second.locator(".seg-text").fill("And this part is typed.")
+    page.click("#generate")
+    problem = second.locator(".segment-problem")
+    expect(problem).to_contain_text("segments[1] (1.5-3 s) overlaps segments[0]", timeout=UI_TIMEOUT_MS)
+    assert "see the notes on them" in page.inner_text("#generate-problems")
+    assert page.locator("#voice-note").is_visible() and page.is_disabled("#sync-mode")
+    page.screenshot(path=str(output_dir / "60-segment-refused.png"), full_page=True)
+    # Removing a segment renumbers the rest.
+    second.locator(".segment-remove").click()
+    assert page.locator("#segments-list .segment").count() == 1
+    assert page.inner_text("#segments-list .segment-title") == "Segment 1"
+
+
+@pytest.mark.media
+def test_a_two_segment_job_with_two_real_voices_keeps_the_video_outside_them_as_filmed(
+    desktop_page, live_server, shared_media: Path, output_dir: Path
+) -> None:
+    import httpx
+    import numpy as np
+
+    from benchmarks import composites as C
+    from reperform.media import load_audio, probe
+
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(shared_media / SEGMENT_VIDEO))
+    expect(page.locator("#video-length")).to_have_text("5.0 s", timeout=UI_TIMEOUT_MS)
+    _pick(page, "mode", "lips")
+    for (start, end), audio in zip(SEGMENT_SPANS, SEGMENT_AUDIOS, strict=True):
+        row = _add_segment(page, start, end)
+        row.locator(".seg-audio").set_input_files(str(shared_media / audio))
+    page.locator("#segments-list .segment").nth(1).locator(".seg-emotion").select_option("happy")
+    blocks = page.locator("#segments-timeline .segment-block")
+    assert blocks.count() == 2 and blocks.nth(1).inner_text() == "2"
+    page.screenshot(path=str(output_dir / "61-segments.png"), full_page=True)
+
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    gen = httpx.get(f"{live_server.base_url}/v2/generate/{page.get_attribute('#job', 'data-id')}",
+                    headers={"x-api-key": live_server.api_key}, timeout=30).json()
+    assert [[s["startTime"], s["endTime"]] for s in gen["segments"]] == [list(s) for s in SEGMENT_SPANS]
+    assert gen["segments"][1]["optionsOverride"]["prompt"] == "happy"
+    assert "sync_mode" not in gen["options"]
+    out_path = output_dir / "segments.mp4"
+    out_path.write_bytes(httpx.get(gen["outputUrl"], timeout=60).content)
+
+    source = shared_media / SEGMENT_VIDEO
+    assert abs(probe(out_path).duration_s - probe(source).duration_s) < 0.1, "the output keeps the video's length"
+    src, out = C.frames(source), C.frames(out_path)
+    fps = 25
+
+    def inside(k: int) -> bool:
+        return any(a <= k / fps < b for a, b in SEGMENT_SPANS)
+
+    outside = [k for k in range(min(len(src), len(out))) if not inside(k)]
+    worst = min(C.psnr(src[k], out[k]) for k in outside)
+    assert worst >= 40.0, f"a frame outside the segments changed: {worst:.1f} dB"
+    # Each span speaks its own upload (and is not the video's own sound there).
+    rate = 16000
+    got = load_audio(out_path, rate).samples
+    for (a, b), audio in zip(SEGMENT_SPANS, SEGMENT_AUDIOS, strict=True):
+        ref = load_audio(shared_media / audio, rate).samples
+        part = got[int((a + 0.05) * rate):int((b - 0.05) * rate)]
+        r = float(np.corrcoef(part, ref[int(0.05 * rate):int(0.05 * rate) + len(part)])[0, 1])
+        assert r > 0.95, (audio, r)

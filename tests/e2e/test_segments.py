@@ -164,3 +164,10 @@ def test_each_segment_is_planned_with_its_own_emotion(media_dir: Path) -> None:
     owner = plan.spans.owner
     assert smile[owner == 0].max() > 0.3 and smile[owner == 1].max() < 0.05 and smile[owner == -1].max() == 0
     assert [o.emotion for o in plan.segment_options] == ["happy", None]
+
+
+def test_the_seams_refuse_segments_rather_than_ignore_them(media_dir: Path) -> None:
+    """analyze() and plan() take one audio: segments go through generate(), which composes them."""
+    opts = _options()
+    with pytest.raises(InvalidOptions, match="generate"):
+        reperform.analyze(media_dir / VIDEO, media_dir / AUDIO_A, opts)

@@ -92,3 +92,19 @@ def test_a_point_follows_its_person_across_cuts_that_swap_places(two_people, aud
         kept = _face_psnr(out, pics, other_box, frames)
         codec = _face_psnr(again, pics, other_box, frames)
         assert (kept >= np.minimum(codec, AS_FILMED_DB) - CODEC_SLACK_DB).all(), f"shot {s}"
+
+
+def test_an_analysis_remembers_whom_it_chose_and_plans_only_for_that(two_people, audio, tmp_path):
+    from reperform.errors import InvalidOptions
+
+    clip = two_people("side_left")
+    auto = reperform.Options(mode="lips", active_speaker={"auto_detect": True})
+    analysis = reperform.analyze(clip.path, audio, auto)
+    analysis.save(tmp_path / "a")
+    loaded = reperform.Analysis.load(tmp_path / "a")
+    assert loaded.speaker == analysis.speaker == '{"auto_detect":true}'
+    assert np.array_equal(loaded.track.identity, analysis.track.identity)
+    reperform.plan(loaded, auto)
+    for other in (reperform.Options(mode="lips"), reperform.Options(mode="lips", active_speaker="10,10@0")):
+        with pytest.raises(InvalidOptions, match="active_speaker differs from the one the analysis was made with"):
+            reperform.plan(loaded, other)

@@ -321,3 +321,53 @@ def test_bad_segments_are_400s_naming_the_segment_and_good_ones_are_echoed(serve
     client = Sync(base_url=server.url, api_key=key)
     done = poll_generation(client, resp.json()["id"])
     assert done.status == "FAILED" and "segments[0] (4-9 s) is not within the video" in done.error
+
+
+@pytest.mark.media
+def test_a_multipart_create_uploads_one_audio_per_refid_for_segments(server: LiveServer, key: str,
+                                                                   media: Path) -> None:
+    """``audio:<refId>`` upload fields (the Studio's segments): each becomes an audio input with that
+    refId; a repeated or empty refId is a 400 and keeps nothing."""
+    clip = (media / "videos" / "pcavs_00373.mp4").read_bytes()
+    voice_a = (media / "audio" / "sadtalker_RD_Radio36_000.wav").read_bytes()
+    voice_b = (media / "audio" / "echomimic_movie_0_clip_0.wav").read_bytes()
+    # The second segment ends past the 5.1 s video: the job fails at once, sparing the CPU.
+    segments = [{"startTime": 0.4, "endTime": 2.0, "audioInput": {"refId": "a"}},
+                {"startTime": 2.5, "endTime": 9.0, "audioInput": {"refId": "b"}}]
+    data = {"model": "react-1", "segments": json.dumps(segments), "options": json.dumps({"model_mode": "lips"})}
+
+    def create(files: list) -> httpx.Response:
+        return httpx.post(server.url + "/v2/generate", headers={"x-api-key": key}, data=data, files=files,
+                          timeout=60)
+
+    resp = create([("video", ("clip.mp4", clip)), ("audio:a", ("a.wav", voice_a)), ("audio:b", ("b.wav", voice_b))])
+    assert resp.status_code == 201, resp.text
+    audios = [i for i in resp.json()["input"] if i["type"] == "audio"]
+    assert sorted(i["refId"] for i in audios) == ["a", "b"]
+    assert all(not i["assetId"].startswith("upload:") for i in audios), "the uploads were stored as assets"
+    assets_before = len(httpx.get(server.url + "/v2/assets", headers={"x-api-key": key}, timeout=30).json()["items"])
+    twice = create([("video", ("clip.mp4", clip)), ("audio:a", ("a.wav", voice_a)), ("audio:a", ("b.wav", voice_b))])
+    assert twice.status_code == 400 and "'audio:a' is sent more than once" in twice.text
+    blank = create([("video", ("clip.mp4", clip)), ("audio:", ("a.wav", voice_a))])
+    assert blank.status_code == 400 and "needs a refId after the colon" in blank.text
+    assets_after = len(httpx.get(server.url + "/v2/assets", headers={"x-api-key": key}, timeout=30).json()["items"])
+    assert assets_after == assets_before, "a refused create keeps none of its uploads"
+
+
+@pytest.mark.media
+@pytest.mark.parametrize(("speaker", "words"), [
+    ({"frame_number": 999, "coordinates": [100, 100]}, "frame_number 999 is past the video's last frame (99)"),
+    ({"frame_number": 10, "coordinates": [5, 5]}, "coordinates (5, 5) are on no face on frame 10; faces there: ["),
+    ({"bounding_boxes": [[10, 10, 200, 200]] * 99}, "bounding_boxes has 99 boxes; the video has 100 frames"),
+])
+def test_an_uploaded_video_that_refutes_the_speaker_option_is_a_400_naming_it(
+        client: Sync, two_people, speaker: dict, words: str) -> None:
+    """What only the video can tell (a frame past its end, a point on no face, not one box per
+    frame) is checked on the upload before the job is created."""
+    clip = two_people("side_left").path.read_bytes()  # 100 frames, two people
+    with pytest.raises(BadRequestError) as err:
+        client.generations.create_with_files(model="react-1", video=clip, audio=clip,
+                                             options=json.dumps({"active_speaker_detection": speaker}))
+    message = err.value.body.message
+    assert err.value.status_code == 400 and any(words in m for m in message), message
+    assert client.generations.list() == [] and client.assets.list().items == []  # nothing kept

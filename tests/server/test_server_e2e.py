@@ -103,11 +103,13 @@ def test_segments_through_the_sdk_put_each_voice_on_its_span_and_keep_the_rest_a
     segments = [GenerationSegment(start_time=0.6, end_time=2.2, audio_input=SegmentAudioInput(ref_id="a")),
                 GenerationSegment(start_time=3.0, end_time=4.6,
                                   audio_input=SegmentAudioInput(ref_id="b", start_time=1.0, end_time=2.6))]
-    gen = client.generations.create(model="react-1", options={"model_mode": "lips"}, segments=segments, input=[
+    options = {"model_mode": "lips", "occlusion_detection_enabled": True}
+    gen = client.generations.create(model="react-1", options=options, segments=segments, input=[
         {"type": "video", "url": file_host.url("clip.mp4")},
         {"type": "audio", "url": file_host.url("voice.wav"), "refId": "a"},
         {"type": "audio", "url": file_host.url("voice_b.wav"), "refId": "b"}])
     assert [s.start_time for s in gen.segments] == [0.6, 3.0]  # echoed
+    assert gen.options.occlusion_detection_enabled is True
     done = poll_generation(client, gen.id)
     assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
     out = tmp_path / "out.mp4"
@@ -165,3 +167,38 @@ def test_one_worker_process_runs_successive_jobs(server: LiveServer, client: Syn
         assert found, f"no start line for {job_id} in the server log"
         pids.append(int(found.group(1)))
     assert pids[0] == pids[1], pids
+
+
+def test_the_sdk_picks_the_face_to_edit_with_active_speaker_detection(
+        client: Sync, file_host: FileHost, two_people, tmp_path: Path) -> None:
+    """Two people side by side (vr2 | vr4, heard vr2); a point on vr4 edits vr4 and leaves vr2 as
+    filmed; a point on no face fails the job with a message naming it."""
+    from sync.common import ActiveSpeaker
+
+    from benchmarks import composites as C
+
+    clip = two_people("side_left")
+    file_host.files["two.mp4"] = clip.path
+    right = clip.rect(1)
+    speaker = ActiveSpeaker(frame_number=10, coordinates=[(right[0] + right[2]) // 2, (right[1] + right[3]) // 2])
+    inputs = [{"type": "video", "url": file_host.url("two.mp4")}, {"type": "audio", "url": file_host.url("voice.wav")}]
+    gen = client.generations.create(model="react-1", input=inputs,
+                                    options={"model_mode": "lips", "active_speaker_detection": speaker})
+    assert gen.options.active_speaker_detection.coordinates == speaker.coordinates  # echoed
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    out = tmp_path / "out.mp4"
+    out.write_bytes(httpx.get(done.output_url, timeout=30).content)
+    src, dst = C.frames(clip.path), C.frames(out)
+    boxes = C.face_boxes(src)
+    vr2 = [C.face_in(b, clip.rect(0)) for b in boxes]
+    vr4 = [C.face_in(b, right) for b in boxes]
+    assert min(C.psnr(C.crop(src[i], vr2[i]), C.crop(dst[i], vr2[i])) for i in range(len(dst))) >= 40.0
+    assert np.median([C.psnr(C.crop(src[i], C.lower_half(vr4[i])), C.crop(dst[i], C.lower_half(vr4[i])))
+                      for i in range(len(dst))]) < 36.0
+
+    nowhere = client.generations.create(model="react-1", input=inputs, options={
+        "model_mode": "lips", "active_speaker_detection": ActiveSpeaker(frame_number=10, coordinates=[5, 5])})
+    failed = poll_generation(client, nowhere.id)
+    assert failed.status == "FAILED" and failed.error_code == "generation_input_validation_failed"
+    assert "coordinates (5, 5) are on no face on frame 10" in failed.error

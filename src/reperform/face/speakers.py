@@ -45,8 +45,10 @@ LAGS = (-2, -1, 0, 1, 2)
 #: Smoothing (frames) of the sound's level and of mouth motion: syllable rate, not frame noise.
 SMOOTH_FRAMES = 5
 #: Cost of switching the edited person within a shot, in correlation x frames: at 25 fps a rival
-#: must agree better by 0.3 for ~1.3 s before the edit moves to them.
-SWITCH_COST = 10.0
+#: must agree better by 0.3 for 0.8 s before the edit moves to them. Set with WINDOW_S on the
+#: composites of benchmarks/speakers.py (no held-out set): frames right 3 s/6 -> 90 %, 3 s/10 ->
+#: 81 % (turns within a shot were missed), 2 s/6 -> 85 %, 4 s/6 -> 87 %.
+SWITCH_COST = 6.0
 #: Evidence for a person while their face is not found (brief loss: hold; long loss: move on).
 ABSENT_SCORE = -0.3
 #: Weight of face size and centrality in the auto score: breaks ties where the sound says nothing.
@@ -185,23 +187,11 @@ class AllFaces:
         return self._selection(runs, run_at, chosen, ())
 
     def _person_at(self, runs: list[FaceRun], run_at: np.ndarray, speaker: ActiveSpeaker) -> int:
-        frame, (x, y) = int(speaker.frame_number or 0), speaker.coordinates or (0.0, 0.0)
-        if frame >= self.n:
-            raise InvalidOptions(f"active_speaker_detection.frame_number {frame} is past the video's last frame "
-                                 f"({self.n - 1})")
+        frame = int(speaker.frame_number or 0)
+        check_frame(frame, self.n)
         boxes = {int(p): _box_from_landmarks(_landmarks_at(runs, run_at, p, frame))
                  for p in np.nonzero(run_at[:, frame] >= 0)[0]}
-        best, best_d = -1, np.inf
-        for person, (x0, y0, x1, y1) in boxes.items():
-            mx, my = POINT_MARGIN * (x1 - x0), POINT_MARGIN * (y1 - y0)
-            d = float(np.hypot(x - (x0 + x1) / 2, y - (y0 + y1) / 2))
-            if x0 - mx <= x <= x1 + mx and y0 - my <= y <= y1 + my and d < best_d:
-                best, best_d = person, d
-        if best < 0:
-            there = "; ".join(f"[{b[0]:.0f}, {b[1]:.0f}, {b[2]:.0f}, {b[3]:.0f}]" for b in boxes.values())
-            raise InvalidOptions(f"active_speaker_detection.coordinates ({x:.0f}, {y:.0f}) are on no face on frame "
-                                 f"{frame}; " + (f"faces there: {there}" if there else "no face was found there"))
-        return best
+        return face_under(boxes, speaker)
 
     def _prominence(self, runs: list[FaceRun], run_at: np.ndarray) -> np.ndarray:
         """float32[n_ids, n]: each visible face's size and centrality (0 where not seen)."""
@@ -268,15 +258,59 @@ class BoxedFace:
 
     def select(self) -> Selection:
         n = len(self.landmarks)
-        if len(self._boxes) != n:
-            raise InvalidOptions(f"active_speaker_detection.bounding_boxes has {len(self._boxes)} boxes; the video has "
-                                 f"{n} frames (give one box or null per frame)")
+        check_boxes(len(self._boxes), n)
         warnings = (f"no face found in {self.missed} of the given boxes; those frames are unchanged",) if self.missed else ()
         identity = np.array([0 if lm is not None else -1 for lm in self.landmarks], np.int32)
         return Selection(self.landmarks, identity, list(self.shot_starts), warnings)
 
     def close(self) -> None:
         self._runner.close()
+
+
+# ------------------------------------------------------------------------- checks on the video
+
+
+def check_frame(frame: int, n_frames: int) -> None:
+    """``frame_number`` must name a frame of the video."""
+    if frame >= n_frames:
+        raise InvalidOptions(f"active_speaker_detection.frame_number {frame} is past the video's last frame "
+                             f"({n_frames - 1})")
+
+
+def check_boxes(n_boxes: int, n_frames: int) -> None:
+    """``bounding_boxes`` must hold one item per frame."""
+    if n_boxes != n_frames:
+        raise InvalidOptions(f"active_speaker_detection.bounding_boxes has {n_boxes} boxes; the video has "
+                             f"{n_frames} frames (give one box or null per frame)")
+
+
+def face_under(boxes: dict[int, np.ndarray], speaker: ActiveSpeaker) -> int:
+    """The key of the face box (x0, y0, x1, y1; a :data:`POINT_MARGIN` around it counts) holding
+    ``speaker.coordinates``, nearest centre first; :class:`InvalidOptions` naming the faces there
+    when none does."""
+    frame, (x, y) = int(speaker.frame_number or 0), speaker.coordinates or (0.0, 0.0)
+    best, best_d = -1, np.inf
+    for key, (x0, y0, x1, y1) in boxes.items():
+        mx, my = POINT_MARGIN * (x1 - x0), POINT_MARGIN * (y1 - y0)
+        d = float(np.hypot(x - (x0 + x1) / 2, y - (y0 + y1) / 2))
+        if x0 - mx <= x <= x1 + mx and y0 - my <= y <= y1 + my and d < best_d:
+            best, best_d = key, d
+    if best < 0:
+        there = "; ".join(f"[{b[0]:.0f}, {b[1]:.0f}, {b[2]:.0f}, {b[3]:.0f}]" for b in boxes.values())
+        raise InvalidOptions(f"active_speaker_detection.coordinates ({x:.0f}, {y:.0f}) are on no face on frame "
+                             f"{frame}; " + (f"faces there: {there}" if there else "no face was found there"))
+    return best
+
+
+def face_boxes(rgb: np.ndarray) -> dict[int, np.ndarray]:
+    """Every face MediaPipe finds in one picture, as the box of its mesh (what a point is checked
+    against, in the tracker and before a job starts alike)."""
+    runner = MeshRunner()
+    try:
+        meshes = [runner.mesh(rgb, d.box) for d in runner.detect(rgb)]
+    finally:
+        runner.close()
+    return {i: _box_from_landmarks(lm) for i, lm in enumerate(m for m in meshes if m is not None)}
 
 
 # ------------------------------------------------------------------------------------ identities

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..analysis_cache import AnalysisCache
@@ -18,6 +19,8 @@ class JobContext:
     settings: Settings
     store: JobStore
     storage: Storage
+    #: Sends a chunk id to the queue (Celery workers); None where jobs are not split across workers.
+    enqueue_chunk: Callable[[str], None] | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> JobContext:

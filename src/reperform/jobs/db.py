@@ -108,6 +108,31 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class JobChunk(Base):
+    """One chunk of a long job's render on the Celery queue, claimed with a lease like a job.
+
+    ``job_owner`` is the attempt that analysed and planned the job (and so cut it into these
+    chunks): the chunks renew that attempt's lease on the job and the last of them finishes the
+    job as it, so a job re-run by a later attempt never mixes its chunks with an earlier one's.
+    """
+
+    __tablename__ = "job_chunks"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # "<job id>.<attempt tag>.<index>"
+    job_id: Mapped[str] = mapped_column(String(36), index=True)
+    job_owner: Mapped[str] = mapped_column(String(64))
+    index: Mapped[int] = mapped_column(Integer)
+    start: Mapped[int] = mapped_column(Integer)  # first output frame
+    stop: Mapped[int] = mapped_column(Integer)  # one past the last
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    output_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Asset(Base):
     """A stored media file (an upload); the type comes from probing the bytes, never the filename."""
 

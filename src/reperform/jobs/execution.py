@@ -29,6 +29,7 @@ from ..errors import (
     ReperformError,
     VideoMissing,
 )
+from ..options import GenerateOptions
 from ..protocol.errors import AudioInaccessible, VideoInaccessible
 from ..protocol.fetch import fetch
 from ..protocol.requests import audio_items, ref_of, request_segments, text_script, to_generate_options
@@ -51,11 +52,12 @@ def owner_prefix(pid: int) -> str:
     return f"{socket.gethostname()[:24]}:{pid}:"
 
 
-def _owner() -> str:
+def new_owner() -> str:
+    """A fresh attempt id (lease owner)."""
     return owner_prefix(os.getpid()) + uuid.uuid4().hex[:12]
 
 
-class _Lease:
+class Lease:
     """Keeps the lease alive and carries progress to the job row; notices when ownership is lost."""
 
     def __init__(self, ctx: JobContext, job_id: str, owner: str) -> None:
@@ -67,7 +69,7 @@ class _Lease:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"lease-{job_id[:8]}", daemon=True)
 
-    def __enter__(self) -> _Lease:
+    def __enter__(self) -> Lease:
         self._thread.start()
         return self
 
@@ -157,9 +159,25 @@ def _inputs(ctx: JobContext, org_id: str, job_input: list[dict[str, Any]],
     return video, vinfo, audios, (text[0] if text is not None else None)
 
 
+def _run(ctx: JobContext, job_id: str, org_id: str, owner: str, lease: Lease, video: Path, audio: Path,
+         options: GenerateOptions, work: Path) -> Path | None:
+    """The engine's part of an attempt: the output file, or None when the job went to the queue
+    in chunks (Celery, long output: :mod:`.chunkjobs`). In the embedded pool a long output is
+    rendered in ``Settings.render_workers`` local processes (``api.generate(workers=...)``)."""
+    if ctx.enqueue_chunk is not None:
+        from .chunkjobs import analyse_and_split
+
+        return analyse_and_split(ctx, job_id, owner, lease, video, audio, options, work)
+    out = work / "output.mp4"
+    api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config(),
+                 analysis_cache=ctx.analysis_cache(), cache_scope=org_id,
+                 workers=ctx.settings.render_workers or os.cpu_count() or 1)
+    return out
+
+
 def execute(ctx: JobContext, job_id: str) -> Claim:
     """Run one attempt of ``job_id``. Returns why nothing ran (DONE/BUSY/MISSING) or CLAIMED once done."""
-    owner = _owner()
+    owner = new_owner()
     claim, job = ctx.store.jobs.claim(job_id, owner, ctx.settings.lease_s, ctx.settings.max_attempts)
     if claim is Claim.GAVE_UP:
         log.warning("job %s: failed after %d interrupted attempts", job_id, ctx.settings.max_attempts)
@@ -174,15 +192,21 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
     t0 = time.perf_counter()
     finished = False  # True once this attempt has ended the job (its compare-and-set won)
     try:
-        with _Lease(ctx, job_id, owner) as lease:
+        with Lease(ctx, job_id, owner) as lease:
             video, vinfo, audios, script = _inputs(ctx, job.org_id, job.input, work)
             segments = request_segments(job.model, job.input, job.segments, fps=float(vinfo.fps))
             options = to_generate_options(job.model, job.options, text=None if segments else script,
                                           segments=segments)
-            out = work / "output.mp4"
-            drive = audios if segments else next(iter(audios.values()))
-            api.generate(video, drive, out, options, progress=lease.progress, config=ctx.settings.engine_config(),
-                         analysis_cache=ctx.analysis_cache(), cache_scope=job.org_id)
+            if segments:  # several audios on spans of the video: rendered here, in one piece
+                out = work / "output.mp4"
+                api.generate(video, audios, out, options, progress=lease.progress,
+                             config=ctx.settings.engine_config(), analysis_cache=ctx.analysis_cache(),
+                             cache_scope=job.org_id)
+            else:
+                out = _run(ctx, job_id, job.org_id, owner, lease, video, next(iter(audios.values())), options,
+                           work)
+            if out is None:  # cut into chunks on the queue: their workers finish the job
+                return claim
             if lease.lost.is_set():
                 log.warning("job %s: finished after losing the lease; discarding output", job_id)
                 return claim

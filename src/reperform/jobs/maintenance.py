@@ -32,10 +32,12 @@ WEBHOOK_RECOVERY_INTERVAL_S = 30.0
 class Maintenance:
     """Start with :meth:`start`; ``enqueue`` is None in embedded mode (the pool polls the database)."""
 
-    def __init__(self, settings: Settings, store: JobStore, enqueue: Callable[[str], None] | None) -> None:
+    def __init__(self, settings: Settings, store: JobStore, enqueue: Callable[[str], None] | None,
+                 enqueue_chunk: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.enqueue = enqueue
+        self.enqueue_chunk = enqueue_chunk
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._webhook_loop, name="webhooks", daemon=True)]
         if enqueue is not None:
@@ -52,7 +54,17 @@ class Maintenance:
                 t.join(timeout=self.settings.webhook_timeout_s + 2)
 
     def requeue_once(self) -> list[str]:
+        """Re-send lost messages; returns the job ids re-sent.
+
+        Chunked jobs first: a job whose chunks are unfinished keeps its lease (it is waiting for
+        workers, not dead), and a chunk whose worker stopped renewing is sent again on its own.
+        """
         assert self.enqueue is not None
+        if self.enqueue_chunk is not None:
+            self.store.chunks.keep_jobs_alive(self.settings.lease_s)
+            for chunk_id in self.store.chunks.due_for_requeue(self.settings.requeue_pending_after_s):
+                log.info("re-sending chunk %s to the queue (lease expired or message stale)", chunk_id)
+                self.enqueue_chunk(chunk_id)
         ids = self.store.jobs.due_for_requeue(self.settings.requeue_pending_after_s)
         for job_id in ids:
             log.info("re-sending job %s to the queue (lease expired or message stale)", job_id)

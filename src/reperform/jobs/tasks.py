@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -24,6 +25,8 @@ from .store import Claim
 log = logging.getLogger(__name__)
 
 RUN_JOB = "reperform.run_job"
+#: One chunk of a long job's render (its id is the whole message; see :mod:`.chunkjobs`).
+RENDER_CHUNK = "reperform.render_chunk"
 #: Floor for the retry delay when another attempt still holds a job's lease.
 BUSY_RETRY_MIN_S = 1.0
 
@@ -60,6 +63,7 @@ def make_celery(settings: Settings) -> Celery:
         pid = os.getpid()
         if pid not in contexts:
             contexts[pid] = JobContext.build(settings)
+            contexts[pid].enqueue_chunk = chunk_sender(app)
         return contexts[pid]
 
     @app.task(name=RUN_JOB, bind=True, max_retries=None)
@@ -71,4 +75,20 @@ def make_celery(settings: Settings) -> Celery:
             raise self.retry(countdown=max(BUSY_RETRY_MIN_S, settings.lease_s / 2))
         return outcome.value
 
+    @app.task(name=RENDER_CHUNK, max_retries=None)
+    def render_chunk(chunk_id: str) -> bool:
+        from .chunkjobs import render_chunk as run_chunk
+
+        return run_chunk(context(), chunk_id)
+
     return app
+
+
+def job_sender(app: Celery) -> Callable[[str], None]:
+    """Sends a job id to the workers (a ``run_job`` message)."""
+    return lambda job_id: app.send_task(RUN_JOB, args=[job_id])
+
+
+def chunk_sender(app: Celery) -> Callable[[str], None]:
+    """Sends a chunk id to the workers (a ``render_chunk`` message)."""
+    return lambda chunk_id: app.send_task(RENDER_CHUNK, args=[chunk_id])

@@ -4,6 +4,7 @@ from . import segments
 from .audio import load_audio, load_audio_for_output
 from .decode import FrameSource, FrameStore, iter_frames, prefetch
 from .encode import Mp4Writer
+from .join import join_chunks
 from .probe import probe
 from .timemap import build_timemap
 
@@ -13,6 +14,7 @@ __all__ = [
     "Mp4Writer",
     "build_timemap",
     "iter_frames",
+    "join_chunks",
     "load_audio",
     "load_audio_for_output",
     "prefetch",

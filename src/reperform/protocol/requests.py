@@ -40,7 +40,8 @@ from .strictjson import loads_maybe, strict_loads
 
 #: Engine options sync's ``options`` object carries: wire name → :class:`GenerateOptions` field.
 WIRE_OPTIONS: dict[str, str] = {"model_mode": "mode", "prompt": "emotion", "temperature": "temperature",
-                                "sync_mode": "sync_mode", "active_speaker_detection": "active_speaker"}
+                                "sync_mode": "sync_mode", "active_speaker_detection": "active_speaker",
+                                "occlusion_detection_enabled": "occlusion"}
 #: Options only react models honour: lipsync models run their one mode (see :mod:`.catalog`).
 REACT_ONLY_OPTIONS = frozenset({"model_mode", "prompt"})
 #: sync's limit on a TTS script (characters): a script must be shorter than this.
@@ -75,8 +76,8 @@ def _wire_options_model() -> type[BaseModel]:
     for wire, name in WIRE_OPTIONS.items():
         engine = GenerateOptions.model_fields[name]
         annotation: Any = engine.annotation
-        if annotation is float:
-            annotation = Annotated[float, Strict()]
+        if annotation in (float, bool):
+            annotation = Annotated[annotation, Strict()]
         info = copy(engine)
         if wire in REACT_ONLY_OPTIONS:
             info.description = f"{engine.description}; honoured by react models only (lipsync models run lips mode)"
@@ -246,6 +247,8 @@ def _message(err: ErrorDetails) -> str:
         where, what = f"{where}.type", f"must be one of {', '.join(INPUT_TYPES)}"
     elif kind in ("float_type", "float_parsing", "int_type"):
         what = "must be a number"
+    elif kind in ("bool_type", "bool_parsing"):
+        what = "must be true or false"
     elif kind in ("greater_than_equal", "less_than_equal"):
         bound = ctx.get("ge", ctx.get("le"))
         what = f"must be {'at least' if kind == 'greater_than_equal' else 'at most'} {bound:g}"

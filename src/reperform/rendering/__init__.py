@@ -4,9 +4,9 @@ Public surface: :class:`MouthBank` (filled during the analysis pass) and :class:
 (one per job; ``render(k, rgb) -> (rgb, edit_box)``).
 """
 
-from .blend import fade_edit
+from .blend import fade_edit, keep_filmed
 from .compose import Renderer
 from .exemplars import MouthBank
 from .head import HeadWarper
 
-__all__ = ["HeadWarper", "MouthBank", "Renderer", "fade_edit"]
+__all__ = ["HeadWarper", "MouthBank", "Renderer", "fade_edit", "keep_filmed"]

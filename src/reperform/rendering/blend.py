@@ -128,3 +128,12 @@ def fade_edit(frame: np.ndarray, edited: np.ndarray, box: tuple[int, int, int, i
     roi = edited[y0:y1, x0:x1]
     cv2.addWeighted(roi, alpha, frame[y0:y1, x0:x1], 1.0 - alpha, 0.0, dst=roi)
     return edited
+
+
+def keep_filmed(out: np.ndarray, frame: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray:
+    """``out`` with the filmed ``frame`` put back where ``mask`` (0..1 over ``box``) marks an
+    occluder: a hand or a microphone in front of the face comes out as filmed, the re-performed
+    mouth stays around and behind it. Changes ``out`` in place (the caller's own copy)."""
+    x0, y0, x1, y1 = box
+    out[y0:y1, x0:x1] = composite(frame[y0:y1, x0:x1], out[y0:y1, x0:x1].astype(np.float32), 1.0 - mask)
+    return out

@@ -10,6 +10,8 @@ their skin pushed towards ivory (grey for monochrome footage).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -37,6 +39,43 @@ SUPERSAMPLE = 4
 
 
 _smoothstep = L.smoothstep
+
+
+@dataclass(frozen=True, slots=True)
+class CavityLook:
+    """The painted interior's shading, by name (brightness factors are shares of the person's
+    deep lip colour or teeth colour; lengths are shares of the mouth's half-width ``dx`` or of the
+    lip gap, or inter-ocular units where they say ``_iod``)."""
+
+    interior_base: float = 0.16  # brightness of the deep interior at the corners ...
+    interior_centre: float = 0.10  # ... plus this much at the centre, under the upper lip
+    interior_depth_dim: float = 0.5  # share of that centre light lost towards the lower lip
+    tongue_half_width: float = 0.7  # tongue ellipse: half-width (dx units) ...
+    tongue_height_share: float = 0.45  # ... and height (share of the gap), sitting on the lower lip
+    tongue_blur_px: float = 1.5
+    tongue_fade_iod: float = 0.08  # openings over which the tongue fades in past TONGUE_FROM
+    tongue_brightness: float = 0.6
+    teeth_edge_px: float = 1.2  # softness of a tooth row's edge, pixels ...
+    teeth_edge_min_iod: float = 0.006  # ... never sharper than this
+    upper_teeth_half_width: float = 0.62  # upper row spans |dx| < this, fading over ...
+    upper_teeth_fade: float = 0.25  # ... this much
+    teeth_corner_dim: float = 0.7  # teeth darken with dx² towards the corners
+    teeth_root_light: float = 0.78  # row brightness at the gum line ...
+    teeth_edge_gain: float = 0.22  # ... plus this much at the biting edge
+    tooth_gap_dim: float = 0.12  # how dark the gaps between incisors are
+    lower_teeth_fade_iod: float = 0.06  # openings over which the lower row comes in
+    lower_teeth_half_width: float = 0.45
+    lower_teeth_fade: float = 0.2
+    lower_teeth_brightness: float = 0.5  # in the upper lip's shadow
+    lower_teeth_corner_dim: float = 0.6
+    lip_shadow_floor: float = 0.55  # brightness right at the lips, rising by ...
+    lip_shadow_rise: float = 0.45  # ... this much ...
+    lip_shadow_width_iod: float = 0.025  # ... gone this far inside (pixels: at least 1)
+    corner_fade_from: float = 0.82  # paint fades out from |dx| = this ...
+    corner_fade: float = 0.16  # ... over this much
+
+
+LOOK = CavityLook()
 
 
 def person_colours(rgb: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,40 +150,47 @@ def paint(
     # Deep tissue is more saturated than the lip surface: amplify the lip's own chroma (a grey
     # lip stays grey, so monochrome footage gets no colour cast).
     deep = lip * np.sqrt(lip / max(float(lip.mean()), 1.0))
-    interior = deep[None, None, :] * (0.16 + 0.10 * (1 - np.abs(dx)) * (1 - 0.5 * frac))[..., None]
+    c = LOOK
+    interior = deep[None, None, :] * (
+        c.interior_base + c.interior_centre * (1 - np.abs(dx)) * (1 - c.interior_depth_dim * frac))[..., None]
     # Tongue: a soft lip-coloured mound at the bottom when open enough.
     g_max = float(np.max(gap * (inside > 0.5))) if (inside > 0.5).any() else 0.0
     if g_max > TONGUE_FROM:
-        tongue = ((dx / 0.7) ** 2 + ((yn - y_lo) / (0.45 * gap)) ** 2) < 1.0
-        tw = cv2.GaussianBlur(tongue.astype(np.float32), (0, 0), 1.5) * _smoothstep((g_max - TONGUE_FROM) / 0.08)
-        interior = interior * (1 - tw[..., None]) + (deep * 0.6)[None, None, :] * tw[..., None]
+        tongue = ((dx / c.tongue_half_width) ** 2 + ((yn - y_lo) / (c.tongue_height_share * gap)) ** 2) < 1.0
+        tw = cv2.GaussianBlur(tongue.astype(np.float32), (0, 0), c.tongue_blur_px) * _smoothstep(
+            (g_max - TONGUE_FROM) / c.tongue_fade_iod)
+        interior = interior * (1 - tw[..., None]) + (deep * c.tongue_brightness)[None, None, :] * tw[..., None]
     col = interior
     # Upper teeth hang from the upper lip.
     show = _smoothstep((gap - UPPER_TEETH_SHOW_FROM) / (UPPER_TEETH_SHOW_FULL - UPPER_TEETH_SHOW_FROM))
     band = np.minimum(UPPER_TEETH_IOD, UPPER_TEETH_GAP_SHARE * gap * show)
     px_per_n = float(np.sqrt(abs(np.linalg.det(norm_to_roi[:, :2]))))
-    soft = max(1.2 / px_per_n, 0.006)
-    t_up = (1 - _smoothstep((depth - band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.62) / 0.25)) * show
-    shade = (1 - 0.7 * dx**2) * (0.78 + 0.22 * (1 - np.clip(depth / np.maximum(band, 1e-3), 0, 1)))
+    soft = max(c.teeth_edge_px / px_per_n, c.teeth_edge_min_iod)
+    t_up = (1 - _smoothstep((depth - band) / soft + 0.5)) * (
+        1 - _smoothstep((np.abs(dx) - c.upper_teeth_half_width) / c.upper_teeth_fade)) * show
+    shade = (1 - c.teeth_corner_dim * dx**2) * (
+        c.teeth_root_light + c.teeth_edge_gain * (1 - np.clip(depth / np.maximum(band, 1e-3), 0, 1)))
     gaps = sum(np.exp(-(((xn - cx) - s * p) / TOOTH_GAP_WIDTH_IOD) ** 2) for p in TOOTH_GAPS_IOD for s in (-1, 1))
-    shade = shade * (1 - 0.12 * np.clip(gaps, 0, 1))
+    shade = shade * (1 - c.tooth_gap_dim * np.clip(gaps, 0, 1))
     teeth_px = teeth[None, None, :] * shade[..., None]
     col = col * (1 - t_up[..., None]) + teeth_px * t_up[..., None]
     # Lower teeth, shadowed by the upper lip's overhang, only when wide open.
     if g_max > LOWER_TEETH_FROM:
-        lo_band = LOWER_TEETH_IOD * _smoothstep((gap - LOWER_TEETH_FROM) / 0.06)
-        t_lo = (1 - _smoothstep(((y_lo - yn) - lo_band) / soft + 0.5)) * (1 - _smoothstep((np.abs(dx) - 0.45) / 0.2))
-        col = col * (1 - t_lo[..., None]) + (teeth * 0.5)[None, None, :] * (1 - 0.6 * dx**2)[..., None] * t_lo[..., None]
+        lo_band = LOWER_TEETH_IOD * _smoothstep((gap - LOWER_TEETH_FROM) / c.lower_teeth_fade_iod)
+        t_lo = (1 - _smoothstep(((y_lo - yn) - lo_band) / soft + 0.5)) * (
+            1 - _smoothstep((np.abs(dx) - c.lower_teeth_half_width) / c.lower_teeth_fade))
+        col = col * (1 - t_lo[..., None]) + (teeth * c.lower_teeth_brightness)[None, None, :] * (
+            1 - c.lower_teeth_corner_dim * dx**2)[..., None] * t_lo[..., None]
     # Occlusion shadow along the lips.
     dist = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-    occ = 0.55 + 0.45 * _smoothstep(dist / max(0.025 * px_per_n, 1.0))
+    occ = c.lip_shadow_floor + c.lip_shadow_rise * _smoothstep(dist / max(c.lip_shadow_width_iod * px_per_n, 1.0))
     col = col * occ[..., None]
     if grain > 0:
         rng = np.random.default_rng(seed)
         col = col + rng.normal(0.0, grain, size=col.shape[:2])[..., None]
     # Fade out into the corners, where the contour is a sliver a pixel wide: painting there
     # leaves isolated dark specks rather than a mouth.
-    corner_fade = 1 - _smoothstep((np.abs(dx) - 0.82) / 0.16)
+    corner_fade = 1 - _smoothstep((np.abs(dx) - c.corner_fade_from) / c.corner_fade)
     a = (inside * corner_fade * float(np.clip(strength, 0, 1)))[..., None]
     sub = img[y0:y1, x0:x1]
     sub[:] = sub * (1 - a) + col.astype(np.float32) * a

@@ -31,6 +31,7 @@ Everything outside the returned edit box is the input frame, bit for bit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -106,6 +107,11 @@ OCC_FOREIGN_LEVELS = 20.0
 OCC_GRID_IOD_PX = 40.0
 #: Share of the previous frame's lip-contour details carried into this frame's geometry.
 GEOMETRY_CARRY = 0.5
+#: Output frames a renderer that starts mid-clip (a chunk of a long job) replays, geometry only,
+#: before its first frame: the carried contour (:data:`GEOMETRY_CARRY`) halves each frame, so
+#: after 64 any difference from having started at frame 0 is below float64's precision and the
+#: chunk's frames are the one-piece render's exactly (tests/rendering/test_chunk_warm_up.py).
+WARM_UP_FRAMES = 64
 #: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
 DISSOLVE_WEIGHT = 0.5
 #: Mouth thumbnails closer than this (mean grey levels) need no dissolve at a jump.
@@ -122,6 +128,11 @@ EXACT_MAP_GAP_STEPS = 2.0
 #: the moving points of offending triangles take their neighbours' mean motion, at most this often.
 MIN_AREA_SHARE = 0.25
 UNFOLD_PASSES = 12
+#: The edit's box (everything that moves) is at most this many inter-ocular distances across;
+#: larger is a broken target geometry (the lower face, jaw drop included, spans ~2.5).
+MAX_EDIT_IOD = 4.0
+#: Searches for exemplars when some of the chosen ones are refused (occluded mouths).
+VET_ROUNDS = 3
 #: A control point counts as moved (ROI of the frame layer) beyond this (inter-ocular units).
 MOVED_IOD = 1e-4
 
@@ -136,13 +147,18 @@ class Renderer:
         plan: MotionPlan,
         profile: FaceProfile | None = None,
         options: object | None = None,
+        exemplar_ok: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     ) -> None:
+        """``exemplar_ok(crop, landmarks)`` (optional) vets the exemplars the search picks: one it
+        refuses (a hand or a microphone over its mouth, which would be pasted next to the
+        frame's own) is taken out of the bank and the search run again."""
         self.track = track
         self.bank = bank
         self.plan = plan
         self.profile = profile
         self.options = options
         self.warnings: list[str] = []
+        self._broken = 0  # frames left alone because their target geometry was broken
         present = np.nonzero(track.present)[0]
         self._ok = len(present) > 0 and len(bank) > 0
         n_out = plan.n_out
@@ -188,6 +204,8 @@ class Renderer:
             feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames, track.scale,
             pose_deg=track.pose, identity=track.identity,
         )
+        if exemplar_ok is not None:
+            feats = self._vet_exemplars(exemplar_ok, feats, plan, src, valid)
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._prev_shape: tuple[int, np.ndarray] | None = None
         pos = {int(i): j for j, i in enumerate(self.mesh.indices)}
@@ -201,6 +219,29 @@ class Renderer:
             )
         n_switch = int(((self.choice[1:] != self.choice[:-1] + np.diff(src)) & (self.choice[1:] >= 0)).sum())
         log.info("exemplar search: %d exemplars, %d output frames, %d jumps", len(bank), n_out, n_switch)
+
+    def _vet_exemplars(self, ok: Callable[[np.ndarray, np.ndarray], bool], feats: dict[str, np.ndarray],
+                       plan: MotionPlan, src: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
+        """Drop the chosen exemplars ``ok`` refuses and search again (each exemplar vetted once;
+        at most VET_ROUNDS searches). Returns the features of the bank finally searched."""
+        verdict: dict[int, bool] = {}
+        for _ in range(VET_ROUNDS):
+            chosen = [int(i) for i in np.unique(self.choice[self.choice >= 0]) if int(i) not in verdict]
+            for i in chosen:
+                ex = self.bank.exemplars[i]
+                verdict[i] = ok(ex.crop, ex.landmarks)
+            bad = [i for i, good in verdict.items() if not good and i in self.bank.exemplars]
+            if not bad or len(bad) >= len(self.bank):
+                break
+            self.bank = self.bank.without(bad)
+            feats = self.bank.arrays()
+            self.choice = choose_exemplars(
+                feats, self.targets, plan.closure.astype(bool), src, valid, self.bank.frames, self.track.scale,
+                pose_deg=self.track.pose, identity=self.track.identity,
+            )
+        log.info("exemplars vetted for occluders: %d refused of %d", sum(not v for v in verdict.values()),
+                 len(verdict))
+        return feats
 
     def _sanitise_targets(self, mouth: np.ndarray, src: np.ndarray) -> np.ndarray:
         """Fill missing targets with the source's own mouth; never a negative opening."""
@@ -399,6 +440,30 @@ class Renderer:
         return self._warp_layer(ex.crop, src_pts, rigid, self._dst_points(face_t, shaped, n_ex), shaped,
                                 invert(m_cur), roi, iod_px)
 
+    def warm_up(self, start: int) -> None:
+        """Prepare to render from output frame ``start`` as if every frame before it had been rendered.
+
+        A chunk of a long job starts mid-clip, but the mouth's contour carries over from frame to
+        frame (:meth:`_temporal_shape`); without this the chunk's first frames would differ from
+        the one-piece render's and the join would show. Replays the geometry (no pixels, well
+        under a millisecond a frame) of the :data:`WARM_UP_FRAMES` frames before ``start``.
+        """
+        for k in range(max(0, start - WARM_UP_FRAMES), start):
+            if self._ok and k < len(self.choice) and self.choice[k] >= 0:
+                self._frame_geometry(k)
+
+    def _frame_geometry(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(source landmarks px, image→normalised, normalised source landmarks, posed exemplar
+        landmarks, the frame's temporally carried mouth shape) of output frame ``k``; advances the
+        carried state, so frames must come in order (see :meth:`warm_up`)."""
+        s = int(self.src[k])
+        ex = self.bank.exemplars[int(self.choice[k])]
+        lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
+        m_cur = to_norm(lm_cur, self.template)
+        n_cur = apply(m_cur, lm_cur)
+        n_ex = self._posed(ex.index, s, m_cur)
+        return lm_cur, m_cur, n_cur, n_ex, self._temporal_shape(k, n_ex, self.targets[k])
+
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None).
 
@@ -409,14 +474,11 @@ class Renderer:
             return rgb, None
         s = int(self.src[k])
         ex = self.bank.exemplars[int(self.choice[k])]
-        lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
-        m_cur = to_norm(lm_cur, self.template)
-        n_cur = apply(m_cur, lm_cur)
-        n_ex = self._posed(ex.index, s, m_cur)
+        lm_cur, m_cur, n_cur, n_ex, shaped_k = self._frame_geometry(k)
         target = self.targets[k]
         # The target geometry, as far as the face may move here: from now on the mouth's shape too
         # (the lips move less at the visible outline of a turned head, see :meth:`_weights`).
-        face_t = self._target_face(n_cur, self._temporal_shape(k, n_ex, target))
+        face_t = self._target_face(n_cur, shaped_k)
         shaped = face_t
         img_from_norm = invert(m_cur)
         iod_px = float(L.interocular(lm_cur))
@@ -425,6 +487,13 @@ class Renderer:
         dst_cur = self._dst_points(face_t, shaped, n_cur)
         roi, still = self._moving_box(dst_cur, n_cur, img_from_norm, rgb.shape[:2])
         if roi is None:
+            return rgb, None
+        if max(roi[2] - roi[0], roi[3] - roi[1]) > MAX_EDIT_IOD * iod_px:
+            # A lower face cannot move this far: the target geometry is broken (a mis-tracked,
+            # turning face). Leave the frame as it is rather than smear it.
+            self._broken += 1
+            if self._broken == 1:
+                self.warnings.append("some frames' face geometry could not be followed; they are left unchanged")
             return rgb, None
         x0, y0, x1, y1 = roi
         src_cur = self._src_points(lm_cur, apply(img_from_norm, self.mesh.anchors), float(target[0]), cur_open)
@@ -622,7 +691,10 @@ class Renderer:
         # reaching past the mask's edge would otherwise be dragged along by the frame layer's warp.
         region = inside_both * (1.0 - expected.astype(np.float32))
         if region.max() <= 0:
-            return None
+            # The target's jaw and the frame's do not overlap at all: a broken target geometry
+            # (a mis-tracked face), never a real edit. The frame is left as it is (the edit
+            # "covered as a whole"): warped, it smeared a streak across the Hamilton singer.
+            return np.ones(full, np.float32), None
         mouth_ring = region * (ring > 0)
         if f < 1:
             frame_s, base_s, synth_s = (cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)

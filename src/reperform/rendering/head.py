@@ -252,14 +252,16 @@ class HeadWarper:
         map_xy = cv2.add(dense[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0], self._coords(shape)[by0:by1, bx0:bx1])
         return box, map_xy
 
-    def fields(self, shape: tuple[int, int]) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray] | None]:
-        """:meth:`field` of every output frame in order.
+    def fields(
+        self, shape: tuple[int, int], frames: range | None = None
+    ) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray] | None]:
+        """:meth:`field` of every output frame in ``frames`` (default: all), in order.
 
         The field depends only on the plan and the face track, never on pixels, so the pipeline
         computes it on another thread ahead of the renderer (the harmonic solve and the dense
         upsampling are most of head mode's extra cost).
         """
-        for k in range(self.plan.n_out):
+        for k in range(self.plan.n_out) if frames is None else frames:
             yield self.field(k, shape)
 
     def _coords(self, shape: tuple[int, int]) -> np.ndarray:

@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     pool: EmbeddedPool | None = None
     if settings.queue == "celery":
-        from ..jobs.tasks import RUN_JOB, make_celery
+        from ..jobs.tasks import RUN_JOB, chunk_sender, make_celery
 
         celery_app = make_celery(settings)
 
@@ -64,7 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
                 log.exception("could not send job %s to the broker; it will be re-sent", job_id)
 
         state.on_created = enqueue
-        maintenance = Maintenance(settings, store, enqueue)
+        maintenance = Maintenance(settings, store, enqueue, chunk_sender(celery_app))
     else:
         pool = EmbeddedPool(settings, store)
         state.on_created = lambda _job_id: pool.wake()

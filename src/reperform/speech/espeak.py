@@ -17,8 +17,11 @@ from .phonetics import ipa_to_arpabet
 
 log = logging.getLogger(__name__)
 
-#: G2P of a few hundred words takes ~50 ms; a hung process must not hang the job.
-G2P_TIMEOUT_S = 20.0
+#: G2P of a few hundred words takes ~50 ms; a hung process must not hang the job. The limit is
+#: only that safety net, so it is generous: giving up changes the output (the alignment loses its
+#: pronunciations), and a loaded machine once took more than 20 s to start espeak-ng — the same
+#: job then gave other bytes than on a quiet one.
+G2P_TIMEOUT_S = 180.0
 #: Voices are names like "en-us", "en-gb-x-rp", "de", "mb-en1"; anything else is refused.
 VOICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+\-/]{0,39}$")
 

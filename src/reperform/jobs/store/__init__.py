@@ -2,7 +2,7 @@
 
 Every state change of a key, organisation, job, asset, batch or webhook goes through here:
 ``store.keys``, ``store.orgs``, ``store.jobs``, ``store.assets``, ``store.batches``,
-``store.webhooks`` (and ``store.meta`` for deployment-wide values). The repositories share one
+``store.webhooks``, ``store.chunks`` (and ``store.meta`` for deployment-wide values). The repositories share one
 :class:`Database`; one that needs another's rows is given it (jobs check assets, batches add
 jobs), so what depends on what is written in :meth:`JobStore.__init__`.
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .assets import Assets
 from .batches import Batches
+from .chunks import Chunks
 from .database import Database, new_id
 from .jobs import Claim, Jobs, QueueFull, UnknownAsset
 from .keys import AUTH_CACHE_S, Keys, NewKey, Orgs
@@ -36,6 +37,7 @@ class JobStore:
         self.jobs = Jobs(self.db, self.orgs, self.assets)
         self.batches = Batches(self.db, self.orgs, self.jobs)
         self.webhooks = Webhooks(self.db)
+        self.chunks = Chunks(self.db)
 
     def session(self) -> Session:
         return self.db.session()

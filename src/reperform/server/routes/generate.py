@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ... import api
-from ...errors import ReperformError
+from ...errors import InvalidOptions, ReperformError
 from ...jobs.db import Asset
 from ...options import SyncMode
 from ...protocol.catalog import price_per_s_usd
@@ -26,6 +26,7 @@ from ...protocol.requests import (
     UPLOAD_FIELDS,
     GenerateBody,
     GenerateForm,
+    GenerateRequest,
     parse_generate,
     to_generate_options,
 )
@@ -48,8 +49,14 @@ DEFAULT_FPS = 25.0
 #: Speaking rate used to estimate the length of a TTS script, characters per second.
 TTS_CHARS_PER_S = 14.0
 
-#: Files one create may upload: video, image and audio (only two can make a valid request).
-MAX_CREATE_FILES = len(UPLOAD_FIELDS)
+#: Prefix of an upload field holding an audio input with a refId (``audio:a``, ``audio:b``): how a
+#: multipart create gives each segment its own uploaded audio (a reperform extension: sync's
+#: multipart form has one ``audio`` field, so its clients send segment audios as URLs).
+REF_AUDIO_FIELD = "audio:"
+#: ``audio:<refId>`` uploads one create may carry.
+MAX_REF_AUDIOS = 8
+#: Files one create may upload: video, image and audio, plus the refId'd audios of segments.
+MAX_CREATE_FILES = len(UPLOAD_FIELDS) + MAX_REF_AUDIOS
 #: Form fields copied into the body as they are: the JSON body's fields but ``input``, which
 #: gathers the repeated input fields and the uploads.
 FORM_FIELDS = tuple(name for name in GenerateBody.model_fields if name != "input")
@@ -97,11 +104,30 @@ async def _read_body(request: Request, state: ServerState) -> CreateBody:
                 items.append({"type": kind, "assetId": placeholder})
             elif form.text(name):
                 raise WireError(f"{name} must be a file upload (use input with a url for links)")
+        for ref, upload in _ref_audio_uploads(form):
+            placeholder = f"upload:{marker}:{upload.field}"
+            out.uploads[placeholder] = upload
+            items.append({"type": "audio", "assetId": placeholder, "refId": ref})
         out.body["input"] = items if items or "input" in form else None
     except BaseException:
         out.close()
         raise
     return out
+
+
+def _ref_audio_uploads(form: Form) -> list[tuple[str, FormFile]]:
+    """The ``audio:<refId>`` uploads with their refIds, in the order sent; each refId once."""
+    found: dict[str, FormFile] = {}
+    for upload in form.files:
+        if not upload.field.startswith(REF_AUDIO_FIELD):
+            continue
+        ref = upload.field[len(REF_AUDIO_FIELD):]
+        if not ref.strip():
+            raise WireError(f"the upload field {upload.field!r} needs a refId after the colon, e.g. audio:a")
+        if ref in found:
+            raise WireError(f"the upload field {upload.field!r} is sent more than once")
+        found[ref] = upload
+    return list(found.items())
 
 
 async def _store_uploads(state: ServerState, org_id: str, body: CreateBody,
@@ -126,6 +152,7 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
     body = await _read_body(request, state)
     try:
         req = parse_generate(body.body)  # a refused request stops here, before anything is stored
+        await _check_uploaded_video(body, req)
         fields = req.job_fields()
         fields["input"], stored = await _store_uploads(state, key.org_id, body, req.input)
         try:
@@ -141,6 +168,23 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
         await run_in_threadpool(state.on_created, job.id)
     view = await run_in_threadpool(generation_json, job, state.store.assets.get, state.signer(request))
     return JSONResponse(view, status_code=201)
+
+
+async def _check_uploaded_video(body: CreateBody, req: GenerateRequest) -> None:
+    """Options an uploaded video refutes (a speaker point on no face, a frame past its end, not one
+    box per frame) are a 400 now, not a failed job later. Videos given by URL or asset are checked
+    when the job reads them."""
+    video = next((i for i in req.input if i.get("type") in ("video", "image")), None)
+    upload = body.uploads.get(str(video.get("assetId"))) if video is not None else None
+    if upload is None:
+        return
+    options = to_generate_options(req.model, req.options, text=None)
+    try:
+        await run_in_threadpool(api.check_video_options, upload.path, options)
+    except InvalidOptions as exc:
+        raise WireError(exc.message) from None
+    except ReperformError:
+        return  # an unreadable video: the job reports it as it always has
 
 
 @router.get("/generate/{generation_id}", summary="Get a generation")

@@ -21,6 +21,22 @@ export function loadKey() {
   }
 }
 
+/**
+ * The key `reperform studio` put in the address's fragment (`#key=...`), removed from the address bar
+ * at once so it is not bookmarked, shared or left in the history; null when there is none.
+ * A fragment is never sent to the server, so the key reaches no request line, log or Referer.
+ */
+export function takeKeyFromAddress() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const key = params.get("key");
+  if (key === null) return null;
+  params.delete("key");
+  const rest = params.toString();
+  window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search +
+    (rest ? `#${rest}` : ""));
+  return key.trim();
+}
+
 export function saveKey(key) {
   try {
     if (key) localStorage.setItem(KEY_STORAGE, key);

@@ -1,12 +1,18 @@
 // reperform Studio: wires the page to the public /v2 API.
 // Sections: key · inputs · preview & lengths · direction (model, mode, wheel) · generate & progress · history.
 
-import { ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey } from "./api.js";
+import {
+  ApiError, TERMINAL, createClient, generationProblem, loadKey, plainWords, saveKey, takeKeyFromAddress,
+} from "./api.js";
 import { createCompare } from "./compare.js";
 import { initHistory, refreshHistory } from "./history.js";
 import { loadOptions, plainLabel } from "./options.js";
 import { fillSyncModes, initPreview, updatePreview } from "./preview.js";
 import { percentOf, setSteps, stageWords } from "./progress.js";
+import {
+  buildSegments, initSegments, problemsFromServer, refreshSegments, segmentsActive, showSegmentProblems,
+} from "./segments.js";
+import { initSpeaker, resetSpeaker, speakerOption, speakerProblem, speakerRefusal } from "./speaker.js";
 import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
 import { createWheel } from "./wheel.js";
 
@@ -53,6 +59,21 @@ function currentAudio() {
     return { text: script, voice: $("tts-voice").value, duration: words / TTS_WORDS_PER_S, estimated: true };
   }
   return state.audioSource === "file" ? state.audioFile : state.audioAsset;
+}
+
+/** The face changed: forget a clicked face, redraw the segments' timeline. */
+function videoChanged() {
+  resetSpeaker();
+  refreshSegments();
+}
+
+/** Segments came or went: with segments, they give the voice and the output keeps the video's length. */
+function segmentsChanged() {
+  const on = segmentsActive();
+  $("voice-note").hidden = !on;
+  $("sync-mode").disabled = on;
+  $("sync-help").textContent = on ? "With segments the result keeps the video's length." : "";
+  if (!on) updatePreview();
 }
 
 function looksLikeImage(file) {
@@ -170,6 +191,7 @@ function pickAsset(kind) {
   if (kind === "video") state.videoAsset = picked;
   else state.audioAsset = picked;
   updatePreview();
+  if (kind === "video") videoChanged();
 }
 $("video-asset").addEventListener("change", () => pickAsset("video"));
 $("audio-asset").addEventListener("change", () => pickAsset("audio"));
@@ -189,6 +211,7 @@ function bindSourceTabs(fieldsetId, name, onChange) {
 bindSourceTabs("video-source", "video-src", v => {
   state.videoSource = v;
   updatePreview();
+  videoChanged();
 });
 bindSourceTabs("audio-source", "audio-src", v => {
   state.audioSource = v;
@@ -214,6 +237,7 @@ async function takeVideoFile(file) {
     state.videoFile = null;
     $("video-file-name").textContent = "";
     updatePreview();
+    videoChanged();
     return;
   }
   const isImage = looksLikeImage(file);
@@ -221,6 +245,7 @@ async function takeVideoFile(file) {
   state.videoFile = chosen;
   $("video-file-name").textContent = file.name;
   updatePreview();
+  videoChanged();
   if (isImage) {
     $("video-file-name").textContent = `${file.name} (photo)`;
     return;
@@ -232,6 +257,7 @@ async function takeVideoFile(file) {
     ? `${file.name} — this browser cannot preview it; the server will check it when you generate.`
     : `${file.name} · ${formatSeconds(info.duration)}`;
   updatePreview();
+  refreshSegments(); // the timeline is the video's length, known now
 }
 
 async function takeAudioFile(file) {
@@ -323,6 +349,13 @@ async function initOptions() {
   const o = state.options;
   fillModes(o.model_mode);
   fillSyncModes(o.sync_mode);
+  if (o.occlusion_detection_enabled) {
+    $("occlusion").checked = Boolean(o.occlusion_detection_enabled.default);
+    $("occlusion-help").textContent = "Hands, microphones and other things in front of the lower face stay as filmed; " +
+      "the mouth is edited around them (takes a little longer).";
+    $("occlusion-field").hidden = false;
+  }
+  initSegments(currentVideo, o, segmentsChanged);
   const wheelChoices = { emotions: o.prompt.choices, intensity: o.temperature };
   createWheel($("emotion-wheel"), $("intensity"), $("wheel-readout"), wheelChoices, ({ emotion, intensity }) => {
     state.emotion = emotion;
@@ -335,15 +368,22 @@ async function initOptions() {
 
 function buildRequest() {
   const v = currentVideo();
-  const a = currentAudio();
+  const segmented = segmentsActive();
+  const a = segmented ? null : currentAudio();
   const missing = [];
   if (!state.key) missing.push("enter your API key at the top");
   if (!v) missing.push("choose a video or photo");
-  if (!a) missing.push(state.audioSource === "text" ? "type the text to speak" : "choose an audio");
+  if (!a && !segmented) missing.push(state.audioSource === "text" ? "type the text to speak" : "choose an audio");
   if (!state.options) missing.push("wait until the options have loaded (reload the page if they do not)");
+  const speakerMissing = v ? speakerProblem() : null;
+  if (speakerMissing) missing.push(speakerMissing);
   if (missing.length) return { problem: { text: `Before generating, ${missing.join(", ")}.`, detail: "" } };
 
-  const options = { model_mode: state.mode, sync_mode: $("sync-mode").value };
+  const options = { model_mode: state.mode };
+  if (!segmented) options.sync_mode = $("sync-mode").value;
+  if (!$("occlusion-field").hidden) options.occlusion_detection_enabled = $("occlusion").checked;
+  const speaker = speakerOption();
+  if (speaker) options.active_speaker_detection = speaker;
   if (state.emotion) {
     options.prompt = state.emotion;
     options.temperature = state.intensity;
@@ -353,17 +393,28 @@ function buildRequest() {
   const files = {};
   if (state.videoSource === "file") files.video = v.file;
   else input.push({ type: v.isImage ? "image" : "video", assetId: v.asset.id });
-  if (a.text) input.push({ type: "text", provider: { name: "espeak", voiceId: a.voice, script: a.text } });
+  let segments = null;
+  if (segmented) {
+    const built = buildSegments(state.intensity);
+    showSegmentProblems(built.problems);
+    if (built.problems.length) return { problem: { text: "Some segments are not complete: see the notes on them.", detail: "" } };
+    segments = built.segments;
+    input.push(...built.items);
+    Object.assign(files, built.files);
+  } else if (a.text) input.push({ type: "text", provider: { name: "espeak", voiceId: a.voice, script: a.text } });
   else if (state.audioSource === "file") files.audio = a.file;
   else input.push({ type: "audio", assetId: a.asset.id });
 
   const before = { url: v.url, isImage: v.isImage };
-  if (!Object.keys(files).length) return { payload: { model, input, options }, before };
+  if (!Object.keys(files).length) {
+    return { payload: { model, input, options, ...(segments ? { segments } : {}) }, before };
+  }
   const form = new FormData();
   form.append("model", model);
   for (const [field, file] of Object.entries(files)) form.append(field, file, file.name);
   if (input.length) form.append("input", JSON.stringify(input));
   form.append("options", JSON.stringify(options));
+  if (segments) form.append("segments", JSON.stringify(segments));
   return { payload: form, before };
 }
 
@@ -383,7 +434,12 @@ $("generate").addEventListener("click", async () => {
     startJob(gen, before);
     loadAssets(); // the uploads are now assets to pick from next time
   } catch (err) {
-    showNotice(problems, plainWords(err));
+    const named = err.status === 400 && segmentsActive() ? problemsFromServer(err.detail) : [];
+    showSegmentProblems(named);
+    const speaker = err.status === 400 ? speakerRefusal(err.detail) : null;
+    if (named.length) showNotice(problems, { text: "The server did not accept some segments: see the notes on them.", detail: "" });
+    else if (speaker) showNotice(problems, { text: speaker, detail: err.detail });
+    else showNotice(problems, plainWords(err));
     if (err instanceof ApiError && err.status === 401) {
       $("key-status").textContent = "Key not accepted";
       $("key-status").className = "key-status bad";
@@ -435,6 +491,7 @@ function renderJob(gen) {
     bar.value = 0;
     phaseText = status === "REJECTED" ? "Refused." : "Failed.";
     showNotice($("job-error"), generationProblem(gen));
+    showSegmentProblems(segmentsActive() ? problemsFromServer(gen.error) : []); // e.g. a segment past the video's end
   }
   // Only touch the live region when the phase changes, so screen readers are not flooded every second.
   if (phase.textContent !== phaseText) phase.textContent = phaseText;
@@ -507,12 +564,15 @@ $("history-refresh").addEventListener("click", () => {
 // ---- start -------------------------------------------------------------------------------------------
 
 initPreview(currentVideo, currentAudio);
+initSpeaker(currentVideo);
 initHistory(api, () => Boolean(state.key), gen => {
   showResult(gen, beforeOf(gen));
   $("result-panel").scrollIntoView({ behavior: "smooth", block: "start" });
 });
 
-state.key = loadKey();
+const given = takeKeyFromAddress(); // `reperform studio` signs the page in through the address
+if (given) saveKey(given);
+state.key = given || loadKey();
 $("api-key").value = state.key;
 updatePreview();
 initOptions();
