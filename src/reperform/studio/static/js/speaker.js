@@ -56,7 +56,7 @@ function describe() {
   if (mode === "pick") {
     out.textContent = pick
       ? `Frame ${pick.frame} at (${Math.round(pick.x)}, ${Math.round(pick.y)}) — this person is followed through the video.`
-      : "Click the face to edit on the preview (pause it first, or choose a frame with the slider).";
+      : "Click the face to edit on the preview (pause it first, or choose a frame with the slider); or focus the preview and move the mark with the arrow keys.";
   } else if (mode === "auto") {
     out.textContent = "In each shot, the person whose mouth moves with the video's own sound.";
   } else {
@@ -74,6 +74,22 @@ function onClick(ev) {
   const y = (ev.clientY - p.box.top - p.dy) / p.scale;
   if (x < 0 || y < 0 || x >= s.w || y >= s.h) return; // on the letterbox bars, not the picture
   pick = { frame: currentFrame(), x, y };
+  $("speaker-pick").checked = true;
+  describe();
+}
+
+/** Keyboard picking: on the focused preview the arrow keys move the pick (from the centre), 1 % of the
+ * picture per press, 10 % with Shift, so a face can be chosen without a pointer. */
+function onKey(ev) {
+  const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[ev.key];
+  const s = shown();
+  if (!step || !s) return;
+  ev.preventDefault();
+  if (!video.paused) $("preview-play").click();
+  const size = ev.shiftKey ? 0.1 : 0.01;
+  const from = pick || { x: s.w / 2, y: s.h / 2 };
+  const clamp = (v, hi) => Math.min(hi - 1, Math.max(0, v));
+  pick = { frame: currentFrame(), x: clamp(from.x + step[0] * size * s.w, s.w), y: clamp(from.y + step[1] * size * s.h, s.h) };
   $("speaker-pick").checked = true;
   describe();
 }
@@ -157,6 +173,7 @@ function round1(v) {
 export function initSpeaker(videoGetter) {
   getVideo = videoGetter;
   $("screen").addEventListener("click", onClick);
+  $("screen").addEventListener("keydown", onKey);
   for (const radio of document.querySelectorAll('input[name="speaker"]')) radio.addEventListener("change", describe);
   $("speaker-frame").addEventListener("input", ev => {
     const v = getVideo();
