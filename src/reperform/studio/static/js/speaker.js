@@ -105,7 +105,10 @@ function probeFrameRate(url) {
     el.muted = true;
     el.preload = "auto";
     const times = [];
+    let finished = false;
     const done = value => {
+      if (finished) return; // the time limit, an error and the last frame may each end the probe
+      finished = true;
       el.pause();
       el.removeAttribute("src");
       el.load();
