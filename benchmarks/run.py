@@ -24,7 +24,6 @@ if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importa
 from benchmarks import catalog, sections  # noqa: E402
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
-from benchmarks import speakers as SPK  # noqa: E402
 from benchmarks import speech_routes as SR  # noqa: E402
 from benchmarks import suite as S  # noqa: E402
 from benchmarks import targets as T  # noqa: E402
@@ -192,12 +191,10 @@ def main(argv: list[str]) -> int:
                 tear_sheets.append(p)
     log.info("speech routes")
     speech_routes = SR.section(Path(args.media), routes=not args.quick)
-    log.info("speakers")
-    speakers = SPK.section(Path(args.media))
     measured = {"machine": machine, "modes": modes, "xseg": xseg, "pause": pause, "emotion": emotion,
                 "speed": speed, "sheets": sheets, "server": load_server_section(args.quick),
                 "elapsed_s": time.time() - t_start, "have_identity": suite.embedder is not None, "facts": facts,
-                "speech_routes": speech_routes, "loco": loco, "tear_sheets": tear_sheets, "speakers": speakers}
+                "speech_routes": speech_routes, "loco": loco, "tear_sheets": tear_sheets}
     import pickle
 
     LAST_RUN.parent.mkdir(parents=True, exist_ok=True)
@@ -284,8 +281,7 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
                     pause: list[S.QualityRow], emotion: list[S.EmotionRow], speed: list[S.SpeedRow],
                     sheets: list[Path], server: str, elapsed_s: float, have_identity: bool,
                     speech_routes: str = "", *, facts: dict[str, catalog.ClipFacts] | None = None,
-                    loco: list[HeldOutResult] | None = None, tear_sheets: list[Path] | None = None,
-                    speakers: str = "") -> str:
+                    loco: list[HeldOutResult] | None = None, tear_sheets: list[Path] | None = None) -> str:
     from benchmarks import methods
 
     facts = facts or {}
@@ -314,7 +310,6 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
     parts += ["## Head pose (issue 5)", "", methods.HEAD, "", R.head_table(xseg + pause), ""]
     parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
     parts += [speech_routes, ""] if speech_routes else []
-    parts += [speakers, ""] if speakers else []
     parts += ["## Server latency", "", server, ""]
     parts += [text for sec in sections.all_sections() for text in (sec, "")]
     if sheets:

@@ -10,10 +10,11 @@ Two measurements for docs/benchmarks.md ("Speakers"):
    the same shot). Per span: the share of frames whose edited face is the true speaker's, for
    auto and for what the engine does without sound (the most prominent face per shot).
 2. **Cost.** Milliseconds per frame of following every face (detector every 5 frames, a mesh per
-   face per frame, a few dlib descriptors per face run) against following one face (the default
-   tracker), on the same decoded frames (decoding excluded), one run each on a shared machine.
+   face per frame on two lanes, a few dlib descriptors per face run) against following one face
+   (the default tracker, also on two lanes), on the same decoded frames (decoding excluded), one
+   run each on a shared machine.
 
-Run: ``.venv/bin/python -m benchmarks.speakers`` (prints the markdown section, ~3 min).
+    python -m benchmarks.speakers   # writes benchmarks/sections/speakers.md (run.py includes it), ~3 min
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from reperform import face, media, runtime
 from reperform.options import ActiveSpeaker
 
 from . import composites as C
+from . import sections
 from .report import table
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,8 @@ def _follow_all(info: media.MediaInfo, pics: list[np.ndarray]) -> tuple[face.All
 def _follow_one(info: media.MediaInfo, pics: list[np.ndarray]) -> float:
     tracker = face.FaceTracker(info.width, info.height)
     t0 = time.perf_counter()
-    for i, rgb in enumerate(pics):
-        tracker.update(i, rgb)
+    for _ in tracker.follow(enumerate(pics)):  # as the default video pass does (two mesh lanes)
+        pass
     elapsed = time.perf_counter() - t0
     tracker.finish()
     return elapsed
@@ -154,8 +156,11 @@ the video has no sound of its own (the largest, most central face per shot): the
 baseline. Frames are pooled per span; the summary pools every frame."""
 
 
+TITLE = "Speakers (issue 17)"
+
+
 def section(media_dir: Path) -> str:
-    """The "Speakers" section of docs/benchmarks.md (markdown, with its heading)."""
+    """The body of the "Speakers" section of docs/benchmarks.md (markdown, without its heading)."""
     runtime.tune_process()
     with tempfile.TemporaryDirectory(prefix="speakers-") as tmp:
         spans, costs = measure(media_dir, Path(tmp))
@@ -167,7 +172,7 @@ def section(media_dir: Path) -> str:
     cost_rows = [[c.clip, str(c.faces), str(c.frames), f"{c.one_face_ms:.1f}", f"{c.all_faces_ms:.1f}",
                   f"{c.all_faces_ms / c.one_face_ms:.1f}x"] for c in costs]
     return "\n".join([
-        "## Speakers (issue 17)", "", WHY, "",
+        WHY, "",
         f"**Auto picks the true speaker in {_pct(auto)} of {int(frames.sum())} frames** "
         f"(most prominent face: {_pct(prom)}); the majority of frames is right in {right_spans} of "
         f"{len(spans)} spans.", "",
@@ -186,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    print(section(args.media))
+    path = sections.write("speakers", TITLE, section(args.media), argv=["python", "-m", "benchmarks.speakers",
+                                                                       *(argv or [])])
+    print(path.read_text())
     return 0
 
 

@@ -65,7 +65,7 @@ def test_touching_segments_and_a_common_override_mode_are_fine() -> None:
 
 def test_the_cli_builds_segments_from_repeatable_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple] = []
-    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug:
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, *_:
                         seen.append((audio, options)))
     got = CliRunner().invoke(cli.app, ["generate", "v.mp4", "-o", "o.mp4", "--emotion", "sad",
                                        "--segment", "0.5:2:a.wav", "--segment", "3:4.5:dir/b.wav:1:2.5"])
@@ -177,7 +177,7 @@ def test_the_videos_deprecated_spans_become_segments_on_the_audios_timeline() ->
 
 def test_the_occlusion_switch_reaches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[GenerateOptions] = []
-    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug: seen.append(options))
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, *_: seen.append(options))
     for args in ([], ["--occlusion"], ["--no-occlusion"]):
         assert CliRunner().invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4", *args]).exit_code == 0
     assert [o.occlusion for o in seen] == [False, True, False]

@@ -1,4 +1,4 @@
-"""Command line: ``reperform generate | demo | serve | worker | keys``.
+"""Command line: ``reperform generate | demo | serve | studio | worker | keys``.
 
 The only module of the engine side that writes to the terminal. Failures print one line
 (``error [code]: message``) and exit 2 for bad input, 1 otherwise; ``--debug`` shows tracebacks.

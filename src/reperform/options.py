@@ -61,7 +61,7 @@ class SyncMode(StrEnum):
 DEFAULT_MODE = ModelMode.face
 #: Occluder detection is off unless asked for, as in sync's API (``occlusion_detection_enabled``
 #: absent = off): it costs 9-14 ms per frame at load ~13 on the shared 2-core machine (46-64 ms at
-#: load ~17; MediaPipe's hand model is most of it), +15 % of a lips-mode job's time per frame —
+#: load ~17-20; MediaPipe's hand model is most of it), +15-17 % of a lips-mode job's time per frame —
 #: not cheap enough to charge every job that has nothing in front of the mouth, and turning it on
 #: would change every existing output (benchmarks/sections/segments_occlusion.md).
 OCCLUSION_DEFAULT = False

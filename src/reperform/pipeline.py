@@ -494,13 +494,21 @@ def _frame_renderer(a: Analysis, plan: Plan) -> tuple[list[rendering.Renderer], 
 
     A segmented plan gets one renderer per segment (each renders with its segment's emotion and
     temperature); frames outside every segment are handed back untouched, and eased frames at a
-    segment's edges show the rendered mouth only partly (:func:`motion.pixel_alpha`).
+    segment's edges show the rendered mouth only partly (:func:`motion.pixel_alpha`). With
+    occlusion on, mouth exemplars with something over their mouth are not used.
     """
-    if plan.spans is None:
-        only = rendering.Renderer(a.track, a.bank, plan.motion, a.profile, plan.options)
-        return [only], only.render
-    distinct = list(dict.fromkeys(plan.segment_options))
-    renderers = [rendering.Renderer(a.track, a.bank, plan.motion, a.profile, o) for o in distinct]
+    vetter = face.OcclusionFinder(a.track, stills=True) if plan.options.occlusion else None
+    try:
+        ok = (lambda crop, lm: not vetter.mouth_covered(crop, lm)) if vetter is not None else None
+        if plan.spans is None:
+            only = rendering.Renderer(a.track, a.bank, plan.motion, a.profile, plan.options, exemplar_ok=ok)
+            return [only], only.render
+        distinct = list(dict.fromkeys(plan.segment_options))
+        renderers = [rendering.Renderer(a.track, a.bank, plan.motion, a.profile, o, exemplar_ok=ok)
+                     for o in distinct]
+    finally:
+        if vetter is not None:
+            vetter.close()
     by_segment = [renderers[distinct.index(o)] for o in plan.segment_options]
     owner, alpha = plan.spans.owner, motion.pixel_alpha(plan.spans.weight)
 

@@ -12,14 +12,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from reperform.cli_server import STUDIO_KEY_NAME, is_loopback, studio_address, user_data_dir
 
-from .conftest import REPO_ROOT, SERVER_START_TIMEOUT_S
+from .conftest import KEY_PATTERN, REPO_ROOT, SERVER_START_TIMEOUT_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -69,14 +71,12 @@ def _first_address(proc: subprocess.Popen[str], seen: list[str]) -> str:
             return match.group(1)
 
 
-@pytest.fixture
-def studio_run(tmp_path: Path, output_dir: Path) -> Iterator[StudioRun]:
-    log_path = output_dir / "studio-command.log"
-    data_dir = tmp_path / "data"
+@contextmanager
+def _studio(data_dir: Path, log_path: Path, *args: str) -> Iterator[StudioRun]:
+    """``reperform studio --no-browser ARGS`` running until the block ends."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reperform.cli", "studio", "--no-browser", "--data-dir", str(data_dir),
-             "--log-level", "debug"],
+            [sys.executable, "-m", "reperform.cli", "studio", "--no-browser", "--data-dir", str(data_dir), *args],
             stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO_ROOT,
         )
         run = StudioRun(proc, "", log_path, data_dir, [])
@@ -87,11 +87,25 @@ def studio_run(tmp_path: Path, output_dir: Path) -> Iterator[StudioRun]:
             run.stop()
 
 
+@pytest.fixture
+def studio_run(tmp_path: Path, output_dir: Path) -> Iterator[StudioRun]:
+    with _studio(tmp_path / "data", output_dir / "studio-command.log", "--log-level", "debug") as run:
+        yield run
+
+
+def _studio_keys(data_dir: Path) -> list:
+    from reperform.jobs.store import JobStore
+
+    store = JobStore(f"sqlite:///{data_dir / 'reperform.db'}")
+    try:
+        return [k for k in store.keys.list() if k.name == STUDIO_KEY_NAME]
+    finally:
+        store.close()
+
+
 def test_studio_command_opens_the_page_signed_in_and_never_logs_the_key(
     studio_run: StudioRun, desktop_page, output_dir: Path
 ) -> None:
-    from reperform.jobs.store import JobStore
-
     page = desktop_page
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/studio/#key=rp_\S+", studio_run.url)
     page.goto(studio_run.url)
@@ -112,12 +126,30 @@ def test_studio_command_opens_the_page_signed_in_and_never_logs_the_key(
     log = "".join(line for line in output if not ADDRESS.search(line))
     assert "GET /studio/ HTTP" in log and "GET /v2/models" in log, "the requests were logged (debug level)"
     assert studio_run.key not in log, "the key must be printed once, in the address, and never logged"
-    store = JobStore(f"sqlite:///{studio_run.data_dir / 'reperform.db'}")
-    try:
-        keys = [k for k in store.keys.list() if k.name == STUDIO_KEY_NAME]
-    finally:
-        store.close()
+    keys = _studio_keys(studio_run.data_dir)
     assert len(keys) == 1 and keys[0].revoked, "the run's key is revoked when the command ends"
+    stored = b"".join(f.read_bytes() for f in studio_run.data_dir.rglob("*") if f.is_file())
+    assert studio_run.key.encode() not in stored, "only the key's hash is stored"
+
+
+def test_a_server_other_machines_can_reach_needs_the_key_pasted(tmp_path: Path, output_dir: Path,
+                                                                desktop_page) -> None:
+    """``--host 0.0.0.0``: the address carries no key, the page asks for one, the printed key works;
+    a later run (loopback) signs into the same organisation, so the history carries over."""
+    page = desktop_page
+    data_dir = tmp_path / "data"
+    with _studio(data_dir, output_dir / "studio-command-lan.log", "--host", "0.0.0.0") as run:
+        assert "#" not in run.url
+        page.goto(run.url)
+        expect(page.locator("#key-status")).to_have_text("Enter your API key to start.", timeout=UI_TIMEOUT_MS)
+        printed = next(m.group(0) for line in run.stdout if (m := KEY_PATTERN.search(line)))
+        page.fill("#api-key", printed)
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    with _studio(data_dir, output_dir / "studio-command-again.log"):
+        pass
+    first, second = sorted(_studio_keys(data_dir), key=lambda k: k.created_at)
+    assert first.org_id == second.org_id and first.revoked and second.revoked
 
 
 def test_only_a_loopback_server_puts_the_key_in_the_address() -> None:

@@ -6,11 +6,18 @@ dictionaries, MediaPipe graphs, one analyzer per configuration), and a server wo
 after job. Any of that state leaking into a result (a decoder's adaptation, a cache keyed too
 loosely, thread timing deciding an order) would make the output depend on history. Each run here
 is a fresh Python process, as a new worker is.
+
+History also lives in memory contents: a library that reads memory it never wrote turns whatever
+earlier work left in the heap into output bytes (x264's AVX-512 macroblock-tree kernel did, on
+clips whose width is not a multiple of 128 px). Load and thread timing only sometimes change that
+garbage, so a process can be given different garbage on purpose: ``MALLOC_PERTURB_`` fills every
+allocation with a chosen byte.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,11 +46,14 @@ print(json.dumps(hashes))
 """
 
 
-def run_jobs(jobs: list[tuple[str, str, dict]], out_dir: Path, whisper: str = "default") -> list[str]:
-    """sha256 of each job's output, all run in order in one fresh Python process."""
+def run_jobs(jobs: list[tuple[str, str, dict]], out_dir: Path, whisper: str = "default",
+             heap_fill: int = 0) -> list[str]:
+    """sha256 of each job's output, all run in order in one fresh Python process whose new and
+    freed memory glibc fills with ``heap_fill`` (0: left as it is)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MALLOC_PERTURB_": str(heap_fill)}
     done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(jobs), str(out_dir), whisper],
-                          capture_output=True, text=True, cwd=REPO, timeout=600)
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -60,6 +70,12 @@ def job_b(media: Path) -> tuple[str, str, dict]:
     return (str(media / "videos/pcavs_00373.mp4"), str(media / "audio/whisper_jfk.flac"), {"mode": "face"})
 
 
+def job_c(media: Path) -> tuple[str, str, dict]:
+    """A 224 px wide clip (14 macroblocks a row, the case x264's AVX-512 kernel read past)."""
+    return (str(media / "videos/pcavs_00373.mp4"), str(media / "audio/whisper_jfk.flac"),
+            {"mode": "face", "emotion": "sad"})
+
+
 def test_the_same_job_gives_the_same_bytes_in_a_fresh_process_and_after_another_job(media_dir, tmp_path):
     alone = run_jobs([job_a(media_dir)], tmp_path / "alone")
     after_b = run_jobs([job_b(media_dir), job_a(media_dir)], tmp_path / "after")
@@ -67,3 +83,10 @@ def test_the_same_job_gives_the_same_bytes_in_a_fresh_process_and_after_another_
     again = run_jobs([job_a(media_dir)], tmp_path / "again")
     assert again == alone, "job A's output differs between two fresh processes"
     assert after_b[0] != alone[0]  # the two jobs really are different work
+
+
+def test_a_job_gives_the_same_bytes_whatever_earlier_work_left_in_memory(media_dir, tmp_path):
+    """pcavs face/sad was seen with 5 different MP4s in 6 fresh processes (identical frames)."""
+    clean = run_jobs([job_c(media_dir)], tmp_path / "clean")
+    filled = run_jobs([job_b(media_dir), job_c(media_dir)], tmp_path / "filled", heap_fill=1)
+    assert filled[1] == clean[0], "job C's output depends on the contents of memory it did not write"

@@ -3,8 +3,9 @@
 The seams must change nothing: the three calls write the very bytes ``generate`` writes, an
 analysis saved and loaded plans exactly as the original, and a second emotion planned on a loaded
 analysis renders what a fresh ``generate`` of that emotion renders — without analysing again.
-videoretalking_4 is used because its MP4 is byte-stable between runs (pcavs_00373's is not:
-x264's AVX-512 path varies its bitstream from run to run, even for identical frames).
+videoretalking_4 is used: a clip with speech of its own exercises every stage. (pcavs_00373's
+MP4 used to vary between runs from identical frames, through x264's AVX-512 kernels; see
+tests/e2e/test_determinism.py.)
 """
 
 from __future__ import annotations

@@ -135,6 +135,34 @@ def test_segments_through_the_sdk_put_each_voice_on_its_span_and_keep_the_rest_a
     assert np.median([psnr(src[k], dst[k]) for k in inside]) < 36.0
 
 
+def test_a_segment_may_speak_a_text_input_by_its_refid(client: Sync, file_host: FileHost, media: Path,
+                                                       tmp_path: Path) -> None:
+    """One segment speaks an uploaded voice, the other a script spoken offline; the rest keeps its sound."""
+    from tests.e2e.test_segments import _best_corr
+
+    from reperform.media import load_audio
+
+    gen = client.generations.create(model="react-1", options={"model_mode": "lips"}, input=[
+        {"type": "video", "url": file_host.url("clip.mp4")},
+        {"type": "audio", "url": file_host.url("voice.wav"), "refId": "voice"},
+        {"type": "text", "refId": "words", "provider": {"name": "espeak", "voiceId": "en-us",
+                                                       "script": "Good evening, and welcome back."}}],
+        segments=[{"startTime": 0.4, "endTime": 2.0, "audioInput": {"refId": "words"}},
+                  {"startTime": 2.8, "endTime": 4.4, "audioInput": {"refId": "voice"}}])
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    out = tmp_path / "out.mp4"
+    _check_mp4(httpx.get(done.output_url, timeout=30).content, tmp_path, CLIP_S)
+    rate = 48000
+    got = load_audio(out, rate).samples
+    own = load_audio(media / "videos" / "pcavs_00373.mp4", rate).samples
+    spoken = got[int(0.5 * rate):int(1.9 * rate)]
+    assert np.sqrt(np.mean(spoken ** 2)) > 0.01  # speech, not silence
+    assert abs(_best_corr(spoken, own[int(0.5 * rate):int(1.9 * rate)], 96)[0]) < 0.3  # not the video's own
+    r, _ = _best_corr(got[int(2.05 * rate):int(2.75 * rate)], own[int(2.05 * rate):int(2.75 * rate)], 96)
+    assert r > 0.95, r  # between the segments: the video's own sound
+
+
 def test_text_input_is_spoken_offline_and_lip_synced(client: Sync, file_host: FileHost, tmp_path: Path) -> None:
     gen = client.generations.create(model="react-1", options={"sync_mode": "cut_off"}, input=[
         {"type": "video", "url": file_host.url("clip.mp4")},

@@ -36,6 +36,10 @@ from .detect import _import_mediapipe
 #: near its edge is found within two frames, before it reaches the mouth.
 HAND_IDLE_STRIDE = 3
 HAND_MEMORY = 10
+#: A mouth exemplar is refused when more than this share of its lips, grown by MOUTH_AROUND_IOD
+#: (the exemplar's pasted region), is covered.
+MOUTH_COVERED_SHARE = 0.03
+MOUTH_AROUND_IOD = 0.22
 #: Inter-ocular size (px) of the grid the finder works on.
 GRID_IOD_PX = 40.0
 #: The hand model sees a square crop this many inter-ocular distances wide around the mouth,
@@ -43,8 +47,12 @@ GRID_IOD_PX = 40.0
 HAND_CROP_IOD = 4.4
 HAND_CROP_PX = 192
 MIN_HAND_SCORE = 0.5
+#: The forearm is drawn from the wrist this many palm lengths (wrist to middle knuckle) long.
+FOREARM_SHARE = 0.8
 #: Finger strokes are this share of the palm's width thick; the palm polygon is grown by it too.
-FINGER_WIDTH_SHARE = 0.28
+FINGER_WIDTH_SHARE = 0.36
+#: The point between the nostrils and the upper lip.
+SUBNASALE = 2
 #: Landmarks the person's skin is sampled at (cheeks, nose; rarely covered, never lips or beard).
 SKIN_POINTS = (50, 101, 118, 117, 280, 330, 347, 346, 205, 425, 36, 266, 4, 195, 197, 5, 123, 352)
 #: Frames of skin/lip colour samples the running reference keeps.
@@ -71,20 +79,23 @@ BELOW_JAW_IOD = 0.45
 LIPS_MARGIN_IOD = 0.05
 #: The mask is grown by this much and feathered (inter-ocular units): the warp's edge must not
 #: drag the occluder's border pixels.
-GROW_IOD = 0.04
+GROW_IOD = 0.06
 
 
 class OcclusionFinder:
     """Finds occluders in front of the tracked face, one frame at a time (frames in order)."""
 
-    def __init__(self, track: FaceTrack, *, hands: bool = True) -> None:
+    def __init__(self, track: FaceTrack, *, hands: bool = True, stills: bool = False) -> None:
+        """``stills=True``: for unrelated images (the mouth bank's exemplars), not a video's frames
+        in order — the hand model then looks at every image afresh."""
         self.track = track
         self._hands = None
+        self._stills = stills
         if hands:
             mp = _import_mediapipe()
-            # Tracking mode: frames come in order and the crop follows the face smoothly, so the
-            # palm detector (most of the cost) runs only when no hand is being followed.
-            self._hands = mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=0,
+            # Tracking mode for frames in order: the crop follows the face smoothly, so the palm
+            # detector (most of the cost) runs only when no hand is being followed.
+            self._hands = mp.solutions.hands.Hands(static_image_mode=stills, max_num_hands=1, model_complexity=0,
                                                    min_detection_confidence=MIN_HAND_SCORE,
                                                    min_tracking_confidence=MIN_HAND_SCORE)
         self._calls = 0
@@ -101,8 +112,26 @@ class OcclusionFinder:
         """Occluders in front of source frame ``s``'s lower face (its pixels ``rgb``), or None."""
         if not (0 <= s < self.track.n and self.track.present[s]):
             return None
-        lm = self.track.landmarks[s, :, :2].astype(np.float64)
-        iod = float(max(self.track.scale[s], 4.0))
+        return self._find(rgb, self.track.landmarks[s, :, :2].astype(np.float64), float(max(self.track.scale[s], 4.0)))
+
+    def mouth_covered(self, rgb: np.ndarray, landmarks: np.ndarray) -> bool:
+        """Whether something covers the mouth region of an image (a mouth exemplar's crop, its
+        landmarks in its pixels): more than MOUTH_COVERED_SHARE of the lips grown by
+        MOUTH_AROUND_IOD. Such an exemplar would paste its occluder beside the frame's own."""
+        lm = np.asarray(landmarks, np.float64)[:, :2]
+        iod = float(max(L.interocular(lm), 4.0))
+        occ = self._find(rgb, lm, iod)
+        if occ is None:
+            return False
+        x0, y0, x1, y1 = occ.box
+        region = np.zeros(rgb.shape[:2], np.uint8)
+        lips = np.round(lm[list(L.LIPS_OUTER)]).astype(np.int32)
+        cv2.fillPoly(region, [lips], 1)
+        cv2.polylines(region, [lips], True, 1, thickness=max(1, int(round(2 * MOUTH_AROUND_IOD * iod))))
+        inside = region[y0:y1, x0:x1] > 0
+        return bool(inside.any() and (occ.mask[inside] > 0.5).mean() > MOUTH_COVERED_SHARE)
+
+    def _find(self, rgb: np.ndarray, lm: np.ndarray, iod: float) -> Occlusion | None:
         box = _box(lm, iod, rgb.shape[:2])
         if box is None:
             return None
@@ -132,7 +161,7 @@ class OcclusionFinder:
     def _hand_mask(self, roi: np.ndarray, lm: np.ndarray, iod: float) -> np.ndarray:
         mask = np.zeros(roi.shape[:2], np.uint8)
         self._calls += 1
-        idle = self._since_hand >= HAND_MEMORY
+        idle = self._since_hand >= HAND_MEMORY and not self._stills
         if self._hands is None or (idle and self._calls % HAND_IDLE_STRIDE != 1):
             self._since_hand += 1
             return mask
@@ -198,7 +227,7 @@ def _regions(shape: tuple[int, int], lm: np.ndarray,
     """(lower face: inside the jaw line up to below the cheekbones; a band below the jaw; the
     lips and the mouth between them, grown by a little; the mouth's opening), bool over ``shape``."""
     jaw = lm[list(L.JAW_LINE[2:-2])]
-    top = lm[[205, 425, 4], 1].mean()
+    top = float(lm[SUBNASALE, 1]) + 0.05 * iod  # below the nostrils (dark, but never in front)
     outline = np.vstack([jaw, [[lm[425, 0], top], [lm[205, 0], top]]])
     face = np.zeros(shape, np.uint8)
     cv2.fillPoly(face, [cv2.convexHull(np.round(outline).astype(np.int32))], 1)
@@ -248,5 +277,11 @@ def _draw_hand(mask: np.ndarray, pts: np.ndarray) -> None:
     poly = np.round(palm).astype(np.int32)
     cv2.fillPoly(mask, [cv2.convexHull(poly)], 1)
     cv2.polylines(mask, [cv2.convexHull(poly)], True, 1, thickness=thick)
+    # The wrist and forearm continue from the palm's base, away from the middle finger: the hand
+    # model has no landmark there, but whatever holds a hand up is in front of the face too.
+    wrist, knuckle = pts[0], pts[9]
+    forearm = wrist + FOREARM_SHARE * (wrist - knuckle)
+    cv2.line(mask, tuple(np.round(wrist).astype(int)), tuple(np.round(forearm).astype(int)), 1,
+             thickness=max(2, int(round(width))))
     for chain in FINGERS:
         cv2.polylines(mask, [np.round(pts[list(chain)]).astype(np.int32)], False, 1, thickness=thick)

@@ -16,6 +16,7 @@ engine follows one face as :class:`~reperform.face.track.FaceTracker` always did
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,8 +37,10 @@ DETECT_EVERY_FRAMES = 5
 DUPLICATE_IOU = 0.5
 #: Runs shorter than this are detector false alarms or faces glimpsed in passing: dropped.
 MIN_RUN_FRAMES = 3
-#: Frames into a run at which it is described (dlib descriptor, ~15-40 ms each).
-DESCRIBE_AT = (1, 10, 30, 75, 150)
+#: Frames into a run at which it is described. A dlib descriptor costs ~40 ms on an idle core and
+#: measured 250 ms on the loaded dev machine (a third of the speaker pass with five per run);
+#: three per run link the test clips' people as well. From the third frame: shorter runs are dropped.
+DESCRIBE_AT = (3, 25, 100)
 #: Active-speaker evidence window (s): long enough for a few words, short enough to follow turns.
 WINDOW_S = 3.0
 #: Audio lags (frames) tried when correlating: the mouth opens slightly before its sound.
@@ -90,6 +93,9 @@ class AllFaces:
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self._runner = MeshRunner()
+        # A second mesh graph on its own thread: two faces are meshed at once (built there, used there).
+        self._lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mesh-all")
+        self._lane_runner: Future[MeshRunner] = self._lane.submit(MeshRunner)
         self._describer = FaceDescriber()
         self._cuts = CutDetector()
         self.runs: list[FaceRun] = []
@@ -109,8 +115,7 @@ class AllFaces:
         detected = not self._active or self._since_detect >= DETECT_EVERY_FRAMES
         dets = self._detect(index, rgb) if detected else []
         kept = []
-        for run in self._active:
-            lm = self._runner.mesh(rgb, run.box)
+        for run, lm in zip(self._active, self._mesh_all(rgb, [run.box for run in self._active]), strict=True):
             if lm is None and not detected:  # lost: look once more with a fresh detection
                 dets, detected = self._detect(index, rgb, match_only=True), True
                 box = max(dets, key=lambda d: _iou(d.box, run.box), default=None)
@@ -120,6 +125,16 @@ class AllFaces:
                 kept.append(run)
         self._active = self._dedupe(kept)
         self._since_detect = 0 if detected else self._since_detect + 1
+
+    def _mesh_all(self, rgb: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray | None]:
+        """The mesh in each box: every second one on the lane's graph, on its thread, while this
+        thread meshes the others (MediaPipe releases the GIL; static-image graphs give the same
+        mesh whichever graph runs it)."""
+        far = [self._lane.submit(lambda b=b: self._lane_runner.result().mesh(rgb, b)) for b in boxes[1::2]]
+        out: list[np.ndarray | None] = [None] * len(boxes)
+        out[0::2] = [self._runner.mesh(rgb, b) for b in boxes[0::2]]
+        out[1::2] = [f.result() for f in far]
+        return out
 
     def _detect(self, index: int, rgb: np.ndarray, match_only: bool = False) -> list[Detection]:
         """Detect faces; unless ``match_only``, every face no run follows starts a run."""
@@ -153,6 +168,8 @@ class AllFaces:
 
     def close(self) -> None:
         self._runner.close()
+        self._lane.submit(lambda: self._lane_runner.result().close())
+        self._lane.shutdown(wait=True)
 
     # ------------------------------------------------------------------------------ selection
 

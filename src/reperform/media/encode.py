@@ -6,10 +6,15 @@ into place only after the container is finalised; on any error the part file is 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
+import platform
 import queue
 import threading
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +40,51 @@ AUDIO_BITRATE = 160_000
 AUDIO_CHUNK = 1024  # AAC frame size
 #: Frames waiting for the encoder thread: enough to absorb jitter, small enough to bound memory.
 ENCODE_QUEUE_FRAMES = 4
+#: x264's CPU flag for its AVX-512 kernels (``X264_CPU_AVX512`` in x264.h, x86 builds).
+X264_CPU_AVX512 = 1 << 16
+
+
+@functools.cache
+def x264_params() -> str | None:
+    """The ``x264-params`` every output is encoded with (None: x264's defaults): on an AVX-512
+    machine, every instruction set x264 detects except AVX-512.
+
+    Why: x264's AVX-512 ``mbtree_propagate_list`` (macroblock-tree rate control, on in every
+    preset from "veryfast" up) works through each macroblock row 8 macroblocks at a time with no
+    mask for the last, partial group. When a row is not a multiple of 8 macroblocks wide (224 px
+    = 14, 320 px = 20; 128, 256, 1280 and 1920 px are), it reads up to 7 entries past the row's
+    end, and in the last row those are uninitialised heap memory, which it adds into the
+    rate-control costs whenever they look like valid motion. The bitstream then depends on
+    whatever this process's heap held before: the same frames encoded after Whisper had run on
+    another thread came out different in most fresh processes (pcavs_00373 face/sad: 6 different
+    MP4s in 7 runs), and ``MALLOC_PERTURB_=1`` alone changes a 224 px encode. The AVX2 kernels mask
+    the tail; nothing else changes (720p encode CPU 6.83 vs 6.85 s per 256 frames, 3 runs each,
+    with and without AVX-512). Where x264's own CPU detection cannot be reached, macroblock
+    trees are turned off instead (stable too, at some cost in size for the same quality).
+    """
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        return None
+    detect = _x264_cpu_detect()
+    if detect is None:
+        log.warning("x264's CPU detection is not reachable; encoding without macroblock trees so "
+                    "outputs do not depend on memory contents")
+        return "mbtree=0"
+    flags = detect()
+    return f"asm={flags & ~X264_CPU_AVX512}" if flags & X264_CPU_AVX512 else None
+
+
+def _x264_cpu_detect() -> Callable[[], int] | None:
+    """``x264_cpu_detect`` of the libx264 PyAV encodes with (its wheel's copy, else the system's)."""
+    libs = Path(av.__file__).resolve().parent.parent / "av.libs"
+    candidates = [str(p) for p in sorted(libs.glob("libx264*.so*"))] + [ctypes.util.find_library("x264")]
+    for name in filter(None, candidates):
+        try:
+            fn = ctypes.CDLL(name).x264_cpu_detect
+        except (OSError, AttributeError):
+            continue
+        fn.restype, fn.argtypes = ctypes.c_uint32, []
+        return fn
+    return None
 
 
 def add_audio_stream(container: av.container.OutputContainer) -> av.AudioStream:
@@ -106,7 +156,9 @@ class Mp4Writer:
         self._v.width, self._v.height = self._w, self._h
         self._v.pix_fmt = "yuv420p"
         self._v.time_base = Fraction(1, 1) / self._fps
-        self._v.options = {"preset": X264_PRESET, "crf": X264_CRF, "movflags": "+faststart"}
+        params = x264_params()
+        self._v.options = {"preset": X264_PRESET, "crf": X264_CRF, "movflags": "+faststart",
+                           **({"x264-params": params} if params else {})}
         self._v.codec_context.thread_count = 0
         self._a = add_audio_stream(self._c) if with_audio else None
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=ENCODE_QUEUE_FRAMES)

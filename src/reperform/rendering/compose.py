@@ -31,6 +31,7 @@ Everything outside the returned edit box is the input frame, bit for bit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -130,6 +131,8 @@ UNFOLD_PASSES = 12
 #: The edit's box (everything that moves) is at most this many inter-ocular distances across;
 #: larger is a broken target geometry (the lower face, jaw drop included, spans ~2.5).
 MAX_EDIT_IOD = 4.0
+#: Searches for exemplars when some of the chosen ones are refused (occluded mouths).
+VET_ROUNDS = 3
 #: A control point counts as moved (ROI of the frame layer) beyond this (inter-ocular units).
 MOVED_IOD = 1e-4
 
@@ -144,7 +147,11 @@ class Renderer:
         plan: MotionPlan,
         profile: FaceProfile | None = None,
         options: object | None = None,
+        exemplar_ok: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     ) -> None:
+        """``exemplar_ok(crop, landmarks)`` (optional) vets the exemplars the search picks: one it
+        refuses (a hand or a microphone over its mouth, which would be pasted next to the
+        frame's own) is taken out of the bank and the search run again."""
         self.track = track
         self.bank = bank
         self.plan = plan
@@ -197,6 +204,8 @@ class Renderer:
             feats, self.targets, plan.closure.astype(bool), src, valid, bank.frames, track.scale,
             pose_deg=track.pose, identity=track.identity,
         )
+        if exemplar_ok is not None:
+            feats = self._vet_exemplars(exemplar_ok, feats, plan, src, valid)
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._prev_shape: tuple[int, np.ndarray] | None = None
         pos = {int(i): j for j, i in enumerate(self.mesh.indices)}
@@ -210,6 +219,29 @@ class Renderer:
             )
         n_switch = int(((self.choice[1:] != self.choice[:-1] + np.diff(src)) & (self.choice[1:] >= 0)).sum())
         log.info("exemplar search: %d exemplars, %d output frames, %d jumps", len(bank), n_out, n_switch)
+
+    def _vet_exemplars(self, ok: Callable[[np.ndarray, np.ndarray], bool], feats: dict[str, np.ndarray],
+                       plan: MotionPlan, src: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
+        """Drop the chosen exemplars ``ok`` refuses and search again (each exemplar vetted once;
+        at most VET_ROUNDS searches). Returns the features of the bank finally searched."""
+        verdict: dict[int, bool] = {}
+        for _ in range(VET_ROUNDS):
+            chosen = [int(i) for i in np.unique(self.choice[self.choice >= 0]) if int(i) not in verdict]
+            for i in chosen:
+                ex = self.bank.exemplars[i]
+                verdict[i] = ok(ex.crop, ex.landmarks)
+            bad = [i for i, good in verdict.items() if not good and i in self.bank.exemplars]
+            if not bad or len(bad) >= len(self.bank):
+                break
+            self.bank = self.bank.without(bad)
+            feats = self.bank.arrays()
+            self.choice = choose_exemplars(
+                feats, self.targets, plan.closure.astype(bool), src, valid, self.bank.frames, self.track.scale,
+                pose_deg=self.track.pose, identity=self.track.identity,
+            )
+        log.info("exemplars vetted for occluders: %d refused of %d", sum(not v for v in verdict.values()),
+                 len(verdict))
+        return feats
 
     def _sanitise_targets(self, mouth: np.ndarray, src: np.ndarray) -> np.ndarray:
         """Fill missing targets with the source's own mouth; never a negative opening."""

@@ -16,6 +16,7 @@ co-articulation; the DP avoids the flicker of a per-frame nearest neighbour.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
@@ -278,6 +279,15 @@ class MouthBank:
         table.pose = np.asarray(state["frames_pose"]).copy()
         table.context = np.asarray(state["frames_context"]).copy()
         table._n = len(table.present)
+        return bank
+
+    def without(self, indices: Iterable[int]) -> MouthBank:
+        """This bank less the exemplars ``indices`` (a view: exemplars and the frame table are shared)."""
+        drop = set(int(i) for i in indices)
+        bank = MouthBank(self.max_bytes)
+        bank.exemplars = {i: e for i, e in self.exemplars.items() if i not in drop}
+        bank.frames = self.frames
+        bank.nbytes = sum(e.nbytes for e in bank.exemplars.values())
         return bank
 
     def arrays(self) -> dict[str, np.ndarray]:

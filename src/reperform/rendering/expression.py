@@ -142,6 +142,29 @@ def _kernel(t: np.ndarray, centre: np.ndarray, sx: float, sy: float) -> np.ndarr
     return np.exp(-0.5 * ((d[:, 0] / sx) ** 2 + (d[:, 1] / sy) ** 2))
 
 
+#: How far each action unit moves the skin at intensity 1 (normalised units: inter-ocular
+#: distance 1), by the named parts of the move that :func:`au_displacements` applies. Sizes follow
+#: FACS descriptions at a strong (D) level.
+AU_MOVES: dict[str, dict[str, float]] = {
+    "AU1": {"brow_lift": 0.18},  # inner brow raiser
+    "AU2": {"brow_lift": 0.16, "outward": 0.01},  # outer brow raiser
+    "AU4": {"brow_drop": 0.12, "inward": 0.05},  # brow lowerer: down and together
+    "AU5": {"crease_lift": 0.05},  # upper lid raiser (share of the lid gap; the eyeball is :mod:`.eyes`)
+    "AU6": {"cheek_lift": 0.11, "outward": 0.01, "lower_lid_lift": 0.45},  # cheek raiser
+    "AU7": {"lower_lid_lift": 0.35, "upper_lid_drop": 0.1},  # lid tightener (shares of the lid gap)
+    "AU9": {"wing_lift": 0.09, "inner_brow_drop": 0.03},  # nose wrinkler
+    "AU10": {"lip_lift": 0.15},  # upper lip raiser
+    "AU12": {"corner_lift": SMILE_CORNER_LIFT, "fold_lift": 0.06, "fold_outward": 0.01},  # lip corner puller
+    "AU15": {"corner_drop": 0.12, "corner_inward": 0.01},  # lip corner depressor
+    "AU23": {"upper_lip_down": 0.04, "lower_lip_up": 0.045},  # lip tightener: red lips thin
+}
+#: Gaussian reach (σx, σy, normalised units) of each region a move is spread over.
+AU_KERNELS: dict[str, tuple[float, float]] = {
+    "brow": (0.2, 0.22), "frown": (0.24, 0.22), "cheek": (0.22, 0.16), "nose_wing": (0.09, 0.12),
+    "brow_over_nose": (0.16, 0.2), "nasolabial": (0.16, 0.2), "upper_lip": (0.32, 0.14), "corner": (0.13, 0.12),
+}
+
+
 def au_displacements(template: np.ndarray) -> np.ndarray:
     """float64[N_AUS, N_HANDLES, 2]: displacement of each mesh point at AU intensity 1 (normalised units).
 
@@ -149,6 +172,7 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
     Sizes follow FACS descriptions at a strong (D) level, scaled to inter-ocular units.
     """
     t = np.asarray(template[:N_HANDLES, :2], np.float64)
+    m, kn = AU_MOVES, AU_KERNELS
     d = np.zeros((len(AUS), N_HANDLES, 2))
     low_y = np.mean([t[list(lo), 1].mean() for lo in LOWER_LID])
     nose_y = t[L.NOSE_TIP, 1]
@@ -167,42 +191,42 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
         s = -1.0 if side == 0 else 1.0  # outward direction along x
         inner = t[list(BROW_INNER[side])].mean(0)
         outer = t[list(BROW_OUTER[side])].mean(0)
-        k_in = _kernel(t, inner, 0.2, 0.22) * above
-        k_out = _kernel(t, outer, 0.2, 0.22) * above
-        d[_A["AU1"], :, 1] -= 0.18 * k_in
-        d[_A["AU2"], :, 1] -= 0.16 * k_out
-        d[_A["AU2"], :, 0] += 0.01 * s * k_out
+        k_in = _kernel(t, inner, *kn["brow"]) * above
+        k_out = _kernel(t, outer, *kn["brow"]) * above
+        d[_A["AU1"], :, 1] -= m["AU1"]["brow_lift"] * k_in
+        d[_A["AU2"], :, 1] -= m["AU2"]["brow_lift"] * k_out
+        d[_A["AU2"], :, 0] += m["AU2"]["outward"] * s * k_out
         # Brow lowerer: brows down and together (the frown), strongest at the inner end.
-        k_frown = _kernel(t, inner, 0.24, 0.22) * above
-        d[_A["AU4"], :, 1] += 0.12 * k_frown
-        d[_A["AU4"], :, 0] -= 0.05 * s * k_frown
+        k_frown = _kernel(t, inner, *kn["frown"]) * above
+        d[_A["AU4"], :, 1] += m["AU4"]["brow_drop"] * k_frown
+        d[_A["AU4"], :, 0] -= m["AU4"]["inward"] * s * k_frown
         up, lo, crease = list(UPPER_LID[side]), list(LOWER_LID[side]), list(LID_CREASE[side])
         gap = np.linalg.norm(t[lo] - t[up], axis=1)
         shape = np.sin(np.linspace(0.15, np.pi - 0.15, len(up)))  # lids move most at their middle
         # Upper lid raiser: not a warp — the lid uncovers eyeball (:mod:`.eyes`); only the brow
         # region above the crease lifts a little with it.
-        d[_A["AU5"], crease, 1] -= 0.05 * gap * shape
+        d[_A["AU5"], crease, 1] -= m["AU5"]["crease_lift"] * gap * shape
         # Cheek raiser: the cheek apple rises and pushes the lower lid up (the Duchenne squint).
         centre = t[CHEEK[side]]
-        k_cheek = _kernel(t, centre, 0.22, 0.16) * below_eye * (1 - _smoothstep((t[:, 1] - mouth_y) / 0.1))
-        d[_A["AU6"], :, 1] -= 0.11 * k_cheek
-        d[_A["AU6"], :, 0] += 0.01 * s * k_cheek
-        d[_A["AU6"], lo, 1] -= 0.45 * gap * shape
+        k_cheek = _kernel(t, centre, *kn["cheek"]) * below_eye * (1 - _smoothstep((t[:, 1] - mouth_y) / 0.1))
+        d[_A["AU6"], :, 1] -= m["AU6"]["cheek_lift"] * k_cheek
+        d[_A["AU6"], :, 0] += m["AU6"]["outward"] * s * k_cheek
+        d[_A["AU6"], lo, 1] -= m["AU6"]["lower_lid_lift"] * gap * shape
         # Lid tightener: the lower lid rises and straightens, the upper one drops slightly.
-        d[_A["AU7"], lo, 1] -= 0.35 * gap * shape
-        d[_A["AU7"], up, 1] += 0.1 * gap * shape
+        d[_A["AU7"], lo, 1] -= m["AU7"]["lower_lid_lift"] * gap * shape
+        d[_A["AU7"], up, 1] += m["AU7"]["upper_lid_drop"] * gap * shape
         # Nose wrinkler: the wings and the skin beside them rise; the inner brows come down a bit.
-        k_nose = _kernel(t, t[NOSE_WING[side]], 0.09, 0.12) * (t[:, 1] < sub_y)
-        d[_A["AU9"], :, 1] -= 0.09 * k_nose
-        d[_A["AU9"], :, 1] += 0.03 * _kernel(t, inner, 0.16, 0.2) * above
+        k_nose = _kernel(t, t[NOSE_WING[side]], *kn["nose_wing"]) * (t[:, 1] < sub_y)
+        d[_A["AU9"], :, 1] -= m["AU9"]["wing_lift"] * k_nose
+        d[_A["AU9"], :, 1] += m["AU9"]["inner_brow_drop"] * _kernel(t, inner, *kn["brow_over_nose"]) * above
         # Lip corners: pulled up and back (AU12), pulled down (AU15); width itself is planned.
         c = t[list(CORNERS[side])].mean(0)
         k_corner = _corner_kernel(t, side)
-        k_fold = _kernel(t, c + np.array([0.05 * s, -0.2]), 0.16, 0.2) * below_eye  # nasolabial bulge
-        d[_A["AU12"], :, 1] -= SMILE_CORNER_LIFT * k_corner + 0.06 * k_fold
-        d[_A["AU12"], :, 0] += 0.01 * s * k_fold
-        d[_A["AU15"], :, 1] += 0.12 * k_corner
-        d[_A["AU15"], :, 0] -= 0.01 * s * k_corner
+        k_fold = _kernel(t, c + np.array([0.05 * s, -0.2]), *kn["nasolabial"]) * below_eye  # nasolabial bulge
+        d[_A["AU12"], :, 1] -= m["AU12"]["corner_lift"] * k_corner + m["AU12"]["fold_lift"] * k_fold
+        d[_A["AU12"], :, 0] += m["AU12"]["fold_outward"] * s * k_fold
+        d[_A["AU15"], :, 1] += m["AU15"]["corner_drop"] * k_corner
+        d[_A["AU15"], :, 0] -= m["AU15"]["corner_inward"] * s * k_corner
     # Upper lip raiser: the upper lip and the skin under the nose rise, the lower lip stays.
     # The inner lip edge moves only a little: the lip rolls up and thins (the teeth below it are
     # not there to be revealed, and stretching them would smear them).
@@ -210,18 +234,18 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
     upper[list(UPPER_LIP)] = 1.0
     upper[list(UPPER_INNER)] = AU10_INNER_SHARE
     lip_top = t[L.UPPER_LIP_TOP]
-    k_lip = _kernel(t, lip_top, 0.32, 0.14)
+    k_lip = _kernel(t, lip_top, *kn["upper_lip"])
     # Skin between nose and lip follows in proportion to its distance from the nose base (the
     # nose itself stays: the philtrum shortens, which is the signature of AU10).
     ramp = _smoothstep((t[:, 1] - sub_y) / max(lip_top[1] - sub_y, 1e-3))
     zone = (t[:, 1] < lip_top[1] + 0.02) & (t[:, 1] > nose_y - 0.05)
     raise_ = np.where(upper > 0, upper, np.where(zone, ramp, 0.0)) * k_lip
-    d[_A["AU10"], :, 1] -= 0.15 * raise_
+    d[_A["AU10"], :, 1] -= m["AU10"]["lip_lift"] * raise_
     # Lip tightener: red lips thin (outer contours move towards the lip line), corners in.
     outer_up = [i for i in L.LIPS_OUTER if i in UPPER_LIP]
     outer_lo = [i for i in L.LIPS_OUTER if i in LOWER_LIP]
-    d[_A["AU23"], outer_up, 1] += 0.04
-    d[_A["AU23"], outer_lo, 1] -= 0.045
+    d[_A["AU23"], outer_up, 1] += m["AU23"]["upper_lip_down"]
+    d[_A["AU23"], outer_lo, 1] -= m["AU23"]["lower_lip_up"]
     # Jaw drop is carried by the mouth targets (see mouth_target_offsets): no warp here.
     return d
 
@@ -255,7 +279,7 @@ JAW_OPEN_FULL_AT = 0.8
 
 def _corner_kernel(t: np.ndarray, side: int) -> np.ndarray:
     c = t[list(CORNERS[side])].mean(0)
-    return _kernel(t, c, 0.13, 0.12)
+    return _kernel(t, c, *AU_KERNELS["corner"])
 
 
 def corner_lift_field(template: np.ndarray) -> np.ndarray:

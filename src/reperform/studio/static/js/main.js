@@ -12,7 +12,7 @@ import { percentOf, setSteps, stageWords } from "./progress.js";
 import {
   buildSegments, initSegments, problemsFromServer, refreshSegments, segmentsActive, showSegmentProblems,
 } from "./segments.js";
-import { initSpeaker, resetSpeaker, speakerOption, speakerProblem } from "./speaker.js";
+import { initSpeaker, resetSpeaker, speakerOption, speakerProblem, speakerRefusal } from "./speaker.js";
 import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
 import { createWheel } from "./wheel.js";
 
@@ -349,6 +349,12 @@ async function initOptions() {
   const o = state.options;
   fillModes(o.model_mode);
   fillSyncModes(o.sync_mode);
+  if (o.occlusion_detection_enabled) {
+    $("occlusion").checked = Boolean(o.occlusion_detection_enabled.default);
+    $("occlusion-help").textContent = "Hands, microphones and other things in front of the lower face stay as filmed; " +
+      "the mouth is edited around them (takes a little longer).";
+    $("occlusion-field").hidden = false;
+  }
   initSegments(currentVideo, o, segmentsChanged);
   const wheelChoices = { emotions: o.prompt.choices, intensity: o.temperature };
   createWheel($("emotion-wheel"), $("intensity"), $("wheel-readout"), wheelChoices, ({ emotion, intensity }) => {
@@ -375,6 +381,7 @@ function buildRequest() {
 
   const options = { model_mode: state.mode };
   if (!segmented) options.sync_mode = $("sync-mode").value;
+  if (!$("occlusion-field").hidden) options.occlusion_detection_enabled = $("occlusion").checked;
   const speaker = speakerOption();
   if (speaker) options.active_speaker_detection = speaker;
   if (state.emotion) {
@@ -429,9 +436,10 @@ $("generate").addEventListener("click", async () => {
   } catch (err) {
     const named = err.status === 400 && segmentsActive() ? problemsFromServer(err.detail) : [];
     showSegmentProblems(named);
-    showNotice(problems, named.length
-      ? { text: "The server did not accept some segments: see the notes on them.", detail: "" }
-      : plainWords(err));
+    const speaker = err.status === 400 ? speakerRefusal(err.detail) : null;
+    if (named.length) showNotice(problems, { text: "The server did not accept some segments: see the notes on them.", detail: "" });
+    else if (speaker) showNotice(problems, { text: speaker, detail: err.detail });
+    else showNotice(problems, plainWords(err));
     if (err instanceof ApiError && err.status === 401) {
       $("key-status").textContent = "Key not accepted";
       $("key-status").className = "key-status bad";

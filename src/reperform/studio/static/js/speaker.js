@@ -56,7 +56,7 @@ function describe() {
   if (mode === "pick") {
     out.textContent = pick
       ? `Frame ${pick.frame} at (${Math.round(pick.x)}, ${Math.round(pick.y)}) — this person is followed through the video.`
-      : "Click the face to edit on the preview (pause it first, or choose a frame with the slider).";
+      : "Click the face to edit on the preview (pause it first, or choose a frame with the slider); or focus the preview and move the mark with the arrow keys.";
   } else if (mode === "auto") {
     out.textContent = "In each shot, the person whose mouth moves with the video's own sound.";
   } else {
@@ -78,6 +78,22 @@ function onClick(ev) {
   describe();
 }
 
+/** Keyboard picking: on the focused preview the arrow keys move the pick (from the centre), 1 % of the
+ * picture per press, 10 % with Shift, so a face can be chosen without a pointer. */
+function onKey(ev) {
+  const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[ev.key];
+  const s = shown();
+  if (!step || !s) return;
+  ev.preventDefault();
+  if (!video.paused) $("preview-play").click();
+  const size = ev.shiftKey ? 0.1 : 0.01;
+  const from = pick || { x: s.w / 2, y: s.h / 2 };
+  const clamp = (v, hi) => Math.min(hi - 1, Math.max(0, v));
+  pick = { frame: currentFrame(), x: clamp(from.x + step[0] * size * s.w, s.w), y: clamp(from.y + step[1] * size * s.h, s.h) };
+  $("speaker-pick").checked = true;
+  describe();
+}
+
 /** Measure the video's frame rate from the presentation times of a few frames played muted. */
 function probeFrameRate(url) {
   return new Promise(resolve => {
@@ -89,7 +105,10 @@ function probeFrameRate(url) {
     el.muted = true;
     el.preload = "auto";
     const times = [];
+    let finished = false;
     const done = value => {
+      if (finished) return; // the time limit, an error and the last frame may each end the probe
+      finished = true;
       el.pause();
       el.removeAttribute("src");
       el.load();
@@ -141,6 +160,15 @@ export function speakerProblem() {
   return mode === "pick" && !pick ? "click the face to edit on the preview" : null;
 }
 
+/** Plain words for the server's refusal of a clicked face (its message stays as the detail), or null. */
+export function speakerRefusal(detail) {
+  const text = String(detail || "");
+  if (!text.includes("active_speaker_detection")) return null;
+  if (/on no face/.test(text)) return "There is no face where you clicked on that frame: click on a face, or pick another frame.";
+  if (/past the video's last frame/.test(text)) return "The frame you picked is past the end of the video: pick the face again.";
+  return "The face you picked was not accepted.";
+}
+
 function round1(v) {
   return Math.round(v * 10) / 10;
 }
@@ -148,6 +176,7 @@ function round1(v) {
 export function initSpeaker(videoGetter) {
   getVideo = videoGetter;
   $("screen").addEventListener("click", onClick);
+  $("screen").addEventListener("keydown", onKey);
   for (const radio of document.querySelectorAll('input[name="speaker"]')) radio.addEventListener("change", describe);
   $("speaker-frame").addEventListener("input", ev => {
     const v = getVideo();
