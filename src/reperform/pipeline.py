@@ -422,6 +422,8 @@ def _render_chunked(analysis: Analysis, plan: Plan, output: Path, spans: list[tu
     analysis.release_frames()  # the workers decode for themselves; free the store before they start
     with _timed(timings, "render"):
         report = overall.stage("render")
+        log.info("render: %d output frames in %d chunks on %d processes (joins at frames %s)", plan.n_out,
+                 len(spans), min(workers, len(spans)), ",".join(str(a) for a, _ in spans[1:]))
         work = Path(tempfile.mkdtemp(prefix=f".{output.name}.chunks.", dir=output.parent))
         try:
             files, edited, warnings = chunked.render_chunks(analysis, plan, spans, work, workers, report)

@@ -1,11 +1,12 @@
-"""Long jobs on Celery are rendered in chunks by any free worker (issue 18), with a real
+"""Long jobs are rendered in chunks (issue 18): on Celery by any free worker, with a real
 ``redis-server``, two real ``reperform worker`` processes and the real sync SDK.
 
 A 20 s clip with ``REPERFORM_CHUNK_S=8`` is cut into two chunks. Undisturbed, both workers render
 one each and the job's progress is the sum of theirs; then the same job again with the worker
 that is rendering a chunk killed (-9) mid-chunk: the chunk's lease expires, the maintenance loop
 sends it again, the other worker renders it, and the job completes once with the very frames of
-the undisturbed run.
+the undisturbed run. In the embedded pool (no Redis) the same job renders in local chunk
+processes (``REPERFORM_RENDER_WORKERS``).
 """
 
 from __future__ import annotations
@@ -120,3 +121,18 @@ def test_a_long_job_renders_in_chunks_on_two_workers_and_survives_a_killed_one(t
             w.stop()
         server.stop()
         redis.stop()
+
+
+def test_the_embedded_pool_renders_a_long_job_in_local_chunk_processes(tmp_path: Path, file_host: FileHost) -> None:
+    server = LiveServer(tmp_path / "srv", "--allow-private-urls", "--workers", "1",
+                        env=child_env(REPERFORM_RENDER_WORKERS="2"))
+    try:
+        server.start()
+        client = Sync(base_url=server.url, api_key=server.make_key())
+        job_id = _create(client, file_host)
+        done = poll_generation(client, job_id)
+        assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+        assert "render: 500 output frames in 2 chunks on 2 processes" in server.log.read_text(errors="replace")
+        assert len(list(iter_rgb(_output(server, job_id)))) == 500
+    finally:
+        server.stop()
