@@ -113,7 +113,8 @@ def build(path: Path, videos: Path, shots: list[Shot], layout: str = "h", tile: 
 def _write(path: Path, pics: list[np.ndarray], sound: np.ndarray, fps: int) -> None:
     h, w = pics[0].shape[:2]
     with av.open(str(path), "w") as c:
-        v = c.add_stream("libx264", rate=Fraction(fps), options={"crf": "16", "preset": "veryfast"})
+        v = c.add_stream("libx264", rate=Fraction(fps), options={"crf": "16", "preset": "veryfast",
+                                                                     **media.encode.x264_options()})
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         a = c.add_stream("aac", rate=RATE, layout="mono")
         for i, img in enumerate(pics):

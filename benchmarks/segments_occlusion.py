@@ -41,6 +41,7 @@ from benchmarks import sections  # noqa: E402
 from reperform import Options, Segment, SegmentAudio  # noqa: E402
 from reperform.face import FaceTracker, OcclusionFinder  # noqa: E402
 from reperform.media import iter_frames, probe  # noqa: E402
+from reperform.media.encode import x264_options  # noqa: E402
 
 log = logging.getLogger("benchmarks.segments_occlusion")
 
@@ -145,7 +146,7 @@ def _write(path: Path, images: list[np.ndarray], like: Path) -> None:
         stream = out.add_stream("libx264", rate=info.fps)
         stream.width, stream.height = images[0].shape[1], images[0].shape[0]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "12"}
+        stream.options = {"crf": "12", **x264_options()}
         for img in images:
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)

@@ -66,7 +66,7 @@ def make_vfr(video: Path, out: Path, drop_share: float = DROP_SHARE, seed: int =
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         v.time_base = ms
         v.codec_context.time_base = ms
-        v.options = {"crf": "14"}
+        v.options = {"crf": "14", **media.encode.x264_options()}
         a = c.add_stream("aac", rate=48000)
         for i in keep:
             _idx, t_s, rgb = frames[i]

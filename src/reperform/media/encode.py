@@ -73,6 +73,13 @@ def x264_params() -> str | None:
     return f"asm={flags & ~X264_CPU_AVX512}" if flags & X264_CPU_AVX512 else None
 
 
+def x264_options() -> dict[str, str]:
+    """:func:`x264_params` as PyAV stream options, for anything else that encodes with libx264
+    (benchmarks writing their input clips) and wants the same bytes every run."""
+    params = x264_params()
+    return {"x264-params": params} if params else {}
+
+
 def _x264_cpu_detect() -> Callable[[], int] | None:
     """``x264_cpu_detect`` of the libx264 PyAV encodes with (its wheel's copy, else the system's)."""
     libs = Path(av.__file__).resolve().parent.parent / "av.libs"
@@ -156,9 +163,7 @@ class Mp4Writer:
         self._v.width, self._v.height = self._w, self._h
         self._v.pix_fmt = "yuv420p"
         self._v.time_base = Fraction(1, 1) / self._fps
-        params = x264_params()
-        self._v.options = {"preset": X264_PRESET, "crf": X264_CRF, "movflags": "+faststart",
-                           **({"x264-params": params} if params else {})}
+        self._v.options = {"preset": X264_PRESET, "crf": X264_CRF, "movflags": "+faststart", **x264_options()}
         self._v.codec_context.thread_count = 0
         self._a = add_audio_stream(self._c) if with_audio else None
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=ENCODE_QUEUE_FRAMES)
