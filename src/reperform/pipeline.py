@@ -344,7 +344,8 @@ def _speaker_pass(video: Path, vinfo: MediaInfo, options: GenerateOptions, confi
         selection = follower.select()
     else:
         spans = _speaker_spans(options, len(frame_times), float(vinfo.fps))
-        own = _own_sound(video, vinfo, any(s is not None and s.kind == "auto" for s in (speaker, *(p[1] for p in spans))))
+        auto = any(s.kind == "auto" for s in (speaker, *(p[1] for p in spans)))
+        own = _own_sound(video, vinfo, auto)
         selection = follower.select_spans(speaker, spans, frame_times + vinfo.video_start_s, own)
     warnings.extend(selection.warnings)
     bank = rendering.MouthBank()
@@ -396,7 +397,8 @@ def _check_one_speaker(speaker: ActiveSpeaker, n_frames: int, pointed: dict[int,
     face.face_under(face.face_boxes(pointed[frame]), speaker)
 
 
-def _speaker_spans(options: GenerateOptions, n_frames: int, fps: float) -> list[tuple[np.ndarray, ActiveSpeaker, str]]:
+def _speaker_spans(options: GenerateOptions, n_frames: int,
+                   fps: float) -> list[tuple[np.ndarray, ActiveSpeaker, str]]:
     """``(frames, speaker, where)`` of each segment that names its own speaker: the source frames
     it owns by the rule the plan uses for output frames (:func:`motion.edit_spans`; segments
     keep the video's timing, so output frame k shows source frame k)."""

@@ -196,8 +196,9 @@ class AllFaces:
         """One face per frame when parts of the video choose differently (one request dubbing a
         conversation): ``speaker`` everywhere (None: the largest, most central face per shot),
         except in each ``(frames, speaker, where)`` of ``spans`` (``frames`` bool[n]) where that
-        span's speaker decides (``where`` prefixes its errors, e.g. ``segments[1].optionsOverride.``). Every choice is made from the same followed faces, so a person keeps
-        one identity in every span (the renderer never borrows another person's mouth)."""
+        span's speaker decides (``where`` prefixes its errors: ``segments[1].optionsOverride.``).
+        Every choice is made from the same followed faces, so a person keeps one identity in every
+        span (the renderer never borrows another person's mouth)."""
         runs, run_at = self.faces()
         log.info("speakers: %d face runs, %d people, %d shots", len(runs), len(run_at), len(self.shot_starts))
         chosen, warnings = self._chosen(runs, run_at, speaker, times_s, audio)
