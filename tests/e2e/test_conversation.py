@@ -49,11 +49,11 @@ def _centre(rect: tuple[int, int, int, int]) -> list[float]:
     return [(rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2]
 
 
-def _conversation(clip: C.Composite) -> Options:
+def _conversation(clip: C.Composite, right_xy: list[float] | None = None) -> Options:
     """Segment 1: voice A on the left person (pointed on frame 5); segment 2: 1-3 s of voice B on
-    the right person (pointed on frame 60, inside its own span)."""
+    the right person (pointed on frame 60, inside its own span; ``right_xy`` points elsewhere)."""
     left = {"frame_number": 5, "coordinates": _centre(clip.rect(0))}
-    right = {"frame_number": 60, "coordinates": _centre(clip.rect(1))}
+    right = {"frame_number": 60, "coordinates": right_xy or _centre(clip.rect(1))}
     return Options(mode="lips", segments=[
         Segment(start_s=0.0, end_s=SPLIT_S, audio=SegmentAudio(ref_id="a"), overrides={"active_speaker": left}),
         Segment(start_s=SPLIT_S, end_s=4.0, audio=SegmentAudio(ref_id="b", start_s=1.0, end_s=3.0),
@@ -114,3 +114,14 @@ def test_losslessly_encoded_the_face_left_alone_is_the_input_pixel_for_pixel(sce
         assert np.median(_psnr(out, pics, edited, span, mouth=True)) < EDITED_BELOW_DB, span
         assert _psnr(out, same, alone, span).min() >= LOSSLESS_SAME_DB, span
         assert _psnr(out, pics, alone, span).min() >= 40.0, span
+
+
+def test_a_segment_pointing_at_no_face_fails_naming_the_segment_and_writes_nothing(scene, tmp_path):
+    from reperform.errors import InvalidOptions
+
+    clip, _pics, _tiles, voices = scene
+    with pytest.raises(InvalidOptions) as err:
+        reperform.generate(clip.path, voices, tmp_path / "talk.mp4", _conversation(clip, right_xy=[5, 5]))
+    assert err.value.message.startswith(
+        "segments[1].optionsOverride.active_speaker_detection.coordinates (5, 5) are on no face on frame 60")
+    assert list(tmp_path.iterdir()) == []
