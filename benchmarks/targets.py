@@ -20,6 +20,8 @@ TEAR_STILL_MAX_IOD = 0.04
 AV_LAG_MAX_FRAMES = 1
 #: Share of pause frames with the mouth at rest.
 PAUSE_CLOSED_MIN = 0.90
+#: Fewest pause frames a clip needs for its at-rest share to count towards the target.
+PAUSE_MIN_FRAMES = 20
 #: PSNR outside the face region (dB).
 PSNR_OUTSIDE_MIN_DB = 40.0
 #: Landmark jitter relative to the input.

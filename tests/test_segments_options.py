@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,52 @@ def test_the_occlusion_switch_reaches_the_engine(monkeypatch: pytest.MonkeyPatch
     for args in ([], ["--occlusion"], ["--no-occlusion"]):
         assert CliRunner().invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4", *args]).exit_code == 0
     assert [o.occlusion for o in seen] == [False, True, False]
+
+
+# --- a speaker per segment (one request dubs a conversation) -------------------------------------
+
+LEFT = {"frame_number": 5, "coordinates": [160, 160]}
+RIGHT = {"frame_number": 60, "coordinates": [480, 160]}
+
+
+def test_each_segment_may_name_its_speaker_and_the_analysis_key_holds_every_choice() -> None:
+    segs = segments_from([_seg(0, 2, optionsOverride={"active_speaker": LEFT}),
+                          _seg(2, 4, "b", optionsOverride={"active_speaker": {"auto_detect": True}}), _seg(4, 5, "c")])
+    opts = GenerateOptions.parse(mode="lips", segments=segs)
+    left, auto, plain = (opts.segment_options(i).active_speaker for i in range(3))
+    assert (left.kind, left.frame_number, left.coordinates, auto.kind, plain) == ("point", 5, (160, 160), "auto", None)
+    assert opts.follows_every_face and opts.segments_choose_speakers
+    assert json.loads(opts.speaker_key) == {"request": None, "segments": [
+        '{"frame_number":5,"coordinates":[160.0,160.0]}', '{"auto_detect":true}', None]}
+    # Without overrides the key is the request's alone, as an unsegmented analysis records it.
+    assert GenerateOptions.parse(segments=segments_from([_seg(0, 1)]), active_speaker="auto").speaker_key == \
+        '{"auto_detect":true}'
+    assert not GenerateOptions.parse(segments=segments_from([_seg(0, 1)])).follows_every_face
+
+
+def test_per_segment_boxes_and_an_override_of_request_boxes_are_refused_naming_the_segment() -> None:
+    with pytest.raises(InvalidOptions) as err:
+        segments_from([_seg(0, 1), _seg(1, 2, optionsOverride={"active_speaker": {"bounding_boxes": [[0, 0, 9, 9]]}})])
+    assert "segments[1].optionsOverride.active_speaker" in err.value.message
+    assert "bounding_boxes cannot vary per segment" in err.value.message
+    with pytest.raises(InvalidOptions) as err:
+        GenerateOptions.parse(active_speaker={"bounding_boxes": [[0, 0, 9, 9]]},
+                              segments=segments_from([_seg(0, 1), _seg(1, 2, optionsOverride={"active_speaker": LEFT})]))
+    assert "segments[1] overrides active_speaker" in err.value.message
+
+
+def test_the_wire_takes_active_speaker_detection_per_segment_and_names_a_bad_one() -> None:
+    from reperform.protocol.requests import request_segments, to_generate_options
+
+    req = _wire([_seg(0, 2, optionsOverride={"active_speaker_detection": LEFT}),
+                 _seg(2, 4, "b", optionsOverride={"active_speaker_detection": RIGHT})])
+    segments = request_segments(req.model, req.input, req.segments, fps=25.0)
+    opts = to_generate_options(req.model, req.options, text=None, segments=segments)
+    assert [opts.segment_options(i).active_speaker.coordinates for i in (0, 1)] == [(160, 160), (480, 160)]
+    for over, words in (({"bounding_boxes": [[0, 0, 9, 9]]}, "bounding_boxes cannot vary per segment"),
+                        ({"frame_number": 3}, "frame_number and coordinates go together")):
+        with pytest.raises(WireError) as err:
+            _wire([_seg(0, 1), _seg(1, 2, "b", optionsOverride={"active_speaker_detection": over})])
+        assert err.value.http_status == 400
+        assert "segments[1].optionsOverride.active_speaker_detection" in err.value.message, err.value.message
+        assert words in err.value.message

@@ -153,14 +153,17 @@ def warm_up(config: EngineConfig | None = None) -> None:
 
 def check_video_options(video: str | Path, options: GenerateOptions) -> None:
     """Raise :class:`~reperform.errors.InvalidOptions` now for options the video itself refutes
-    (``active_speaker``: a frame past the end, a point on no face, not one box per frame), which
-    the engine would otherwise find during the job. Decodes the video once; nothing to do (and
-    free) for other options."""
-    if options.active_speaker is None or options.active_speaker.kind not in ("point", "boxes"):
+    (``active_speaker``, the request's or a segment's: a frame past the end, a point on no face,
+    not one box per frame), which the engine would otherwise find during the job. Decodes the
+    video once; nothing to do (and free) for other options."""
+    speakers = [("", options.active_speaker)] if options.active_speaker is not None else []
+    speakers += [(f"segments[{i}].optionsOverride.", seg.overrides.active_speaker)
+                 for i, seg in enumerate(options.segments) if seg.overrides.active_speaker is not None]
+    if not any(s.kind in ("point", "boxes") for _w, s in speakers):
         return
-    from .pipeline import check_speaker
+    from .pipeline import check_speakers
 
-    check_speaker(Path(video), options.active_speaker)
+    check_speakers(Path(video), speakers)
 
 
 def probe(path: str | Path) -> MediaInfo:

@@ -181,9 +181,12 @@ class SegmentAudio(BaseModel):
 class SegmentOptions(BaseModel):
     """What a segment may set differently from the request (sync's ``optionsOverride``).
 
-    Only what one render pass can vary per frame: the emotion and its temperature. The mode may
-    be named too, but every segment must end up in the same mode (one pass renders one mode);
-    :class:`GenerateOptions` refuses a mix by name rather than silently ignoring it.
+    What one render pass can vary per frame: the emotion, its temperature, and whom to edit (a
+    point or auto — one request dubs a conversation: segment 1 edits person A, segment 2 person
+    B). The mode may be named too, but every segment must end up in the same mode (one pass
+    renders one mode); :class:`GenerateOptions` refuses a mix by name rather than silently
+    ignoring it. Per-segment ``bounding_boxes`` are refused: boxes already address every frame of
+    the video, so the request's own boxes (null where a frame is to stay as filmed) say it all.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -191,6 +194,17 @@ class SegmentOptions(BaseModel):
     mode: ModelMode | None = None
     emotion: Emotion | None = None
     temperature: float | None = Field(None, ge=0.0, le=1.0)
+    active_speaker: ActiveSpeaker | None = None
+
+    @field_validator("active_speaker")
+    @classmethod
+    def _no_boxes(cls, speaker: ActiveSpeaker | None) -> ActiveSpeaker | None:
+        if speaker is not None and speaker.kind == "boxes":
+            raise PydanticCustomError(
+                "segment_boxes", "bounding_boxes cannot vary per segment: they give one box per frame of the whole "
+                                 "video already; send them once in the request's options (null leaves a frame as "
+                                 "filmed), or use a point or auto_detect per segment")
+        return speaker
 
 
 class Segment(BaseModel):
@@ -281,6 +295,12 @@ class GenerateOptions(BaseModel):
             sa, sb = self.segments[a], self.segments[b]
             if sb.start_s < sa.end_s:
                 raise ValueError(f"segments[{b}] ({sb.span}) overlaps segments[{a}] ({sa.span})")
+        speaker = self.active_speaker
+        if speaker is not None and speaker.kind == "boxes":
+            for i, seg in enumerate(self.segments):
+                if seg.overrides.active_speaker is not None:
+                    raise ValueError(f"segments[{i}] overrides active_speaker, but the request's bounding_boxes "
+                                     "already choose the face on every frame; leave the segment's out")
         modes = {i: self.segment_options(i).mode for i in range(len(self.segments))}
         if len(set(modes.values())) > 1:
             listed = ", ".join(f"segments[{i}] {m.value}" for i, m in modes.items())
@@ -291,7 +311,8 @@ class GenerateOptions(BaseModel):
     def segment_options(self, index: int) -> GenerateOptions:
         """The options segment ``index`` is planned and rendered with: the request's, with its
         overrides applied (and no segments of its own)."""
-        over = self.segments[index].overrides.model_dump(exclude_none=True)
+        given = self.segments[index].overrides
+        over = {name: getattr(given, name) for name in SegmentOptions.model_fields if getattr(given, name) is not None}
         return self.model_copy(update={**over, "segments": ()})
 
     @property
@@ -301,9 +322,25 @@ class GenerateOptions(BaseModel):
 
     @property
     def speaker_key(self) -> str | None:
-        """Whom to edit, as the analysis records it (JSON); None for the default face."""
-        speaker = self.active_speaker
-        return speaker.model_dump_json(exclude_none=True) if speaker is not None and speaker.kind else None
+        """Whom to edit, as the analysis records it (JSON); None for the default face. With
+        segments that choose their own speaker, every segment's choice is part of it."""
+        own = _speaker_json(self.active_speaker)
+        if not self.segments_choose_speakers:
+            return own
+        each = [_speaker_json(self.segment_options(i).active_speaker) for i in range(len(self.segments))]
+        return json.dumps({"request": own, "segments": each}, separators=(",", ":"))
+
+    @property
+    def segments_choose_speakers(self) -> bool:
+        """Whether some segment names its own speaker (``optionsOverride.active_speaker``)."""
+        return any(seg.overrides.active_speaker is not None for seg in self.segments)
+
+    @property
+    def follows_every_face(self) -> bool:
+        """Whether the analysis must follow every face (a speaker is chosen for the request or for
+        a segment), not only the largest, most central one."""
+        speakers = [self.active_speaker, *(seg.overrides.active_speaker for seg in self.segments)]
+        return any(s is not None and s.kind is not None for s in speakers)
 
     @property
     def edits_expression(self) -> bool:
@@ -326,6 +363,10 @@ class GenerateOptions(BaseModel):
             raise InvalidOptions(f"invalid options: {describe(exc)}") from None
 
 
+def _speaker_json(speaker: ActiveSpeaker | None) -> str | None:
+    return speaker.model_dump_json(exclude_none=True) if speaker is not None and speaker.kind else None
+
+
 def describe(exc: ValidationError, root: str = "") -> str:
     """A validation failure as one line, each problem at its place (``segments[1].endTime: ...``)."""
     return "; ".join(f"{_where(e['loc'], root)}: {_message(e)}" if e["loc"] or root else _message(e)
@@ -345,7 +386,7 @@ def _plain_msg(msg: str) -> str:
 
 def _message(err: Any) -> str:
     if err["type"] == "extra_forbidden" and "optionsOverride" in err["loc"]:
-        return "cannot vary per segment (a segment may set mode, emotion and temperature)"
+        return "cannot vary per segment (a segment may set mode, emotion, temperature and active_speaker)"
     return _plain_msg(err["msg"])
 
 

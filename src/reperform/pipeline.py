@@ -264,9 +264,9 @@ def _analyze(video: Path, audio: Path, options: GenerateOptions, config: EngineC
         drive_job = pool.submit(_analyze_drive, drive, options, config)
         source_job = pool.submit(_analyze_source, video, vinfo, config)
         with _timed(timings, "analyze"):
-            if options.active_speaker is not None and options.active_speaker.kind is not None:
+            if options.follows_every_face:
                 track, bank, frame_times, store = _speaker_pass(
-                    video, vinfo, options.active_speaker, config, overall.stage("analyze"), warnings)
+                    video, vinfo, options, config, overall.stage("analyze"), warnings)
             else:
                 track, bank, frame_times, store = _video_pass(video, vinfo, config, overall.stage("analyze"))
             n_missing = int((~track.present).sum())
@@ -317,11 +317,13 @@ def _video_pass(video: Path, vinfo: MediaInfo, config: EngineConfig, report: Cal
     return track, bank, np.asarray(times), store
 
 
-def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config: EngineConfig,
+def _speaker_pass(video: Path, vinfo: MediaInfo, options: GenerateOptions, config: EngineConfig,
                   report: Callable[[float, str], None], warnings: list[str]):
-    """The video pass when the request says whom to edit: every face followed (or the client's
-    boxes meshed), one face chosen per frame, then the mouth bank filled from the chosen faces in a
-    second pass over the frames (the frame store's when the clip fits it)."""
+    """The video pass when the request (or one of its segments) says whom to edit: every face
+    followed (or the client's boxes meshed), one face chosen per frame — in a segment's frames by
+    that segment's speaker — then the mouth bank filled from the chosen faces in a second pass
+    over the frames (the frame store's when the clip fits it)."""
+    speaker = options.active_speaker or ActiveSpeaker()
     follower = (face.BoxedFace(vinfo.width, vinfo.height, speaker.bounding_boxes) if speaker.kind == "boxes"
                 else face.AllFaces(vinfo.width, vinfo.height))
     store = media.FrameStore.for_clip(vinfo, config.frame_store_bytes)
@@ -341,7 +343,10 @@ def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config:
     if isinstance(follower, face.BoxedFace):
         selection = follower.select()
     else:
-        selection = follower.select(speaker, frame_times + vinfo.video_start_s, _own_sound(video, vinfo, speaker))
+        spans = _speaker_spans(options, len(frame_times), float(vinfo.fps))
+        auto = any(s.kind == "auto" for s in (speaker, *(p[1] for p in spans)))
+        own = _own_sound(video, vinfo, auto)
+        selection = follower.select_spans(speaker, spans, frame_times + vinfo.video_start_s, own)
     warnings.extend(selection.warnings)
     bank = rendering.MouthBank()
     source = media.FrameSource(vinfo, frame_times, store=store)
@@ -358,30 +363,53 @@ def _speaker_pass(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker, config:
     return track, bank, frame_times, store
 
 
-def check_speaker(video: Path, speaker: ActiveSpeaker) -> None:
-    """The checks of a point or boxes that need the video (the frame in range, a face under the
-    point, one box per frame), before any work: one decode of the video and a face search on the
-    pointed frame. The engine makes the same checks during its pass; this lets a server refuse the
-    request up front (a 400) instead of failing the job."""
-    if speaker.kind not in ("point", "boxes"):
+def check_speakers(video: Path, speakers: list[tuple[str, ActiveSpeaker]]) -> None:
+    """The checks of points and boxes that need the video (the frame in range, a face under the
+    point, one box per frame), before any work: one decode of the video and a face search on each
+    pointed frame. ``speakers``: ``(where, speaker)``, ``where`` prefixing a problem's message
+    (``segments[1].optionsOverride.``; empty for the request's own). The engine makes the same
+    checks during its pass; this lets a server refuse the request up front (a 400) instead of
+    failing the job."""
+    speakers = [(where, s) for where, s in speakers if s.kind in ("point", "boxes")]
+    if not speakers:
         return
     with _engine_errors():
         info = media.probe(video)
-        n, pointed = 0, None
+        wanted = {int(s.frame_number or 0) for _w, s in speakers if s.kind == "point"}
+        n, pointed = 0, {}
         for index, _t, rgb in media.iter_frames(info):
             n += 1
-            if speaker.kind == "point" and index == speaker.frame_number:
-                pointed = rgb
-        if speaker.kind == "boxes":
-            face.check_boxes(len(speaker.bounding_boxes or ()), n)
-            return
-        face.check_frame(int(speaker.frame_number or 0), n)
-        face.face_under(face.face_boxes(pointed), speaker)
+            if index in wanted:
+                pointed[index] = rgb
+        for where, speaker in speakers:
+            try:
+                _check_one_speaker(speaker, n, pointed)
+            except InvalidOptions as exc:
+                raise InvalidOptions(where + exc.message) from None
 
 
-def _own_sound(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker):
+def _check_one_speaker(speaker: ActiveSpeaker, n_frames: int, pointed: dict[int, np.ndarray]) -> None:
+    if speaker.kind == "boxes":
+        face.check_boxes(len(speaker.bounding_boxes or ()), n_frames)
+        return
+    frame = int(speaker.frame_number or 0)
+    face.check_frame(frame, n_frames)
+    face.face_under(face.face_boxes(pointed[frame]), speaker)
+
+
+def _speaker_spans(options: GenerateOptions, n_frames: int,
+                   fps: float) -> list[tuple[np.ndarray, ActiveSpeaker, str]]:
+    """``(frames, speaker, where)`` of each segment that names its own speaker: the source frames
+    it owns by the rule the plan uses for output frames (:func:`motion.edit_spans`; segments
+    keep the video's timing, so output frame k shows source frame k)."""
+    owner = motion.edit_spans(n_frames, fps, [(s.start_s, s.end_s) for s in options.segments]).owner
+    return [(owner == i, seg.overrides.active_speaker, f"segments[{i}].optionsOverride.")
+            for i, seg in enumerate(options.segments) if seg.overrides.active_speaker is not None]
+
+
+def _own_sound(video: Path, vinfo: MediaInfo, needed: bool):
     """The video's own sound for auto speaker detection (None: it has none, or it is not needed)."""
-    if speaker.kind != "auto" or vinfo.kind != "video" or not vinfo.has_audio:
+    if not needed or vinfo.kind != "video" or not vinfo.has_audio:
         return None
     try:
         return media.load_audio(video)
@@ -389,14 +417,17 @@ def _own_sound(video: Path, vinfo: MediaInfo, speaker: ActiveSpeaker):
         return None
 
 
-def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, overall: Overall) -> Plan:
-    """The time map for ``options.sync_mode`` and the motion plan; the mode is decided here."""
+def _plan(analysis: Analysis, options: GenerateOptions, config: EngineConfig, overall: Overall,
+          request: GenerateOptions | None = None) -> Plan:
+    """The time map for ``options.sync_mode`` and the motion plan; the mode is decided here.
+    ``request``: the segmented request ``options`` are one segment's options of (its speakers,
+    not the segment's alone, are what the analysis followed)."""
     _check_mode(options)
     if options.text != analysis.text:
         raise InvalidOptions(
             "options.text differs from the transcript the analysis was made with; analyse again with the new text"
         )
-    if options.speaker_key != analysis.speaker:
+    if (request or options).speaker_key != analysis.speaker:
         raise InvalidOptions(
             "options.active_speaker differs from the one the analysis was made with; analyse again with it"
         )
@@ -710,7 +741,7 @@ def _plan_segments(analysis: Analysis, options: GenerateOptions, config: EngineC
     """One plan per distinct segment options, merged onto the output's frames with the eases."""
     per_segment = tuple(options.segment_options(i) for i in range(len(options.segments)))
     distinct = list(dict.fromkeys(per_segment))
-    plans = [_plan(analysis, o, config, overall) for o in distinct]
+    plans = [_plan(analysis, o, config, overall, request=options) for o in distinct]
     timemap = plans[0].timemap
     spans = motion.edit_spans(timemap.n_out, float(timemap.fps), [(s.start_s, s.end_s) for s in options.segments])
     filmed = analysis.track.mouth[np.clip(timemap.src_frame, 0, analysis.track.n - 1)]

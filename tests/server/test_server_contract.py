@@ -371,3 +371,21 @@ def test_an_uploaded_video_that_refutes_the_speaker_option_is_a_400_naming_it(
     message = err.value.body.message
     assert err.value.status_code == 400 and any(words in m for m in message), message
     assert client.generations.list() == [] and client.assets.list().items == []  # nothing kept
+
+
+@pytest.mark.media
+def test_an_uploaded_video_that_refutes_a_segments_speaker_is_a_400_naming_the_segment(
+        server: LiveServer, key: str, two_people, media: Path) -> None:
+    """A segment's own ``active_speaker_detection`` is checked on the upload like the request's."""
+    clip = two_people("side_left").path.read_bytes()  # 100 frames, vr2 | vr4 in 320 px tiles
+    voice = (media / "audio" / "sadtalker_RD_Radio36_000.wav").read_bytes()
+    segments = [{"startTime": 0.0, "endTime": 2.0, "audioInput": {"refId": "a"},
+                 "optionsOverride": {"active_speaker_detection": {"frame_number": 5, "coordinates": [160, 160]}}},
+                {"startTime": 2.0, "endTime": 4.0, "audioInput": {"refId": "b"},
+                 "optionsOverride": {"active_speaker_detection": {"frame_number": 60, "coordinates": [5, 5]}}}]
+    resp = httpx.post(server.url + "/v2/generate", headers={"x-api-key": key}, timeout=120,
+                      data={"model": "react-1", "segments": json.dumps(segments)},
+                      files=[("video", ("two.mp4", clip)), ("audio:a", ("a.wav", voice)), ("audio:b", ("b.wav", voice))])
+    assert resp.status_code == 400, resp.text
+    assert ("segments[1].optionsOverride.active_speaker_detection.coordinates (5, 5) are on no face on frame 60"
+            in json.dumps(resp.json()["message"])), resp.text

@@ -230,3 +230,52 @@ def test_the_sdk_picks_the_face_to_edit_with_active_speaker_detection(
     failed = poll_generation(client, nowhere.id)
     assert failed.status == "FAILED" and failed.error_code == "generation_input_validation_failed"
     assert "coordinates (5, 5) are on no face on frame 10" in failed.error
+
+
+def test_one_request_dubs_a_conversation_a_speaker_per_segment(
+        client: Sync, file_host: FileHost, two_people, tmp_path: Path) -> None:
+    """Two people side by side (vr2 | vr4), two voices: segment 1 points at vr2, segment 2 at vr4
+    (``optionsOverride.active_speaker_detection``). The server takes it, echoes it, the job
+    completes, and each span re-performs its own person only. A per-segment bounding_boxes is a
+    400 naming the segment."""
+    from sync import BadRequestError
+
+    from benchmarks import composites as C
+
+    clip = two_people("side_left")
+    file_host.files["two.mp4"] = clip.path
+    left, right = clip.rect(0), clip.rect(1)
+
+    def point(rect: tuple[int, int, int, int], frame: int) -> dict:
+        return {"frame_number": frame, "coordinates": [(rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2]}
+
+    def segment(start: float, end: float, ref: str, speaker: dict) -> dict:
+        return {"startTime": start, "endTime": end, "audioInput": {"refId": ref},
+                "optionsOverride": {"active_speaker_detection": speaker}}
+
+    inputs = [{"type": "video", "url": file_host.url("two.mp4")},
+              {"type": "audio", "url": file_host.url("voice.wav"), "refId": "a"},
+              {"type": "audio", "url": file_host.url("voice_b.wav"), "refId": "b"}]
+    segments = [segment(0.0, 2.0, "a", point(left, 5)), segment(2.0, 4.0, "b", point(right, 60))]
+    gen = client.generations.create(model="react-1", input=inputs, options={"model_mode": "lips"}, segments=segments)
+    assert [s.model_dump(by_alias=True)["optionsOverride"] for s in gen.segments] == [
+        s["optionsOverride"] for s in segments]  # echoed as sent
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    out = tmp_path / "out.mp4"
+    out.write_bytes(httpx.get(done.output_url, timeout=30).content)
+    src, dst = C.frames(clip.path), C.frames(out)
+    boxes = C.face_boxes(src)
+    faces = [[C.face_in(b, rect) for b in boxes] for rect in (left, right)]
+    for span, edited, alone in ((range(0, 50), 0, 1), (range(50, len(dst)), 1, 0)):
+        mouth = [C.psnr(C.crop(src[i], C.lower_half(faces[edited][i])), C.crop(dst[i], C.lower_half(faces[edited][i])))
+                 for i in span]
+        kept = [C.psnr(C.crop(src[i], faces[alone][i]), C.crop(dst[i], faces[alone][i])) for i in span]
+        # The face left alone keeps what x264 keeps of it (35.6-41.3 dB; tests/e2e/test_conversation.py).
+        assert np.median(mouth) < 36.0 and np.median(kept) >= 36.0, (span, np.median(mouth), np.median(kept))
+
+    boxes_per_segment = [segment(0.0, 2.0, "a", point(left, 5)),
+                         segment(2.0, 4.0, "b", {"bounding_boxes": [[320, 0, 640, 320]] * 100})]
+    with pytest.raises(BadRequestError) as err:
+        client.generations.create(model="react-1", input=inputs, segments=boxes_per_segment)
+    assert "segments[1].optionsOverride.active_speaker_detection" in json.dumps(err.value.body.message)

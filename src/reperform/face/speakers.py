@@ -10,12 +10,14 @@ engine follows one face as :class:`~reperform.face.track.FaceTracker` always did
 - :meth:`AllFaces.select` turns the request into one face per frame (a :class:`Selection`): the
   person under a point (followed by identity), or, in auto mode, per shot the person whose mouth
   moves with the video's own sound (windowed correlation of mouth opening and loudness, smoothed
-  by a Viterbi path that pays for every switch).
+  by a Viterbi path that pays for every switch). :meth:`AllFaces.select_spans` does the same when
+  each segment of a request names its own speaker.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -186,22 +188,46 @@ class AllFaces:
     def select(self, speaker: ActiveSpeaker, times_s: np.ndarray, audio: Audio | None) -> Selection:
         """One face per frame for ``speaker`` (point or auto). ``times_s``: each frame's time on the
         audio's clock; ``audio``: the video's own sound (None: it has none)."""
+        return self.select_spans(speaker, (), times_s, audio)
+
+    def select_spans(self, speaker: ActiveSpeaker | None,
+                     spans: Sequence[tuple[np.ndarray, ActiveSpeaker | None, str]],
+                     times_s: np.ndarray, audio: Audio | None) -> Selection:
+        """One face per frame when parts of the video choose differently (one request dubbing a
+        conversation): ``speaker`` everywhere (None: the largest, most central face per shot),
+        except in each ``(frames, speaker, where)`` of ``spans`` (``frames`` bool[n]) where that
+        span's speaker decides (``where`` prefixes its errors: ``segments[1].optionsOverride.``).
+        Every choice is made from the same followed faces, so a person keeps one identity in every
+        span (the renderer never borrows another person's mouth)."""
         runs, run_at = self.faces()
         log.info("speakers: %d face runs, %d people, %d shots", len(runs), len(run_at), len(self.shot_starts))
+        chosen, warnings = self._chosen(runs, run_at, speaker, times_s, audio)
+        for frames, own, where in spans:
+            try:
+                theirs, more = self._chosen(runs, run_at, own, times_s, audio)
+            except InvalidOptions as exc:
+                raise InvalidOptions(where + exc.message) from None
+            chosen = np.where(frames, theirs, chosen)
+            warnings += tuple(w for w in more if w not in warnings)
+        return self._selection(runs, run_at, chosen, warnings)
+
+    def _chosen(self, runs: list[FaceRun], run_at: np.ndarray, speaker: ActiveSpeaker | None,
+                times_s: np.ndarray, audio: Audio | None) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The person (identity, -1 none) ``speaker`` edits in each frame, and warnings."""
+        if speaker is None or speaker.kind is None:
+            return self._most_prominent(runs, run_at), ()
         if speaker.kind == "point":
-            chosen = np.full(self.n, self._person_at(runs, run_at, speaker), np.int32)
-            return self._selection(runs, run_at, chosen, ())
+            return np.full(self.n, self._person_at(runs, run_at, speaker), np.int32), ()
         if audio is None:
-            chosen = self._most_prominent(runs, run_at)
             warning = ("the video has no sound of its own: in each shot the largest, most central face is "
                        "edited, not a detected speaker")
-            return self._selection(runs, run_at, chosen, (warning,))
+            return self._most_prominent(runs, run_at), (warning,)
         evidence = speaking_scores(runs, run_at, loudness(audio, times_s), _fps(times_s))
         evidence += PROMINENCE_WEIGHT * self._prominence(runs, run_at)
         chosen = np.full(self.n, -1, np.int32)
         for a, b in zip(self.shot_starts, [*self.shot_starts[1:], self.n], strict=True):
             chosen[a:b] = viterbi(evidence[:, a:b], run_at[:, a:b] >= 0)
-        return self._selection(runs, run_at, chosen, ())
+        return chosen, ()
 
     def _person_at(self, runs: list[FaceRun], run_at: np.ndarray, speaker: ActiveSpeaker) -> int:
         frame = int(speaker.frame_number or 0)

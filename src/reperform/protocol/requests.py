@@ -153,8 +153,8 @@ class GenerateBody(BaseModel):
     options: GenerationOptions | None = None  # type: ignore[valid-type]
     segments: list[dict[str, Any]] | None = Field(
         None, description="spans of the video that each speak their own audio: [{startTime, endTime, audioInput: "
-                          "{refId, startTime?, endTime?}, optionsOverride?: {model_mode?, prompt?, temperature?}}] "
-                          "(seconds); every audio or text input then carries a refId. The video outside every "
+                          "{refId, startTime?, endTime?}, optionsOverride?: {model_mode?, prompt?, temperature?, "
+                          "active_speaker_detection? (a point or auto_detect: whom this segment edits)}}] (seconds); every audio or text input then carries a refId. The video outside every "
                           "segment is left as filmed, with its own sound")
     webhookUrl: HttpUrl | None = None  # noqa: N815 - wire name
     outputFileName: Annotated[str, Field(pattern=OUTPUT_FILE_NAME_PATTERN)] | None = Field(  # noqa: N815
@@ -419,7 +419,8 @@ def _engine_segments(model: str, segments: list[Any]) -> tuple[Segment, ...]:
     except InvalidOptions as exc:
         message = exc.message
         for engine, wire in engine_names.items():
-            message = message.replace(f".optionsOverride.{engine}:", f".optionsOverride.{wire}:")
+            for after in (":", "."):
+                message = message.replace(f".optionsOverride.{engine}{after}", f".optionsOverride.{wire}{after}")
         raise WireError(message) from None
 
 

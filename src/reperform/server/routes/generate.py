@@ -28,6 +28,7 @@ from ...protocol.requests import (
     GenerateForm,
     GenerateRequest,
     parse_generate,
+    request_segments,
     to_generate_options,
 )
 from ...protocol.strictjson import loads_maybe
@@ -171,14 +172,16 @@ async def create_generation(request: Request, state: StateDep, key: CreateKeyDep
 
 
 async def _check_uploaded_video(body: CreateBody, req: GenerateRequest) -> None:
-    """Options an uploaded video refutes (a speaker point on no face, a frame past its end, not one
-    box per frame) are a 400 now, not a failed job later. Videos given by URL or asset are checked
+    """Options an uploaded video refutes (a speaker point on no face, the request's or a segment's,
+    a frame past its end, not one box per frame) are a 400 now, not a failed job later. Videos given by URL or asset are checked
     when the job reads them."""
     video = next((i for i in req.input if i.get("type") in ("video", "image")), None)
     upload = body.uploads.get(str(video.get("assetId"))) if video is not None else None
     if upload is None:
         return
-    options = to_generate_options(req.model, req.options, text=None)
+    # Segments too: each may point at its own speaker (``optionsOverride.active_speaker_detection``).
+    segments = request_segments(req.model, req.input, req.segments, fps=None)
+    options = to_generate_options(req.model, req.options, text=None, segments=segments)
     try:
         await run_in_threadpool(api.check_video_options, upload.path, options)
     except InvalidOptions as exc:
