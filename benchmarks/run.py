@@ -12,7 +12,6 @@ import importlib
 import logging
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,12 +44,6 @@ LOAD_TEST_QUICK_S = 15.0
 
 def machine_info(argv: list[str]) -> dict[str, str]:
     """Commit, command, date, CPU, cores and threads: what a reader needs to compare numbers."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-        except OSError:
-            return "?"
-
     cpu = "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -68,9 +61,8 @@ def machine_info(argv: list[str]) -> dict[str, str]:
             versions.append(f"{mod} {importlib.import_module(mod).__version__}")
         except ImportError:
             versions.append(f"{mod} missing")
-    dirty = " (+ uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
     return {
-        "commit": git("rev-parse", "--short", "HEAD") + dirty,
+        "commit": sections.commit_label(),
         "command": " ".join([".venv/bin/python", "benchmarks/run.py", *argv]),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,

@@ -17,7 +17,8 @@ from pathlib import Path
 SECTIONS_DIR = Path(__file__).resolve().parent / "sections"
 
 
-def _commit() -> str:
+def commit_label() -> str:
+    """Short HEAD, marked when tracked files have uncommitted changes (what a number was measured on)."""
     root = SECTIONS_DIR.parent.parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout
@@ -31,7 +32,7 @@ def _commit() -> str:
 def write(name: str, title: str, body: str, *, argv: list[str]) -> Path:
     """Write section ``name`` (a level-2 heading ``title`` and ``body``) with how it was measured."""
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    stamp = (f"*Measured by `{' '.join(argv)}` at commit {_commit()}, "
+    stamp = (f"*Measured by `{' '.join(argv)}` at commit {commit_label()}, "
              f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, load average {load} (1/5/15 min).*")
     SECTIONS_DIR.mkdir(parents=True, exist_ok=True)
     path = SECTIONS_DIR / f"{name}.md"

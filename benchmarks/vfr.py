@@ -51,12 +51,13 @@ def make_vfr(video: Path, out: Path, drop_share: float = DROP_SHARE, seed: int =
     Returns (path, frames kept, frames in). The sound is re-encoded whole, so it stays in sync
     with the pictures' real times. Rebuilt only when missing.
     """
-    info = media.probe(video)
+    n = len(frame_times(video))  # from the packets: a cached copy needs no decoding
     rng = np.random.default_rng(seed)
-    frames = list(media.iter_frames(info))
-    keep = [i for i in range(len(frames)) if i == 0 or rng.random() >= drop_share]
+    keep = [i for i in range(n) if i == 0 or rng.random() >= drop_share]
     if out.exists():
-        return out, len(keep), len(frames)
+        return out, len(keep), n
+    info = media.probe(video)
+    frames = list(media.iter_frames(info))
     sound = media.load_audio(video, rate=48000).samples
     tmp = out.with_suffix(".part.mp4")
     h, w = frames[0][2].shape[:2]
@@ -84,7 +85,7 @@ def make_vfr(video: Path, out: Path, drop_share: float = DROP_SHARE, seed: int =
         for p in a.encode(None):
             c.mux(p)
     os.replace(tmp, out)
-    return out, len(keep), len(frames)
+    return out, len(keep), n
 
 
 def truth_at(truth_opening: np.ndarray, fps: float, times_s: np.ndarray) -> np.ndarray:

@@ -234,6 +234,12 @@ def run(
         finally:
             analysis.release_frames()
     overall.done()
+    return _with_job_timings(result, analysis, t0)
+
+
+def _with_job_timings(result: GenerateResult, analysis: Analysis, t0: float) -> GenerateResult:
+    """``result`` whose timings are the whole job's: the analysis's stages, the render's, and the
+    wall time since ``t0`` as "total" (a job's result reports every stage, not only the render's)."""
     timings = {**analysis.timings_s, **result.timings_s, "total": time.perf_counter() - t0}
     result.timings_s.clear()
     result.timings_s.update(timings)
@@ -661,10 +667,7 @@ def run_segments(
         finally:
             analysis.release_frames()
     overall.done()
-    timings = {**analysis.timings_s, **result.timings_s, "total": time.perf_counter() - t0}
-    result.timings_s.clear()
-    result.timings_s.update(timings)
-    return result
+    return _with_job_timings(result, analysis, t0)
 
 
 def _check_segment_video(video: Path, segments: tuple[Segment, ...], config: EngineConfig) -> MediaInfo:
