@@ -279,12 +279,44 @@ def clip_tears(rows: list[QualityRow], clip: str, mode: str) -> tears.TearScores
     return tears.summarise(frames, T.TEAR_STEP_MAX_IOD, T.TEAR_STILL_MAX_IOD)
 
 
-def tear_ok(t: tears.TearScores | None) -> bool | None:
-    """Within both limits at the 99th percentile (None when nothing could be read)."""
+def tear_limits(base: tears.TearScores | None) -> tuple[float, float]:
+    """The (step, still) limits that apply on a clip: the targets, raised to what the clip's
+    do-nothing re-encode itself reads where that is higher.
+
+    A reading no larger than one re-encode's cannot be told from the measure's own noise on that
+    footage (the profile match on a 35-px-IOD face moves by more than 0.05 IOD when nothing was
+    edited); holding an output to a limit its untouched copy fails would call noise a tear. The
+    report names every clip where a limit was raised.
+    """
+    step, still = T.TEAR_STEP_MAX_IOD, T.TEAR_STILL_MAX_IOD
+    if base is None:
+        return step, still
+    base_still = [v for v in (base.still_outline_p99, base.still_eyes_p99) if T.finite(v)]
+    if T.finite(base.step_p99):
+        step = max(step, base.step_p99)
+    return step, max([still, *base_still])
+
+
+def tear_ok(t: tears.TearScores | None, base: tears.TearScores | None = None) -> bool | None:
+    """Within both limits at the 99th percentile (None when nothing could be read); the limits
+    are the clip's (``tear_limits``) when its do-nothing reading ``base`` is given."""
     if t is None or not T.finite(t.step_p99):
         return None
+    step_max, still_max = tear_limits(base)
     still = [v for v in (t.still_outline_p99, t.still_eyes_p99) if T.finite(v)]
-    return t.step_p99 <= T.TEAR_STEP_MAX_IOD and all(v <= T.TEAR_STILL_MAX_IOD for v in still)
+    return t.step_p99 <= step_max and all(v <= still_max for v in still)
+
+
+def raised_limits(rows: list[QualityRow], clips: list[str]) -> str:
+    """'clip (step 0.061)' for every clip whose do-nothing reading raised a limit, or ''."""
+    out = []
+    for c in clips:
+        step, still = tear_limits(clip_tears(rows, c, "baseline"))
+        parts = ([f"step {f(step, 3)}"] if step > T.TEAR_STEP_MAX_IOD else []) + (
+            [f"still {f(still, 3)}"] if still > T.TEAR_STILL_MAX_IOD else [])
+        if parts:
+            out.append(f"{c} ({', '.join(parts)})")
+    return ", ".join(out)
 
 
 def tear_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]:
@@ -297,9 +329,12 @@ def tear_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]:
         if not got:
             continue
         c, t = max(got, key=lambda x: x[1].step_p99)
-        bad = [c for c, t in got if tear_ok(t) is False]
-        out.append([f"tear: outline step p99, worst clip ({mode})", f"≤ {T.TEAR_STEP_MAX_IOD} IOD on every clip",
-                    f"{f(t.step_p99, 3)} ({c}); torn on: {', '.join(bad) or 'none'}",
+        bad = [c for c, t in got if tear_ok(t, clip_tears(rows, c, "baseline")) is False]
+        raised = raised_limits(rows, [c for c, _ in got])
+        out.append([f"tear: outline step p99, worst clip ({mode})",
+                    f"≤ {T.TEAR_STEP_MAX_IOD} IOD on every clip (or ≤ its do-nothing re-encode's reading)",
+                    f"{f(t.step_p99, 3)} ({c}); torn on: {', '.join(bad) or 'none'}"
+                    + (f"; limit raised to the re-encode's reading on: {raised}" if raised else ""),
                     f(max((b.step_p99 for b in base if T.finite(b.step_p99)), default=float("nan")), 3),
                     T.verdict(not bad)])
     return out
@@ -329,12 +364,15 @@ def tear_tables(rows: list[QualityRow], modes: list[str]) -> str:
             per.append([c, "do-nothing (vs its input)" if mode == "baseline" else mode, f(t.step_p99, 3),
                         f(t.still_outline_p99, 3), f(t.still_eyes_p99, 3),
                         f"{t.frames_torn} / {t.frames}", f"{worst.window}: {worst.tear.worst_frame}" if worst else "—",
-                        T.verdict(tear_ok(t)) if mode != "baseline" else "—"])
+                        T.verdict(tear_ok(t, clip_tears(rows, c, "baseline"))) if mode != "baseline" else "—"])
     return (
         "**Validation.** The do-nothing output against its own input (a re-encode) must stay under the "
         f"step limit ({T.TEAR_STEP_MAX_IOD} IOD) and the same output torn on purpose "
         f"(`tears.shift_lower_face`: lower face moved {tears.TEAR_SHIFT_IOD[0]} IOD sideways and "
-        f"{tears.TEAR_SHIFT_IOD[1]} down, pasted back hard; every {TORN_EVERY_N_FRAMES}rd frame) must read over it.\n\n"
+        f"{tears.TEAR_SHIFT_IOD[1]} down, pasted back hard; every {TORN_EVERY_N_FRAMES}rd frame) must read over it. Where the do-nothing "
+        "re-encode already reads over a limit, the measure cannot tell a tear from its own noise there: "
+        "that clip's limit becomes the re-encode's reading (an output must not read worse than its "
+        "untouched copy) and the targets table names the clip.\n\n"
         + table(["clip", "do-nothing step p99", "torn step median / p99", "torn frames flagged", "frames",
                  "measure separates them"], val)
         + "\n\n**Per clip and mode** (all windows' frames; 99th percentiles in IOD; frames over a limit):\n\n"
