@@ -262,10 +262,14 @@ def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.Quali
             rows.append([f"band around the head changed > {M.CHANGED_LEVELS} levels, worst frame ({mode})",
                          f"≤ {100 * M.BAND_CHANGED_MAX:g} %", R.f(100 * max(bw), 2) + " %" if bw else "—", "—",
                          R.T.verdict(max(bw) <= M.BAND_CHANGED_MAX if bw else None)])
-        jr = [r.lm.jitter_ratio for r in got if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
-        bj = [r.lm.jitter_ratio for r in base if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
-        rows.append([f"jitter × input, worst clip ({mode})", f"≤ {T.JITTER_RATIO_MAX}", R.f(max(jr)) if jr else "—",
-                     R.f(max(bj)) if bj else "—", R.T.verdict(max(jr) <= T.JITTER_RATIO_MAX if jr else None)])
+        xs = [r for r in got if r.test == "cross-segment"]
+        bx = [r for r in base if r.test == "cross-segment"]
+        for what, read in (("lip-point jitter × input (mesh)", lambda r: r.lm.jitter_ratio),
+                           ("rigid-point jitter × do-nothing (pixels)", lambda r: r.px.rigid_jitter_ratio)):
+            jr = [v for r in xs if T.finite(v := read(r))]
+            bj = [v for r in bx if T.finite(v := read(r))]
+            rows.append([f"{what}, worst clip ({mode})", f"≤ {T.JITTER_RATIO_MAX}", R.f(max(jr)) if jr else "—",
+                         R.f(max(bj)) if bj else "—", R.T.verdict(max(jr) <= T.JITTER_RATIO_MAX if jr else None)])
     return rows + speed_summary_rows(speed)
 
 
