@@ -161,8 +161,10 @@ def notes(have_identity: bool) -> str:
         "is |lag| ≤ 1 frame; the peak r shows how much the envelope explains at all.",
         f"- **Jitter**: mean |second difference| of landmarks over consecutive frames, in inter-ocular "
         f"distances; accelerations > {M.JITTER_OUTLIER_IOD} IOD (shot cuts, a tracker switching faces) are "
-        "left out on both sides. Two numbers: the 16 *lip* points of the output's mesh over the same for the "
-        "input frames (the mouth is what the edit moves, and only the mesh reads it), and 11 *rigid* points "
+        "left out on both sides. Two numbers: the 16 *lip* points of the output's mesh, measured from the centroid of the same "
+        "mesh's rigid points (the mouth trembling on the face; the mesh is the only reader of an edited "
+        "mouth, and subtracting its rigid points removes its whole-mesh refits), over the same for the "
+        "input frames; and 11 *rigid* points "
         "(eye corners, nose bridge and tip) over the do-nothing output's — each rigid point placed by the "
         "do-nothing frame's mesh and followed into the output frame by its pixels (Lucas-Kanade, checked "
         "both ways). The rigid points are not read from the output's own mesh: MediaPipe refits the whole "

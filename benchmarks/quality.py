@@ -48,7 +48,7 @@ class LandmarkScores:
     pause_frames: int = 0
     pause_open_median: float = float("nan")  # median mouth opening in pause frames (IODs)
     rest: float = float("nan")  # the person's rest level the pause check uses (IODs)
-    jitter_ratio: float = float("nan")  # lip points (the output's mesh) vs the input frames' lip points
+    jitter_ratio: float = float("nan")  # lip points on the face (metrics.lip_jitter) vs the input's
     #: Mean over yaw/pitch/roll of the std of the output's own head pose (mesh axes, absolute: the
     #: source's motion included), the literal reading of issue 5's "pose standard deviation".
     pose_std_deg: float = float("nan")
@@ -117,10 +117,10 @@ def landmark_scores(
     sel = in_pause[: len(opening)] & np.isfinite(opening[: len(in_pause)])
     s.pause_open_median = float(np.median(opening[: len(in_pause)][sel])) if sel.any() else float("nan")
     s.rest = rest
-    # Lip points only: the rigid points' jitter is read from their pixels (PixelScores), since
-    # the mesh refits them whenever the mouth or brows change.
-    jit_in = metrics.landmark_jitter(input_lm, metrics.MOUTH_POINTS)
-    s.jitter_ratio = metrics.landmark_jitter(lm, metrics.MOUTH_POINTS) / jit_in if jit_in > 0 else float("nan")
+    # The lips on the face; head motion is read from pixels (PixelScores.rigid_jitter_ratio), since
+    # the mesh refits itself whenever the mouth or brows change.
+    jit_in = metrics.lip_jitter(input_lm)
+    s.jitter_ratio = metrics.lip_jitter(lm) / jit_in if jit_in > 0 else float("nan")
     s.pose_std_deg = float(np.nanmean(np.nanstd(metrics.head_pose_deg(lm), axis=0)))
     return s
 

@@ -264,7 +264,7 @@ def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.Quali
                          R.T.verdict(max(bw) <= M.BAND_CHANGED_MAX if bw else None)])
         xs = [r for r in got if r.test == "cross-segment"]
         bx = [r for r in base if r.test == "cross-segment"]
-        for what, read in (("lip-point jitter × input (mesh)", lambda r: r.lm.jitter_ratio),
+        for what, read in (("lip jitter on the face × input (mesh)", lambda r: r.lm.jitter_ratio),
                            ("rigid-point jitter × do-nothing (pixels)", lambda r: r.px.rigid_jitter_ratio)):
             jr = [v for r in xs if T.finite(v := read(r))]
             bj = [v for r in bx if T.finite(v := read(r))]

@@ -278,3 +278,15 @@ def test_a_tracked_shift_follows_the_pixels() -> None:
     ok = np.isfinite(shift[:, 0])
     assert ok.sum() >= len(M.STABLE_POINTS) - 1
     assert np.allclose(shift[ok], (3.0, 1.0), atol=0.2)
+
+
+def test_lip_jitter_ignores_the_whole_mesh_moving_and_reads_the_lips_trembling() -> None:
+    rng = np.random.default_rng(2)
+    lm = _face_points(80, rng)
+    calm = M.lip_jitter(lm)
+    refit = lm + rng.normal(0, 0.8, (80, 1, 3))  # the whole mesh hops a little every frame
+    assert M.lip_jitter(refit) == pytest.approx(calm, rel=1e-6)
+    assert M.landmark_jitter(refit, M.MOUTH_POINTS) > 1.5 * M.landmark_jitter(lm, M.MOUTH_POINTS)
+    trembling = lm.copy()
+    trembling[:, list(M.MOUTH_POINTS), :2] += rng.normal(0, 0.8, (80, len(M.MOUTH_POINTS), 2))
+    assert M.lip_jitter(trembling) > 1.5 * calm
