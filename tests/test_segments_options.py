@@ -104,7 +104,7 @@ def test_a_segment_flag_may_name_its_own_speaker_and_emotion(monkeypatch: pytest
     (["--segment", "0:2:a.wav:speaker=1,2@x"], ["segments[0]", "speaker= must be auto or X,Y@FRAME"]),
     (["--segment", "0:2:a.wav:speaker=auto:speaker=1,2@3"], ["segments[0]", "speaker= is given twice"]),
     (["--segment", "0:1:a.wav", "--segment", "1:2:b.wav:emotion=glum"], ["segments[1]", "emotion"]),
-    (["--segment", "1:x.wav"], ["segments[0]", "START:END:AUDIO"]),
+    (["--segment", "1:x.wav"], ["segments[0]", "START:STOP:AUDIO"]),
     (["--segment", "0:1:a.wav", "--segment", "0.5:2:b.wav"], ["segments[1]", "overlaps"]),
     ([], ["AUDIO is required"]),
 ])

@@ -179,8 +179,9 @@ def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, opti
     return result
 
 
-SEGMENT_HELP = ("START:END:AUDIO[:ASTART:AEND][:KEY=VALUE...] (seconds; repeatable): the video from START to END "
-                "speaks AUDIO (cropped to ASTART-AEND); the video outside every segment keeps its own picture and "
+# STOP, not END: the help is Rich text, and Rich turns ":END:" into an emoji.
+SEGMENT_HELP = ("START:STOP:AUDIO[:ASTART:ASTOP][:KEY=VALUE...] (seconds; repeatable): the video from START to "
+                "STOP speaks AUDIO (cropped to ASTART-ASTOP); the video outside every segment keeps its own picture and "
                 "sound. KEY=VALUE sets this segment's own speaker=auto|X,Y@FRAME (whom it edits: e.g. "
                 "0:2:a.wav:speaker=160,160@5), emotion=, temperature= or mode=; the rest is the command's. "
                 "With segments, the AUDIO argument may be left out")
@@ -226,7 +227,7 @@ def _parse_segments(specs: list[str]) -> tuple[list[dict[str, Any]], dict[str, P
             crop = {"startTime": float(parts[-2]), "endTime": float(parts[-1])}
             parts = parts[:-2]
         if len(parts) < 3 or not all(_is_number(p) for p in parts[:2]) or not ":".join(parts[2:]):
-            raise InvalidOptions(f"{where}: expected START:END:AUDIO[:ASTART:AEND][:KEY=VALUE...]")
+            raise InvalidOptions(f"{where}: expected START:STOP:AUDIO[:ASTART:ASTOP][:KEY=VALUE...]")
         ref = ":".join(parts[2:])
         audios[ref] = Path(ref)
         segment: dict[str, Any] = {"startTime": float(parts[0]), "endTime": float(parts[1]),
@@ -268,7 +269,7 @@ def generate(
             options["segments"] = segments_from(wire)
             drive = audios if audio is None else {**audios, str(audio): audio}
         elif audio is None:
-            raise InvalidOptions("AUDIO is required (or give --segment START:END:AUDIO)")
+            raise InvalidOptions("AUDIO is required (or give --segment START:STOP:AUDIO)")
         parsed = GenerateOptions.parse(**options)
     except ReperformError as exc:
         _fail(exc, debug)

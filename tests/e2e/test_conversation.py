@@ -128,7 +128,7 @@ def test_a_segment_pointing_at_no_face_fails_naming_the_segment_and_writes_nothi
 
 
 def test_the_cli_dubs_the_conversation_with_a_speaker_per_segment(scene, tmp_path):
-    """The same conversation from the command line: ``--segment START:END:AUDIO[:ASTART:AEND]:speaker=X,Y@FRAME``
+    """The same conversation from the command line: ``--segment START:STOP:AUDIO[:ASTART:ASTOP]:speaker=X,Y@FRAME``
     run as a real process. Each span re-performs its own person; the other face keeps what the codec
     keeps of it; the command prints no warning."""
     import subprocess
