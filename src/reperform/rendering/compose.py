@@ -61,10 +61,9 @@ log = logging.getLogger(__name__)
 INSIDE_OUTLINE_IOD = 0.15
 #: ... and reaches this far around the target lips (inter-ocular units): the real mouth, teeth and
 #: the skin that moves with the lips come from the exemplar; the chin's contour, which the jaw
-#: carries, stays the frame's own. Chosen among 0.12/0.22/0.30 by the worst output/input landmark
-#: jitter over four clips, leave-one-clip-out (every fold picks 0.22; held-out jitter × baseline:
-#: latentsync 1.07, pcavs 0.96, d13 turned 1.10, hamilton 0.97 — 0.12 gave latentsync 1.22: a
-#: narrow ring of exemplar skin between frame-layer skin made MediaPipe's mesh wobble).
+#: carries, stays the frame's own. Narrower, a thin ring of exemplar skin between frame-layer skin
+#: makes the output's face mesh wobble. Chosen leave-one-clip-out by output/input landmark jitter
+#: (docs/tuning.md, "Rendering").
 AROUND_LIPS_IOD = 0.22
 #: The mask's upper edge sits this far below the nose tip (inter-ocular units).
 MASK_TOP_BELOW_NOSE_IOD = 0.10
@@ -719,10 +718,9 @@ class Renderer:
         Sampling a little inside the lip keeps the exemplar's dark gap edge off a mouth that closes
         over it (and off the synthesised cavity). The share grows with how much of the exemplar's
         gap is being closed: a full share on a mouth asked to close by a fifth made it come out
-        shut on small faces (pcavs, 53 px between the eyes: targets 0.16 read 0.02). A (nearly)
-        closed target gets the same graded share, not the full one: the full share parted the
-        lips of resting mouths with a dark speck between them (videoretalking_4 in the pauses of
-        musetalk_yongen: median opening 0.028 vs 0.003, 90 % vs 100 % of pause frames at rest).
+        shut on small faces. A (nearly) closed target gets the same graded share, not the full
+        one: the full share parted the lips of resting mouths with a dark speck between them.
+        The measurements behind both: docs/tuning.md, "Rendering".
         """
         if self._cavity_strength(target_open, exemplar_open) > 0:
             return LIP_FRINGE_SHARE
