@@ -102,10 +102,8 @@ def windows(analyzer: SpeechAnalyzer, path: Path, window_s: float, max_pairs: in
                     GenerateOptions(), source_speech=src_speech, frame_times_s=src_times,
                 )
                 row[route] = pearson(plan.mouth[:, 0], real)
-                if route == "aligned":
-                    row["aligned_plan"] = plan.mouth[:, 0].tolist()
-                if route == "recognized":
-                    row["recognized_plan"] = plan.mouth[:, 0].tolist()
+                if route != "engine":  # kept so blends of routes can be scored from the rows alone
+                    row[f"{route}_plan"] = plan.mouth[:, 0].tolist()
             row["real"] = np.asarray(real, float).tolist()
             out.append(row)
             log.warning("%s %s->%s %s", path.stem, src, tgt,
