@@ -10,6 +10,7 @@ worker is not a dead job, and re-running its analysis would only waste the worke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -83,12 +84,14 @@ class Chunks:
                                                    JobChunk.status == PROCESSING).values(**values))
             return res.rowcount == 1
 
-    def complete(self, cid: str, owner: str, output_key: str) -> bool:
-        """Mark the chunk rendered (its file at ``output_key``) if ``owner`` still holds it."""
+    def complete(self, cid: str, owner: str, output_key: str, warnings: Sequence[str] = ()) -> bool:
+        """Mark the chunk rendered (its file at ``output_key``, the renderer's ``warnings``) if
+        ``owner`` still holds it."""
         with self._db.session() as s, s.begin():
             res = s.execute(update(JobChunk).where(JobChunk.id == cid, JobChunk.lease_owner == owner,
                                                    JobChunk.status == PROCESSING)
-                            .values(status=COMPLETED, progress=1.0, lease_until=None, output_key=output_key))
+                            .values(status=COMPLETED, progress=1.0, lease_until=None, output_key=output_key,
+                                    warnings=list(warnings)))
             return res.rowcount == 1
 
     def progress(self, job_id: str, job_owner: str) -> float:
@@ -109,18 +112,7 @@ class Chunks:
                                    Job.lease_owner == JobChunk.job_owner)
         cond = and_(job_alive, or_(and_(JobChunk.status == PROCESSING, JobChunk.lease_until < now),
                                    and_(JobChunk.status == PENDING, JobChunk.enqueued_at < stale)))
-        out: list[str] = []
-        with self._db.session() as s:
-            candidates = list(s.scalars(select(JobChunk.id).where(cond).order_by(JobChunk.created_at).limit(limit)))
-        for cid in candidates:
-            with self._db.session() as s, s.begin():
-                res = s.execute(update(JobChunk).where(JobChunk.id == cid, cond,
-                                                       or_(JobChunk.enqueued_at.is_(None), JobChunk.enqueued_at < now))
-                                .values(enqueued_at=now + timedelta(seconds=1))
-                                .execution_options(synchronize_session=False))
-                if res.rowcount == 1:
-                    out.append(cid)
-        return out
+        return self._db.claim_for_resend(JobChunk, cond, now, limit)
 
     def keep_jobs_alive(self, lease_s: float) -> int:
         """Renew the lease of every job that still has unfinished chunks of its current attempt;

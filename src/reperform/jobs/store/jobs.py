@@ -197,10 +197,12 @@ class Jobs:
                                     attempts=Job.attempts - 1, updated_at=utcnow()))
             return res.rowcount == 1
 
-    def complete(self, job_id: str, owner: str, output_key: str, duration_s: float) -> bool:
-        """Finish the job as COMPLETED if ``owner`` still holds it (compare-and-set)."""
+    def complete(self, job_id: str, owner: str, output_key: str, duration_s: float,
+                 warnings: Sequence[str] = ()) -> bool:
+        """Finish the job as COMPLETED if ``owner`` still holds it (compare-and-set), with the
+        engine's warnings (kept with the job, so every later read of it can show them)."""
         return self._finish(job_id, owner, status=COMPLETED, output_key=output_key,
-                            output_duration_s=duration_s, progress=1.0, stage="done")
+                            output_duration_s=duration_s, progress=1.0, stage="done", warnings=list(warnings))
 
     def fail(self, job_id: str, owner: str | None, error: str, error_code: str, *,
              status: str = FAILED) -> bool:
@@ -247,14 +249,4 @@ class Jobs:
         stale = now - timedelta(seconds=pending_after_s)
         cond = or_(and_(Job.status == PROCESSING, Job.lease_until < now),
                    and_(Job.status == PENDING, or_(Job.enqueued_at.is_(None), Job.enqueued_at < stale)))
-        out: list[str] = []
-        with self._db.session() as s:
-            candidates = list(s.scalars(select(Job.id).where(cond).order_by(Job.created_at).limit(limit)))
-        for job_id in candidates:
-            with self._db.session() as s, s.begin():
-                res = s.execute(update(Job).where(Job.id == job_id, cond,
-                                                  or_(Job.enqueued_at.is_(None), Job.enqueued_at < now))
-                                .values(enqueued_at=now + timedelta(seconds=1)))
-                if res.rowcount == 1:
-                    out.append(job_id)
-        return out
+        return self._db.claim_for_resend(Job, cond, now, limit)
