@@ -23,7 +23,7 @@ from reperform_harness import (
     LiveServer,
     RedisServer,
     child_env,
-    media_dir,
+    create_lips_job,
     poll_generation,
     wait_for,
 )
@@ -32,18 +32,8 @@ from sync import Sync
 pytestmark = [pytest.mark.e2e, pytest.mark.media, pytest.mark.redis]
 
 
-@pytest.fixture(scope="module")
-def file_host() -> FileHost:
-    host = FileHost()
-    host.files["clip.mp4"] = media_dir() / "videos" / "mimictalk_German_20s.mp4"
-    yield host
-    host.close()
-
-
-def _create(client: Sync, host: FileHost) -> str:
-    clip = host.url("clip.mp4")
-    return client.generations.create(model="react-1", options={"model_mode": "lips"},
-                                     input=[{"type": "video", "url": clip}, {"type": "audio", "url": clip}]).id
+#: The clip the module's jobs render (served by the ``file_host`` fixture of conftest.py).
+CLIP = "mimictalk_German_20s.mp4"
 
 
 def _chunks(server: LiveServer, job_id: str) -> list:
@@ -80,7 +70,7 @@ def test_a_long_job_renders_in_chunks_on_two_workers_and_survives_a_killed_one(t
             w.start()
         client = Sync(base_url=server.url, api_key=server.make_key())
 
-        undisturbed = _create(client, file_host)
+        undisturbed = create_lips_job(client, file_host)
         seen: list[float] = []
         done = wait_for(lambda: (seen.append(server.job_row(undisturbed).progress)
                                  or client.generations.get(undisturbed).status in ("COMPLETED", "FAILED")),
@@ -93,7 +83,7 @@ def test_a_long_job_renders_in_chunks_on_two_workers_and_survives_a_killed_one(t
         assert all(_rendered_by(w, r.id) for w, r in zip(workers, rows, strict=False)) or \
             all(_rendered_by(w, r.id) for w, r in zip(workers, reversed(rows), strict=False))
 
-        disturbed = _create(client, file_host)
+        disturbed = create_lips_job(client, file_host)
 
         def rendering() -> tuple | None:
             for r in _chunks(server, disturbed):
@@ -129,7 +119,7 @@ def test_the_embedded_pool_renders_a_long_job_in_local_chunk_processes(tmp_path:
     try:
         server.start()
         client = Sync(base_url=server.url, api_key=server.make_key())
-        job_id = _create(client, file_host)
+        job_id = create_lips_job(client, file_host)
         done = poll_generation(client, job_id)
         assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
         assert "render: 500 output frames in 2 chunks on 2 processes" in server.log.read_text(errors="replace")

@@ -15,7 +15,7 @@ from reperform_harness import (
     LiveServer,
     RedisServer,
     child_env,
-    media_dir,
+    create_lips_job,
     poll_generation,
     wait_for,
 )
@@ -24,18 +24,8 @@ from sync import Sync
 pytestmark = [pytest.mark.e2e, pytest.mark.media]
 
 
-@pytest.fixture(scope="module")
-def file_host() -> FileHost:
-    host = FileHost()
-    host.files["clip.mp4"] = media_dir() / "videos" / "pcavs_00373.mp4"
-    yield host
-    host.close()
-
-
-def _create(client: Sync, host: FileHost) -> str:
-    clip = host.url("clip.mp4")
-    return client.generations.create(model="react-1", options={"model_mode": "lips"},
-                                     input=[{"type": "video", "url": clip}, {"type": "audio", "url": clip}]).id
+#: The clip the module's jobs render (served by the ``file_host`` fixture of conftest.py).
+CLIP = "pcavs_00373.mp4"
 
 
 def _processing(server: LiveServer, job_id: str) -> bool:
@@ -49,7 +39,7 @@ def test_killing_the_server_mid_job_then_restarting_completes_running_and_pendin
     server.start()
     try:
         client = Sync(base_url=server.url, api_key=server.make_key())
-        running, pending = _create(client, file_host), _create(client, file_host)
+        running, pending = create_lips_job(client, file_host), create_lips_job(client, file_host)
         wait_for(lambda: _processing(server, running), 60, "the first job to start")
         server.kill9()  # the server and its job process die together, mid-job
         assert server.job_row(running).status == "PROCESSING" and server.job_row(pending).status == "PENDING"
@@ -72,7 +62,7 @@ def test_stopping_the_server_gracefully_hands_its_running_job_back_as_pending(tm
     server.start()
     try:
         client = Sync(base_url=server.url, api_key=server.make_key())
-        job_id = _create(client, file_host)
+        job_id = create_lips_job(client, file_host)
         wait_for(lambda: _processing(server, job_id), 60, "the job to start")
     finally:
         server.stop()  # SIGTERM: uvicorn shuts down, the pool stops its job process
@@ -92,7 +82,7 @@ def test_celery_worker_killed_mid_job_is_replaced_and_the_job_completes_exactly_
         server.start()
         worker.start()
         client = Sync(base_url=server.url, api_key=server.make_key())
-        job_id = _create(client, file_host)
+        job_id = create_lips_job(client, file_host)
         wait_for(lambda: _processing(server, job_id), 60, "the worker to start the job")
         worker.kill9()  # worker and its pool process die mid-job; the message was not acked
 

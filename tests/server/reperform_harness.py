@@ -462,5 +462,13 @@ def poll_generation(client: Any, gen_id: str, timeout_s: float = JOB_TIMEOUT_S) 
                     and g, timeout_s, f"generation {gen_id} to finish", interval_s=0.5)
 
 
+def create_lips_job(client: Any, host: FileHost, name: str = "clip.mp4") -> str:
+    """Start a lips-mode generation of the hosted clip ``name`` speaking its own sound; its id.
+    The durability and chunk tests need a real job, not a particular one: the cheapest kind."""
+    clip = host.url(name)
+    return client.generations.create(model="react-1", options={"model_mode": "lips"},
+                                     input=[{"type": "video", "url": clip}, {"type": "audio", "url": clip}]).id
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj)

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from .. import landmarks as L
+from ..options import GenerateOptions
 from ..records import FaceProfile, FaceTrack, MotionPlan
 from . import blend, cavity, expression, pose3d
 from .exemplars import MouthBank, choose_exemplars
@@ -145,7 +146,7 @@ class Renderer:
         bank: MouthBank,
         plan: MotionPlan,
         profile: FaceProfile | None = None,
-        options: object | None = None,
+        options: GenerateOptions | None = None,
         exemplar_ok: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     ) -> None:
         """``exemplar_ok(crop, landmarks)`` (optional) vets the exemplars the search picks: one it

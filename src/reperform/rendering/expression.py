@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from .. import landmarks as L
-from ..options import Emotion, ModelMode
+from ..options import Emotion, GenerateOptions, ModelMode
 from . import brows, eyes, smile, wrinkles
 from .geometry import apply, invert
 
@@ -778,18 +778,19 @@ def adjust_targets(targets: np.ndarray, au: np.ndarray, closure: np.ndarray) -> 
     return out
 
 
-def from_plan(template: np.ndarray, plan: object, options: object | None, bank: object | None = None
+def from_plan(template: np.ndarray, plan: object, options: GenerateOptions | None, bank: object | None = None
               ) -> ExpressionWarp | None:
-    """The job's expression warp, or None when nothing changes (lips mode, or no AUs/blinks/neutral).
+    """The job's expression warp, or None when nothing changes (no options, lips mode, or no
+    AUs/blinks/neutral). The mode and temperature are the options' own (their defaults live in
+    :class:`GenerateOptions` alone).
 
     ``bank`` (the mouth exemplars) lends the person's own teeth colour to a smile.
     """
-    mode = getattr(options, "mode", ModelMode.lips)
-    if options is None or mode == ModelMode.lips:
+    if options is None or options.mode == ModelMode.lips:
         return None
     relax = 0.0
-    emotion = getattr(options, "emotion", None)
-    gain = float(np.clip(0.2 + 0.8 * float(getattr(options, "temperature", 0.5)), 0.0, 1.0))
+    emotion = options.emotion
+    gain = float(np.clip(0.2 + 0.8 * float(options.temperature), 0.0, 1.0))
     if emotion in RELAX_SHARE:
         relax = RELAX_SHARE[emotion] * gain
     au, blink = plan.au, plan.blink  # type: ignore[attr-defined]
