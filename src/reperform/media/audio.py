@@ -75,6 +75,6 @@ def stream_audio_for_output(path: str | Path) -> Iterator[np.ndarray]:
     """:func:`load_audio_for_output`'s samples as a stream of stereo float32 blocks [2, k].
 
     Why: the whole track of a long output is large (48 kHz stereo float32 is 23 MiB a minute,
-    and decoding it whole held it two or three times over: 1.3 GiB for 10 minutes), and the
+    and decoding it whole held it about three times over: ~0.7 GiB for 10 minutes), and the
     muxer only needs it block by block. Lazy: the file is read when the muxer asks."""
     return _decode_blocks(Path(path), OUTPUT_RATE, "stereo")
