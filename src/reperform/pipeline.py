@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,7 +184,7 @@ def join(analysis: Analysis, plan: Plan, chunks: list[Path], output: Path) -> in
     ``plan.n_out`` fails the job (a lost or doubled chunk) and leaves no output.
     """
     with _engine_errors():
-        sound = media.load_audio_for_output(analysis.audio)
+        sound = media.stream_audio_for_output(analysis.audio)  # block by block: a long track is large
         n = media.join_chunks(chunks, output, plan.timemap.fps, sound)
         if n != plan.n_out:
             output.unlink(missing_ok=True)
@@ -505,7 +505,8 @@ def _render(
             renderers[0].warm_up(span.start)  # a chunk: carry the mouth's contour up to its first frame
         head = rendering.HeadWarper(a.track, plan.motion) if plan.mode is ModelMode.head else None
         store, a.frame_store = a.frame_store, None  # used once: the render pass empties it
-        sound = None if frames is not None else media.load_audio_for_output(a.audio) if out_audio is None \
+        # The analysed sound streams from its file into the muxer (whole, a long track is large).
+        sound = None if frames is not None else media.stream_audio_for_output(a.audio) if out_audio is None \
             else out_audio
         occluders = face.OcclusionFinder(a.track) if plan.options.occlusion else None
         try:
@@ -563,7 +564,7 @@ def _frame_renderer(a: Analysis, plan: Plan) -> tuple[list[rendering.Renderer], 
 def _render_frames(
     render_one: RenderOne,
     head: rendering.HeadWarper | None,
-    out_audio: np.ndarray | None,
+    out_audio: np.ndarray | Iterable[np.ndarray] | None,
     output: Path,
     vinfo: MediaInfo,
     frame_times: np.ndarray,

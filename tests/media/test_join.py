@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from reperform.errors import EngineError
-from reperform.media import Mp4Writer, iter_frames, load_audio_for_output, probe
+from reperform.errors import EngineError, MediaUnreadable
+from reperform.media import Mp4Writer, iter_frames, load_audio_for_output, probe, stream_audio_for_output
 from reperform.media.audio import OUTPUT_RATE
 from reperform.media.join import join_chunks
 
@@ -72,3 +72,41 @@ def test_chunks_of_another_size_are_refused_and_nothing_is_left(tmp_path):
 def test_nothing_to_join_is_an_error(tmp_path):
     with pytest.raises(EngineError):
         join_chunks([], tmp_path / "x.mp4", Fraction(25), None)
+
+
+def _audio_packets(path):
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+@pytest.mark.media
+def test_sound_streamed_from_its_file_muxes_the_same_bytes_as_the_whole_array(tmp_path, media_dir):
+    """A long output's sound is streamed block by block (never held whole); the AAC it makes
+    must be the array's, byte for byte, including the silence past the sound's end."""
+    clip = media_dir / "videos" / "videoretalking_4.mp4"
+    info = probe(clip)
+    frames = _frames(clip, 40)
+    chunk = _write_chunk(tmp_path / "c.mp4", frames, info.fps)
+    whole, streamed = tmp_path / "whole.mp4", tmp_path / "streamed.mp4"
+    join_chunks([chunk], whole, info.fps, load_audio_for_output(clip))
+    join_chunks([chunk], streamed, info.fps, stream_audio_for_output(clip))
+    assert _audio_packets(whole) == _audio_packets(streamed)
+    # Sound shorter than the video: both pad with the same silence.
+    short = load_audio_for_output(clip)[:, : OUTPUT_RATE // 3]
+    blocks = (short[:, i : i + 777] for i in range(0, short.shape[1], 777))  # odd block sizes
+    join_chunks([chunk], whole, info.fps, short)
+    join_chunks([chunk], streamed, info.fps, blocks)
+    assert _audio_packets(whole) == _audio_packets(streamed)
+
+
+def test_a_sound_that_fails_while_streaming_leaves_no_output(tmp_path):
+    """The writer reads a streamed sound only when it closes: a failure there removes the part file."""
+    def broken():
+        yield np.zeros((2, 4000), np.float32)
+        raise MediaUnreadable("cannot decode audio of x.wav")
+
+    out = tmp_path / "o.mp4"
+    with pytest.raises(MediaUnreadable), Mp4Writer(out, 64, 48, Fraction(25), broken(), 10) as w:
+        for _ in range(10):
+            w.write(np.full((48, 64, 3), 90, np.uint8))
+    assert not out.exists() and not list(tmp_path.glob(".o.mp4*"))

@@ -1,7 +1,7 @@
 """Media stage: probing, decoding, audio loading, time mapping and atomic MP4 encoding (PyAV)."""
 
 from . import segments
-from .audio import load_audio, load_audio_for_output
+from .audio import load_audio, load_audio_for_output, stream_audio_for_output
 from .decode import FrameSource, FrameStore, iter_frames, prefetch
 from .encode import Mp4Writer
 from .join import join_chunks
@@ -17,6 +17,7 @@ __all__ = [
     "join_chunks",
     "load_audio",
     "load_audio_for_output",
+    "stream_audio_for_output",
     "prefetch",
     "probe",
     "segments",

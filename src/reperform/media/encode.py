@@ -14,7 +14,7 @@ import os
 import platform
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -103,19 +103,47 @@ def add_audio_stream(container: av.container.OutputContainer) -> av.AudioStream:
 
 
 def encode_audio(container: av.container.OutputContainer, stream: av.AudioStream,
-                 audio: np.ndarray | None, n_total: int) -> None:
-    """Encode ``n_total`` samples of stereo float ``audio`` (padded with silence, cut to length)."""
-    data = np.zeros((2, n_total), np.float32)
-    if audio is not None and audio.size:
-        n = min(n_total, audio.shape[1])
-        data[:, :n] = audio[:, :n]
-    for start in range(0, n_total, AUDIO_CHUNK):
-        chunk = np.ascontiguousarray(data[:, start : start + AUDIO_CHUNK])
+                 audio: np.ndarray | Iterable[np.ndarray] | None, n_total: int) -> None:
+    """Encode ``n_total`` samples of stereo float ``audio`` (padded with silence, cut to length).
+
+    ``audio`` is one [2, n] array or an iterable of [2, k] blocks in order (a long track is
+    streamed from its file, never held whole: :func:`media.stream_audio_for_output`); either way
+    the encoder gets the same 1024-sample frames, so the bytes do not depend on which was given.
+    """
+    blocks: Iterable[np.ndarray] = () if audio is None else (audio,) if isinstance(audio, np.ndarray) else audio
+    pending: list[np.ndarray] = []  # samples read but not yet encoded, in order
+    n_pending = 0
+    start = 0
+    source = iter(blocks)
+    while start < n_total:
+        want = min(AUDIO_CHUNK, n_total - start)
+        while n_pending < want:
+            block = next(source, None)
+            if block is None:
+                break
+            block = np.asarray(block, np.float32)
+            if block.size:
+                pending.append(block)
+                n_pending += block.shape[1]
+        chunk = np.zeros((2, want), np.float32)  # silence past the end of the sound
+        filled = 0
+        while filled < want and pending:
+            take = min(want - filled, pending[0].shape[1])
+            chunk[:, filled : filled + take] = pending[0][:, :take]
+            pending[0] = pending[0][:, take:]
+            if not pending[0].shape[1]:
+                pending.pop(0)
+            filled += take
+        n_pending -= filled
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate = OUTPUT_RATE
         frame.pts = start
         for packet in stream.encode(frame):
             container.mux(packet)
+        start += want
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()  # a file-backed stream cut short: release its decoder now
     for packet in stream.encode(None):
         container.mux(packet)
 
@@ -140,7 +168,8 @@ class Mp4Writer:
     """
 
     def __init__(
-        self, output: str | Path, width: int, height: int, fps: Fraction, audio: np.ndarray | None, n_frames: int,
+        self, output: str | Path, width: int, height: int, fps: Fraction,
+        audio: np.ndarray | Iterable[np.ndarray] | None, n_frames: int,
         *, with_audio: bool = True,
     ) -> None:
         """``with_audio=False`` writes a video-only file: a chunk of a longer output, whose sound is
@@ -214,10 +243,14 @@ class Mp4Writer:
         """Finalise and move into place; returns the output path."""
         self._join()
         self._raise_pending()
-        for packet in self._v.encode(None):
-            self._c.mux(packet)
-        self._write_audio()
-        self._c.close()
+        try:  # the sound may be streamed from its file only now: a failure there leaves no part file
+            for packet in self._v.encode(None):
+                self._c.mux(packet)
+            self._write_audio()
+            self._c.close()
+        except BaseException:
+            self.abort()
+            raise
         try:
             os.replace(self._part, self.output)
         except OSError as exc:

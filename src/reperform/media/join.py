@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def _chunk_stream(container: av.container.InputContainer, path: Path) -> av.Vide
     return container.streams.video[0]
 
 
-def join_chunks(chunks: list[Path], output: Path, fps: Fraction, audio: np.ndarray | None) -> int:
+def join_chunks(chunks: list[Path], output: Path, fps: Fraction,
+                audio: np.ndarray | Iterable[np.ndarray] | None) -> int:
     """Concatenate the video of ``chunks`` (in order) into ``output`` with ``audio`` muxed once.
 
     Every chunk must come from :class:`media.Mp4Writer` with the same size and frame rate (so the
