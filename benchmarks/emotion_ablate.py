@@ -34,12 +34,6 @@ from reperform.options import Emotion, GenerateOptions, ModelMode
 log = logging.getLogger(__name__)
 
 
-def _identity_frame(frame, *_a, **_k):
-    inplace_out = frame
-    box = _a[-2] if len(_a) >= 2 else None
-    return inplace_out, box
-
-
 @contextlib.contextmanager
 def without(component: str) -> Iterator[None]:
     """Switch one rendering component off (``none``: the full render)."""
@@ -114,7 +108,7 @@ def main() -> None:
             shapes_in.append(shp)
             e_in.append(np.asarray(emb._net.compute_face_descriptor(np.ascontiguousarray(f), shp)))
 
-        def ident(frames: list[np.ndarray]) -> tuple[float, float]:
+        def ident(frames: list[np.ndarray], lm_in=lm_in, shapes_in=shapes_in, e_in=e_in) -> tuple[float, float]:
             d, dfix = [], []
             for f, lm, shp, e0 in zip(frames, lm_in, shapes_in, e_in, strict=True):
                 e1 = emb.embed(f, lm)
