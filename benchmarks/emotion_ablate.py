@@ -35,18 +35,27 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def without(component: str) -> Iterator[None]:
-    """Switch one rendering component off (``none``: the full render)."""
-    from reperform import motion  # noqa: F401
-    from reperform.motion import plan as plan_mod
-    from reperform.rendering import brows, eyes, smile, wrinkles
-    from reperform.rendering import expression as ex
-
+def without(components: str) -> Iterator[None]:
+    """Switch rendering components off (``a+b``: both; ``none``: the full render)."""
     saved: list[tuple[object, str, object]] = []
 
     def patch(obj: object, name: str, value: object) -> None:
         saved.append((obj, name, getattr(obj, name)))
         setattr(obj, name, value)
+
+    for component in components.split("+"):
+        _switch_off(component, patch)
+    try:
+        yield
+    finally:
+        for obj, name, value in reversed(saved):
+            setattr(obj, name, value)
+
+
+def _switch_off(component: str, patch) -> None:
+    from reperform.motion import plan as plan_mod
+    from reperform.rendering import brows, eyes, smile, wrinkles
+    from reperform.rendering import expression as ex
 
     if component == "warp":
         patch(ex.ExpressionWarp, "_apply_field", lambda self, frame, n, m, d, box, inplace: (frame, box))
@@ -66,11 +75,6 @@ def without(component: str) -> Iterator[None]:
         patch(plan_mod, "articulate", lambda mouth, *a, **k: mouth)
     elif component != "none":
         raise ValueError(component)
-    try:
-        yield
-    finally:
-        for obj, name, value in reversed(saved):
-            setattr(obj, name, value)
 
 
 COMPONENTS = ("none", "warp", "brows", "eyes", "teeth", "own_smile", "wrinkles", "mouth_offsets", "articulation")
@@ -83,7 +87,12 @@ def main() -> None:
     parser.add_argument("--components", nargs="*", default=list(COMPONENTS))
     parser.add_argument("--temperature", type=float, default=0.5)
     parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--exec", nargs="*", default=[], dest="statements", metavar="PYTHON",
+                        help="statements run before rendering, to try other engine constants "
+                             "(e.g. 'from reperform.rendering import expression as e; e.MAX_SHIFT_IOD = 0.1')")
     args = parser.parse_args()
+    for statement in args.statements:
+        exec(statement, {})  # noqa: S102 - the bench's own command line, for trying constants
     logging.basicConfig(level=logging.WARNING)
     bench = eb.Bench()
     emb = bench.embedder
@@ -120,7 +129,8 @@ def main() -> None:
         runs = [("lips", "none", GenerateOptions(mode=ModelMode.lips))]
         for e in args.prompts:
             for c in args.components:
-                runs.append((e, c, GenerateOptions(mode=ModelMode.face, emotion=Emotion(e),
+                emotion = None if e == "source" else Emotion(e)  # source: face mode, no prompt
+                runs.append((e, c, GenerateOptions(mode=ModelMode.face, emotion=emotion,
                                                    temperature=args.temperature)))
         for name, comp, opts in runs:
             with without(comp):
