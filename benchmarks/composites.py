@@ -178,6 +178,19 @@ def reencode(src: Path, dst: Path) -> Path:
     return dst
 
 
+def without_sound(src: Path, dst: Path) -> Path:
+    """``src``'s video stream alone, remuxed (not re-encoded): a real clip with no sound of its own,
+    the case where auto speaker selection cannot listen and says so in the result's warnings."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return dst
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio (dB) of two uint8 images; 99 when identical."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))

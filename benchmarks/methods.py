@@ -159,9 +159,17 @@ def notes(have_identity: bool) -> str:
         "- **AV offset**: the output's mouth opening is cross-correlated with the driving audio's RMS "
         "envelope per video frame over ±15 frames; positive lag = the mouth moves after the sound. The target "
         "is |lag| ≤ 1 frame; the peak r shows how much the envelope explains at all.",
-        f"- **Jitter**: mean |second difference| of 11 stable + 16 lip landmarks over consecutive frames, in "
-        f"inter-ocular distances, divided by the same for the input frames; accelerations > "
-        f"{M.JITTER_OUTLIER_IOD} IOD (shot cuts, a tracker switching faces) are left out on both sides.",
+        f"- **Jitter**: mean |second difference| of landmarks over consecutive frames, in inter-ocular "
+        f"distances; accelerations > {M.JITTER_OUTLIER_IOD} IOD (shot cuts, a tracker switching faces) are "
+        "left out on both sides. Two numbers: the 16 *lip* points of the output's mesh, measured from the centroid of the same "
+        "mesh's rigid points (the mouth trembling on the face; the mesh is the only reader of an edited "
+        "mouth, and subtracting its rigid points removes its whole-mesh refits), over the same for the "
+        "input frames; and 11 *rigid* points "
+        "(eye corners, nose bridge and tip) over the do-nothing output's — each rigid point placed by the "
+        "do-nothing frame's mesh and followed into the output frame by its pixels (Lucas-Kanade, checked "
+        "both ways). The rigid points are not read from the output's own mesh: MediaPipe refits the whole "
+        "mesh when the mouth or brows change, and that read as 15 % more eye-corner and nose jitter on a "
+        "face-mode output whose nose pixels equal the lips-mode output's up to encoder noise.",
         f"- **PSNR outside the face**: per frame, the face region = convex hull of the mesh plus the jaw line "
         f"moved {M.MASK_NECK_FACE_HEIGHTS} face heights down (chin, throat), dilated by {M.MASK_DILATE_IOD} "
         "inter-ocular distances, union of the output's and the baseline's. The rest is compared with the "

@@ -230,7 +230,19 @@ def tracked_pose_change(ref_rgb: np.ndarray, out_rgb: np.ndarray, ref_lm: np.nda
     """
     lm = np.asarray(ref_lm, np.float64)
     idx = list(points)
-    p0 = lm[idx, :2].astype(np.float32).reshape(-1, 1, 2)
+    shift = tracked_shift(ref_rgb, out_rgb, lm, points)
+    ok = np.isfinite(shift[:, 0])
+    if ok.sum() < TRACK_MIN_POINTS:
+        return np.full(3, np.nan)
+    return fit_rotation_2d(lm[idx][ok], lm[idx][ok, :2] + shift[ok])
+
+
+def tracked_shift(ref_rgb: np.ndarray, out_rgb: np.ndarray, ref_lm: np.ndarray, points: tuple[int, ...]) -> np.ndarray:
+    """How far (px, ``[len(points), 2]``) each of ``points``, placed by the reference frame's mesh,
+    moved into the output frame, followed by its pixels (pyramidal Lucas-Kanade, forwards and
+    backwards within TRACK_FB_MAX_PX); NaN where the track fails that check."""
+    lm = np.asarray(ref_lm, np.float64)
+    p0 = lm[list(points), :2].astype(np.float32).reshape(-1, 1, 2)
     win = max(11, int(round(TRACK_WINDOW_IOD * float(inter_ocular(lm[None])[0]))) | 1)
     a = cv2.cvtColor(ref_rgb, cv2.COLOR_RGB2GRAY)
     b = cv2.cvtColor(out_rgb, cv2.COLOR_RGB2GRAY)
@@ -238,9 +250,44 @@ def tracked_pose_change(ref_rgb: np.ndarray, out_rgb: np.ndarray, ref_lm: np.nda
     p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=(win, win), maxLevel=3, criteria=crit)
     back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=(win, win), maxLevel=3, criteria=crit)
     ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - p0)[:, 0], axis=1) <= TRACK_FB_MAX_PX)
-    if ok.sum() < TRACK_MIN_POINTS:
-        return np.full(3, np.nan)
-    return fit_rotation_2d(lm[idx][ok], p1[ok, 0].astype(np.float64))
+    out = (p1 - p0)[:, 0].astype(np.float64)
+    out[~ok] = np.nan
+    return out
+
+
+def lip_jitter(lm: np.ndarray) -> float:
+    """:func:`landmark_jitter` of the lip points measured from the same mesh's rigid points
+    (their centroid): how much the mouth trembles *on the face*.
+
+    Head motion is left to :func:`rigid_jitter_ratio`, which reads it from pixels. Read in image
+    coordinates, the lip points also carry every refit of the whole mesh — a face-mode output
+    whose brows rise on accents read 1.17× the input's lip jitter that way and 0.96× on the face,
+    its mouth pixels equal to the lips-mode output's (1.05× / 0.94×) up to encoder noise.
+    """
+    lm = np.asarray(lm, np.float64).copy()
+    if lm.ndim != 3 or not len(lm):
+        return float("nan")
+    lm[:, :, :2] -= lm[:, list(STABLE_POINTS), :2].mean(axis=1, keepdims=True)
+    return landmark_jitter(lm, MOUTH_POINTS)
+
+
+def rigid_jitter_ratio(ref_lm: np.ndarray, shifts: np.ndarray, points: tuple[int, ...] = STABLE_POINTS) -> float:
+    """Jitter of the rigid points in an output over their jitter in its reference (the do-nothing
+    frames from the same source frames), the output's points being the reference mesh's moved by
+    what their pixels moved (``shifts`` ``[n, len(points), 2]``, :func:`tracked_shift` per frame).
+
+    Why not the output's own mesh: MediaPipe refits the whole mesh when the mouth or brows
+    change, so eye corners and nose read 15 % more jitter on a face-mode output whose nose
+    pixels equal the lips-mode output's up to encoder noise (mimictalk_German_20s window 2).
+    Following the pixels reads only motion that is in the picture. A point whose track fails
+    counts as not moved (its reference position), so a failed track never reads as jitter.
+    """
+    ref = np.asarray(ref_lm, np.float64)
+    n = min(len(ref), len(shifts))
+    moved = ref[:n].copy()
+    moved[:, list(points), :2] += np.nan_to_num(np.asarray(shifts[:n], np.float64), nan=0.0)
+    base = landmark_jitter(ref[:n], points)
+    return landmark_jitter(moved, points) / base if base > 0 else float("nan")
 
 
 # ------------------------------------------------------------------------------ series statistics

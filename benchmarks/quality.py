@@ -48,7 +48,7 @@ class LandmarkScores:
     pause_frames: int = 0
     pause_open_median: float = float("nan")  # median mouth opening in pause frames (IODs)
     rest: float = float("nan")  # the person's rest level the pause check uses (IODs)
-    jitter_ratio: float = float("nan")  # vs the input frames
+    jitter_ratio: float = float("nan")  # lip points on the face (metrics.lip_jitter) vs the input's
     #: Mean over yaw/pitch/roll of the std of the output's own head pose (mesh axes, absolute: the
     #: source's motion included), the literal reading of issue 5's "pose standard deviation".
     pose_std_deg: float = float("nan")
@@ -68,6 +68,9 @@ class PixelScores:
     band_changed: float = float("nan")  # share of band pixels changed > CHANGED_LEVELS (mean over frames)
     band_changed_worst: float = float("nan")  # the same, worst frame
     pose_change_deg: float = float("nan")  # mean rotation angle vs the reference, same source frame
+    #: Rigid points' jitter over the reference's, the output's points followed by their pixels
+    #: (:func:`benchmarks.metrics.rigid_jitter_ratio`): motion in the picture, not mesh refits.
+    rigid_jitter_ratio: float = float("nan")
     added_std_deg: float = float("nan")  # mean over pitch/yaw/roll of the std of that rotation
     pose_axis_std_deg: tuple[float, float, float] = (float("nan"),) * 3  # pitch, yaw, roll
     pose_energy_r: float = float("nan")  # head speed (of the change) vs the driving speech envelope
@@ -114,8 +117,10 @@ def landmark_scores(
     sel = in_pause[: len(opening)] & np.isfinite(opening[: len(in_pause)])
     s.pause_open_median = float(np.median(opening[: len(in_pause)][sel])) if sel.any() else float("nan")
     s.rest = rest
-    jit_in = metrics.landmark_jitter(input_lm)
-    s.jitter_ratio = metrics.landmark_jitter(lm) / jit_in if jit_in > 0 else float("nan")
+    # The lips on the face; head motion is read from pixels (PixelScores.rigid_jitter_ratio), since
+    # the mesh refits itself whenever the mouth or brows change.
+    jit_in = metrics.lip_jitter(input_lm)
+    s.jitter_ratio = metrics.lip_jitter(lm) / jit_in if jit_in > 0 else float("nan")
     s.pose_std_deg = float(np.nanmean(np.nanstd(metrics.head_pose_deg(lm), axis=0)))
     return s
 
@@ -228,6 +233,7 @@ def pixel_scores(
     n = min(len(out_lm), len(ref_lm))
     psnr_face, psnr_head, psnr_far, band, dists, coss = [], [], [], [], [], []
     delta = np.full((n, 3), np.nan)
+    rigid_shift = np.full((n, len(metrics.STABLE_POINTS), 2), np.nan)
     nearest = _nearest_present(np.asarray(ref_lm[:n]))
     identity_every = max(IDENTITY_EVERY_N_FRAMES, -(-n // IDENTITY_MAX_FRAMES))
     picks = set(np.linspace(0, n - 1, CONTACT_FRAMES).astype(int).tolist()) if contact and n else set()
@@ -258,6 +264,7 @@ def pixel_scores(
             psnr_far.append(psnr_head[-1])
         if np.isfinite(ref_lm[k][0, 0]):
             delta[k] = metrics.tracked_pose_change(b, a, ref_lm[k])
+            rigid_shift[k] = metrics.tracked_shift(b, a, ref_lm[k], metrics.STABLE_POINTS)
         if embedder is not None and k % identity_every == 0:
             ea, eb = embedder.embed(a, out_lm[k]), embedder.embed(b, ref_lm[k])
             if ea is not None and eb is not None:
@@ -290,5 +297,6 @@ def pixel_scores(
         crops=crops,
         tear_frames=tear_frames,
         torn_frames=torn_frames,
+        rigid_jitter_ratio=metrics.rigid_jitter_ratio(ref_lm[:n], rigid_shift) if n >= 3 else float("nan"),
         **pose_scores(delta, envelope, fps),  # type: ignore[arg-type]
     )

@@ -52,7 +52,7 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
     for r in rows:
         by_clip.setdefault(r.window, {})[r.mode] = r
     header = ["clip (window)", "mode", "lip-sync r (baseline)", "AV lag fr (baseline / truth)", "AV peak r",
-              "pause at rest (baseline / truth; frames)", "jitter × input (baseline)",
+              "pause at rest (baseline / truth; frames)", "jitter: lips × input / rigid × do-nothing (baseline)",
               "PSNR outside dB (baseline)", "head mode background: PSNR outside head / far dB, band changed worst frame",
               "identity dist (baseline)", "pose Δ° (baseline)", "checks"]
     out = []
@@ -68,7 +68,7 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
             checks = [
                 ("lag", abs(r.lm.av_lag) <= T.AV_LAG_MAX_FRAMES if T.finite(r.lm.av_peak_r) else None),
                 ("pause", r.lm.pause_closed >= T.PAUSE_CLOSED_MIN if r.lm.pause_frames else None),
-                ("jitter", r.lm.jitter_ratio <= T.JITTER_RATIO_MAX if T.finite(r.lm.jitter_ratio) else None),
+                ("jitter", jitter_ok(r)),
                 ("PSNR", r.px.psnr_outside_db >= T.PSNR_OUTSIDE_MIN_DB if T.finite(r.px.psnr_outside_db) else None),
             ]
             if r.px.region == "head":
@@ -85,7 +85,8 @@ def cross_segment_tables(rows: list[QualityRow]) -> str:
                 f"{f(r.lm.av_peak_r)} ({f(base.lm.av_peak_r)} / {f(truth.lm.av_peak_r)})",
                 f"{f(r.lm.pause_closed, pct=True)} ({f(base.lm.pause_closed, pct=True)} / "
                 f"{f(truth.lm.pause_closed, pct=True)}; {r.lm.pause_frames})",
-                f"{f(r.lm.jitter_ratio)} ({f(base.lm.jitter_ratio)})",
+                f"{f(r.lm.jitter_ratio)} / {f(r.px.rigid_jitter_ratio)} ({f(base.lm.jitter_ratio)} / "
+                f"{f(base.px.rigid_jitter_ratio)})",
                 psnr_cell(r.px, base.px),
                 head_background_cell(r.px, base.px),
                 f"{f(r.px.identity_distance, 3)} ({f(base.px.identity_distance, 3)})",
@@ -269,6 +270,13 @@ def lipsync_summary(rows: list[QualityRow], modes: list[str],
     return out
 
 
+def jitter_ok(r: QualityRow) -> bool | None:
+    """Both jitter ratios (lip points vs the input, rigid points vs the do-nothing) within the
+    target; None when neither could be read."""
+    vals = [v for v in (r.lm.jitter_ratio, r.px.rigid_jitter_ratio) if T.finite(v)]
+    return all(v <= T.JITTER_RATIO_MAX for v in vals) if vals else None
+
+
 def clip_tears(rows: list[QualityRow], clip: str, mode: str) -> tears.TearScores | None:
     """The tear summary of one clip × mode over all its windows' frames (None if none ran)."""
     want = "baseline" if mode == "torn" else mode  # the torn copies are made from the baseline
@@ -279,12 +287,44 @@ def clip_tears(rows: list[QualityRow], clip: str, mode: str) -> tears.TearScores
     return tears.summarise(frames, T.TEAR_STEP_MAX_IOD, T.TEAR_STILL_MAX_IOD)
 
 
-def tear_ok(t: tears.TearScores | None) -> bool | None:
-    """Within both limits at the 99th percentile (None when nothing could be read)."""
+def tear_limits(base: tears.TearScores | None) -> tuple[float, float]:
+    """The (step, still) limits that apply on a clip: the targets, raised to what the clip's
+    do-nothing re-encode itself reads where that is higher.
+
+    A reading no larger than one re-encode's cannot be told from the measure's own noise on that
+    footage (the profile match on a 35-px-IOD face moves by more than 0.05 IOD when nothing was
+    edited); holding an output to a limit its untouched copy fails would call noise a tear. The
+    report names every clip where a limit was raised.
+    """
+    step, still = T.TEAR_STEP_MAX_IOD, T.TEAR_STILL_MAX_IOD
+    if base is None:
+        return step, still
+    base_still = [v for v in (base.still_outline_p99, base.still_eyes_p99) if T.finite(v)]
+    if T.finite(base.step_p99):
+        step = max(step, base.step_p99)
+    return step, max([still, *base_still])
+
+
+def tear_ok(t: tears.TearScores | None, base: tears.TearScores | None = None) -> bool | None:
+    """Within both limits at the 99th percentile (None when nothing could be read); the limits
+    are the clip's (``tear_limits``) when its do-nothing reading ``base`` is given."""
     if t is None or not T.finite(t.step_p99):
         return None
+    step_max, still_max = tear_limits(base)
     still = [v for v in (t.still_outline_p99, t.still_eyes_p99) if T.finite(v)]
-    return t.step_p99 <= T.TEAR_STEP_MAX_IOD and all(v <= T.TEAR_STILL_MAX_IOD for v in still)
+    return t.step_p99 <= step_max and all(v <= still_max for v in still)
+
+
+def raised_limits(rows: list[QualityRow], clips: list[str]) -> str:
+    """'clip (step 0.061)' for every clip whose do-nothing reading raised a limit, or ''."""
+    out = []
+    for c in clips:
+        step, still = tear_limits(clip_tears(rows, c, "baseline"))
+        parts = ([f"step {f(step, 3)}"] if step > T.TEAR_STEP_MAX_IOD else []) + (
+            [f"still {f(still, 3)}"] if still > T.TEAR_STILL_MAX_IOD else [])
+        if parts:
+            out.append(f"{c} ({', '.join(parts)})")
+    return ", ".join(out)
 
 
 def tear_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]:
@@ -297,9 +337,12 @@ def tear_summary(rows: list[QualityRow], modes: list[str]) -> list[list[str]]:
         if not got:
             continue
         c, t = max(got, key=lambda x: x[1].step_p99)
-        bad = [c for c, t in got if tear_ok(t) is False]
-        out.append([f"tear: outline step p99, worst clip ({mode})", f"≤ {T.TEAR_STEP_MAX_IOD} IOD on every clip",
-                    f"{f(t.step_p99, 3)} ({c}); torn on: {', '.join(bad) or 'none'}",
+        bad = [c for c, t in got if tear_ok(t, clip_tears(rows, c, "baseline")) is False]
+        raised = raised_limits(rows, [c for c, _ in got])
+        out.append([f"tear: outline step p99, worst clip ({mode})",
+                    f"≤ {T.TEAR_STEP_MAX_IOD} IOD on every clip (or ≤ its do-nothing re-encode's reading)",
+                    f"{f(t.step_p99, 3)} ({c}); torn on: {', '.join(bad) or 'none'}"
+                    + (f"; limit raised to the re-encode's reading on: {raised}" if raised else ""),
                     f(max((b.step_p99 for b in base if T.finite(b.step_p99)), default=float("nan")), 3),
                     T.verdict(not bad)])
     return out
@@ -329,12 +372,15 @@ def tear_tables(rows: list[QualityRow], modes: list[str]) -> str:
             per.append([c, "do-nothing (vs its input)" if mode == "baseline" else mode, f(t.step_p99, 3),
                         f(t.still_outline_p99, 3), f(t.still_eyes_p99, 3),
                         f"{t.frames_torn} / {t.frames}", f"{worst.window}: {worst.tear.worst_frame}" if worst else "—",
-                        T.verdict(tear_ok(t)) if mode != "baseline" else "—"])
+                        T.verdict(tear_ok(t, clip_tears(rows, c, "baseline"))) if mode != "baseline" else "—"])
     return (
         "**Validation.** The do-nothing output against its own input (a re-encode) must stay under the "
         f"step limit ({T.TEAR_STEP_MAX_IOD} IOD) and the same output torn on purpose "
         f"(`tears.shift_lower_face`: lower face moved {tears.TEAR_SHIFT_IOD[0]} IOD sideways and "
-        f"{tears.TEAR_SHIFT_IOD[1]} down, pasted back hard; every {TORN_EVERY_N_FRAMES}rd frame) must read over it.\n\n"
+        f"{tears.TEAR_SHIFT_IOD[1]} down, pasted back hard; every {TORN_EVERY_N_FRAMES}rd frame) must read over it. Where the do-nothing "
+        "re-encode already reads over a limit, the measure cannot tell a tear from its own noise there: "
+        "that clip's limit becomes the re-encode's reading (an output must not read worse than its "
+        "untouched copy) and the targets table names the clip.\n\n"
         + table(["clip", "do-nothing step p99", "torn step median / p99", "torn frames flagged", "frames",
                  "measure separates them"], val)
         + "\n\n**Per clip and mode** (all windows' frames; 99th percentiles in IOD; frames over a limit):\n\n"

@@ -108,7 +108,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--report-only", action="store_true",
                    help=f"rewrite the report from the last run's measurements ({LAST_RUN.name}) without running anything")
     p.add_argument("--speed-only", action="store_true",
-                   help=f"measure speed again and keep every other number of the last run ({LAST_RUN.name}): "
+                   help=f"measure speed again and keep every other number of the last run ({LAST_RUN.name}, or the report itself when that file is gone): "
                         "for a machine that was busy during the full run")
     p.add_argument("--contact-sheets", action="store_true", help="save mouth crops to docs/images/")
     p.add_argument("--repeats", type=int, default=None, help=f"timed runs per speed row (default {DEFAULT_REPEATS})")
@@ -135,15 +135,24 @@ def main(argv: list[str]) -> int:
     suite = S.Suite(Path(args.media), modes, contact=args.contact_sheets)
     machine = machine_info(argv)
     if args.speed_only:
-        import pickle
+        speed = measure_speed(suite, modes, repeats, args.quick)
+        remeasured = (f"{machine['date']}, commit {machine['commit']}, load at start "
+                      f"{machine.get('load average at start (1/5/15 min)', '?')}, at end "
+                      + " / ".join(f"{x:.1f}" for x in os.getloadavg()))
+        out = Path(args.output)
+        if LAST_RUN.exists():
+            import pickle
 
-        saved = pickle.loads(LAST_RUN.read_bytes())  # our own file, written below by an earlier run
-        saved["speed"] = measure_speed(suite, modes, repeats, args.quick)
-        saved["machine"] = {**saved["machine"], "speed re-measured": f"{machine['date']}, commit {machine['commit']}, "
-                            f"load at start {machine.get('load average at start (1/5/15 min)', '?')}"}
-        LAST_RUN.write_bytes(pickle.dumps(saved))
-        Path(args.output).write_text(render_markdown(**saved))
-        log.info("speed re-measured; wrote %s", args.output)
+            saved = pickle.loads(LAST_RUN.read_bytes())  # our own file, written below by an earlier run
+            saved["speed"] = speed
+            saved["machine"] = {**saved["machine"], "speed re-measured": remeasured}
+            LAST_RUN.write_bytes(pickle.dumps(saved))
+            out.write_text(render_markdown(**saved))
+        else:
+            # The measurements file lives in the checkout that ran the full benchmark and is gone
+            # with it; the report itself is the only record left, so its speed parts are replaced.
+            out.write_text(replace_speed(out.read_text(), speed, remeasured))
+        log.info("speed re-measured; wrote %s", out)
         return 0
 
     xseg: list[S.QualityRow] = []
@@ -253,10 +262,20 @@ def summary_rows(modes: list[str], xseg: list[S.QualityRow], pause: list[S.Quali
             rows.append([f"band around the head changed > {M.CHANGED_LEVELS} levels, worst frame ({mode})",
                          f"≤ {100 * M.BAND_CHANGED_MAX:g} %", R.f(100 * max(bw), 2) + " %" if bw else "—", "—",
                          R.T.verdict(max(bw) <= M.BAND_CHANGED_MAX if bw else None)])
-        jr = [r.lm.jitter_ratio for r in got if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
-        bj = [r.lm.jitter_ratio for r in base if r.test == "cross-segment" and T.finite(r.lm.jitter_ratio)]
-        rows.append([f"jitter × input, worst clip ({mode})", f"≤ {T.JITTER_RATIO_MAX}", R.f(max(jr)) if jr else "—",
-                     R.f(max(bj)) if bj else "—", R.T.verdict(max(jr) <= T.JITTER_RATIO_MAX if jr else None)])
+        xs = [r for r in got if r.test == "cross-segment"]
+        bx = [r for r in base if r.test == "cross-segment"]
+        for what, read in (("lip jitter on the face × input (mesh)", lambda r: r.lm.jitter_ratio),
+                           ("rigid-point jitter × do-nothing (pixels)", lambda r: r.px.rigid_jitter_ratio)):
+            jr = [v for r in xs if T.finite(v := read(r))]
+            bj = [v for r in bx if T.finite(v := read(r))]
+            rows.append([f"{what}, worst clip ({mode})", f"≤ {T.JITTER_RATIO_MAX}", R.f(max(jr)) if jr else "—",
+                         R.f(max(bj)) if bj else "—", R.T.verdict(max(jr) <= T.JITTER_RATIO_MAX if jr else None)])
+    return rows + speed_summary_rows(speed)
+
+
+def speed_summary_rows(speed: list[S.SpeedRow]) -> list[list[str]]:
+    """The done-when lines measured by the speed rows (real-time factor, floor ratio, memory)."""
+    rows: list[list[str]] = []
     by = {(r.label, r.mode): r for r in speed}
     lips720, floor720 = by.get(("720p", "lips")), by.get(("720p", "floor"))
     if lips720 and lips720.ok_runs and floor720 and floor720.ok_runs:
@@ -303,8 +322,7 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
         parts += ["## Fitted constants, held out (leave one speaker out)", "", methods.LOCO, "", R.loco_table(loco), ""]
     parts += ["## Pauses (driven by `musetalk_yongen.wav`, loop mode)", "", methods.PAUSES, "",
               R.pause_table(pause) if pause else "(not run)", ""]
-    parts += ["## Speed", "", methods.SPEED, "", R.speed_table(speed) if speed else "(skipped)", "",
-              "### Milliseconds per output frame, per stage", "", R.stage_table(speed) if speed else "(skipped)", ""]
+    parts += speed_section(speed)
     parts += ["## Head pose (issue 5)", "", methods.HEAD, "", R.head_table(xseg + pause), ""]
     parts += ["## Emotion signatures (issue 5)", "", methods.EMOTION, "", R.emotion_table(emotion), ""]
     parts += [speech_routes, ""] if speech_routes else []
@@ -315,6 +333,46 @@ def render_markdown(machine: dict[str, str], modes: list[str], xseg: list[S.Qual
         parts += [f"![mouth crops]({p.relative_to(REPO_ROOT / 'docs').as_posix()})" for p in sheets] + [""]
     parts += ["## How each number is measured", "", methods.notes(have_identity), ""]
     return "\n".join(parts)
+
+
+def speed_section(speed: list[S.SpeedRow]) -> list[str]:
+    """The report's "## Speed" section, as lines."""
+    from benchmarks import methods
+
+    return ["## Speed", "", methods.SPEED, "", R.speed_table(speed) if speed else "(skipped)", "",
+            "### Milliseconds per output frame, per stage", "", R.stage_table(speed) if speed else "(skipped)", ""]
+
+
+def replace_speed(report: str, speed: list[S.SpeedRow], remeasured: str) -> str:
+    """``report`` (a docs/benchmarks.md) with its speed section, its speed target lines and a
+    "speed re-measured" machine line replaced by ``speed``'s: for re-measuring speed on a quiet
+    machine when the full run's measurements file is not at hand.
+
+    Raises ValueError when the report does not have the parts this replaces (hand-edited, or
+    written by another version), rather than writing a report that mixes two layouts.
+    """
+    lines = report.split("\n")
+    try:
+        start = lines.index("## Speed")
+    except ValueError as exc:
+        raise ValueError("the report has no '## Speed' section to replace") from exc
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    lines[start:end] = speed_section(speed)
+    new_rows = {row[0]: "| " + " | ".join(row) + " |" for row in speed_summary_rows(speed)}
+    replaced: set[str] = set()
+    for i, line in enumerate(lines):
+        name = line[2:].split(" | ", 1)[0] if line.startswith("| ") else None
+        if name in new_rows:
+            lines[i] = new_rows[name]
+            replaced.add(name)
+    if replaced != set(new_rows):
+        raise ValueError(f"the report's target table lacks {sorted(set(new_rows) - replaced)}")
+    lines = [ln for ln in lines if not ln.startswith("- **speed re-measured**:")]
+    at = next((i for i, ln in enumerate(lines) if ln.startswith("- **benchmark wall time**")), None)
+    if at is None:
+        raise ValueError("the report has no machine list ('- **benchmark wall time**')")
+    lines.insert(at, f"- **speed re-measured**: {remeasured}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ PAUSE_CLOSED_MIN = 0.90
 PAUSE_MIN_FRAMES = 20
 #: PSNR outside the face region (dB).
 PSNR_OUTSIDE_MIN_DB = 40.0
-#: Landmark jitter relative to the input.
+#: Landmark jitter relative to the input (lip points) and to the do-nothing output (rigid points).
 JITTER_RATIO_MAX = 1.2
 #: 720p real-time factor and ratio to the decode+encode floor.
 RTF_720P_MAX = 1.0

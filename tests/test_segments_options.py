@@ -79,8 +79,32 @@ def test_the_cli_builds_segments_from_repeatable_flags(monkeypatch: pytest.Monke
     assert options.emotion.value == "sad"
 
 
+def test_a_segment_flag_may_name_its_own_speaker_and_emotion(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple] = []
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, *_:
+                        seen.append((audio, options)))
+    got = CliRunner().invoke(cli.app, ["generate", "v.mp4", "-o", "o.mp4", "--mode", "lips",
+                                       "--segment", "0:2:a.wav:speaker=160,120.5@5",
+                                       "--segment", "2:4:x=y/b:1.wav:1:3:speaker=AUTO:emotion=happy",
+                                       "--segment", "4:5:c.wav"])
+    assert got.exit_code == 0, got.output
+    ((audios, options),) = seen
+    a, b, c = options.segments
+    assert a.overrides.active_speaker.kind == "point"
+    assert (a.overrides.active_speaker.frame_number, a.overrides.active_speaker.coordinates) == (5, (160, 120.5))
+    # a path holding ':' and '=' still reads as one; the crop and the settings come after it
+    assert (b.audio.ref_id, b.audio.start_s, b.audio.end_s) == ("x=y/b:1.wav", 1, 3)
+    assert b.overrides.active_speaker.kind == "auto" and b.overrides.emotion.value == "happy"
+    assert c.overrides.active_speaker is None and options.segments_choose_speakers
+    assert set(audios) == {"a.wav", "x=y/b:1.wav", "c.wav"}
+
+
 @pytest.mark.parametrize("args,words", [
-    (["--segment", "1:x.wav"], ["segments[0]", "START:END:AUDIO"]),
+    (["--segment", "0:2:a.wav:speaker=left"], ["segments[0]", "speaker= must be auto or X,Y@FRAME", "'left'"]),
+    (["--segment", "0:2:a.wav:speaker=1,2@x"], ["segments[0]", "speaker= must be auto or X,Y@FRAME"]),
+    (["--segment", "0:2:a.wav:speaker=auto:speaker=1,2@3"], ["segments[0]", "speaker= is given twice"]),
+    (["--segment", "0:1:a.wav", "--segment", "1:2:b.wav:emotion=glum"], ["segments[1]", "emotion"]),
+    (["--segment", "1:x.wav"], ["segments[0]", "START:STOP:AUDIO"]),
     (["--segment", "0:1:a.wav", "--segment", "0.5:2:b.wav"], ["segments[1]", "overlaps"]),
     ([], ["AUDIO is required"]),
 ])

@@ -179,26 +179,62 @@ def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, opti
     return result
 
 
-SEGMENT_HELP = ("START:END:AUDIO[:ASTART:AEND] (seconds; repeatable): the video from START to END speaks "
-                "AUDIO (cropped to ASTART-AEND); the video outside every segment keeps its own picture and sound. "
+# STOP, not END: the help is Rich text, and Rich turns ":END:" into an emoji.
+SEGMENT_HELP = ("START:STOP:AUDIO[:ASTART:ASTOP][:KEY=VALUE...] (seconds; repeatable): the video from START to "
+                "STOP speaks AUDIO (cropped to ASTART-ASTOP); the video outside every segment keeps its own picture and "
+                "sound. KEY=VALUE sets this segment's own speaker=auto|X,Y@FRAME (whom it edits: e.g. "
+                "0:2:a.wav:speaker=160,160@5), emotion=, temperature= or mode=; the rest is the command's. "
                 "With segments, the AUDIO argument may be left out")
+#: ``--segment``'s KEY=VALUE suffixes → the :class:`~reperform.options.SegmentOptions` field they set.
+SEGMENT_KEYS = {"speaker": "active_speaker", "emotion": "emotion", "temperature": "temperature", "mode": "mode"}
+_SEGMENT_SETTING = re.compile(rf"^({'|'.join(SEGMENT_KEYS)})=(.*)$")
 
 
 def _parse_segments(specs: list[str]) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    """``--segment`` values → (wire-form segments, {refId: audio path}); the audio's path is its refId."""
+    """``--segment`` values → (wire-form segments, {refId: audio path}); the audio's path is its refId.
+
+    Settings come last, as ``:key=value`` fields, so a path holding ``:`` or ``=`` still reads as
+    one: only trailing fields that start with a known key are settings. A speaker is a point or
+    ``auto`` (never a boxes file: boxes address every frame of the video, so they go in ``--speaker``).
+    """
+    from .options import ActiveSpeaker
+
     segments, audios = [], {}
     for n, spec in enumerate(specs):
+        where = f"--segment {spec!r} (segments[{n}])"
         parts = spec.split(":")
+        override: dict[str, Any] = {}
+        while len(parts) > 3 and (setting := _SEGMENT_SETTING.match(parts[-1])):
+            key, value = setting[1], setting[2]
+            if SEGMENT_KEYS[key] in override:
+                raise InvalidOptions(f"{where}: {key}= is given twice")
+            if key == "speaker":
+                speaker = None
+                if value.strip().lower() == "auto" or "@" in value:
+                    try:
+                        speaker = ActiveSpeaker.from_text(value)
+                    except ValueError:
+                        speaker = None
+                if speaker is None or speaker.kind == "boxes":
+                    raise InvalidOptions(f"{where}: speaker= must be auto or X,Y@FRAME (a point on a frame, e.g. "
+                                         f"160,120@5); got {value!r} (boxes for every frame go in --speaker)")
+                override["active_speaker"] = speaker
+            else:
+                override[SEGMENT_KEYS[key]] = value
+            parts.pop()
         crop: dict[str, Any] = {}
         if len(parts) >= 5 and all(_is_number(p) for p in parts[-2:]):
             crop = {"startTime": float(parts[-2]), "endTime": float(parts[-1])}
             parts = parts[:-2]
         if len(parts) < 3 or not all(_is_number(p) for p in parts[:2]) or not ":".join(parts[2:]):
-            raise InvalidOptions(f"--segment {spec!r} (segments[{n}]): expected START:END:AUDIO[:ASTART:AEND]")
+            raise InvalidOptions(f"{where}: expected START:STOP:AUDIO[:ASTART:ASTOP][:KEY=VALUE...]")
         ref = ":".join(parts[2:])
         audios[ref] = Path(ref)
-        segments.append({"startTime": float(parts[0]), "endTime": float(parts[1]),
-                         "audioInput": {"refId": ref, **crop}})
+        segment: dict[str, Any] = {"startTime": float(parts[0]), "endTime": float(parts[1]),
+                                   "audioInput": {"refId": ref, **crop}}
+        if override:
+            segment["optionsOverride"] = override
+        segments.append(segment)
     return segments, audios
 
 
@@ -233,7 +269,7 @@ def generate(
             options["segments"] = segments_from(wire)
             drive = audios if audio is None else {**audios, str(audio): audio}
         elif audio is None:
-            raise InvalidOptions("AUDIO is required (or give --segment START:END:AUDIO)")
+            raise InvalidOptions("AUDIO is required (or give --segment START:STOP:AUDIO)")
         parsed = GenerateOptions.parse(**options)
     except ReperformError as exc:
         _fail(exc, debug)

@@ -91,10 +91,8 @@ def _analyze_source(video, vinfo, config):
     """The source's own speech (to learn how this person talks), or None; and the seconds it took.
 
     Recognised phones, not Whisper + alignment: they only teach the planner how this person
-    articulates, and cost a third of the CPU (0.45 vs 1.3 s on 6.6 s of speech, ~0.4 s of every
-    job's wall time on 2 cores). benchmarks/plan_eval.py, planning each clip's second half from
-    its first: mean r 0.404 (aligned source) vs 0.430 (recognised), per clip vr2 0.68/0.66,
-    vr4 0.64/0.65, pcavs 0.50/0.40, latentsync 0.23/0.39 (its Chinese gets no alignment at all).
+    articulates, cost a third of the CPU, and planned as well as aligned phones in
+    benchmarks/plan_eval.py (the per-clip comparison: docs/tuning.md, "Speech").
     """
     t0 = time.perf_counter()
     source_speech = None

@@ -239,3 +239,54 @@ def test_lipsync_r_needs_enough_frames_where_both_mouths_are_measurable() -> Non
     thin[M.MIN_TRUTH_FRAMES - 1:] = np.nan  # the speaker visible in too few truth frames
     few = landmark_scores(lm, envelope=env, in_pause=pause, rest=0.05, input_lm=lm, truth_opening=thin)
     assert few.lipsync_frames == M.MIN_TRUTH_FRAMES - 1 and math.isnan(few.lipsync_r)
+
+
+def _face_points(n: int, rng: np.random.Generator) -> np.ndarray:
+    """[n, 478, 3] meshes: every point somewhere on a 200-px face, eyes 60 px apart, with a little
+    smooth drift (a real head moves) — enough structure for the jitter measures."""
+    base = rng.uniform(70, 230, (478, 3))
+    for i in M.RIGHT_EYE_CORNERS:
+        base[i, :2] = (120, 130)
+    for i in M.LEFT_EYE_CORNERS:
+        base[i, :2] = (180, 130)
+    drift = np.sin(np.linspace(0, 3, n))[:, None, None] * np.array([2.0, 1.0, 0.0])
+    return base[None] + drift
+
+
+def test_rigid_jitter_reads_what_the_pixels_moved_and_not_a_failed_track() -> None:
+    rng = np.random.default_rng(0)
+    ref = _face_points(60, rng)
+    k = len(M.STABLE_POINTS)
+    still = np.zeros((60, k, 2))
+    assert M.rigid_jitter_ratio(ref, still) == pytest.approx(1.0)
+    shaking = rng.normal(0, 0.6, (60, k, 2))  # the output's eyes and nose tremble by ~half a pixel
+    assert M.rigid_jitter_ratio(ref, shaking) > 1.2
+    lost = np.full((60, k, 2), np.nan)  # nothing could be followed: no evidence of motion
+    assert M.rigid_jitter_ratio(ref, lost) == pytest.approx(1.0)
+
+
+def test_a_tracked_shift_follows_the_pixels() -> None:
+    rng = np.random.default_rng(1)
+    img = (rng.uniform(0, 255, (300, 300)) > 128).astype(np.uint8) * 255
+    import cv2
+
+    img = cv2.GaussianBlur(img, (5, 5), 1.5)
+    rgb = np.repeat(img[:, :, None], 3, axis=2)
+    moved = np.roll(rgb, (1, 3), axis=(0, 1))  # 3 px right, 1 px down
+    lm = _face_points(1, rng)[0]
+    shift = M.tracked_shift(rgb, moved, lm, M.STABLE_POINTS)
+    ok = np.isfinite(shift[:, 0])
+    assert ok.sum() >= len(M.STABLE_POINTS) - 1
+    assert np.allclose(shift[ok], (3.0, 1.0), atol=0.2)
+
+
+def test_lip_jitter_ignores_the_whole_mesh_moving_and_reads_the_lips_trembling() -> None:
+    rng = np.random.default_rng(2)
+    lm = _face_points(80, rng)
+    calm = M.lip_jitter(lm)
+    refit = lm + rng.normal(0, 0.8, (80, 1, 3))  # the whole mesh hops a little every frame
+    assert M.lip_jitter(refit) == pytest.approx(calm, rel=1e-6)
+    assert M.landmark_jitter(refit, M.MOUTH_POINTS) > 1.5 * M.landmark_jitter(lm, M.MOUTH_POINTS)
+    trembling = lm.copy()
+    trembling[:, list(M.MOUTH_POINTS), :2] += rng.normal(0, 0.8, (80, len(M.MOUTH_POINTS), 2))
+    assert M.lip_jitter(trembling) > 1.5 * calm

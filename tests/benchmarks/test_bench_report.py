@@ -137,3 +137,33 @@ def test_windows_pool_per_clip_and_groups_and_tears_get_their_verdicts() -> None
     tear_text = report.tear_tables(rows, ["lips"])
     assert tear_text.count("| pass |") >= 2  # the measure separates do-nothing from torn on both clips
     assert "10 / 100" in tear_text  # pcavs: 10 torn frames of 100
+
+
+def test_speed_can_be_re_measured_into_the_committed_report_without_its_measurements_file() -> None:
+    """--speed-only after the full run's pickle is gone: only the speed parts of the report change."""
+    committed = (Path(run.REPO_ROOT) / "docs" / "benchmarks.md").read_text()
+    speed = [SpeedRow("720p", "floor", [ok_run(2.0)]), SpeedRow("720p", "lips", [ok_run(4.0)]),
+             SpeedRow("1080p 60 s", "floor", [ok_run(20.0, 60.0, rss=2**29)]),
+             SpeedRow("1080p 60 s", "lips", [ok_run(40.0, 60.0, rss=2**30)])]
+    new = run.replace_speed(committed, speed, "today, commit abc, load 0.0")
+    assert "| 720p real-time factor (lips, min) | ≤ 1.0 | 0.80 | 0.40 (floor) | pass |" in new
+    assert "| peak RSS, 60 s 1080p (lips) | ≤ 1.5 GiB | 1.00 GiB | 0.50 GiB (floor) | pass |" in new
+    assert "- **speed re-measured**: today, commit abc, load 0.0" in new
+    assert new.count("## Speed") == 1 and new.count("### Milliseconds per output frame") == 1
+    # everything outside the speed section and the three speed targets is as it was
+    def outside(text: str) -> list[str]:
+        lines = text.split("\n")
+        a = lines.index("## Speed")
+        b = next(i for i in range(a + 1, len(lines)) if lines[i].startswith("## "))
+        keep = lines[:a] + lines[b:]
+        return [ln for ln in keep if not ln.startswith(("| 720p real-time", "| 720p time ×", "| peak RSS, 60 s",
+                                                        "- **speed re-measured**"))]
+    assert outside(new) == outside(committed)
+    # and doing it twice leaves one machine line, not two
+    again = run.replace_speed(new, speed, "later")
+    assert again.count("speed re-measured") == 1
+
+
+def test_speed_is_not_patched_into_a_report_without_the_parts_it_replaces() -> None:
+    with pytest.raises(ValueError, match="Speed"):
+        run.replace_speed("# Benchmarks\n\nnothing here\n", [], "x")

@@ -570,6 +570,36 @@ def test_who_speaks_edits_the_person_heard_in_the_video(
                                            output_dir / "speaker-auto.mp4")
 
 
+@pytest.mark.media
+def test_the_engines_notes_on_a_result_are_shown_with_it_and_in_the_history(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, tmp_path: Path
+) -> None:
+    """*Who speaks* on a video without sound: the engine edits the most prominent face and says why;
+    the page shows that note under the result and on the generation in the history."""
+    from benchmarks import composites as C
+
+    mute = C.without_sound(shared_media / VIDEO, tmp_path / "mute.mp4")
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    _choose_files(page, mute, shared_media / AUDIO)
+    _pick(page, "speaker", "auto")
+    _pick(page, "mode", "lips")
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    notes = page.locator("#result-warnings")
+    expect(notes).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(notes).to_contain_text("The video has no sound of its own")
+    job_id = page.get_attribute("#job", "data-id")
+    item = page.locator(f'#history-list .history-item[data-id="{job_id}"]')
+    expect(item.locator(".history-warnings")).to_contain_text("no sound of its own", timeout=UI_TIMEOUT_MS)
+    page.screenshot(path=str(output_dir / "55-result-notes.png"), full_page=True)
+
+    # A result with nothing to note hides the box again (here: the same video with its sound).
+    page.set_input_files("#video-file", str(shared_media / VIDEO))
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    expect(notes).to_be_hidden(timeout=UI_TIMEOUT_MS)
+
+
 # --- segments: parts of the video with their own voice ----------------------------------------------
 
 SEGMENT_VIDEO = "videos/videoretalking_2.mp4"  # 5.04 s at 25 fps, its own English sound

@@ -125,3 +125,49 @@ def test_a_segment_pointing_at_no_face_fails_naming_the_segment_and_writes_nothi
     assert err.value.message.startswith(
         "segments[1].optionsOverride.active_speaker_detection.coordinates (5, 5) are on no face on frame 60")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_dubs_the_conversation_with_a_speaker_per_segment(scene, tmp_path):
+    """The same conversation from the command line: ``--segment START:STOP:AUDIO[:ASTART:ASTOP]:speaker=X,Y@FRAME``
+    run as a real process. Each span re-performs its own person; the other face keeps what the codec
+    keeps of it; the command prints no warning."""
+    import subprocess
+    import sys
+
+    clip, pics, (left, right), voices = scene
+    lx, ly = _centre(clip.rect(0))
+    rx, ry = _centre(clip.rect(1))
+    out_path = tmp_path / "talk.mp4"
+    got = subprocess.run(
+        [sys.executable, "-m", "reperform.cli", "generate", str(clip.path), "-o", str(out_path), "--mode", "lips",
+         "--workers", "1", "-q",
+         "--segment", f"0:{SPLIT_S:g}:{voices['a']}:speaker={lx:g},{ly:g}@5",
+         "--segment", f"{SPLIT_S:g}:4:{voices['b']}:1:3:speaker={rx:g},{ry:g}@60"],
+        capture_output=True, text=True, timeout=900)
+    assert got.returncode == 0, got.stderr
+    assert "warning" not in got.stderr, got.stderr
+    out = C.frames(out_path)
+    again = C.frames(C.reencode(clip.path, tmp_path / "untouched.mp4"))
+    assert len(out) == len(pics)
+    first, second = _spans(clip, len(out))
+    for span, edited, alone in ((first, left, right), (second, right, left)):
+        assert np.median(_psnr(out, pics, edited, span, mouth=True)) < EDITED_BELOW_DB, span
+        kept, codec = _psnr(out, pics, alone, span), _psnr(again, pics, alone, span)
+        assert np.median(kept - np.minimum(codec, 40.0)) >= -CODEC_SLACK_DB, span
+
+
+def test_the_cli_refuses_a_segment_speaker_on_no_face_naming_the_segment(scene, tmp_path):
+    """A point beside every face in segment 2 fails in one line naming that segment, exit 2, no output."""
+    import subprocess
+    import sys
+
+    clip, _pics, _tiles, voices = scene
+    got = subprocess.run(
+        [sys.executable, "-m", "reperform.cli", "generate", str(clip.path), "-o", str(tmp_path / "talk.mp4"),
+         "--mode", "lips", "-q", "--segment", f"0:2:{voices['a']}",
+         "--segment", f"2:4:{voices['b']}:speaker=5,5@60"], capture_output=True, text=True, timeout=900)
+    assert got.returncode == 2, got.stderr
+    last = got.stderr.strip().splitlines()[-1]
+    assert last.startswith("error [") and "segments[1].optionsOverride.active_speaker_detection" in last, got.stderr
+    assert "on no face on frame 60" in last
+    assert list(tmp_path.iterdir()) == []

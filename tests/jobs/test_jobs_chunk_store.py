@@ -39,8 +39,10 @@ def test_a_chunk_is_claimed_once_and_finished_only_by_its_owner(store: JobStore)
     assert chunk is not None and (chunk.start, chunk.stop, chunk.attempts) == (0, 100, 1)
     assert store.chunks.claim(first, "w2", lease_s=60) is None  # busy
     assert not store.chunks.complete(first, "w2", "k2")
-    assert store.chunks.complete(first, "w1", "k1")
+    assert store.chunks.complete(first, "w1", "k1", ["some frames' face geometry could not be followed"])
     assert store.chunks.claim(first, "w3", lease_s=60) is None  # done: a duplicate message is a no-op
+    rows = store.chunks.of_attempt(job_id, "host:1:plan")
+    assert rows[0].warnings == ["some frames' face geometry could not be followed"]  # for the join to gather
     assert not store.chunks.all_done(job_id, "host:1:plan")
 
 

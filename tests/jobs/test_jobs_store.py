@@ -13,7 +13,7 @@ from reperform.options import DEFAULT_MODE, ModelMode
 from reperform.protocol.errors import UrlNotAllowed, VideoInaccessible, WireError
 from reperform.protocol.fetch import check_url
 from reperform.protocol.requests import parse_generate, to_generate_options
-from reperform.protocol.views import UrlSigner
+from reperform.protocol.views import UrlSigner, generation_json
 from reperform.protocol.webhooks import signature, verify
 
 INPUT = [{"type": "video", "url": "http://example.test/v.mp4"}, {"type": "audio", "url": "http://example.test/a.wav"}]
@@ -49,6 +49,43 @@ def test_after_a_lease_expires_the_next_attempt_owns_the_job_and_the_old_one_can
     done = store.jobs.get(job_id)
     assert done is not None and done.status == "COMPLETED" and done.output_key.endswith("next/output.mp4")
     assert store.jobs.claim(job_id, "late", lease_s=60)[0] is Claim.DONE  # a duplicate message is a no-op
+
+
+def test_a_completed_job_keeps_the_engines_warnings_and_its_view_returns_them(store: JobStore) -> None:
+    job_id = _job(store)
+    signer = UrlSigner("s" * 32, "http://x.test", 3600)
+    store.jobs.claim(job_id, "a", lease_s=60)
+    running = generation_json(store.jobs.get(job_id), store.assets.get, signer)
+    assert running["warnings"] == []  # nothing to say before the job has ended
+    note = "the video has no sound of its own: in each shot the largest, most central face is edited"
+    assert store.jobs.complete(job_id, "a", "outputs/x/a/output.mp4", 1.0, (note,))
+    view = generation_json(store.jobs.get(job_id), store.assets.get, signer)
+    assert view["status"] == "COMPLETED" and view["warnings"] == [note]
+
+
+def test_a_database_made_before_the_warnings_column_gains_it_and_keeps_its_rows(tmp_path: Path) -> None:
+    """A deployment upgraded in place: its jobs table has no ``warnings`` column. Opening it adds the
+    column; the old rows read back with no warnings, and new jobs record theirs."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = JobStore(url)
+    old_id = _job(store)
+    store.close()
+    with sqlite3.connect(tmp_path / "old.db") as conn:  # what the earlier release's schema looked like
+        conn.execute("ALTER TABLE jobs DROP COLUMN warnings")
+        conn.execute("ALTER TABLE job_chunks DROP COLUMN warnings")
+        assert "warnings" not in {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    upgraded = JobStore(url)
+    try:
+        old = upgraded.jobs.get(old_id)
+        assert old is not None and old.warnings is None and old.status == "PENDING"
+        upgraded.jobs.claim(old_id, "a", lease_s=60)
+        assert upgraded.jobs.complete(old_id, "a", "k", 1.0, ("a note",))
+        assert upgraded.jobs.get(old_id).warnings == ["a note"]
+    finally:
+        upgraded.close()
+    JobStore(url).close()  # a second start finds the columns there and changes nothing
 
 
 def test_failing_records_message_and_code_and_is_final(store: JobStore) -> None:

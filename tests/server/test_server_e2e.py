@@ -279,3 +279,38 @@ def test_one_request_dubs_a_conversation_a_speaker_per_segment(
     with pytest.raises(BadRequestError) as err:
         client.generations.create(model="react-1", input=inputs, segments=boxes_per_segment)
     assert "segments[1].optionsOverride.active_speaker_detection" in json.dumps(err.value.body.message)
+
+
+def test_the_engines_warnings_come_back_with_the_generation_through_the_sdk(
+        server: LiveServer, key: str, client: Sync, file_host: FileHost, media: Path, tmp_path: Path) -> None:
+    """Auto speaker selection on a video without sound cannot listen for the speaker: the engine
+    edits the most prominent face and says so. The note reaches the API client — on the polled
+    Generation (read by the real syncsdk, whose model keeps the extra field), in the list, and in
+    the COMPLETED webhook — and a job with nothing to note carries an empty list."""
+    from benchmarks import composites as C
+    from reperform.protocol.webhooks import verify
+
+    file_host.files["mute.mp4"] = C.without_sound(media / "videos" / "pcavs_00373.mp4", tmp_path / "mute.mp4")
+    hook = file_host.hook("hooks/warned")
+    gen = client.generations.create(
+        model="react-1", webhook_url=file_host.url("hooks/warned"),
+        input=[{"type": "video", "url": file_host.url("mute.mp4")}, {"type": "audio", "url": file_host.url("voice.wav")}],
+        options={"model_mode": "lips", "active_speaker_detection": {"auto_detect": True}})
+    assert gen.warnings == []  # nothing known before the job has run
+    done = poll_generation(client, gen.id)
+    assert done.status == "COMPLETED", f"{done.error_code}: {done.error}"
+    expected = "the video has no sound of its own"
+    assert any(w.startswith(expected) for w in done.warnings), done.warnings
+    assert done.output_url and done.options.active_speaker_detection.auto_detect is True  # the rest as before
+    listed = client.generations.list(ids=[gen.id])
+    assert listed and listed[0].warnings == done.warnings
+    wait_for(lambda: hook.calls, 30, "the COMPLETED webhook")
+    headers, body = hook.calls[0]
+    assert verify(server.webhook_secret(key), body, headers["sync-signature"])
+    assert json.loads(body)["warnings"] == done.warnings
+
+    plain = client.generations.create(
+        model="react-1", options={"model_mode": "lips"},
+        input=[{"type": "video", "url": file_host.url("clip.mp4")}, {"type": "audio", "url": file_host.url("voice.wav")}])
+    finished = poll_generation(client, plain.id)
+    assert finished.status == "COMPLETED" and finished.warnings == []

@@ -56,9 +56,10 @@ def _scaled(sink: ProgressSink, lo: float, hi: float) -> ProgressSink:
 
 
 def analyse_and_split(ctx: JobContext, job_id: str, owner: str, lease: Lease, video: Path, audio: Path,
-                      options: GenerateOptions, work: Path) -> Path | None:
-    """Analyse and plan the job. A short output is rendered here (returns its path); a long one
-    is cut into chunks for the queue (returns None: the chunks' workers finish the job)."""
+                      options: GenerateOptions, work: Path) -> tuple[Path | None, tuple[str, ...]]:
+    """Analyse and plan the job. A short output is rendered here (returns its path and the
+    engine's warnings); a long one is cut into chunks for the queue (returns None: the chunks'
+    workers finish the job, and the joining one gathers the warnings)."""
     config = ctx.settings.engine_config()
     analysis = api.analyze(video, audio, options, progress=_scaled(lease.progress, 0.0, ANALYSIS_SHARE),
                            config=config)
@@ -66,8 +67,8 @@ def analyse_and_split(ctx: JobContext, job_id: str, owner: str, lease: Lease, vi
     spans = plan_spans(plan, 1, ctx.settings.chunk_s)
     if len(spans) < 2 or ctx.enqueue_chunk is None:
         out = work / "output.mp4"
-        api.render(analysis, plan, out, progress=_scaled(lease.progress, ANALYSIS_SHARE, 1.0))
-        return out
+        result = api.render(analysis, plan, out, progress=_scaled(lease.progress, ANALYSIS_SHARE, 1.0))
+        return out, result.warnings
     analysis.release_frames()
     tag = _tag(owner)
     prefix = _prefix(job_id, tag)
@@ -82,7 +83,7 @@ def analyse_and_split(ctx: JobContext, job_id: str, owner: str, lease: Lease, vi
     for cid in ids:
         ctx.enqueue_chunk(cid)
     log.info("job %s: %d output frames in %d chunks on the queue", job_id, plan.n_out, len(ids))
-    return None
+    return None, analysis.warnings
 
 
 class ChunkLease(Lease):
@@ -142,10 +143,13 @@ def render_chunk(ctx: JobContext, chunk_id: str) -> bool:
         with ChunkLease(ctx, chunk_id, job_id, job_owner, owner) as lease:
             analysis, plan = _load(ctx, prefix, work)
             out = work / f"chunk{chunk.index:04d}.mp4"
-            api.render(analysis, plan, out, frames=range(chunk.start, chunk.stop), progress=lease.progress)
+            rendered = api.render(analysis, plan, out, frames=range(chunk.start, chunk.stop),
+                                  progress=lease.progress)
             key = f"{prefix}/chunk{chunk.index:04d}.{_tag(owner)}.mp4"
             ctx.storage.put_file(out, key)
-        if lease.lost.is_set() or not chunks.complete(chunk_id, owner, key):
+        # The chunk's own warnings only: the analysis' are added once, by the join.
+        own = [w for w in rendered.warnings if w not in analysis.warnings]
+        if lease.lost.is_set() or not chunks.complete(chunk_id, owner, key, own):
             log.warning("chunk %s: lost to another attempt; discarding %s", chunk_id, key)
             ctx.storage.delete(key)
             return False
@@ -174,7 +178,9 @@ def _join(ctx: JobContext, job_id: str, job_owner: str, analysis: Analysis, plan
         job = ctx.store.jobs.get(job_id)
         key = f"outputs/{job_id}/{tag}/{(job.output_file_name if job else None) or 'output'}.mp4"
         ctx.storage.put_file(out, key)
-    if lease.lost.is_set() or not ctx.store.jobs.complete(job_id, job_owner, key, round(api.probe(out).duration_s, 3)):
+    warnings = dict.fromkeys([*analysis.warnings, *(w for r in rows for w in (r.warnings or []))])
+    if lease.lost.is_set() or not ctx.store.jobs.complete(job_id, job_owner, key, round(api.probe(out).duration_s, 3),
+                                                          list(warnings)):
         log.warning("job %s: another attempt finished first; discarding %s", job_id, key)
         ctx.storage.delete(key)
         return

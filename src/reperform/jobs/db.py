@@ -21,8 +21,11 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: SQLite waits this long for a competing writer before failing (job processes write progress).
@@ -97,6 +100,9 @@ class Job(Base):
     stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The engine's notes on a COMPLETED job ("the video has no sound of its own: …"), as a list of
+    #: sentences; None before completion and on databases made before the column existed.
+    warnings: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -130,6 +136,8 @@ class JobChunk(Base):
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     output_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The renderer's notes on this chunk's frames; the joining worker gathers them into the job's.
+    warnings: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -209,4 +217,31 @@ def make_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
+    """Create missing tables, then add the nullable columns a newer release introduced.
+
+    ``create_all`` never alters an existing table, so a database made by an earlier release would
+    lack a column this one reads (every query of the row would fail). Only nullable columns are
+    ever added after a release, so ``ALTER TABLE … ADD COLUMN`` (SQLite and PostgreSQL alike)
+    brings an old database up to date without touching its rows.
+    """
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    existing = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        have = {c["name"] for c in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable:  # a new required column needs a real migration: say so, loudly
+                raise RuntimeError(f"database table {table.name} lacks the required column {column.name}")
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            except DBAPIError:
+                # The server and its job processes start together: another one may have added it.
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise

@@ -160,19 +160,20 @@ def _inputs(ctx: JobContext, org_id: str, job_input: list[dict[str, Any]],
 
 
 def _run(ctx: JobContext, job_id: str, org_id: str, owner: str, lease: Lease, video: Path, audio: Path,
-         options: GenerateOptions, work: Path) -> Path | None:
-    """The engine's part of an attempt: the output file, or None when the job went to the queue
-    in chunks (Celery, long output: :mod:`.chunkjobs`). In the embedded pool a long output is
-    rendered in ``Settings.render_workers`` local processes (``api.generate(workers=...)``)."""
+         options: GenerateOptions, work: Path) -> tuple[Path | None, tuple[str, ...]]:
+    """The engine's part of an attempt: the output file and the engine's warnings, or None when
+    the job went to the queue in chunks (Celery, long output: :mod:`.chunkjobs`). In the embedded
+    pool a long output is rendered in ``Settings.render_workers`` local processes
+    (``api.generate(workers=...)``)."""
     if ctx.enqueue_chunk is not None:
         from .chunkjobs import analyse_and_split
 
         return analyse_and_split(ctx, job_id, owner, lease, video, audio, options, work)
     out = work / "output.mp4"
-    api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config(),
-                 analysis_cache=ctx.analysis_cache(), cache_scope=org_id,
-                 workers=ctx.settings.render_workers or os.cpu_count() or 1)
-    return out
+    result = api.generate(video, audio, out, options, progress=lease.progress, config=ctx.settings.engine_config(),
+                          analysis_cache=ctx.analysis_cache(), cache_scope=org_id,
+                          workers=ctx.settings.render_workers or os.cpu_count() or 1)
+    return out, result.warnings
 
 
 def execute(ctx: JobContext, job_id: str) -> Claim:
@@ -199,12 +200,12 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
                                           segments=segments)
             if segments:  # several audios on spans of the video: rendered here, in one piece
                 out = work / "output.mp4"
-                api.generate(video, audios, out, options, progress=lease.progress,
-                             config=ctx.settings.engine_config(), analysis_cache=ctx.analysis_cache(),
-                             cache_scope=job.org_id)
+                warnings = api.generate(video, audios, out, options, progress=lease.progress,
+                                        config=ctx.settings.engine_config(), analysis_cache=ctx.analysis_cache(),
+                                        cache_scope=job.org_id).warnings
             else:
-                out = _run(ctx, job_id, job.org_id, owner, lease, video, next(iter(audios.values())), options,
-                           work)
+                out, warnings = _run(ctx, job_id, job.org_id, owner, lease, video, next(iter(audios.values())),
+                                     options, work)
             if out is None:  # cut into chunks on the queue: their workers finish the job
                 return claim
             if lease.lost.is_set():
@@ -213,7 +214,7 @@ def execute(ctx: JobContext, job_id: str) -> Claim:
             info = api.probe(out)
             key = f"outputs/{job_id}/{owner.rsplit(':', 1)[-1]}/{job.output_file_name or 'output'}.mp4"
             ctx.storage.put_file(out, key)
-            finished = ctx.store.jobs.complete(job_id, owner, key, round(info.duration_s, 3))
+            finished = ctx.store.jobs.complete(job_id, owner, key, round(info.duration_s, 3), warnings)
             if not finished:
                 log.warning("job %s: another attempt finished first; discarding %s", job_id, key)
                 ctx.storage.delete(key)

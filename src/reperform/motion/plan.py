@@ -192,9 +192,9 @@ def frame_opening(frames: dict[str, np.ndarray], rng: Range, fps: float,
     The habit's change is weighted by a smoothed speaking mask (HABIT_EDGE_S), so it tapers over
     the last and first frames of a phrase: applied at full weight to speaking frames alone, the
     last frame of a phrase could be lifted to the person's talking opening while the next one
-    rests — a mouth that snaps shut (0.24 in one frame in the test, 0.17 with the taper). Smoothing
-    the change itself instead also smoothed it into every p/b/m closure and raised landmark
-    jitter (videoretalking_4, lips: 1.32× the input's; 1.11× with this taper, 1.20× with none).
+    rests — a mouth that snaps shut. Smoothing the change itself instead also smoothed it into
+    every p/b/m closure and raised landmark jitter more than no taper at all (docs/tuning.md,
+    ``plan.HABIT_EDGE_S``).
     """
     opening = frames["mouth"][:, 0].astype(np.float32)
     speaking = np.asarray(frames["speaking"], bool)

@@ -41,6 +41,7 @@ class GenerationRecord(Protocol):
     error: str | None
     error_code: str | None
     progress: float
+    warnings: list[Any] | None
 
 
 class AssetRecord(Protocol):
@@ -117,7 +118,15 @@ def _echo_input(job: GenerationRecord, assets: AssetLookup, signer: UrlSigner) -
 
 
 def generation_json(job: GenerationRecord, assets: AssetLookup, signer: UrlSigner) -> dict[str, Any]:
-    """The Generation object: camelCase at the top, options echoed as sent, both error-code spellings."""
+    """The Generation object: camelCase at the top, options echoed as sent, both error-code spellings.
+
+    ``warnings`` (a reperform extension; ``[]`` until the job completes) carries the engine's notes
+    on a finished job — e.g. that auto speaker selection had no sound to go by and edited the most
+    prominent face. It is a new top-level field because syncsdk's ``Generation`` model keeps
+    unknown fields (pydantic ``extra="allow"``): the official client reads the response unchanged
+    and exposes it as ``generation.warnings``. Inside ``options`` it would not be an echo of the
+    request any more.
+    """
     output_url = signer.url(job.output_key) if job.status == COMPLETED and job.output_key else None
     return {
         "id": job.id,
@@ -136,6 +145,7 @@ def generation_json(job: GenerationRecord, assets: AssetLookup, signer: UrlSigne
         "errorCode": job.error_code,
         "outputFileName": job.output_file_name,
         "progress_percent": round(100.0 * (job.progress or 0.0), 1),
+        "warnings": list(job.warnings or []) if job.status == COMPLETED else [],
     }
 
 

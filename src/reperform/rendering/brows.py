@@ -46,8 +46,8 @@ END_TAPER_IOD = 0.06
 #: Below this rise (px) nothing is drawn.
 STILL_PX = 0.3
 #: Glasses: the bridge between the eyes holds horizontal edges this many times stronger than the
-#: forehead's skin (measured: liveportrait_d13 with metal frames 6.6-13.9, the six dev faces
-#: without glasses 0.3-4.0, one cut of the Hamilton clip 8.5).
+#: forehead's skin (set between the dev faces with and without glasses: docs/tuning.md,
+#: "Expression").
 GLASSES_EDGE_RATIO = 6.0
 
 

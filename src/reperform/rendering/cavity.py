@@ -22,8 +22,8 @@ from .geometry import INNER_LOWER, INNER_UPPER, OUTER_LOWER, OUTER_UPPER, apply
 UPPER_TEETH_IOD = 0.085
 UPPER_TEETH_GAP_SHARE = 0.6
 #: Gaps (inter-ocular units) over which the upper teeth come into view: lips parted by a few
-#: pixels show the shadowed slit between them, not a row of teeth squeezed into it (a 0.04 slit
-#: drawn 60 % teeth read as a light line with dark edges, videoretalking_4 at rest).
+#: pixels show the shadowed slit between them, not a row of teeth squeezed into it (teeth drawn
+#: into a narrow slit read as a light line with dark edges; docs/tuning.md, "Rendering").
 UPPER_TEETH_SHOW_FROM, UPPER_TEETH_SHOW_FULL = 0.03, 0.09
 LOWER_TEETH_IOD = 0.045
 #: Openings (inter-ocular units) above which lower teeth / tongue become visible.

@@ -35,23 +35,18 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from scipy import sparse
 
 from .. import landmarks as L
 from ..records import FaceProfile, FaceTrack, MotionPlan
 from . import blend, cavity, expression, pose3d
 from .exemplars import MouthBank, choose_exemplars
+from .frame import Box, FaceRig, FrameRecord, build_rig
 from .geometry import (
     INNER_LOWER,
     INNER_UPPER,
     INTERIOR_ROWS,
     LOWER_JAW,
-    OUTER_LOWER,
-    OUTER_UPPER,
-    MouthShaper,
-    WarpMesh,
     apply,
-    build_template,
     invert,
     mouth_interior,
     to_norm,
@@ -60,18 +55,15 @@ from .warp import backward_map, map_step, sample
 
 log = logging.getLogger(__name__)
 
-#: Frames sampled to build the person's normalised template face.
-TEMPLATE_SAMPLES = 120
 #: The exemplar's mask stays this far inside the face outline (inter-ocular units, measured from
 #: the jaw line towards the mouth): with the feather (σ = 0.06) its alpha at the outline is < 1 %,
 #: so the outline, and what lies beyond it, is always the frame's own (warped) pixels.
 INSIDE_OUTLINE_IOD = 0.15
 #: ... and reaches this far around the target lips (inter-ocular units): the real mouth, teeth and
 #: the skin that moves with the lips come from the exemplar; the chin's contour, which the jaw
-#: carries, stays the frame's own. Chosen among 0.12/0.22/0.30 by the worst output/input landmark
-#: jitter over four clips, leave-one-clip-out (every fold picks 0.22; held-out jitter × baseline:
-#: latentsync 1.07, pcavs 0.96, d13 turned 1.10, hamilton 0.97 — 0.12 gave latentsync 1.22: a
-#: narrow ring of exemplar skin between frame-layer skin made MediaPipe's mesh wobble).
+#: carries, stays the frame's own. Narrower, a thin ring of exemplar skin between frame-layer skin
+#: makes the output's face mesh wobble. Chosen leave-one-clip-out by output/input landmark jitter
+#: (docs/tuning.md, "Rendering").
 AROUND_LIPS_IOD = 0.22
 #: The mask's upper edge sits this far below the nose tip (inter-ocular units).
 MASK_TOP_BELOW_NOSE_IOD = 0.10
@@ -110,7 +102,7 @@ GEOMETRY_CARRY = 0.5
 #: Output frames a renderer that starts mid-clip (a chunk of a long job) replays, geometry only,
 #: before its first frame: the carried contour (:data:`GEOMETRY_CARRY`) halves each frame, so
 #: after 64 any difference from having started at frame 0 is below float64's precision and the
-#: chunk's frames are the one-piece render's exactly (tests/rendering/test_chunk_warm_up.py).
+#: chunk's frames are the one-piece render's exactly (tests/e2e/test_chunked_render.py).
 WARM_UP_FRAMES = 64
 #: Share of the previous run's exemplar in the one-frame dissolve at an exemplar jump.
 DISSOLVE_WEIGHT = 0.5
@@ -138,7 +130,14 @@ MOVED_IOD = 1e-4
 
 
 class Renderer:
-    """Renders output frames for a motion plan. Construct once per job, then call :meth:`render`."""
+    """Renders output frames for a motion plan. Construct once per job, then call :meth:`render`.
+
+    An output frame is drawn as passes over one :class:`FrameRecord` (see :mod:`.frame`):
+    geometry (:meth:`_frame`) → the frame layer (:meth:`_frame_layer`, with its own cavity where
+    the exemplar fades) → the exemplar layer (:meth:`_exemplar_layer`: warp and dissolve,
+    :meth:`_blend_layer`, :meth:`_occluders`) → the composite (:meth:`_composite`) → the
+    expression warp (face and head mode).
+    """
 
     def __init__(
         self,
@@ -159,45 +158,23 @@ class Renderer:
         self.options = options
         self.warnings: list[str] = []
         self._broken = 0  # frames left alone because their target geometry was broken
-        present = np.nonzero(track.present)[0]
-        self._ok = len(present) > 0 and len(bank) > 0
         n_out = plan.n_out
         self.choice = np.full(n_out, -1, np.int64)
-        if not self._ok:
-            if len(present):
+        #: The person's rig; None when there is nothing to render with (no face in any frame, or no
+        #: mouth exemplars): then every frame is left as it is.
+        self.rig: FaceRig | None = None
+        has_face = bool(np.count_nonzero(track.present))
+        if not has_face or len(bank) == 0:
+            if has_face:
                 self.warnings.append("no mouth exemplars were collected; frames are left unchanged")
             return
-        pick = present[np.linspace(0, len(present) - 1, min(TEMPLATE_SAMPLES, len(present))).astype(int)]
-        self.template = build_template(track.landmarks[pick, :, :2].astype(np.float64))
-        self.shaper = MouthShaper(self.template)
-        self.mesh = WarpMesh(self.template, self.shaper)
-        # Per mesh point: how far it follows the re-performed mouth (1) or stays with the frame (0):
-        # nothing above the nose moves, nor the jaw's sides beside the ears, at any head pose.
-        template3 = pose3d.build_template3d(track.landmarks[pick].astype(np.float64))
-        self.weight = self.mesh.blend_w * pose3d.side_weight(template3, self.mesh.indices)
-        self._chin = pose3d.chin_weight(template3, self.mesh.indices)
-        # Triangles of face points and anchors (not the mouth's interior rows, which open and close
-        # by design), in the order of control points with the interior rows left out.
-        n_face = len(self.mesh.indices)
-        tris = self.mesh.triangles
-        no_interior = ~((tris >= n_face) & (tris < n_face + self.mesh.n_interior)).any(axis=1)
-        # The lips keep the planned shape exactly; any other moving point may give way to unfold.
-        lips = np.isin(self.mesh.indices, L.LIPS_OUTER + L.LIPS_INNER)
-        self._lips = lips
-        self._skin_tris = np.where(tris[no_interior] >= n_face, tris[no_interior] - self.mesh.n_interior,
-                                   tris[no_interior])
-        n_skin = n_face + len(self.mesh.anchors)
-        e = np.concatenate([self._skin_tris[:, [0, 1]], self._skin_tris[:, [1, 2]], self._skin_tris[:, [2, 0]]])
-        adj = sparse.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-                                shape=(n_skin, n_skin)).tocsr()
-        adj.data[:] = 1.0  # duplicate edges summed: count each neighbour once
-        self._neighbours = sparse.diags(1.0 / np.maximum(np.asarray(adj.sum(axis=1)).ravel(), 1.0)) @ adj
+        self.rig = rig = build_rig(track.landmarks, track.present)
         src = np.clip(plan.src_frame.astype(np.int64), 0, track.n - 1)
         self.src = src
         self.targets = self._sanitise_targets(plan.mouth, src)
         # Face mode: jaw drop and mouth width of the planned expression go through the mouth targets.
         self.targets = expression.adjust_targets(self.targets, plan.au, plan.closure)
-        self.expression = expression.from_plan(self.template, plan, options, bank)
+        self.expression = expression.from_plan(rig.template, plan, options, bank)
         valid = track.present[src]
         feats = bank.arrays()
         self.choice = choose_exemplars(
@@ -208,9 +185,6 @@ class Renderer:
             feats = self._vet_exemplars(exemplar_ok, feats, plan, src, valid)
         self._ex_norm: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._prev_shape: tuple[int, np.ndarray] | None = None
-        pos = {int(i): j for j, i in enumerate(self.mesh.indices)}
-        self._fringe = (np.array([pos[i] for i in INNER_UPPER + INNER_LOWER]),
-                        np.array([pos[i] for i in OUTER_UPPER + OUTER_LOWER]))
         ex_open = feats["params"][:, 0].max()
         want_open = float(np.nanmax(self.targets[:, 0])) if n_out else 0.0
         if want_open > CAVITY_RATIO_START * max(ex_open, 0.01) and want_open > CAVITY_MIN_OPEN:
@@ -219,6 +193,13 @@ class Renderer:
             )
         n_switch = int(((self.choice[1:] != self.choice[:-1] + np.diff(src)) & (self.choice[1:] >= 0)).sum())
         log.info("exemplar search: %d exemplars, %d output frames, %d jumps", len(bank), n_out, n_switch)
+
+    @property
+    def _rig(self) -> FaceRig:
+        """The rig, for the passes: they run only for frames with a chosen exemplar, and exemplars
+        are chosen only when the rig exists."""
+        assert self.rig is not None, "a frame pass ran without a rig"
+        return self.rig
 
     def _vet_exemplars(self, ok: Callable[[np.ndarray, np.ndarray], bool], feats: dict[str, np.ndarray],
                        plan: MotionPlan, src: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
@@ -251,7 +232,7 @@ class Renderer:
         t[bad] = own[bad]
         still_bad = ~np.isfinite(t)
         if still_bad.any():
-            fallback = L.mouth_params(self.template)
+            fallback = L.mouth_params(self._rig.template)
             t[still_bad] = np.broadcast_to(fallback, t.shape)[still_bad]
         t[:, 0] = np.maximum(t[:, 0], 0.0)
         t[self.plan.closure.astype(bool), 0] = 0.0
@@ -268,7 +249,7 @@ class Renderer:
             align = ex.landmarks
             if 0 <= index < self.track.n and self.track.present[index]:
                 align = ((self.track.landmarks[index, :, :2] - ex.origin) * ex.scale).astype(np.float32)
-            m = to_norm(align, self.template)
+            m = to_norm(align, self._rig.template)
             got = (m, apply(m, ex.landmarks))
             if len(self._ex_norm) > 64:
                 self._ex_norm.clear()
@@ -334,7 +315,7 @@ class Renderer:
         """Full normalised target landmarks: the frame's, moved towards ``shaped`` by the mesh weights,
         then unfolded (:meth:`_unfold`)."""
         out = np.array(n_cur[:, :2], np.float64, copy=True)
-        idx = self.mesh.indices
+        idx = self._rig.mesh.indices
         w = self._weights(n_cur)
         out[idx] = self._unfold(out[idx], out[idx] + w[:, None] * (shaped[idx] - out[idx]), w > 0)
         return out
@@ -344,8 +325,9 @@ class Renderer:
         sides) times the frame's silhouette (nothing on the visible outline but the chin). The lips
         all take their smallest weight: a mouth corner on the far cheek's outline of a turned head
         holds the whole mouth back a little (edit less) rather than bending it."""
-        w = self.weight * pose3d.silhouette_weight(n_cur, self.mesh.indices, self._chin)
-        w[self._lips] = w[self._lips].min()  # the lips move as one, so the mouth keeps its shape
+        rig = self._rig
+        w = rig.weight * pose3d.silhouette_weight(n_cur, rig.mesh.indices, rig.chin)
+        w[rig.lips] = w[rig.lips].min()  # the lips move as one, so the mouth keeps its shape
         return w
 
     def _unfold(self, src: np.ndarray, dst: np.ndarray, moving: np.ndarray) -> np.ndarray:
@@ -357,13 +339,14 @@ class Renderer:
         for the motion: the skin between would fold over. Its points then give up part of their
         motion — the edit is a little smaller there, never torn.
         """
-        anchors = self.mesh.anchors
+        rig = self._rig
+        anchors = rig.mesh.anchors
         s_all = np.concatenate([src, anchors])
         d_all = np.concatenate([dst, anchors])
-        tri = self._skin_tris
+        tri = rig.skin_tris
         a_s = _areas(s_all, tri)
         real = np.abs(a_s) > 1e-6
-        movable = np.concatenate([moving & ~self._lips, np.zeros(len(anchors), bool)])
+        movable = np.concatenate([moving & ~rig.lips, np.zeros(len(anchors), bool)])
         disp = d_all - s_all
         for _ in range(UNFOLD_PASSES):
             bad = real & (_areas(s_all + disp, tri) * np.sign(a_s) < MIN_AREA_SHARE * np.abs(a_s))
@@ -375,70 +358,69 @@ class Renderer:
                 break
             # Each offending point takes its neighbours' mean motion: repeated, the fold's motion
             # spreads out into a membrane between the points that are held.
-            disp[verts] = (self._neighbours @ disp)[verts]
+            disp[verts] = (rig.neighbours @ disp)[verts]
         d_all = s_all + disp
         return d_all[: len(dst)]
 
-    def _dst_points(self, face_t: np.ndarray, shaped: np.ndarray, n_src: np.ndarray) -> np.ndarray:
-        """Target control points (normalised): mesh points of ``face_t``, the mouth interior rows
-        between ``shaped``'s lips, the rigid anchors.
+    def _dst_points(self, face: np.ndarray, n_src: np.ndarray) -> np.ndarray:
+        """Target control points (normalised): mesh points of the target ``face``, the mouth interior
+        rows between its lips, the rigid anchors.
 
         Teeth keep their size when the plan opens wider than the source mouth ``n_src``: the interior
         rows sit at the source's distances from the lips, only the space between them stretches.
         """
+        mesh = self._rig.mesh
         up, lo = list(INNER_UPPER), list(INNER_LOWER)
         gap_s = np.linalg.norm(n_src[lo] - n_src[up], axis=1)
-        gap_t = np.maximum(np.linalg.norm(shaped[lo] - shaped[up], axis=1), 1e-6)
+        gap_t = np.maximum(np.linalg.norm(face[lo] - face[up], axis=1), 1e-6)
         rows = np.array(INTERIOR_ROWS)[:, None]
         wider = gap_t > gap_s
         frac_t = np.where(wider, np.where(rows < 0.5, rows * gap_s / gap_t, 1 - (1 - rows) * gap_s / gap_t), rows)
         frac_t = np.broadcast_to(frac_t, (len(INTERIOR_ROWS), len(up)))
-        return self.mesh.control_points(face_t[self.mesh.indices], mouth_interior(shaped[up], shaped[lo], frac_t),
-                                         self.mesh.anchors)
+        return mesh.control_points(face[mesh.indices], mouth_interior(face[up], face[lo], frac_t), mesh.anchors)
 
     def _src_points(self, lm: np.ndarray, anchors: np.ndarray, target_open: float, source_open: float) -> np.ndarray:
         """Control points in a layer's source image (landmarks ``lm`` px, its anchors px), with the
         inner lips pulled into the lips when they close over an open mouth (:meth:`_fringe_share`)."""
+        mesh = self._rig.mesh
         up, lo = list(INNER_UPPER), list(INNER_LOWER)
         rows_s = np.broadcast_to(np.array(INTERIOR_ROWS)[:, None], (len(INTERIOR_ROWS), len(up)))
-        pts = self.mesh.control_points(lm[self.mesh.indices], mouth_interior(lm[up], lm[lo], rows_s), anchors)
+        pts = mesh.control_points(lm[mesh.indices], mouth_interior(lm[up], lm[lo], rows_s), anchors)
         share = self._fringe_share(target_open, source_open)
         if share > 0:
-            inner, outer = self._fringe
+            inner, outer = self._rig.fringe
             pts[inner] += share * (pts[outer] - pts[inner])
         return pts
 
-    def _warp_layer(self, img: np.ndarray, src_pts: np.ndarray, rigid_to_src: np.ndarray, dst_norm: np.ndarray,
-                    shaped: np.ndarray, img_from_norm: np.ndarray, roi: tuple[int, int, int, int],
-                    iod_px: float, rigid_tris: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _warp_layer(self, f: FrameRecord, img: np.ndarray, src_pts: np.ndarray, rigid_to_src: np.ndarray,
+                    dst_norm: np.ndarray, roi: Box, rigid_tris: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """Warp ``img`` (control points ``src_pts``) onto ``dst_norm`` inside ``roi``: (pixels, valid).
         ``rigid_tris``: triangles that map as ``rigid_to_src`` does (see :func:`backward_map`)."""
-        x0, y0, x1, y1 = roi
-        origin = np.array([x0, y0], np.float64)
-        t_roi = apply(img_from_norm, dst_norm) - origin
-        roi_shape = (y1 - y0, x1 - x0)
-        lips = apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin
-        m = 0.12 * iod_px
+        origin = roi.origin
+        t_roi = apply(f.from_norm, dst_norm) - origin
+        roi_shape = roi.shape
+        lips = apply(f.from_norm, f.face[list(L.LIPS_OUTER)]) - origin
+        m = 0.12 * f.iod_px
         dx0, dy0 = np.maximum(np.floor(lips.min(0) - m).astype(int), 0)
         dx1, dy1 = np.ceil(lips.max(0) + m).astype(int)
         detail = (int(dx0), int(dy0), int(min(dx1, roi_shape[1])), int(min(dy1, roi_shape[0])))
-        map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, self.mesh.triangles, rigid_to_src, iod_px,
-                                           img.shape[:2], exact_box=_seam_box(shaped, img_from_norm, origin, iod_px),
+        map_x, map_y, valid = backward_map(roi_shape, t_roi, src_pts, self._rig.mesh.triangles, rigid_to_src,
+                                           f.iod_px, img.shape[:2],
+                                           exact_box=_seam_box(f.face, f.from_norm, origin, f.iod_px),
                                            rigid_tris=rigid_tris)
         return sample(img, map_x, map_y, detail), valid
 
-    def _warp(self, ex_index: int, target: np.ndarray, face_t: np.ndarray, shaped: np.ndarray, n_ex: np.ndarray,
-              m_cur: np.ndarray, roi: tuple[int, int, int, int], iod_px: float) -> tuple[np.ndarray, np.ndarray]:
-        """The exemplar warped onto the target geometry inside ``roi``: (pixels, valid)."""
-        ex = self.bank.exemplars[ex_index]
-        m_ex, _ = self._exemplar(ex_index)
-        src_pts = self._src_points(ex.landmarks.astype(np.float64), apply(invert(m_ex), self.mesh.anchors),
-                                   float(target[0]), float(ex.params[0]))
-        x0, y0 = roi[:2]
+    def _warp_exemplar(self, f: FrameRecord, index: int, n_ex: np.ndarray, roi: Box) -> tuple[np.ndarray, np.ndarray]:
+        """Exemplar ``index`` (posed into the frame as ``n_ex``) warped onto the target face inside
+        ``roi``: (pixels, valid)."""
+        ex = self.bank.exemplars[index]
+        m_ex, _ = self._exemplar(index)
+        src_pts = self._src_points(ex.landmarks.astype(np.float64), apply(invert(m_ex), self._rig.mesh.anchors),
+                                   f.target_open, float(ex.params[0]))
         # ROI pixel → image → normalised → exemplar crop: the map outside the mesh.
-        rigid = _compose(invert(m_ex), _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]])))
-        return self._warp_layer(ex.crop, src_pts, rigid, self._dst_points(face_t, shaped, n_ex), shaped,
-                                invert(m_cur), roi, iod_px)
+        rigid = _compose(invert(m_ex), _compose(f.to_norm, roi.to_frame))
+        return self._warp_layer(f, ex.crop, src_pts, rigid, self._dst_points(f.face, n_ex), roi)
 
     def warm_up(self, start: int) -> None:
         """Prepare to render from output frame ``start`` as if every frame before it had been rendered.
@@ -449,20 +431,49 @@ class Renderer:
         under a millisecond a frame) of the :data:`WARM_UP_FRAMES` frames before ``start``.
         """
         for k in range(max(0, start - WARM_UP_FRAMES), start):
-            if self._ok and k < len(self.choice) and self.choice[k] >= 0:
-                self._frame_geometry(k)
+            if self.rig is not None and k < len(self.choice) and self.choice[k] >= 0:
+                self._carried_shape(k)
 
-    def _frame_geometry(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _carried_shape(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(source landmarks px, image→normalised, normalised source landmarks, posed exemplar
         landmarks, the frame's temporally carried mouth shape) of output frame ``k``; advances the
         carried state, so frames must come in order (see :meth:`warm_up`)."""
         s = int(self.src[k])
         ex = self.bank.exemplars[int(self.choice[k])]
         lm_cur = self.track.landmarks[s, :, :2].astype(np.float64)
-        m_cur = to_norm(lm_cur, self.template)
+        m_cur = to_norm(lm_cur, self._rig.template)
         n_cur = apply(m_cur, lm_cur)
         n_ex = self._posed(ex.index, s, m_cur)
         return lm_cur, m_cur, n_cur, n_ex, self._temporal_shape(k, n_ex, self.targets[k])
+
+    def _temporal_shape(self, k: int, n_ex: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Exemplar landmarks moved to the target, with the previous frame's lip *details* carried over.
+
+        Two exemplars with the same MOUTH_PARAMS still differ in contour details (a lopsided upper
+        lip, a corner a little higher); switching exemplars would make those details pop. Blending
+        with the previous frame's shape and re-shaping to the target keeps the planned parameters
+        exact while the details glide. Needs frames in order; any other order simply restarts.
+        """
+        shaper = self._rig.shaper
+        shaped = shaper.shape(n_ex, target)
+        prev = self._prev_shape
+        if prev is not None and prev[0] == k - 1 and int(self.src[k]) - int(self.src[k - 1]) in (-1, 0, 1):
+            shaped = shaper.shape(shaped + GEOMETRY_CARRY * (prev[1] - shaped), target)
+        self._prev_shape = (k, shaped)
+        return shaped
+
+    def _frame(self, k: int) -> FrameRecord:
+        """The geometry pass: output frame ``k``'s record (advances the carried mouth shape)."""
+        s = int(self.src[k])
+        lm_cur, m_cur, n_cur, n_ex, shaped = self._carried_shape(k)
+        # The target geometry, as far as the face may move here: from now on the mouth's shape too
+        # (the lips move less at the visible outline of a turned head, see :meth:`_weights`).
+        return FrameRecord(
+            k=k, src=s, exemplar=int(self.bank.exemplars[int(self.choice[k])].index), target=self.targets[k],
+            lm=lm_cur, to_norm=m_cur, from_norm=invert(m_cur), n_cur=n_cur, n_ex=n_ex,
+            face=self._target_face(n_cur, shaped), iod_px=float(L.interocular(lm_cur)),
+            src_open=float(self.track.mouth[s, 0]),
+        )
 
     def render(self, k: int, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """Output frame ``k`` from its source frame ``rgb``; returns (frame, edit box or None).
@@ -470,50 +481,63 @@ class Renderer:
         ``rgb`` is never modified (the decoder may hand the same array out again, e.g. in bounce
         mode); an edited frame is a copy.
         """
-        if not self._ok or k >= len(self.choice) or self.choice[k] < 0:
+        if self.rig is None or k >= len(self.choice) or self.choice[k] < 0:
             return rgb, None
-        s = int(self.src[k])
-        ex = self.bank.exemplars[int(self.choice[k])]
-        lm_cur, m_cur, n_cur, n_ex, shaped_k = self._frame_geometry(k)
-        target = self.targets[k]
-        # The target geometry, as far as the face may move here: from now on the mouth's shape too
-        # (the lips move less at the visible outline of a turned head, see :meth:`_weights`).
-        face_t = self._target_face(n_cur, shaped_k)
-        shaped = face_t
-        img_from_norm = invert(m_cur)
-        iod_px = float(L.interocular(lm_cur))
-        cur_open = float(self.track.mouth[s, 0])
-        # The frame layer: the frame's own pixels carried onto the target geometry.
-        dst_cur = self._dst_points(face_t, shaped, n_cur)
-        roi, still = self._moving_box(dst_cur, n_cur, img_from_norm, rgb.shape[:2])
+        f = self._frame(k)
+        layer = self._frame_layer(f, rgb)
+        if layer is None:
+            return rgb, None
+        roi, base = layer
+        base_f = base.astype(np.float32)
+        cover = self._coverage(f.exemplar, f.src)
+        if cover < 1:
+            # The frame layer shows through where the exemplar fades: its own cavity if the plan
+            # opens it wider than the frame's mouth.
+            self._paint_cavity(f, rgb, base_f, roi, self._cavity_strength(f.target_open, f.src_open))
+        layered, keep = base_f, None
+        if cover > 0:
+            layered, keep = self._exemplar_layer(f, rgb, roi, base, base_f, cover)
+        out, box = self._composite(rgb, roi, layered, keep)
+        if box is None:
+            return rgb, None
+        if self.expression is not None:  # face mode: the expression warp on top of the new mouth
+            n_out = expression.rendered_landmarks(f.n_cur, f.face, self._rig.mesh.indices, self._weights(f.n_cur))
+            out, box = self.expression.apply(k, out, n_out, f.to_norm, box, inplace=True)  # out is our copy
+        return out, box
+
+    def _frame_layer(self, f: FrameRecord, rgb: np.ndarray) -> tuple[Box, np.ndarray] | None:
+        """The frame layer: the frame's own pixels carried onto the target geometry, over the box
+        of everything that moves; (that box, the layer's pixels), or None when nothing moves or
+        the target geometry is broken."""
+        dst_cur = self._dst_points(f.face, f.n_cur)
+        roi, still = self._moving_box(f, dst_cur, rgb.shape[:2])
         if roi is None:
-            return rgb, None
-        if max(roi[2] - roi[0], roi[3] - roi[1]) > MAX_EDIT_IOD * iod_px:
+            return None
+        if max(roi.x1 - roi.x0, roi.y1 - roi.y0) > MAX_EDIT_IOD * f.iod_px:
             # A lower face cannot move this far: the target geometry is broken (a mis-tracked,
             # turning face). Leave the frame as it is rather than smear it.
             self._broken += 1
             if self._broken == 1:
                 self.warnings.append("some frames' face geometry could not be followed; they are left unchanged")
-            return rgb, None
-        x0, y0, x1, y1 = roi
-        src_cur = self._src_points(lm_cur, apply(img_from_norm, self.mesh.anchors), float(target[0]), cur_open)
-        to_frame = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]])
-        base, _ = self._warp_layer(rgb, src_cur, to_frame, dst_cur, shaped, img_from_norm, roi, iod_px, still)
-        frame_roi = rgb[y0:y1, x0:x1]
-        base_f = base.astype(np.float32)
-        cover = self._coverage(ex.index, s)
-        if cover < 1:
-            # The frame layer shows through where the exemplar fades: its own cavity if the plan
-            # opens it wider than the frame's mouth.
-            strength = self._cavity_strength(float(target[0]), cur_open)
-            if strength > 0:
-                lip, teeth = cavity.person_colours(rgb, lm_cur)
-                cavity.paint(base_f, shaped, _compose(m_cur, to_frame), lip, teeth, strength, grain=CAVITY_GRAIN,
-                             seed=k)
-        layered, keep = base_f, None
-        if cover > 0:
-            layered, keep = self._exemplar_layer(k, rgb, ex.index, target, base, base_f, roi, n_cur, n_ex, shaped,
-                                                 face_t, m_cur, iod_px, cover)
+            return None
+        src_cur = self._src_points(f.lm, apply(f.from_norm, self._rig.mesh.anchors), f.target_open, f.src_open)
+        base, _ = self._warp_layer(f, rgb, src_cur, roi.to_frame, dst_cur, roi, still)
+        return roi, base
+
+    def _paint_cavity(self, f: FrameRecord, rgb: np.ndarray, pixels: np.ndarray, roi: Box, strength: float) -> None:
+        """Paint the procedural cavity (in the person's lip and teeth colours) into ``pixels``
+        (float32, covering ``roi``) at ``strength``; nothing at 0."""
+        if strength > 0:
+            lip, teeth = cavity.person_colours(rgb, f.lm)
+            cavity.paint(pixels, f.face, _compose(f.to_norm, roi.to_frame), lip, teeth, strength,
+                         grain=CAVITY_GRAIN, seed=f.k)
+
+    def _composite(self, rgb: np.ndarray, roi: Box, layered: np.ndarray,
+                   keep: np.ndarray | None) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+        """The output frame: ``layered`` (float32 over ``roi``) over a copy of ``rgb``, the untouched
+        frame kept where ``keep`` says (an occluder); (frame, box of the pixels that changed), or
+        (``rgb``, None) when none did."""
+        frame_roi = roi.of(rgb)
         if keep is not None:  # an occluder: the untouched frame wins there
             out_roi = blend.composite(frame_roi, layered, 1.0 - keep)
         else:
@@ -522,17 +546,30 @@ class Renderer:
         if len(changed[0]) == 0:
             return rgb, None
         out = rgb.copy()
-        out[y0:y1, x0:x1] = out_roi
+        roi.of(out)[:] = out_roi
+        x0, y0 = roi.x0, roi.y0
         box = (x0 + int(changed[1].min()), y0 + int(changed[0].min()),
                x0 + int(changed[1].max()) + 1, y0 + int(changed[0].max()) + 1)
-        if self.expression is not None:  # face mode: the expression warp on top of the new mouth
-            n_out = expression.rendered_landmarks(n_cur, shaped, self.mesh.indices, self._weights(n_cur))
-            out, box = self.expression.apply(k, out, n_out, m_cur, box, inplace=True)  # out is our copy
         return out, box
 
-    def _exemplar_layer(self, k: int, rgb: np.ndarray, index: int, target: np.ndarray, base: np.ndarray,
-                        base_f: np.ndarray, roi: tuple[int, int, int, int], n_cur: np.ndarray, n_ex: np.ndarray,
-                        shaped: np.ndarray, face_t: np.ndarray, m_cur: np.ndarray, iod_px: float,
+    def _exemplar_box(self, f: FrameRecord, roi: Box) -> tuple[Box, np.ndarray] | None:
+        """The exemplar's box inside ``roi`` (its mask's polygons, padded by the feather) and its hard
+        mask (0/1 float over that box); None when the box or the mask is empty."""
+        top_y = float(self._rig.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
+        inner, around = (apply(f.from_norm, p) for p in self._mask_polys(f.face, top_y))
+        pad = 3.0 * blend.FEATHER_SIGMA_IOD * f.iod_px + 2
+        lo = np.floor(np.maximum(inner.min(0), around.min(0)) - pad).astype(int)
+        hi = np.ceil(np.minimum(inner.max(0), around.max(0)) + pad).astype(int)
+        eroi = Box(max(roi.x0, int(lo[0])), max(roi.y0, int(lo[1])), min(roi.x1, int(hi[0])), min(roi.y1, int(hi[1])))
+        if eroi.x1 - eroi.x0 < 4 or eroi.y1 - eroi.y0 < 4:
+            return None
+        origin = eroi.origin
+        hard = blend.fill_mask(eroi.shape, [inner - origin]) * blend.fill_mask(eroi.shape, [around - origin])
+        if not hard.any():
+            return None
+        return eroi, hard
+
+    def _exemplar_layer(self, f: FrameRecord, rgb: np.ndarray, roi: Box, base: np.ndarray, base_f: np.ndarray,
                         cover: float) -> tuple[np.ndarray, np.ndarray | None]:
         """The exemplar blended over the frame layer ``base_f`` (float32 ROI), and where the untouched
         frame must win (ROI, or None).
@@ -540,39 +577,22 @@ class Renderer:
         The exemplar is warped, colour-matched and checked for occluders only around its mask (the
         lips and the skin that moves with them), a fraction of the ROI the jaw's motion needs.
         """
-        x0, y0, x1, y1 = roi
-        img_from_norm = invert(m_cur)
-        top_y = float(self.template[L.NOSE_TIP, 1]) + MASK_TOP_BELOW_NOSE_IOD
-        inner, around = (apply(img_from_norm, p) for p in self._mask_polys(face_t, top_y))
-        pad = 3.0 * blend.FEATHER_SIGMA_IOD * iod_px + 2
-        lo = np.floor(np.maximum(inner.min(0), around.min(0)) - pad).astype(int)
-        hi = np.ceil(np.minimum(inner.max(0), around.max(0)) + pad).astype(int)
-        ex0, ey0, ex1, ey1 = max(x0, int(lo[0])), max(y0, int(lo[1])), min(x1, int(hi[0])), min(y1, int(hi[1]))
-        if ex1 - ex0 < 4 or ey1 - ey0 < 4:
+        got = self._exemplar_box(f, roi)
+        if got is None:
             return base_f, None
-        eroi = (ex0, ey0, ex1, ey1)
-        origin = np.array([ex0, ey0], np.float64)
-        shape = (ey1 - ey0, ex1 - ex0)
-        hard = blend.fill_mask(shape, [inner - origin]) * blend.fill_mask(shape, [around - origin])
-        if not hard.any():
-            return base_f, None
-        warped, valid = self._warp(index, target, face_t, shaped, n_ex, m_cur, eroi, iod_px)
-        partner = self._dissolve_partner(k)
+        eroi, hard = got
+        warped, valid = self._warp_exemplar(f, f.exemplar, f.n_ex, eroi)
+        partner = self._dissolve_partner(f.k)
         if partner >= 0:
             # Onto the same geometry: the dissolve blends two textures of one mouth, never two
             # lip contours (a ghost line above the lip, pcavs_00373 frame 124).
-            n_p = self._posed(partner, int(self.src[k]), m_cur)
-            w2, v2 = self._warp(partner, target, face_t, shaped, n_p, m_cur, eroi, iod_px)
+            w2, v2 = self._warp_exemplar(f, partner, self._posed(partner, f.src, f.to_norm), eroi)
             warped = cv2.addWeighted(w2, DISSOLVE_WEIGHT, warped, 1 - DISSOLVE_WEIGHT, 0.0)
             valid = valid * v2
-        sub = (slice(ey0 - y0, ey1 - y0), slice(ex0 - x0, ex1 - x0))
-        lm_cur = self.track.landmarks[int(self.src[k]), :, :2].astype(np.float64)
-        ex_open = float(self.bank.exemplars[index].params[0])
-        alpha, synth = self._blend_layer(k, rgb, base[sub], warped, valid, hard, eroi, n_cur, shaped, m_cur, lm_cur,
-                                         iod_px, float(target[0]), ex_open)
+        sub = eroi.within(roi)
+        alpha, synth = self._blend_layer(f, rgb, eroi, base[sub], warped, valid, hard)
         alpha *= cover
-        occ, foreign = self._occluders(rgb[ey0:ey1, ex0:ex1], base[sub], synth, eroi, n_cur, shaped, img_from_norm,
-                                       iod_px)
+        occ, foreign = self._occluders(f, eroi, eroi.of(rgb), base[sub], synth)
         layered = base_f.copy()
         if occ is not None:  # the exemplar never covers what is in front of the face
             alpha *= 1.0 - occ
@@ -590,21 +610,21 @@ class Renderer:
         keep[sub] = np.maximum(foreign if foreign is not None else 0.0, whole)
         return layered, keep
 
-    def _moving_box(self, dst_norm: np.ndarray, n_cur: np.ndarray, img_from_norm: np.ndarray,
-                    frame_shape: tuple[int, int]) -> tuple[tuple[int, int, int, int] | None, np.ndarray]:
-        """(ROI x0, y0, x1, y1: the bounding box of every mesh triangle that moves — the frame layer's
-        warp is the identity elsewhere — or None when it is empty; bool per triangle: it does not move)."""
-        mesh = self.mesh
+    def _moving_box(self, f: FrameRecord, dst_norm: np.ndarray,
+                    frame_shape: tuple[int, int]) -> tuple[Box | None, np.ndarray]:
+        """(the bounding box of every mesh triangle that moves — the frame layer's warp is the
+        identity elsewhere — or None when it is empty; bool per triangle: it does not move)."""
+        mesh = self._rig.mesh
         n_face = len(mesh.indices)
         moved = np.ones(len(dst_norm), bool)  # interior rows always count
-        moved[:n_face] = np.linalg.norm(dst_norm[:n_face] - n_cur[mesh.indices], axis=1) > MOVED_IOD
+        moved[:n_face] = np.linalg.norm(dst_norm[:n_face] - f.n_cur[mesh.indices], axis=1) > MOVED_IOD
         moved[n_face + mesh.n_interior:] = False  # anchors are rigid
         moving = moved[mesh.triangles].any(axis=1)
         tris = mesh.triangles[moving]
         if len(tris) == 0:
             return None, ~moving
-        pts = apply(img_from_norm, dst_norm[np.unique(tris)])
-        src = apply(img_from_norm, n_cur[mesh.indices])
+        pts = apply(f.from_norm, dst_norm[np.unique(tris)])
+        src = apply(f.from_norm, f.n_cur[mesh.indices])
         allp = np.concatenate([pts, src])
         h, w = frame_shape
         x0, y0 = np.floor(allp.min(0) - 2).astype(int)
@@ -612,44 +632,25 @@ class Renderer:
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return None, ~moving
-        return (int(x0), int(y0), int(x1), int(y1)), ~moving
+        return Box(int(x0), int(y0), int(x1), int(y1)), ~moving
 
-    def _temporal_shape(self, k: int, n_ex: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Exemplar landmarks moved to the target, with the previous frame's lip *details* carried over.
-
-        Two exemplars with the same MOUTH_PARAMS still differ in contour details (a lopsided upper
-        lip, a corner a little higher); switching exemplars would make those details pop. Blending
-        with the previous frame's shape and re-shaping to the target keeps the planned parameters
-        exact while the details glide. Needs frames in order; any other order simply restarts.
-        """
-        shaped = self.shaper.shape(n_ex, target)
-        prev = self._prev_shape
-        if prev is not None and prev[0] == k - 1 and int(self.src[k]) - int(self.src[k - 1]) in (-1, 0, 1):
-            shaped = self.shaper.shape(shaped + GEOMETRY_CARRY * (prev[1] - shaped), target)
-        self._prev_shape = (k, shaped)
-        return shaped
-
-    def _blend_layer(self, k, rgb, base, warped, valid, hard, roi, n_cur, shaped, m_cur, lm_cur,
-                     iod_px, target_open, exemplar_open):
-        """(alpha, synthesised pixels) of the ROI: colour match to the frame layer, cavity, feathered mask."""
-        x0, y0, x1, y1 = roi
-        shape = (y1 - y0, x1 - x0)
-        origin = np.array([x0, y0], np.float64)
-        img_from_norm = invert(m_cur)
-        mouths = blend.fill_mask(shape, [
-            apply(img_from_norm, n_cur[list(L.LIPS_OUTER)]) - origin,
-            apply(img_from_norm, shaped[list(L.LIPS_OUTER)]) - origin,
+    def _blend_layer(self, f: FrameRecord, rgb: np.ndarray, roi: Box, base: np.ndarray, warped: np.ndarray,
+                     valid: np.ndarray, hard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, synthesised pixels) of the exemplar's ``roi``: colour match to the frame layer
+        ``base``, cavity, feathered ``hard`` mask."""
+        origin = roi.origin
+        mouths = blend.fill_mask(roi.shape, [
+            apply(f.from_norm, f.n_cur[list(L.LIPS_OUTER)]) - origin,
+            apply(f.from_norm, f.face[list(L.LIPS_OUTER)]) - origin,
         ])
-        synth = blend.colour_match(warped, base, hard * valid * (1.0 - mouths), blend.COLOUR_SIGMA_IOD * iod_px)
-        strength = self._cavity_strength(target_open, exemplar_open)
-        if strength > 0:
-            lip, teeth = cavity.person_colours(rgb, lm_cur)
-            roi_to_norm = _compose(m_cur, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
-            cavity.paint(synth, shaped, roi_to_norm, lip, teeth, strength, grain=CAVITY_GRAIN, seed=k)
-        alpha = blend.feather(hard, blend.FEATHER_SIGMA_IOD * iod_px) * valid
+        synth = blend.colour_match(warped, base, hard * valid * (1.0 - mouths), blend.COLOUR_SIGMA_IOD * f.iod_px)
+        exemplar_open = float(self.bank.exemplars[f.exemplar].params[0])
+        self._paint_cavity(f, rgb, synth, roi, self._cavity_strength(f.target_open, exemplar_open))
+        alpha = blend.feather(hard, blend.FEATHER_SIGMA_IOD * f.iod_px) * valid
         return alpha, synth
 
-    def _occluders(self, frame_roi, base, synth, roi, n_cur, shaped, img_from_norm, iod_px):
+    def _occluders(self, f: FrameRecord, roi: Box, frame_roi: np.ndarray, base: np.ndarray,
+                   synth: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(where the exemplar must not cover the frame, where the untouched frame must win), 0..1
         over the ROI, each None if clear.
 
@@ -659,23 +660,23 @@ class Renderer:
         where the face is OCC_GRID_IOD_PX across the eyes (an occluder is a big, smooth thing),
         then upsampled: the cost no longer grows with the face's size.
         """
-        x0, y0, x1, y1 = roi
-        full = (y1 - y0, x1 - x0)
-        f = min(1.0, OCC_GRID_IOD_PX / max(iod_px, 1.0))
-        shape = (max(2, round(full[0] * f)), max(2, round(full[1] * f)))
+        iod_px = f.iod_px
+        full = roi.shape
+        s = min(1.0, OCC_GRID_IOD_PX / max(iod_px, 1.0))
+        shape = (max(2, round(full[0] * s)), max(2, round(full[1] * s)))
         size = (shape[1], shape[0])
-        origin = np.array([x0, y0], np.float64)
-        shaped_params, cur_params = L.mouth_params(shaped), L.mouth_params(n_cur)
+        origin = roi.origin
+        shaped_params, cur_params = L.mouth_params(f.face), L.mouth_params(f.n_cur)
 
         def poly(lm, which):
-            return np.round((apply(img_from_norm, lm[list(which)]) - origin) * f * 16).astype(np.int32)
+            return np.round((apply(f.from_norm, lm[list(which)]) - origin) * s * 16).astype(np.int32)
 
         expected = np.zeros(shape, np.uint8)
         inside_both = np.ones(shape, np.uint8)
         change = abs(float(shaped_params[0] - cur_params[0])) + 0.5 * abs(float(shaped_params[1] - cur_params[1]))
-        thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px * f)), 1)
-        thick_lips = max(int(round((OCC_EXPECTED_BAND_IOD + OCC_BAND_PER_CHANGE * change) * iod_px * f)), 1)
-        for lm in (n_cur, shaped):
+        thick = max(int(round(OCC_EXPECTED_BAND_IOD * iod_px * s)), 1)
+        thick_lips = max(int(round((OCC_EXPECTED_BAND_IOD + OCC_BAND_PER_CHANGE * change) * iod_px * s)), 1)
+        for lm in (f.n_cur, f.face):
             # Only the face inside *both* jaw lines is checked: between an old and a new chin the
             # frame and the exemplar differ by design (that is the jaw moving).
             face = np.zeros(shape, np.uint8)
@@ -696,18 +697,18 @@ class Renderer:
             # "covered as a whole"): warped, it smeared a streak across the Hamilton singer.
             return np.ones(full, np.float32), None
         mouth_ring = region * (ring > 0)
-        if f < 1:
+        if s < 1:
             frame_s, base_s, synth_s = (cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
                                         for a in (frame_roi, base, synth))
         else:
             frame_s, base_s, synth_s = frame_roi, base, synth
-        occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * f, also=base_s)
+        occ = blend.occluder_mask(frame_s, synth_s, region, mouth_ring, iod_px * s, also=base_s)
         if occ.max() <= 0:
             return None, None
         foreign = _foreign_object(frame_s, occ, region, inside_both * expected, thick, thick_lips)
 
         def up(a: np.ndarray) -> np.ndarray:
-            return cv2.resize(a, (full[1], full[0]), interpolation=cv2.INTER_LINEAR) if f < 1 else a
+            return cv2.resize(a, (full[1], full[0]), interpolation=cv2.INTER_LINEAR) if s < 1 else a
 
         return up(occ), (up(foreign) if foreign is not None else None)
 
@@ -717,10 +718,9 @@ class Renderer:
         Sampling a little inside the lip keeps the exemplar's dark gap edge off a mouth that closes
         over it (and off the synthesised cavity). The share grows with how much of the exemplar's
         gap is being closed: a full share on a mouth asked to close by a fifth made it come out
-        shut on small faces (pcavs, 53 px between the eyes: targets 0.16 read 0.02). A (nearly)
-        closed target gets the same graded share, not the full one: the full share parted the
-        lips of resting mouths with a dark speck between them (videoretalking_4 in the pauses of
-        musetalk_yongen: median opening 0.028 vs 0.003, 90 % vs 100 % of pause frames at rest).
+        shut on small faces. A (nearly) closed target gets the same graded share, not the full
+        one: the full share parted the lips of resting mouths with a dark speck between them.
+        The measurements behind both: docs/tuning.md, "Rendering".
         """
         if self._cavity_strength(target_open, exemplar_open) > 0:
             return LIP_FRINGE_SHARE

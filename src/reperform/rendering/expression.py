@@ -82,9 +82,9 @@ RELAX_EASE_FRAMES = 8
 #: any mouth).
 RELAX_SHARE = {Emotion.neutral: 1.0, Emotion.happy: 0.6}
 #: How far a full smile (AU12 = 1) lifts the mouth corners (inter-ocular units), relative to the
-#: centre of the upper lip's inner edge (which parting the lips also raises). Measured on
-#: liveportrait_d13's real smiles: corners 0.05-0.09 higher against the upper lip than in his
-#: median frame; the warp lifts the corners' neighbourhood, lips and skin together.
+#: centre of the upper lip's inner edge (which parting the lips also raises). Measured on a
+#: real smile (docs/tuning.md, "Expression"); larger than the corners' own rise because the warp
+#: lifts the corners' neighbourhood, lips and skin together.
 SMILE_CORNER_LIFT = 0.16
 #: The smile never lifts the corners further than this (inter-ocular units), whatever the droop.
 SMILE_MAX_LIFT = 0.25
@@ -101,18 +101,18 @@ RELAX_CORNER_AU12 = 0.8
 OWN_SMILE_FULL_AT = 0.8
 #: A face wearing glasses (:func:`.brows.glasses_score`, decided on the first GLASSES_SAMPLES
 #: frames) moves its brows, lids and upper cheeks by this share only, and its eyes are not
-#: widened: the spectacle frame in front of them bent into waves with any warp there
-#: (liveportrait_d13; at a share of 0.35 the rims still visibly bent). Its expression there is
+#: widened: the spectacle frame in front of them bent into waves with any warp there (even at
+#: a third of the motion: docs/tuning.md, "Expression"). Its expression there is
 #: carried by the texture alone (forehead folds, frown lines, the cheeks' relief).
 GLASSES_UPPER_SHARE = 0.0
 GLASSES_SAMPLES = 5
 #: ``neutral`` calms a face beyond the pull to its median (which is sad or tense if the person
-#: mostly is; videoretalking_4's median face reads sad, dfrf's anchor's angry): the inner brows'
+#: mostly is — some dev clips' median faces read sad or angry): the inner brows'
 #: height over the outer ones is brought into CALM_BROW_SLOPE (at most CALM_MAX_IOD of move:
 #: raised inner ends come down, knit and lowered ones come up), and upper lids whose gap is
 #: under CALM_EYE_OPEN of the eye's width open by up to CALM_LID_SHARE of the wide-eye level
-#: (full at a deficit of CALM_EYE_SPAN). Calm references: the dev clips' median faces have inner-
-#: minus-outer brow heights of -0.05..+0.03 and eye gaps of 0.24..0.44 of the eye's width.
+#: (full at a deficit of CALM_EYE_SPAN). The calm range brackets the dev clips' median faces
+#: (docs/tuning.md, "Expression").
 CALM_BROW_SLOPE = (-0.02, 0.02)
 CALM_MAX_IOD = 0.04
 CALM_EYE_OPEN = 0.3
@@ -263,8 +263,8 @@ def au_displacements(template: np.ndarray) -> np.ndarray:
 #: Jaw drop opens the mouth and lowers the chin; the tightener and the depressor narrow it slightly;
 #: the upper-lip raiser (disgust's sneer) parts the lips under the raised, thinned upper lip.
 #: The smile (AU12) is a *mouth shape*, not only lifted corners: wider, lips stretched thinner and
-#: parted so the upper teeth show (a real Duchenne smile of liveportrait_d13: width +0.15..0.23,
-#: inner gap +0.10..0.19 over his median, corners +0.08 over the lips' midline). Its opening
+#: parted so the upper teeth show, as measured on a real Duchenne smile (docs/tuning.md,
+#: "Expression"). Its opening
 #: follows :data:`SMILE_OPEN_FULL_AT` rather than the intensity (lips part as soon as the smile is
 #: clear: a closed-lip smile at half strength reads as a smirk or a grimace).
 MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
@@ -276,9 +276,9 @@ MOUTH_OFFSETS: dict[str, tuple[float, float, float, float]] = {
 }
 #: The jaw drop (AU26) parts the lips by up to JAW_OPEN_IOD, reached at intensity JAW_OPEN_FULL_AT
 #: and narrows the mouth a little (a surprised mouth is a rounded oval, not a stretched slot):
-#: a surprised speaker's mouth hangs open between words, which is what people read. 0.25 cost
-#: videoretalking_4 0.07 of face-mode lip-sync (0.487 vs lips 0.559; the held-open mouth drowns the
-#: speech's smaller openings); at 0.15 it is 0.518.
+#: a surprised speaker's mouth hangs open between words, which is what people read. Bounded by
+#: lip-sync: a mouth held further open drowns the speech's smaller openings (the face-mode vs
+#: lips-mode cost per value: docs/tuning.md, "Expression").
 #: The smile's lips part by SMILE_OPEN_IOD, reached at AU12 intensity SMILE_OPEN_FULL_AT.
 SMILE_OPEN_IOD = 0.11
 SMILE_OPEN_FULL_AT = 0.6

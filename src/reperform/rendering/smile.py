@@ -194,7 +194,7 @@ def teeth_colour(bank: object | None) -> np.ndarray | None:
 #: An exemplar is a smile when its smile score — corners raised over this person's corner height
 #: at that opening (per SMILE_CORNER_UNIT) plus the mouth widened over their median width (per
 #: SMILE_WIDTH_UNIT) — reaches SMILE_SCORE; the source holds a smile when SMILE_MIN_FRAMES do.
-#: liveportrait_d13's grins score 2.4-4.5, talking frames of the dev clips stay under 1.5.
+#: Set between grins and talking frames of the dev clips (docs/tuning.md, "Expression").
 SMILE_CORNER_UNIT = 0.05
 SMILE_WIDTH_UNIT = 0.1
 SMILE_SCORE = 2.5
@@ -206,8 +206,8 @@ CALM_OPEN_IOD = 0.05
 #: bulges but not pores, stubble or a few pixels of misalignment.
 RATIO_STEP_IOD = 0.01
 RATIO_BLUR_IOD = 0.02
-#: The ratio is clamped to this range (liveportrait_d13's grin darkens his folds by up to ~30 %
-#: and lights his cheeks by ~20 %; anything beyond is a misaligned edge or an occluder).
+#: The ratio is clamped to this range: a real grin darkens folds and lights cheeks by a few tens
+#: of percent; anything beyond is a misaligned edge or an occluder (docs/tuning.md, "Expression").
 RATIO_RANGE = (0.7, 1.45)
 #: A smile/calm pair is refused when more than this share of the cheeks differs beyond
 #: RATIO_RANGE, or when their head poses (pose proxy) are further apart than MAX_POSE_GAP.

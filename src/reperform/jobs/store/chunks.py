@@ -10,6 +10,7 @@ worker is not a dead job, and re-running its analysis would only waste the worke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -83,12 +84,14 @@ class Chunks:
                                                    JobChunk.status == PROCESSING).values(**values))
             return res.rowcount == 1
 
-    def complete(self, cid: str, owner: str, output_key: str) -> bool:
-        """Mark the chunk rendered (its file at ``output_key``) if ``owner`` still holds it."""
+    def complete(self, cid: str, owner: str, output_key: str, warnings: Sequence[str] = ()) -> bool:
+        """Mark the chunk rendered (its file at ``output_key``, the renderer's ``warnings``) if
+        ``owner`` still holds it."""
         with self._db.session() as s, s.begin():
             res = s.execute(update(JobChunk).where(JobChunk.id == cid, JobChunk.lease_owner == owner,
                                                    JobChunk.status == PROCESSING)
-                            .values(status=COMPLETED, progress=1.0, lease_until=None, output_key=output_key))
+                            .values(status=COMPLETED, progress=1.0, lease_until=None, output_key=output_key,
+                                    warnings=list(warnings)))
             return res.rowcount == 1
 
     def progress(self, job_id: str, job_owner: str) -> float:

@@ -197,10 +197,12 @@ class Jobs:
                                     attempts=Job.attempts - 1, updated_at=utcnow()))
             return res.rowcount == 1
 
-    def complete(self, job_id: str, owner: str, output_key: str, duration_s: float) -> bool:
-        """Finish the job as COMPLETED if ``owner`` still holds it (compare-and-set)."""
+    def complete(self, job_id: str, owner: str, output_key: str, duration_s: float,
+                 warnings: Sequence[str] = ()) -> bool:
+        """Finish the job as COMPLETED if ``owner`` still holds it (compare-and-set), with the
+        engine's warnings (kept with the job, so every later read of it can show them)."""
         return self._finish(job_id, owner, status=COMPLETED, output_key=output_key,
-                            output_duration_s=duration_s, progress=1.0, stage="done")
+                            output_duration_s=duration_s, progress=1.0, stage="done", warnings=list(warnings))
 
     def fail(self, job_id: str, owner: str | None, error: str, error_code: str, *,
              status: str = FAILED) -> bool:

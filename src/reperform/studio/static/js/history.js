@@ -65,6 +65,13 @@ function historyItem(gen) {
     err.textContent = p.detail ? `${p.text} (${p.detail})` : p.text;
     li.append(err);
   }
+  const notes = Array.isArray(gen.warnings) ? gen.warnings.filter(w => typeof w === "string" && w) : [];
+  if (gen.status === "COMPLETED" && notes.length) {
+    const warn = document.createElement("div");
+    warn.className = "history-warnings";
+    warn.textContent = `Note: ${notes.join("; ")}`;
+    li.append(warn);
+  }
   if (gen.status === "COMPLETED" && gen.outputUrl) {
     const actions = document.createElement("div");
     actions.className = "history-actions";

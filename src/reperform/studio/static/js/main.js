@@ -544,6 +544,20 @@ function showResult(gen, before) {
   link.href = gen.outputUrl;
   link.setAttribute("download", `reperform-${gen.id}.mp4`);
   $("result-meta").textContent = [gen.model, describeOptions(gen.options)].filter(Boolean).join(" · ");
+  showWarnings(gen.warnings);
+}
+
+/** The engine's notes on a finished generation (a reperform extension of the Generation object;
+ * absent from other servers' responses, so a missing field shows nothing). */
+function showWarnings(warnings) {
+  const notes = Array.isArray(warnings) ? warnings.filter(w => typeof w === "string" && w) : [];
+  const list = $("result-warnings-list");
+  list.replaceChildren(...notes.map(w => {
+    const li = document.createElement("li");
+    li.textContent = w.charAt(0).toUpperCase() + w.slice(1);
+    return li;
+  }));
+  $("result-warnings").hidden = notes.length === 0;
 }
 
 /** The original video of a past generation, from its echoed input (a URL, or an asset we know). */
