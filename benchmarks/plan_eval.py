@@ -80,7 +80,7 @@ def _track(path: Path, cache: Path | None) -> tuple[FaceTrack, np.ndarray, float
     info = media.probe(path)
     cached = cache / f"{path.stem}.npz" if cache else None
     if cached is not None and cached.is_file():
-        z = np.load(cached)
+        z = np.load(cached, allow_pickle=True)  # our own cache; some FaceTrack fields are object arrays
         fields = {f.name: z[f.name] for f in dataclasses.fields(FaceTrack) if f.name not in ("width", "height")}
         return FaceTrack(**fields, width=info.width, height=info.height), z["times"], info.video_start_s
     tracker = face.FaceTracker(info.width, info.height)

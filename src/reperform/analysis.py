@@ -17,7 +17,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -139,12 +139,7 @@ class Analysis:
         from .rendering import MouthBank  # the render stage's bank type; imported only when needed
 
         directory = Path(directory)
-        try:
-            content = recordio.load(directory, _STEM, _RECORDS)
-        except FileNotFoundError as exc:
-            raise AnalysisOutdated(f"no saved analysis in {directory}") from exc
-        except (recordio.RecordFormatError, ValueError, KeyError, TypeError) as exc:
-            raise AnalysisOutdated(f"the analysis in {directory} cannot be read: {exc}") from exc
+        content = _read_saved(directory, _STEM, _RECORDS, "analysis")
         if content.get("version") != ANALYSIS_VERSION:
             raise AnalysisOutdated(
                 f"the analysis in {directory} is version {content.get('version')}, this engine reads "
@@ -196,12 +191,7 @@ class Plan:
     def load(cls, directory: str | Path) -> Plan:
         """Read a plan written by :meth:`save` (:class:`AnalysisOutdated` as for an analysis)."""
         directory = Path(directory)
-        try:
-            content = recordio.load(directory, _PLAN_STEM, _PLAN_RECORDS)
-        except FileNotFoundError as exc:
-            raise AnalysisOutdated(f"no saved plan in {directory}") from exc
-        except (recordio.RecordFormatError, ValueError, KeyError, TypeError) as exc:
-            raise AnalysisOutdated(f"the plan in {directory} cannot be read: {exc}") from exc
+        content = _read_saved(directory, _PLAN_STEM, _PLAN_RECORDS, "plan")
         if content.pop("version", None) != ANALYSIS_VERSION:
             raise AnalysisOutdated(f"the plan in {directory} was made by another engine version; plan again")
         content["options"] = GenerateOptions.model_validate(content["options"])
@@ -215,3 +205,14 @@ class Plan:
     @property
     def n_out(self) -> int:
         return self.timemap.n_out
+
+
+def _read_saved(directory: Path, stem: str, records: tuple[type, ...], what: str) -> dict[str, Any]:
+    """The content of a saved ``what`` (analysis or plan); :class:`AnalysisOutdated` when it is
+    missing or unreadable — to the caller both mean the same thing: make it again."""
+    try:
+        return recordio.load(directory, stem, records)
+    except FileNotFoundError as exc:
+        raise AnalysisOutdated(f"no saved {what} in {directory}") from exc
+    except (recordio.RecordFormatError, ValueError, KeyError, TypeError) as exc:
+        raise AnalysisOutdated(f"the {what} in {directory} cannot be read: {exc}") from exc

@@ -696,3 +696,72 @@ def test_a_two_segment_job_with_two_real_voices_keeps_the_video_outside_them_as_
         part = got[int((a + 0.05) * rate):int((b - 0.05) * rate)]
         r = float(np.corrcoef(part, ref[int(0.05 * rate):int(0.05 * rate) + len(part)])[0, 1])
         assert r > 0.95, (audio, r)
+
+
+@pytest.mark.media
+def test_each_segment_picks_its_face_by_a_click_and_one_job_dubs_the_conversation(
+    desktop_page, live_server, shared_media: Path, output_dir: Path, two_people
+) -> None:
+    """vr2 | vr4 side by side: segment 1 (0-2 s) speaks one real voice on the left person, clicked on
+    frame ~25; segment 2 (2-4 s) another on the right person, clicked on frame ~75. The request
+    carries each point as ``optionsOverride.active_speaker_detection``, and in each span only the
+    clicked person's mouth is re-performed (the other face keeps what the codec keeps of it)."""
+    import httpx
+    import numpy as np
+
+    from benchmarks import composites as C
+
+    clip = two_people("side_left")
+    pics = C.frames(clip.path)
+    boxes = C.face_boxes(pics)
+    faces = [[C.face_in(b, clip.rect(t)) for b in boxes] for t in (0, 1)]
+    targets = [faces[0][25], faces[1][75]]
+    assert all(targets), "both faces are found on the input"
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in targets]
+
+    page = desktop_page
+    _open_with_key(page, live_server, live_server.api_key)
+    page.wait_for_selector("#key-status.ok", timeout=UI_TIMEOUT_MS)
+    page.set_input_files("#video-file", str(clip.path))
+    page.wait_for_function("() => document.querySelector('#preview-video').videoWidth > 0", timeout=UI_TIMEOUT_MS)
+    _pick(page, "mode", "lips")
+    rows = []
+    for (start, end), audio in zip(((0.0, 2.0), (2.0, 4.0)), SEGMENT_AUDIOS, strict=True):
+        row = _add_segment(page, start, end)
+        row.locator(".seg-audio").set_input_files(str(shared_media / audio))
+        rows.append(row)
+    rows[0].locator(".seg-speaker").select_option("pick")
+    page.click("#generate")  # nothing clicked yet: the page says so on that segment, sends nothing
+    expect(rows[0].locator(".segment-problem")).to_contain_text("Click this segment's face")
+    for row, slider, centre, frame in zip(rows, ("250", "750"), centres, (25, 75), strict=True):
+        if row is rows[1]:
+            row.locator(".seg-speaker").select_option("pick")  # arms the preview at once (row 1 is armed already)
+        expect(row.locator(".seg-pick")).to_have_text("Cancel")
+        expect(row.locator(".seg-face-readout")).to_contain_text("Click this segment's face")
+        page.fill("#speaker-frame", slider)
+        page.wait_for_function(f"() => Math.abs(document.querySelector('#preview-video').currentTime - {frame / 25})"
+                               " < 0.05", timeout=UI_TIMEOUT_MS)
+        _click_video_pixel(page, *centre)
+        expect(row.locator(".seg-face-readout")).to_contain_text(re.compile(r"Frame \d+ at"))
+    assert page.is_checked('input[name="speaker"][value="default"]'), "the whole video's choice is untouched"
+    page.screenshot(path=str(output_dir / "62-segment-faces.png"), full_page=True)
+
+    assert _generate_and_wait(page) == "COMPLETED", page.inner_text("#job")
+    gen = httpx.get(f"{live_server.base_url}/v2/generate/{page.get_attribute('#job', 'data-id')}",
+                    headers={"x-api-key": live_server.api_key}, timeout=30).json()
+    assert "active_speaker_detection" not in gen["options"]
+    for seg, centre, frame in zip(gen["segments"], centres, (25, 75), strict=True):
+        point = seg["optionsOverride"]["active_speaker_detection"]
+        assert abs(point["frame_number"] - frame) <= 2, point
+        assert abs(point["coordinates"][0] - centre[0]) <= 2 and abs(point["coordinates"][1] - centre[1]) <= 2, \
+            (point, centre)
+    out_path = output_dir / "segment-faces.mp4"
+    out_path.write_bytes(httpx.get(gen["outputUrl"], timeout=60).content)
+    out = C.frames(out_path)
+    assert len(out) == len(pics)
+    for span, edited, alone in ((range(0, 50), 0, 1), (range(50, len(out)), 1, 0)):
+        mouth = [C.psnr(C.crop(pics[i], C.lower_half(faces[edited][i])), C.crop(out[i], C.lower_half(faces[edited][i])))
+                 for i in span if faces[edited][i]]
+        kept = [C.psnr(C.crop(pics[i], faces[alone][i]), C.crop(out[i], faces[alone][i])) for i in span if faces[alone][i]]
+        # the face left alone keeps what x264 keeps of it (35.6-41.3 dB: tests/e2e/test_conversation.py)
+        assert np.median(mouth) < EDITED_BELOW_DB and np.median(kept) >= 36.0, (span, np.median(mouth), np.median(kept))

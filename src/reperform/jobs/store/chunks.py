@@ -112,18 +112,7 @@ class Chunks:
                                    Job.lease_owner == JobChunk.job_owner)
         cond = and_(job_alive, or_(and_(JobChunk.status == PROCESSING, JobChunk.lease_until < now),
                                    and_(JobChunk.status == PENDING, JobChunk.enqueued_at < stale)))
-        out: list[str] = []
-        with self._db.session() as s:
-            candidates = list(s.scalars(select(JobChunk.id).where(cond).order_by(JobChunk.created_at).limit(limit)))
-        for cid in candidates:
-            with self._db.session() as s, s.begin():
-                res = s.execute(update(JobChunk).where(JobChunk.id == cid, cond,
-                                                       or_(JobChunk.enqueued_at.is_(None), JobChunk.enqueued_at < now))
-                                .values(enqueued_at=now + timedelta(seconds=1))
-                                .execution_options(synchronize_session=False))
-                if res.rowcount == 1:
-                    out.append(cid)
-        return out
+        return self._db.claim_for_resend(JobChunk, cond, now, limit)
 
     def keep_jobs_alive(self, lease_s: float) -> int:
         """Renew the lease of every job that still has unfinished chunks of its current attempt;

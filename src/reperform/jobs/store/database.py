@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import make_url
+from sqlalchemy import ColumnElement, make_url, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import create_tables, make_engine
@@ -51,6 +53,28 @@ class Database:
 
     def session(self) -> Session:
         return self._session()
+
+    def claim_for_resend(self, table: Any, due: ColumnElement[bool], now: datetime, limit: int) -> list[str]:
+        """Ids of up to ``limit`` rows of ``table`` (oldest first) that are ``due`` for their broker
+        message to be sent again, each marked as sent (``enqueued_at`` just after ``now``).
+
+        Jobs and chunks are re-sent by the same rule: every maintenance loop (one per server
+        process) may look at once, so each row is taken by a compare-and-set of its own — ``due``
+        still holds and no other loop marked it since ``now`` — and only the loop whose update
+        changed the row sends it.
+        """
+        with self.session() as s:
+            candidates = list(s.scalars(select(table.id).where(due).order_by(table.created_at).limit(limit)))
+        out: list[str] = []
+        for row_id in candidates:
+            with self.session() as s, s.begin():
+                res = s.execute(update(table).where(table.id == row_id, due,
+                                                    or_(table.enqueued_at.is_(None), table.enqueued_at < now))
+                                .values(enqueued_at=now + timedelta(seconds=1))
+                                .execution_options(synchronize_session=False))
+                if res.rowcount == 1:
+                    out.append(row_id)
+        return out
 
     def close(self) -> None:
         self.engine.dispose()

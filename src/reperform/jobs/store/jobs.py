@@ -249,14 +249,4 @@ class Jobs:
         stale = now - timedelta(seconds=pending_after_s)
         cond = or_(and_(Job.status == PROCESSING, Job.lease_until < now),
                    and_(Job.status == PENDING, or_(Job.enqueued_at.is_(None), Job.enqueued_at < stale)))
-        out: list[str] = []
-        with self._db.session() as s:
-            candidates = list(s.scalars(select(Job.id).where(cond).order_by(Job.created_at).limit(limit)))
-        for job_id in candidates:
-            with self._db.session() as s, s.begin():
-                res = s.execute(update(Job).where(Job.id == job_id, cond,
-                                                  or_(Job.enqueued_at.is_(None), Job.enqueued_at < now))
-                                .values(enqueued_at=now + timedelta(seconds=1)))
-                if res.rowcount == 1:
-                    out.append(job_id)
-        return out
+        return self._db.claim_for_resend(Job, cond, now, limit)

@@ -10,7 +10,8 @@ import { loadOptions, plainLabel } from "./options.js";
 import { fillSyncModes, initPreview, updatePreview } from "./preview.js";
 import { percentOf, setSteps, stageWords } from "./progress.js";
 import {
-  buildSegments, initSegments, problemsFromServer, refreshSegments, segmentsActive, showSegmentProblems,
+  buildSegments, forgetSegmentFaces, initSegments, problemsFromServer, refreshSegments, segmentsActive,
+  showSegmentProblems,
 } from "./segments.js";
 import { initSpeaker, resetSpeaker, speakerOption, speakerProblem, speakerRefusal } from "./speaker.js";
 import { $, describeOptions, formatSeconds, showNotice } from "./util.js";
@@ -64,6 +65,7 @@ function currentAudio() {
 /** The face changed: forget a clicked face, redraw the segments' timeline. */
 function videoChanged() {
   resetSpeaker();
+  forgetSegmentFaces();
   refreshSegments();
 }
 

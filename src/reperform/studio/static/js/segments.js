@@ -4,12 +4,13 @@
 // are the server's: its 400s name the segment (`segments[i]`), and the message is shown on that row.
 
 import { plainLabel } from "./options.js";
+import { armSegmentPick, cancelSegmentPick } from "./speaker.js";
 import { $ } from "./util.js";
 
 const DEFAULT_SPAN_S = 2.0; // length of a new segment, before the person adjusts it
 const MAX_SEGMENTS = 8; // the server takes up to 8 uploaded audios per request (audio:<refId> fields)
 
-let rows = []; // [{el, file}] in display order
+let rows = []; // [{el, file, face}] in display order; face: a clicked {frame_number, coordinates} or null
 let choices = { modes: [], emotions: [] };
 let getVideo = () => null;
 let onChange = () => {};
@@ -46,7 +47,7 @@ function numberInput(className, value) {
 
 /** One segment's row: times, voice (file or text), mode, emotion, its problem line. */
 function makeRow(start, end) {
-  const row = { el: document.createElement("li"), file: null };
+  const row = { el: document.createElement("li"), file: null, face: null };
   row.el.className = "segment";
   const head = document.createElement("div");
   head.className = "segment-head";
@@ -55,6 +56,7 @@ function makeRow(start, end) {
   const remove = document.createElement("button");
   Object.assign(remove, { type: "button", className: "btn btn-small btn-ghost segment-remove", textContent: "Remove" });
   remove.addEventListener("click", () => {
+    if (row.el.classList.contains("picking")) cancelSegmentPick();
     rows = rows.filter(r => r !== row);
     row.el.remove();
     renumber();
@@ -89,12 +91,67 @@ function makeRow(start, end) {
   direction.append(field("Mode", select("seg-mode", "Mode of this segment", choices.modes)),
                    field("Emotion", select("seg-emotion", "Emotion of this segment", choices.emotions)));
 
+  row.el.append(head, times, voice, direction, faceRow(row));
   const problem = document.createElement("p");
   problem.className = "notice error segment-problem";
   problem.setAttribute("role", "alert");
   problem.hidden = true;
-  row.el.append(head, times, voice, direction, problem);
+  row.el.append(problem);
   return row;
+}
+
+/** Whom this segment edits: the request's choice, who speaks, or a face clicked on the preview
+ * (sync's `optionsOverride.active_speaker_detection`) — how one request dubs a conversation. */
+function faceRow(row) {
+  const line = document.createElement("div");
+  line.className = "segment-row segment-face";
+  const choice = document.createElement("select");
+  choice.className = "seg-speaker";
+  choice.setAttribute("aria-label", "Face this segment edits");
+  choice.append(new Option("Same as above", ""), new Option("Who speaks", "auto"), new Option("Clicked face", "pick"));
+  const button = document.createElement("button");
+  Object.assign(button, { type: "button", className: "btn btn-small seg-pick", textContent: "Pick on preview", hidden: true });
+  const readout = document.createElement("span");
+  readout.className = "hint seg-face-readout";
+  readout.setAttribute("aria-live", "polite");
+  const describe = () => {
+    const picking = row.el.classList.contains("picking");
+    button.hidden = choice.value !== "pick";
+    button.textContent = picking ? "Cancel" : row.face ? "Pick again" : "Pick on preview";
+    if (choice.value !== "pick") readout.textContent = "";
+    else if (picking) readout.textContent = "Click this segment's face on the preview (pause it on a frame where it shows).";
+    else if (row.face) {
+      const [x, y] = row.face.coordinates;
+      readout.textContent = `Frame ${row.face.frame_number} at (${Math.round(x)}, ${Math.round(y)}).`;
+    } else readout.textContent = "No face picked yet.";
+  };
+  const arm = () => {
+    row.el.classList.add("picking");
+    describe();
+    armSegmentPick(face => {
+      row.el.classList.remove("picking");
+      row.face = face;
+      const problem = row.el.querySelector(".segment-problem"); // "click this segment's face" is answered
+      problem.hidden = true;
+      problem.textContent = "";
+      describe();
+    }, () => {
+      row.el.classList.remove("picking");
+      describe();
+    });
+  };
+  choice.addEventListener("change", () => {
+    if (choice.value === "pick" && !row.face) arm();
+    else if (choice.value !== "pick" && row.el.classList.contains("picking")) cancelSegmentPick();
+    describe();
+  });
+  button.addEventListener("click", () => (row.el.classList.contains("picking") ? cancelSegmentPick() : arm()));
+  row.forget = () => {
+    row.face = null;
+    describe();
+  };
+  line.append(field("Face", choice), button, readout);
+  return line;
 }
 
 function renumber() {
@@ -195,6 +252,10 @@ export function buildSegments(intensity) {
     const emotion = r.el.querySelector(".seg-emotion").value;
     if (mode) override.model_mode = mode;
     if (emotion) Object.assign(override, { prompt: emotion, temperature: intensity });
+    const face = r.el.querySelector(".seg-speaker").value;
+    if (face === "auto") override.active_speaker_detection = { auto_detect: true };
+    else if (face === "pick" && r.face) override.active_speaker_detection = r.face;
+    else if (face === "pick") problems.push({ index: i, text: "Click this segment's face on the preview (Pick on preview)." });
     const seg = { startTime, endTime, audioInput: { refId } };
     if (Object.keys(override).length) seg.optionsOverride = override;
     segments.push(seg);
@@ -209,6 +270,11 @@ export function initSegments(videoGetter, options, changed) {
   choices = { modes: options.model_mode.choices || [], emotions: options.prompt.choices || [] };
   $("segment-add").disabled = false;
   $("segment-add").addEventListener("click", addSegment);
+}
+
+/** A new video: faces clicked for segments pointed at the old one. */
+export function forgetSegmentFaces() {
+  for (const r of rows) r.forget();
 }
 
 /** Redraw the timeline (the video, and so its length, changed). */

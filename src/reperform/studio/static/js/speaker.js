@@ -13,6 +13,7 @@ const marker = $("speaker-marker");
 let pick = null; // {frame, x, y, time} in the video's pixels, or null
 let fps = null; // frames per second of the current video, measured by probeFrameRate
 let getVideo = () => null;
+let pending = null; // {take(point), cancel()} while a segment waits for its face to be clicked
 
 /** The element showing the face and its intrinsic size (videoWidth/Height are after rotation). */
 function shown() {
@@ -73,9 +74,34 @@ function onClick(ev) {
   const x = (ev.clientX - p.box.left - p.dx) / p.scale;
   const y = (ev.clientY - p.box.top - p.dy) / p.scale;
   if (x < 0 || y < 0 || x >= s.w || y >= s.h) return; // on the letterbox bars, not the picture
-  pick = { frame: currentFrame(), x, y };
+  const point = { frame: currentFrame(), x, y };
+  if (pending) { // this click picks a segment's face, not the whole video's
+    const { take } = pending;
+    pending = null;
+    $("screen").classList.remove("picking");
+    take({ frame_number: point.frame, coordinates: [round1(x), round1(y)] });
+    return;
+  }
+  pick = point;
   $("speaker-pick").checked = true;
   describe();
+}
+
+/** Let the next click on the preview pick a segment's face: `take` receives sync's
+ * `{frame_number, coordinates}`. Another segment arming (or `cancelSegmentPick`) calls `cancel`. */
+export function armSegmentPick(take, cancel) {
+  if (pending) pending.cancel();
+  pending = { take, cancel };
+  $("screen").classList.add("picking");
+  $("screen").focus({ preventScroll: true });
+}
+
+export function cancelSegmentPick() {
+  if (!pending) return;
+  const { cancel } = pending;
+  pending = null;
+  $("screen").classList.remove("picking");
+  cancel();
 }
 
 /** Keyboard picking: on the focused preview the arrow keys move the pick (from the centre), 1 % of the
@@ -133,6 +159,7 @@ function probeFrameRate(url) {
 
 /** A new face was chosen: forget the old pick and measure the new video's frame rate. */
 export async function resetSpeaker() {
+  cancelSegmentPick();
   pick = null;
   fps = null;
   const v = getVideo();

@@ -1,0 +1,40 @@
+"""The speech-route bench's decision rule and its leave-one-clip-out threshold, on hand-built rows.
+
+The threshold must be chosen without the held-out clip: a clip whose own windows would want a
+different threshold must be scored with the one its neighbours chose, not its own.
+"""
+
+from __future__ import annotations
+
+import math
+
+from benchmarks.route_choice import _rule, loco_threshold
+
+
+def row(clip: str, fit: float, aligned: float, recognized: float, *, cover: float = 0.9,
+        method: str = "aligned") -> dict:
+    return {"clip": clip, "fit": fit, "cover": cover, "aligned": aligned, "recognized": recognized,
+            "acoustic": 0.0, "engine": aligned, "engine_method": method}
+
+
+def test_rule_aligns_only_when_the_fit_clears_the_threshold_and_the_transcript_covers_the_speech():
+    assert _rule(row("a", -30.0, 0.6, 0.2), -40.0) == 0.6
+    assert _rule(row("a", -45.0, 0.6, 0.2), -40.0) == 0.2
+    assert _rule(row("a", -30.0, 0.6, 0.2, cover=0.3), -40.0) == 0.2
+    assert _rule(row("a", math.nan, 0.6, 0.2, method="recognized"), -40.0) == 0.2
+    assert _rule(row("a", math.nan, 0.6, 0.2, method="acoustic"), -40.0) == 0.0
+
+
+def test_the_threshold_is_chosen_without_the_held_out_clip():
+    # a and b: aligning helps above -40 and hurts below it; c wants everything aligned (-55 helps).
+    rows = [row("a", -35.0, 0.7, 0.3), row("a", -44.0, 0.1, 0.5),
+            row("b", -38.0, 0.6, 0.2), row("b", -42.0, 0.2, 0.6),
+            row("c", -55.0, 0.8, 0.1)]
+    chosen = {clip: (t, held) for clip, t, held in loco_threshold(rows)}
+    # holding c out, a and b choose a threshold in (-42, -38]: c's window is then not aligned.
+    t_c, held_c = chosen["c"]
+    assert -42.0 < t_c <= -38.0
+    assert held_c == 0.1
+    # holding a out, b and c disagree; c's -55 window pulls the threshold down to it.
+    t_a, held_a = chosen["a"]
+    assert t_a <= -55.0 and held_a == (0.7 + 0.1) / 2
