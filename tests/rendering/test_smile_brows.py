@@ -216,3 +216,30 @@ def test_a_downcast_eye_is_not_widened_into_a_dark_hole(still):
         out, box = eyes.widen(frame, hooded, m, 1.0, side, None)
         assert box is None and out is frame
         assert eyes.widen(frame, n, m, 1.0, side, None)[1] is not None  # the open eye does widen
+
+
+@pytest.mark.media
+def test_a_full_surprise_raises_the_brows_no_further_than_the_cap_and_keeps_their_arch(still, monkeypatch):
+    """The brow-to-eye distance carries identity: the block lift is capped, scaled as a whole."""
+    frame, _lm, t, m, n = still
+    au = np.zeros((1, len(R.AUS)))
+    au[0, A["AU1"]] = au[0, A["AU2"]] = 1.0
+    warp = R.ExpressionWarp(t, au, np.zeros(1))
+    uncapped = warp._brow_rise(0)
+    assert -uncapped.min() > R.BROW_MAX_RISE_IOD  # the cap is what limits a full surprise
+    drawn: dict[int, np.ndarray] = {}
+
+    def lift(frame, face, rise, m_cur, side, box, inplace):
+        drawn[side] = np.asarray(rise, np.float64)
+        return frame, box
+
+    monkeypatch.setattr(brows, "lift", lift)
+    warp.apply(0, frame, n, m, None)
+    assert set(drawn) == {0, 1}
+    for side in (0, 1):
+        want = -uncapped[list(brows.BROW_TOP[side])]
+        got = drawn[side]
+        assert got.max() <= R.BROW_MAX_RISE_IOD + 1e-9
+        assert got.max() > 0.5 * R.BROW_MAX_RISE_IOD
+        # Scaled, not clipped: inner and outer ends keep their ratio (the arch).
+        np.testing.assert_allclose(got / got.max(), want / want.max(), atol=1e-9)

@@ -63,6 +63,15 @@ FIELD_EPS = 0.02
 GRID_STEP_IOD = 1 / 40
 #: No mesh point moves further than this (inter-ocular units): identity is kept at any setting.
 MAX_SHIFT_IOD = 0.2
+#: The brows rise (AU1+AU2, drawn as a block by :mod:`.brows`) by at most this much (inter-ocular
+#: units; the whole brow is scaled down together, so it keeps its arch). The brow-to-eye distance
+#: is identity-bearing: in the per-component ablation (``benchmarks/emotion_ablate.py``, 8 frames,
+#: T=0.5) the block lift of a full surprise (~0.15) was the largest single cost to dlib's identity
+#: distance (+0.10 on videoretalking_4, +0.12 on dfrf) while the classifier's surprise came mostly
+#: from the wide eyes and the dropped jaw. Capped at 0.05: +0.075/+0.093 less identity distance,
+#: surprise still gained 0.12/0.19 over the input; at 0.09 only 0.046/0.050 less. Hand-set
+#: between those two on those two clips (videoretalking_2 held out), not fitted.
+BROW_MAX_RISE_IOD = 0.06
 #: Below this displacement (px) the output pixel is the input pixel, bit for bit.
 STILL_PX = 0.05
 #: The ``neutral`` prompt eases in over this many frames (~0.3 s at 25-30 fps; fps is not known here).
@@ -584,6 +593,11 @@ class ExpressionWarp:
         if np.any(np.linalg.norm(field, axis=1) > 1e-4):
             out, box = self._apply_field(out, n_cur, m_cur, field, box, inplace)
             inplace = inplace or out is not frame
+        # The field leaves the brows' rise out (above); the block lift draws it scaled so that no
+        # point rises further than BROW_MAX_RISE_IOD (scaled, not clipped: the brow keeps its arch).
+        top = float(-rise.min()) if len(rise) else 0.0
+        if top > BROW_MAX_RISE_IOD:
+            rise = rise * (BROW_MAX_RISE_IOD / top)
         if np.any(rise < -1e-4):
             moved = np.array(n_cur[:, :2], np.float64, copy=True)
             moved[:N_HANDLES] += field
