@@ -107,7 +107,12 @@ def test_the_video_outside_every_segment_is_as_filmed_and_inside_it_is_re_perfor
 
 def test_the_mouth_does_not_jump_at_a_segment_edge(run) -> None:
     """The largest frame-to-frame change of the mouth's opening across each join (and its ease)
-    stays within what the mouth does anywhere else in the clip (its 99th percentile)."""
+    stays within what the mouth does anywhere else in the clip (its 99th percentile).
+
+    Only steps that touch an edited frame count as the join's: a step between two frames outside
+    every segment is the filmed mouth's own motion (the outside frames are checked against the
+    source above), and counting it blamed the join for the speaker's own fast opening just before
+    the first segment (0.119 between filmed frames 17 and 18 of videoretalking_2)."""
     _, out = run
     opening = mouth_track(out).mouth[:, 0]
     steps = np.abs(np.diff(opening))
@@ -116,6 +121,9 @@ def test_the_mouth_does_not_jump_at_a_segment_edge(run) -> None:
     for start, end, _, _ in SPANS:
         for edge in (int(round(start * FPS)), int(round(end * FPS))):
             near[max(0, edge - ease_n - 1): edge + ease_n + 1] = True
+    touches_edit = np.array([_inside(k) or _inside(k + 1) for k in range(len(steps))])
+    assert (near & touches_edit).sum() >= 4 * ease_n, "the joins' windows lost their edited frames"
+    near &= touches_edit
     elsewhere = np.percentile(steps[~near & np.isfinite(steps)], 99)
     assert np.nanmax(steps[near]) <= elsewhere, (np.nanmax(steps[near]), elsewhere)
 
