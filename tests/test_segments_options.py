@@ -255,3 +255,15 @@ def test_the_wire_takes_active_speaker_detection_per_segment_and_names_a_bad_one
         assert err.value.http_status == 400
         assert "segments[1].optionsOverride.active_speaker_detection" in err.value.message, err.value.message
         assert words in err.value.message
+
+
+def test_the_cli_names_a_segments_speaker_by_its_flag_not_the_wire_field() -> None:
+    from reperform.cli import _in_segment_words
+
+    specs = ["0:2:a.wav", "2:4:b.wav:speaker=5,5@60"]
+    got = _in_segment_words(
+        "segments[1].optionsOverride.active_speaker_detection.coordinates (5, 5) are on no face on frame 60", specs)
+    assert got == "--segment '2:4:b.wav:speaker=5,5@60' (segments[1]): the speaker's coordinates (5, 5) are on no face on frame 60"
+    assert _in_segment_words("segments[0].optionsOverride.active_speaker_detection has no face", specs) == (
+        "--segment '0:2:a.wav' (segments[0]): the speaker has no face")
+    assert _in_segment_words("segments[1] overlaps segments[0]", specs) == "segments[1] overlaps segments[0]"

@@ -142,7 +142,7 @@ def _native_notices_filtered(enabled: bool) -> Iterator[None]:
 
 
 def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, options: GenerateOptions, quiet: bool,
-                  debug: bool, workers: int = 1):
+                  debug: bool, workers: int = 1, segment_specs: list[str] | None = None):
     from .api import generate
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -162,6 +162,8 @@ def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, opti
             if isinstance(exc, KeyboardInterrupt):
                 console.print("interrupted; no output written")
                 raise typer.Exit(130) from None
+            if isinstance(exc, ReperformError) and segment_specs:
+                exc.args = (_in_segment_words(exc.message, segment_specs), *exc.args[1:])
             _fail(exc, debug)
             raise  # unreachable: _fail always exits
     total = result.timings_s.get("total", 0.0)
@@ -177,6 +179,22 @@ def _run_generate(video: Path, audio: Path | dict[str, Path], output: Path, opti
     for w in result.warnings:
         typer.echo(f"warning: {w}", err=True)
     return result
+
+
+_SEGMENT_SPEAKER_FIELD = re.compile(r"segments\[(\d+)\]\.optionsOverride\.active_speaker_detection(?:\.(\w+))?")
+
+
+def _in_segment_words(message: str, specs: list[str]) -> str:
+    """The engine names a segment's speaker by its wire field (``segments[1].optionsOverride.
+    active_speaker_detection.coordinates``); a CLI user typed ``--segment ...:speaker=X,Y@FRAME``,
+    so name that flag, keeping ``segments[i]`` as ``_parse_segments``' own errors do."""
+
+    def words(m: re.Match[str]) -> str:
+        i = int(m[1])
+        spec = f"--segment {specs[i]!r} (segments[{i}])" if i < len(specs) else m[0]
+        return f"{spec}: the speaker's {m[2]}" if m[2] else f"{spec}: the speaker"
+
+    return _SEGMENT_SPEAKER_FIELD.sub(words, message)
 
 
 # STOP, not END: the help is Rich text, and Rich turns ":END:" into an emoji.
@@ -273,7 +291,7 @@ def generate(
         parsed = GenerateOptions.parse(**options)
     except ReperformError as exc:
         _fail(exc, debug)
-    _run_generate(video, drive, output, parsed, quiet, debug, workers or len(_usable_cpus()))
+    _run_generate(video, drive, output, parsed, quiet, debug, workers or len(_usable_cpus()), segment)
 
 
 def _usable_cpus() -> list[int]:

@@ -168,6 +168,8 @@ def test_the_cli_refuses_a_segment_speaker_on_no_face_naming_the_segment(scene, 
          "--segment", f"2:4:{voices['b']}:speaker=5,5@60"], capture_output=True, text=True, timeout=900)
     assert got.returncode == 2, got.stderr
     last = got.stderr.strip().splitlines()[-1]
-    assert last.startswith("error [") and "segments[1].optionsOverride.active_speaker_detection" in last, got.stderr
+    spec = f"2:4:{voices['b']}:speaker=5,5@60"
+    assert last.startswith("error [") and f"--segment {spec!r} (segments[1]): the speaker's coordinates" in last, got.stderr
+    assert "optionsOverride" not in last  # the wire's field name means nothing to a CLI user
     assert "on no face on frame 60" in last
     assert list(tmp_path.iterdir()) == []
