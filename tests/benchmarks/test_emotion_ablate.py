@@ -6,6 +6,7 @@ import pytest
 pytest.importorskip("cv2")
 
 from benchmarks.emotion_ablate import COMPONENTS, without  # noqa: E402
+
 from reperform.rendering import expression as ex  # noqa: E402
 
 
