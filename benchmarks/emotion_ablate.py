@@ -73,11 +73,57 @@ def _switch_off(component: str, patch) -> None:
         patch(ex, "mouth_target_offsets", lambda au: np.zeros((len(au), 4), np.float32))
     elif component == "articulation":
         patch(plan_mod, "articulate", lambda mouth, *a, **k: mouth)
+    elif component in _PARTS:
+        _PARTS[component](ex, patch)
     elif component != "none":
         raise ValueError(component)
 
 
-COMPONENTS = ("none", "warp", "brows", "eyes", "teeth", "own_smile", "wrinkles", "mouth_offsets", "articulation")
+def _offset(au: str, column: int):
+    """Switch one column of one AU's mouth-target offset off (0 open, 1 width, 2 protrusion, 3 jaw)."""
+    def off(ex, patch) -> None:
+        row = list(ex.MOUTH_OFFSETS[au])
+        row[column] = 0.0
+        patch(ex, "MOUTH_OFFSETS", {**ex.MOUTH_OFFSETS, au: tuple(row)})
+    return off
+
+
+def _move(au: str, *parts: str):
+    """Switch named parts of one AU's warp move off (:data:`reperform.rendering.expression.AU_MOVES`)."""
+    def off(ex, patch) -> None:
+        patch(ex, "AU_MOVES", {**ex.AU_MOVES, au: {k: (0.0 if k in parts else v) for k, v in ex.AU_MOVES[au].items()}})
+    return off
+
+
+def _constants(**values: object):
+    def off(ex, patch) -> None:
+        for name, value in values.items():
+            patch(ex, name, value)
+    return off
+
+
+#: Finer parts of the geometric change (which displacement moves the face's shape): the smile's
+#: mouth width, parting, corner lift, cheek lift, lower-lid push, nasolabial fold and brow un-knit;
+#: the surprise's jaw drop (chin), its parting, its narrowing and its brow un-knit.
+_PARTS = {
+    "smile_width": _offset("AU12", 1),
+    "smile_open": _constants(SMILE_OPEN_IOD=0.0),
+    "corner_lift": lambda ex, patch: (_move("AU12", "corner_lift")(ex, patch),
+                                      _constants(SMILE_CORNER_LIFT=0.0, SMILE_MAX_LIFT=0.0)(ex, patch)),
+    "cheek_lift": _move("AU6", "cheek_lift", "outward"),
+    "lower_lid": _move("AU6", "lower_lid_lift"),
+    "fold": _move("AU12", "fold_lift", "fold_outward"),
+    "unknit": _constants(SMILE_UNKNIT=0.0, SURPRISE_UNKNIT=0.0),
+    "relax": lambda ex, patch: patch(ex, "RELAX_SHARE", {k: v for k, v in ex.RELAX_SHARE.items()
+                                                          if k.value == "neutral"}),
+    "jaw": _offset("AU26", 3),
+    "jaw_open": _constants(JAW_OPEN_IOD=0.0),
+    "jaw_narrow": _offset("AU26", 1),
+}
+
+
+COMPONENTS = ("none", "warp", "brows", "eyes", "teeth", "own_smile", "wrinkles", "mouth_offsets", "articulation",
+              *_PARTS)
 
 
 def main() -> None:

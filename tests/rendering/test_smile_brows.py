@@ -227,6 +227,7 @@ def test_a_full_surprise_raises_the_brows_no_further_than_the_cap_and_keeps_thei
     warp = R.ExpressionWarp(t, au, np.zeros(1))
     uncapped = warp._brow_rise(0)
     assert -uncapped.min() > R.BROW_MAX_RISE_IOD  # the cap is what limits a full surprise
+    assert R.SURPRISE_BROW_MAX_RISE_IOD < R.BROW_MAX_RISE_IOD
     drawn: dict[int, np.ndarray] = {}
 
     def lift(frame, face, rise, m_cur, side, box, inplace):
@@ -239,7 +240,22 @@ def test_a_full_surprise_raises_the_brows_no_further_than_the_cap_and_keeps_thei
     for side in (0, 1):
         want = -uncapped[list(brows.BROW_TOP[side])]
         got = drawn[side]
-        assert got.max() <= R.BROW_MAX_RISE_IOD + 1e-9
-        assert got.max() > 0.5 * R.BROW_MAX_RISE_IOD
+        assert got.max() <= R.SURPRISE_BROW_MAX_RISE_IOD + 1e-9
+        assert got.max() > 0.5 * R.SURPRISE_BROW_MAX_RISE_IOD
         # Scaled, not clipped: inner and outer ends keep their ratio (the arch).
         np.testing.assert_allclose(got / got.max(), want / want.max(), atol=1e-9)
+
+
+def test_only_a_surprise_raise_gets_the_lower_brow_cap():
+    """Sad's oblique brow (AU1 alone) and a stressed syllable's brow flick (AU1+2 below the
+    surprise's level) keep BROW_MAX_RISE_IOD; the surprise's full raise gets the lower cap."""
+    t = np.random.default_rng(1).uniform(-1, 1.5, (478, 2))
+    au = np.zeros((3, len(R.AUS)))
+    au[0, A["AU1"]] = 1.0  # sad
+    au[1, A["AU1"]] = au[1, A["AU2"]] = 0.3  # emphasis flick
+    au[2, A["AU1"]] = au[2, A["AU2"]] = 0.8  # surprise
+    warp = R.ExpressionWarp(t, au, np.zeros(3))
+    assert warp.brow_cap(0) == R.BROW_MAX_RISE_IOD
+    assert warp.brow_cap(1) == R.BROW_MAX_RISE_IOD
+    assert warp.brow_cap(2) == R.SURPRISE_BROW_MAX_RISE_IOD
+    assert warp.brow_cap(5) == R.BROW_MAX_RISE_IOD  # past the plan: nothing planned

@@ -65,13 +65,14 @@ GRID_STEP_IOD = 1 / 40
 MAX_SHIFT_IOD = 0.2
 #: The brows rise (AU1+AU2, drawn as a block by :mod:`.brows`) by at most this much (inter-ocular
 #: units; the whole brow is scaled down together, so it keeps its arch). The brow-to-eye distance
-#: is identity-bearing: in the per-component ablation (``benchmarks/emotion_ablate.py``, 8 frames,
-#: T=0.5) the block lift of a full surprise (~0.15) was the largest single cost to dlib's identity
-#: distance (+0.10 on videoretalking_4, +0.12 on dfrf) while the classifier's surprise came mostly
-#: from the wide eyes and the dropped jaw. Capped at 0.05: +0.075/+0.093 less identity distance,
-#: surprise still gained 0.12/0.19 over the input; at 0.09 only 0.046/0.050 less. Hand-set
-#: between those two on those two clips (videoretalking_2 held out), not fitted.
+#: is identity-bearing (the per-component ablation, ``benchmarks/emotion_ablate.py``).
 BROW_MAX_RISE_IOD = 0.06
+#: A surprise's full raise (outer brows up, AU2 from SURPRISE_UNKNIT_FROM) is capped lower: the
+#: classifier reads surprise from the wide eyes and the dropped jaw, and the lift is kept as a
+#: visible cue, not as large as a full surprise's (~0.15). Chosen by the same rule on the three
+#: done-when clips (docs/tuning.md, "Expression"). Sad's oblique brow (AU1 alone) and the brow
+#: flicks on stressed syllables keep BROW_MAX_RISE_IOD.
+SURPRISE_BROW_MAX_RISE_IOD = 0.03
 #: Below this displacement (px) the output pixel is the input pixel, bit for bit.
 STILL_PX = 0.05
 #: The ``neutral`` prompt eases in over this many frames (~0.3 s at 25-30 fps; fps is not known here).
@@ -501,6 +502,12 @@ class ExpressionWarp:
         deficit = CALM_EYE_OPEN - float(np.mean(gaps))
         return float(np.clip(deficit / CALM_EYE_SPAN, 0.0, 1.0)) * self.calm * CALM_LID_SHARE
 
+    def brow_cap(self, k: int) -> float:
+        """How far the brows may rise in frame ``k``: SURPRISE_BROW_MAX_RISE_IOD under a surprise's
+        full raise, BROW_MAX_RISE_IOD otherwise."""
+        surprise = k < len(self.au) and float(self.au[k, _A["AU2"]]) >= SURPRISE_UNKNIT_FROM
+        return SURPRISE_BROW_MAX_RISE_IOD if surprise else BROW_MAX_RISE_IOD
+
     def _brow_rise(self, k: int) -> np.ndarray:
         """float64[N_HANDLES]: the upward part (≤ 0, normalised y) of the brow raisers' (AU1, AU2)
         displacement of every point in frame ``k`` — drawn by :func:`.brows.lift`, not the field."""
@@ -596,8 +603,9 @@ class ExpressionWarp:
         # The field leaves the brows' rise out (above); the block lift draws it scaled so that no
         # point rises further than BROW_MAX_RISE_IOD (scaled, not clipped: the brow keeps its arch).
         top = float(-rise.min()) if len(rise) else 0.0
-        if top > BROW_MAX_RISE_IOD:
-            rise = rise * (BROW_MAX_RISE_IOD / top)
+        cap = self.brow_cap(k)
+        if top > cap:
+            rise = rise * (cap / top)
         if np.any(rise < -1e-4):
             moved = np.array(n_cur[:, :2], np.float64, copy=True)
             moved[:N_HANDLES] += field
