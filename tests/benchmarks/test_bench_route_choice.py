@@ -38,3 +38,29 @@ def test_the_threshold_is_chosen_without_the_held_out_clip():
     # holding a out, b and c disagree; c's -55 window pulls the threshold down to it.
     t_a, held_a = chosen["a"]
     assert t_a <= -55.0 and held_a == (0.7 + 0.1) / 2
+
+
+def test_the_acoustic_routes_share_is_chosen_without_the_held_out_clip():
+    from benchmarks.route_acoustic import SHARES, loco
+
+    def r(clip, by_share):
+        out = {"clip": clip, "recognized": by_share[0]}
+        out.update({f"recognized+model@{s:g}": v for s, v in zip(SHARES[1:], by_share[1:], strict=True)})
+        return out
+
+    rows = [r("a", [0.1, 0.5, 0.2, 0.2, 0.2]), r("b", [0.1, 0.4, 0.2, 0.2, 0.2]),
+            r("c", [0.9, 0.0, 0.0, 0.0, 0.0])]
+    held = loco(rows, "recognized")
+    assert held["c"] == (0.25, 0.0)  # a and b want 0.25; c is scored under it, not under its own 0
+    assert held["a"][0] == 0.0  # b's gain at 0.25 (+0.3) is smaller than c's loss (−0.9)
+
+
+def test_trusting_recognised_phones_less_keeps_only_the_closures():
+    from benchmarks.route_acoustic import relabel
+
+    from tests.motion.builders import speech
+
+    tl = speech([("P", 0.0, 0.1), ("IY", 0.1, 0.2), ("K", 0.2, 0.3), ("M", 0.3, 0.4), ("UW", 0.4, 0.5)], 0.6,
+                method="recognized")
+    assert [p.label for p in relabel(tl, False).phones] == ["P", "AH", "AH", "M", "AH"]
+    assert [p.label for p in relabel(tl, True).phones] == ["P", "AH", "T", "M", "AH"]
