@@ -42,6 +42,7 @@ from reperform.speech import SpeechAnalyzer
 
 from .metrics import pearson
 from .plan_eval import CACHE_DIR, _measured_opening, _slice, _track
+from .route_choice import _FIT
 from .speech_routes import _cut, _timeline
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,51 @@ def clip_windows(analyzer: SpeechAnalyzer, path: Path, max_pairs: int = 6) -> li
     return _load_or(_cache(f"{path.stem}.windows"), build)
 
 
+def aligned_windows(analyzer: SpeechAnalyzer, path: Path, max_pairs: int = 6) -> list:
+    """Per window of :func:`clip_windows` (same order), the target audio's transcript force-aligned
+    whatever its fit (``route_choice._forced_aligned``); cached separately (Whisper is the cost)."""
+    from .route_choice import _forced_aligned
+
+    def build() -> list:
+        track, times, v0 = _track(path, CACHE_DIR)
+        fps = float(media.probe(path).fps)
+        audio = media.load_audio(path)
+        w = min(track.n // 2, int(WINDOW_S * fps))
+        blocks = [(i, i + w) for i in range(0, track.n - w + 1, w)]
+        out = []
+        for a, b in list(zip(blocks, blocks[1:], strict=False))[:max_pairs]:
+            for tgt in (b, a):
+                out.append(_forced_aligned(analyzer, _cut(audio, v0 + times[tgt[0]], v0 + times[tgt[1] - 1] + 1 / fps)))
+        return out
+    return _load_or(_cache(f"{path.stem}.aligned"), build)
+
+
+def _broad(label: str) -> int:
+    """0 silence, 1 lips closed (p b m), 2 vowel, 3 other consonant."""
+    v = viseme_of(label)
+    if v == Viseme.REST:
+        return 0
+    if v == Viseme.PBM:
+        return 1
+    return 2 if label.upper().rstrip("012") in VOWELS else 3
+
+
+def agreement(aligned, recognized) -> dict[str, float]:
+    """How far a transcript's alignment agrees with free phone recognition of the same audio, over
+    the loud 10-ms frames: the share with the same viseme class, and with the same broad class
+    (silence / lips closed / vowel / other consonant). Language-free: both read the same sound."""
+    n = len(recognized.energy)
+    loud = np.asarray(recognized.energy[:n]) > 0
+    if not loud.any() or not aligned.phones:
+        return {"agree_viseme": float("nan"), "agree_broad": float("nan")}
+    a, r = trajectory.viseme_grid(aligned, n), trajectory.viseme_grid(recognized, n)
+    ba, br = np.zeros(n, int), np.zeros(n, int)
+    for grid, tl in ((ba, aligned), (br, recognized)):
+        for ph in tl.phones:
+            grid[int(ph.start_s / trajectory.GRID_S): int(np.ceil(ph.end_s / trajectory.GRID_S))] = _broad(ph.label)
+    return {"agree_viseme": float((a[loud] == r[loud]).mean()), "agree_broad": float((ba[loud] == br[loud]).mean())}
+
+
 @dataclasses.dataclass(frozen=True)
 class Train:
     clip: str
@@ -169,7 +215,7 @@ def fit_acoustic(data: list[Train], field: str = "design") -> tuple[np.ndarray, 
     return _fit(data, ridge, field), ridge
 
 
-def evaluate(analyzer: SpeechAnalyzer, media_dir: Path, clips: list[str]) -> list[dict]:
+def evaluate(analyzer: SpeechAnalyzer, media_dir: Path, clips: list[str], with_aligned: bool = False) -> list[dict]:
     """Per window: r of every variant; the acoustic model of each clip fitted without it."""
     train = {c: clip_training(analyzer, media_dir / "videos" / f"{c}.mp4") for c in CLIPS}
     rows = []
@@ -184,7 +230,11 @@ def evaluate(analyzer: SpeechAnalyzer, media_dir: Path, clips: list[str]) -> lis
         track, times, v0 = _track(path, CACHE_DIR)
         info = media.probe(path)
         real_all = _measured_opening(path, CACHE_DIR)
-        for win in clip_windows(analyzer, path):
+        forced = aligned_windows(analyzer, path) if with_aligned else None
+        for i, win in enumerate(clip_windows(analyzer, path)):
+            if forced is not None:
+                win["drives"]["aligned"] = forced[i]
+                win["prosody"]["aligned"] = win["prosody"]["recognized"]
             s_idx = np.arange(*win["source"])
             src_track = _slice(track, s_idx)
             src_times = times[s_idx] - times[s_idx[0]]
@@ -209,8 +259,15 @@ def evaluate(analyzer: SpeechAnalyzer, media_dir: Path, clips: list[str]) -> lis
                     mouth_model=model if share else None, learned_shares=(share,) if share else ())
                 return pearson(plan_.mouth[:, 0], real)
 
-            for route in ("engine", "recognized", "acoustic", "closures", "cv"):
-                row[route] = plan(route, None)
+            for route in ("engine", "recognized", "acoustic", "closures", "cv", "aligned"):
+                if route in win["drives"]:
+                    row[route] = plan(route, None)
+            if forced is not None:
+                m = _FIT.search(forced[i].evidence)
+                row["aligned_method"] = forced[i].method
+                row["fit"] = float(m.group(1)) if m else float("nan")
+                row["cover"] = float(m.group(2)) if m else float("nan")
+                row.update(agreement(forced[i], win["drives"]["recognized"]))
             row["model"] = pearson(model.predict(win["drives"]["recognized"], np.arange(n_out) / float(info.fps)), real)
             row["phone model alone"] = pearson(phone_model.predict(win["drives"]["recognized"],
                                                                    np.arange(n_out) / float(info.fps)), real)
@@ -255,6 +312,65 @@ def loco(rows: list[dict], route: str, value=_variant) -> dict[str, tuple[float,
     return out
 
 
+def _fallback(row: dict) -> float:
+    return float(row["acoustic"] if row["engine_method"] == "acoustic" else row["recognized"])
+
+
+def _agree_rule(row: dict, key: str, threshold: float) -> float:
+    """Align when the transcript covers the speech and its phones agree with free recognition at
+    least ``threshold`` (``key``: which agreement), else the engine's other route."""
+    from reperform.speech import analyzer as analyzer_module
+
+    agree, cover = row.get(key), row.get("cover")
+    if agree is not None and np.isfinite(agree) and cover is not None and np.isfinite(cover) \
+            and cover >= analyzer_module.MIN_ALIGN_AGREEMENT and agree >= threshold:
+        return float(row["aligned"])
+    return _fallback(row)
+
+
+AGREE_GRID = tuple(np.round(np.arange(0.0, 0.81, 0.05), 2))
+
+
+def loco_agreement(rows: list[dict], key: str) -> dict[str, tuple[float, float]]:
+    """Per held-out clip: the agreement threshold the other clips choose (ties: the lowest) and the
+    clip's mean r under it."""
+    out = {}
+    for clip in dict.fromkeys(r["clip"] for r in rows):
+        others = [r for r in rows if r["clip"] != clip]
+        scores = [_mean(others, lambda r, t=t: _agree_rule(r, key, t)) for t in AGREE_GRID]
+        t = AGREE_GRID[int(np.nanargmax(scores))]
+        out[clip] = (t, float(np.nanmean([_agree_rule(r, key, t) for r in rows if r["clip"] == clip])))
+    return out
+
+
+def route_report(rows: list[dict]) -> str:
+    """The route decision by agreement with free recognition vs by the transcript fit, held out."""
+    from .route_choice import loco_threshold
+
+    clips = list(dict.fromkeys(r["clip"] for r in rows))
+    fit = {c: (t, h) for c, t, h in loco_threshold(rows)}
+    agree = {k: loco_agreement(rows, k) for k in ("agree_viseme", "agree_broad")}
+    lines = ["| clip | windows | engine | aligned (forced) | recognised | agreement viseme / broad (mean) | "
+             "fit rule (held out) | viseme-agreement rule (held out) | broad-agreement rule (held out) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for c in clips:
+        rs = [r for r in rows if r["clip"] == c]
+        lines.append(f"| {c} | {len(rs)} | {np.nanmean([r['engine'] for r in rs]):+.3f} | "
+                     f"{np.nanmean([r['aligned'] for r in rs]):+.3f} | {np.nanmean([r['recognized'] for r in rs]):+.3f} | "
+                     f"{np.nanmean([r['agree_viseme'] for r in rs]):.2f} / {np.nanmean([r['agree_broad'] for r in rs]):.2f} | "
+                     f"{fit[c][1]:+.3f} (t={fit[c][0]:g}) | " + " | ".join(
+                         f"{agree[k][c][1]:+.3f} (t={agree[k][c][0]:g})" for k in agree) + " |")
+    lines.append(f"| **mean over clips** | {len(rows)} | {_mean(rows, lambda r: r['engine']):+.3f} | "
+                 f"{_mean(rows, lambda r: r['aligned']):+.3f} | {_mean(rows, lambda r: r['recognized']):+.3f} | | "
+                 f"{np.mean([v[1] for v in fit.values()]):+.3f} | " + " | ".join(
+                     f"{np.mean([v[1] for v in agree[k].values()]):+.3f}" for k in agree) + " |")
+    lines += ["", "Per window: clip, target, engine chose, fit, cover, agreement viseme/broad, r aligned/recognised:"]
+    lines += [f"- {r['clip']} {tuple(r['target'])} {r['engine_method']} fit {r['fit']:.1f} cover {r['cover']:.2f} "
+              f"agree {r['agree_viseme']:.2f}/{r['agree_broad']:.2f} r {r['aligned']:+.2f}/{r['recognized']:+.2f}"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def report(rows: list[dict]) -> str:
     clips = list(dict.fromkeys(r["clip"] for r in rows))
     cols = {"engine": lambda r: r["engine"], "recognised": lambda r: r["recognized"],
@@ -292,17 +408,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("clips", nargs="*", default=list(CLIPS))
     ap.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--aligned", action="store_true", help="also force-align every window (Whisper) and score "
+                    "choosing the route by the alignment's agreement with free phone recognition")
     ap.add_argument("--report", type=Path, metavar="JSON", help="print the table from saved --json rows")
     args = ap.parse_args(argv)
     if args.report:
-        print(report(json.loads(args.report.read_text())))
+        rows = json.loads(args.report.read_text())
+        print(report(rows))
+        if "aligned" in rows[0]:
+            print()
+            print(route_report(rows))
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     runtime.tune_process()
-    rows = evaluate(SpeechAnalyzer(EngineConfig()), args.media, args.clips)
+    rows = evaluate(SpeechAnalyzer(EngineConfig()), args.media, args.clips, args.aligned)
     if args.json:
         args.json.write_text(json.dumps(rows, allow_nan=True))
     print(report(rows))
+    if "aligned" in rows[0]:
+        print()
+        print(route_report(rows))
     return 0
 
 
