@@ -222,7 +222,8 @@ def evaluate(analyzer: SpeechAnalyzer, media_dir: Path, clips: list[str], with_a
     for clip in clips:
         weights, ridge = fit_acoustic([train[c] for c in CLIPS if c != clip])
         phone_weights, phone_ridge = fit_acoustic([train[c] for c in CLIPS if c != clip], "phone_design")
-        model = trajectory.MouthModel(weights=phone_weights, info={}, acoustic_weights=weights)
+        model = trajectory.MouthModel(weights=phone_weights, info={}, acoustic_weights=weights,
+                                      acoustic_methods=("recognized", "acoustic"))
         phone_model = trajectory.MouthModel(weights=phone_weights, info={})
         log.warning("%s: acoustic model fitted without it, ridge %g; training r of the others %s", clip, ridge,
                     {c: round(_score(weights, train[c]), 3) for c in CLIPS if c != clip})

@@ -132,9 +132,13 @@ def test_the_acoustic_model_drives_unaligned_speech_and_round_trips_through_its_
     assert np.array_equal(loaded.acoustic_weights, model.acoustic_weights)
     tl = _acoustic_timeline()
     times = np.array([0.6, 0.8])
-    assert np.allclose(loaded.predict(tl, times), trajectory.acoustic_design(tl, times) @ model.acoustic_weights)
-    aligned = dataclasses.replace(tl, method="aligned")
-    assert np.allclose(loaded.predict(aligned, times), trajectory.design(aligned, times) @ model.weights)
+    loudness = dataclasses.replace(tl, method="acoustic")
+    assert np.allclose(loaded.predict(loudness, times), trajectory.acoustic_design(tl, times) @ model.acoustic_weights)
+    for method in ("aligned", "recognized"):  # phones: the phone model (acoustic_methods says where)
+        other = dataclasses.replace(tl, method=method)
+        assert np.allclose(loaded.predict(other, times), trajectory.design(other, times) @ model.weights)
+    both = dataclasses.replace(loaded, acoustic_methods=("recognized", "acoustic"))
+    assert np.allclose(both.predict(tl, times), trajectory.acoustic_design(tl, times) @ model.acoustic_weights)
 
 
 def test_a_phone_only_model_file_of_version_1_still_reads_and_drives_recognised_speech_by_phones(tmp_path):

@@ -120,14 +120,18 @@ class MouthModel:
 
     weights: np.ndarray  # float64[n_features()]
     info: dict
-    #: The acoustic model (float64[n_acoustic_features()]) for speech whose phones are only
-    #: recognised, not aligned to a transcript; None = use ``weights`` there too.
+    #: The acoustic model (float64[n_acoustic_features()]) for speech of the ``acoustic_methods``;
+    #: None = the phone model everywhere (and nothing for loudness-only speech).
     acoustic_weights: np.ndarray | None = None
+    #: Speech methods the acoustic model drives. Loudness-only speech only: held out, it lifted that
+    #: route on every clip, while on recognised phones it did not beat the phone model on the German
+    #: clip (docs/tuning.md, ``trajectory.acoustic_weights``).
+    acoustic_methods: tuple[str, ...] = ("acoustic",)
 
     def predict(self, speech_tl: SpeechTimeline, times_s: np.ndarray) -> np.ndarray:
         """The learned opening at ``times_s`` (z units: 0 = the speaker's mean opening): by the
-        acoustic model when the timeline's phones are not aligned to a transcript and there is one."""
-        if self.acoustic_weights is not None and speech_tl.method != "aligned":
+        acoustic model for the ``acoustic_methods`` when there is one, else by the phone model."""
+        if self.acoustic_weights is not None and speech_tl.method in self.acoustic_methods:
             return acoustic_design(speech_tl, times_s) @ self.acoustic_weights
         return design(speech_tl, times_s) @ self.weights
 
