@@ -62,6 +62,9 @@ class ClipData:
     target: np.ndarray  # float64[n]
     ok: np.ndarray  # bool[n]
     fps: float
+    #: float64[n, n_acoustic_features]: the clip's audio through the recognised route (no
+    #: transcript), the input the acoustic model sees in use.
+    acoustic: np.ndarray | None = None
 
 
 def _code_version() -> str:
@@ -78,7 +81,7 @@ def clip_data(path: Path, config: EngineConfig | None = None) -> ClipData:
     cache = WORK / f"{path.stem}.{_code_version()}.npz"
     if cache.is_file():
         z = np.load(cache)
-        return ClipData(path.stem, z["design"], z["target"], z["ok"], float(z["fps"]))
+        return ClipData(path.stem, z["design"], z["target"], z["ok"], float(z["fps"]), z["acoustic"])
     info = media.probe(path)
     tracker = face.FaceTracker(info.width, info.height)
     times = []
@@ -86,15 +89,18 @@ def clip_data(path: Path, config: EngineConfig | None = None) -> ClipData:
         tracker.update(index, rgb)
         times.append(t_s)
     track = tracker.finish()
-    tl: SpeechTimeline = speech.analyze_speech(media.load_audio(path), text=None, config=config or EngineConfig())
+    audio = media.load_audio(path)
+    tl: SpeechTimeline = speech.analyze_speech(audio, text=None, config=config or EngineConfig())
+    recognized = speech.analyze_speech(audio, text=None, config=config or EngineConfig(), transcribe=False)
     frame_times = np.asarray(times) + info.video_start_s  # on the audio's clock
     opening = np.asarray(track.mouth[:, 0], np.float64)
     ok = np.asarray(track.present, bool) & np.isfinite(opening) & (frame_times < tl.duration_s)
     target = np.zeros_like(opening)
     target[ok] = (opening[ok] - opening[ok].mean()) / max(float(opening[ok].std()), 1e-9)
-    data = ClipData(path.stem, trajectory.design(tl, frame_times), target, ok, float(info.fps))
+    data = ClipData(path.stem, trajectory.design(tl, frame_times), target, ok, float(info.fps),
+                    trajectory.acoustic_design(recognized, frame_times))
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, design=data.design, target=data.target, ok=data.ok, fps=data.fps)
+    np.savez(cache, design=data.design, target=data.target, ok=data.ok, fps=data.fps, acoustic=data.acoustic)
     log.info("%s: %d frames, speech %s", path.stem, int(ok.sum()), tl.method)
     return data
 
@@ -110,36 +116,42 @@ def window_r(pred: np.ndarray, truth: np.ndarray, ok: np.ndarray, window: int) -
     return float(np.mean(rs)) if rs else float("nan")
 
 
-def _fit(data: list[ClipData], ridge: float) -> np.ndarray:
-    return trajectory.fit([d.design[d.ok] for d in data], [d.target[d.ok] for d in data], ridge)
+def _fit(data: list[ClipData], ridge: float, field: str = "design") -> np.ndarray:
+    return trajectory.fit([getattr(d, field)[d.ok] for d in data], [d.target[d.ok] for d in data], ridge)
 
 
-def _score(weights: np.ndarray, d: ClipData) -> float:
-    return window_r(d.design @ weights, d.target, d.ok, int(round(WINDOW_S * d.fps)))
+def _score(weights: np.ndarray, d: ClipData, field: str = "design") -> float:
+    return window_r(getattr(d, field) @ weights, d.target, d.ok, int(round(WINDOW_S * d.fps)))
 
 
-def choose_ridge(data: list[ClipData]) -> float:
-    """The ridge whose leave-one-clip-out mean over ``data`` is highest."""
+def choose_ridge(data: list[ClipData], field: str = "design") -> float:
+    """The ridge whose leave-one-clip-out mean over ``data`` is highest (``field``: which design)."""
     if len(data) < 2:
         return RIDGES[len(RIDGES) // 2]
-    scores = {r: np.nanmean([_score(_fit([x for x in data if x is not d], r), d) for d in data]) for r in RIDGES}
+    scores = {r: np.nanmean([_score(_fit([x for x in data if x is not d], r, field), d, field) for d in data])
+              for r in RIDGES}
     return max(scores, key=lambda r: scores[r])
 
 
 def train(data: list[ClipData]) -> trajectory.MouthModel:
-    """A model fitted to ``data``, its ridge chosen leave-one-clip-out within ``data``."""
+    """A model fitted to ``data`` (the phone model on the engine's route, the acoustic model on
+    recognised phones), each ridge chosen leave-one-clip-out within ``data``."""
     ridge = choose_ridge(data)
-    return trajectory.MouthModel(weights=_fit(data, ridge), info={
-        "clips": [d.clip for d in data], "ridge": ridge, "frames": int(sum(d.ok.sum() for d in data)),
+    acoustic_ridge = choose_ridge(data, "acoustic")
+    return trajectory.MouthModel(weights=_fit(data, ridge), acoustic_weights=_fit(data, acoustic_ridge, "acoustic"), info={
+        "clips": [d.clip for d in data], "ridge": ridge, "acoustic_ridge": acoustic_ridge,
+        "frames": int(sum(d.ok.sum() for d in data)),
     })
 
 
-def held_out(data: list[ClipData]) -> dict[str, tuple[float, float]]:
-    """Per clip: (ridge chosen without it, window r of a model fitted without it)."""
+def held_out(data: list[ClipData]) -> dict[str, tuple[float, float, float, float]]:
+    """Per clip: (ridge chosen without it, window r of a phone model fitted without it, and the
+    same two for the acoustic model)."""
     out = {}
     for d in data:
         model = train([x for x in data if x is not d])
-        out[d.clip] = (float(model.info["ridge"]), _score(model.weights, d))
+        out[d.clip] = (float(model.info["ridge"]), _score(model.weights, d),
+                       float(model.info["acoustic_ridge"]), _score(model.acoustic_weights, d, "acoustic"))
     return out
 
 
@@ -162,14 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     runtime.tune_process()
     data = [clip_data(args.media / "videos" / f"{c}.mp4") for c in TRAIN_CLIPS]
     scores = held_out(data)
-    print(f"held-out window r ({WINDOW_S:g}-s windows; engine-tracked opening):")
-    for clip, (ridge, r) in scores.items():
-        print(f"  {clip:28s} r={r:+.3f}  (ridge {ridge:g}, chosen without it)")
-    mean = float(np.nanmean([r for _, r in scores.values()]))
-    print(f"  {'mean over clips':28s} r={mean:+.3f}")
+    print(f"held-out window r ({WINDOW_S:g}-s windows; engine-tracked opening): phone model | acoustic model")
+    for clip, (ridge, r, a_ridge, a_r) in scores.items():
+        print(f"  {clip:28s} r={r:+.3f} (ridge {ridge:g}) | r={a_r:+.3f} (ridge {a_ridge:g}); ridges chosen without it")
+    mean = float(np.nanmean([v[1] for v in scores.values()]))
+    a_mean = float(np.nanmean([v[3] for v in scores.values()]))
+    print(f"  {'mean over clips':28s} r={mean:+.3f} | r={a_mean:+.3f}")
     model = train(data)
-    model.info["held_out_r"] = {clip: round(r, 4) for clip, (_, r) in scores.items()}
+    model.info["held_out_r"] = {clip: round(v[1], 4) for clip, v in scores.items()}
     model.info["held_out_mean_r"] = round(mean, 4)
+    model.info["acoustic_held_out_r"] = {clip: round(v[3], 4) for clip, v in scores.items()}
+    model.info["acoustic_held_out_mean_r"] = round(a_mean, 4)
     print(f"final model: ridge {model.info['ridge']:g} over {model.info['frames']} frames")
     if args.write:
         print(f"wrote {model.save(trajectory.DEFAULT_PATH)}")

@@ -162,6 +162,9 @@ class SpeechTimeline:
     energy: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # float32[t] 0..1 speech envelope
     openness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # float32[t] 0..1 acoustic jaw-opening estimate
     voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # bool[t]
+    # float32[t, k] language-independent articulation features (speech.acoustic.FEATURES); may be
+    # empty (0 columns) for timelines built without them.
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
 
 @dataclass(frozen=True, slots=True)

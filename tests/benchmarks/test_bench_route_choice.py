@@ -10,6 +10,8 @@ import math
 
 from benchmarks.route_choice import _rule, loco_threshold
 
+from tests.motion.builders import speech
+
 
 def row(clip: str, fit: float, aligned: float, recognized: float, *, cover: float = 0.9,
         method: str = "aligned") -> dict:
@@ -38,3 +40,61 @@ def test_the_threshold_is_chosen_without_the_held_out_clip():
     # holding a out, b and c disagree; c's -55 window pulls the threshold down to it.
     t_a, held_a = chosen["a"]
     assert t_a <= -55.0 and held_a == (0.7 + 0.1) / 2
+
+
+def test_the_acoustic_routes_share_is_chosen_without_the_held_out_clip():
+    from benchmarks.route_acoustic import SHARES, loco
+
+    def r(clip, by_share):
+        out = {"clip": clip, "recognized": by_share[0]}
+        out.update({f"recognized+model@{s:g}": v for s, v in zip(SHARES[1:], by_share[1:], strict=True)})
+        return out
+
+    rows = [r("a", [0.1, 0.5, 0.2, 0.2, 0.2]), r("b", [0.1, 0.4, 0.2, 0.2, 0.2]),
+            r("c", [0.9, 0.0, 0.0, 0.0, 0.0])]
+    held = loco(rows, "recognized")
+    assert held["c"] == (0.25, 0.0)  # a and b want 0.25; c is scored under it, not under its own 0
+    assert held["a"][0] == 0.0  # b's gain at 0.25 (+0.3) is smaller than c's loss (−0.9)
+
+
+def test_trusting_recognised_phones_less_keeps_only_the_closures():
+    from benchmarks.route_acoustic import relabel
+
+
+    tl = speech([("P", 0.0, 0.1), ("IY", 0.1, 0.2), ("K", 0.2, 0.3), ("M", 0.3, 0.4), ("UW", 0.4, 0.5)], 0.6,
+                method="recognized")
+    assert [p.label for p in relabel(tl, False).phones] == ["P", "AH", "AH", "M", "AH"]
+    assert [p.label for p in relabel(tl, True).phones] == ["P", "AH", "T", "M", "AH"]
+
+
+def test_agreement_with_free_recognition_counts_loud_frames_with_the_same_class():
+    import dataclasses
+
+    import numpy as np
+    from benchmarks.route_acoustic import agreement
+
+    rec = speech([("P", 0.0, 0.1), ("AA", 0.1, 0.3), ("S", 0.3, 0.4)], 0.5, method="recognized")
+    rec = dataclasses.replace(rec, energy=np.r_[np.ones(40), np.zeros(10)].astype(np.float32))
+    same = speech([("B", 0.0, 0.1), ("AA", 0.1, 0.3), ("Z", 0.3, 0.4)], 0.5)
+    assert agreement(same, rec) == {"agree_viseme": 1.0, "agree_broad": 1.0}
+    # a vowel of another class where AA was: broad classes still agree, visemes do not there
+    other = speech([("M", 0.0, 0.1), ("IY", 0.1, 0.3), ("K", 0.3, 0.4)], 0.5)
+    got = agreement(other, rec)
+    assert got["agree_broad"] == 1.0 and abs(got["agree_viseme"] - 0.1 / 0.4) < 1e-9
+    shifted = speech([("AA", 0.0, 0.2), ("P", 0.2, 0.4)], 0.5)
+    assert agreement(shifted, rec)["agree_broad"] == 0.25  # only 0.1-0.2 s agrees (vowel)
+
+
+def test_the_agreement_rule_aligns_only_above_its_threshold_and_is_chosen_without_the_held_out_clip():
+    from benchmarks.route_acoustic import _agree_rule, loco_agreement
+
+    def r(clip, agree, aligned, recognized):
+        return {"clip": clip, "agree_broad": agree, "cover": 0.9, "aligned": aligned, "recognized": recognized,
+                "acoustic": 0.0, "engine_method": "recognized"}
+
+    assert _agree_rule(r("a", 0.5, 0.6, 0.2), "agree_broad", 0.4) == 0.6
+    assert _agree_rule(r("a", 0.3, 0.6, 0.2), "agree_broad", 0.4) == 0.2
+    rows = [r("a", 0.6, 0.7, 0.3), r("a", 0.2, 0.1, 0.5), r("b", 0.5, 0.6, 0.2), r("b", 0.25, 0.2, 0.6),
+            r("c", 0.1, 0.9, 0.1)]
+    t_c, held_c = loco_agreement(rows, "agree_broad")["c"]
+    assert 0.25 < t_c <= 0.5 and held_c == 0.1

@@ -80,3 +80,102 @@ def test_the_learned_share_moves_speaking_frames_only_and_keeps_seals_and_pauses
     assert not changed[~learned.speaking].any()  # pauses stay as the rules plan them
     assert np.array_equal(learned.closure, rules.closure)
     assert np.allclose(learned.mouth[learned.closure, 0], rules.mouth[rules.closure, 0])
+
+
+def _acoustic_timeline(n: int = 150):
+    """1.5 s: speech features switched on between 0.5 and 1.0 s, a /p/ at 0.70-0.75 s."""
+    import dataclasses
+
+    from reperform.speech.acoustic import N_FEATURES
+
+    tl = speech([("P", 0.70, 0.75)], n * 0.01)
+    energy = np.zeros(n, np.float32)
+    energy[50:100] = 1.0
+    feats = np.zeros((n, N_FEATURES), np.float32)
+    feats[50:100] = np.arange(1, N_FEATURES + 1)
+    return dataclasses.replace(tl, energy=energy, openness=energy * 0.5, features=feats, method="recognized")
+
+
+def test_the_acoustic_design_reads_the_sound_and_bilabials_but_no_other_phone():
+    tl = _acoustic_timeline()
+    x = trajectory.acoustic_design(tl, np.array([0.72, 0.3]))
+    assert x.shape == (2, trajectory.n_acoustic_features()) and np.all(x[:, -1] == 1.0)
+    per_lag = x[:, :-1].reshape(2, len(trajectory.ACOUSTIC_LAGS_S), trajectory.N_ACOUSTIC_TRACKS)
+    zero_lag = trajectory.ACOUSTIC_LAGS_S.index(0.0)
+    assert per_lag[0, zero_lag, 0] == 1.0 and per_lag[0, zero_lag, 1] == 0.5
+    assert list(per_lag[0, zero_lag, 2:-1]) == list(range(1, per_lag.shape[2] - 2))
+    assert per_lag[0, zero_lag, -1] == 1.0  # the /p/
+    assert np.all(per_lag[1, zero_lag] == 0.0)  # silence at 0.3 s
+    # Another phone label in place of the /p/ changes nothing but the bilabial column.
+    import dataclasses
+
+    other = dataclasses.replace(tl, phones=tuple(dataclasses.replace(p, label="AA") for p in tl.phones))
+    y = trajectory.acoustic_design(other, np.array([0.72]))[0, :-1].reshape(len(trajectory.ACOUSTIC_LAGS_S), -1)
+    assert np.array_equal(y[:, :-1], per_lag[0, :, :-1]) and y[zero_lag, -1] == 0.0
+
+
+def test_a_timeline_without_features_reads_zeros_for_them():
+    import dataclasses
+
+    tl = dataclasses.replace(_acoustic_timeline(), features=np.zeros((0, 0), np.float32))
+    per_lag = trajectory.acoustic_design(tl, np.array([0.6]))[0, :-1].reshape(len(trajectory.ACOUSTIC_LAGS_S), -1)
+    assert np.all(per_lag[:, 2:-1] == 0.0) and per_lag[trajectory.ACOUSTIC_LAGS_S.index(0.0), 0] == 1.0
+
+
+def test_the_acoustic_model_drives_unaligned_speech_and_round_trips_through_its_file(tmp_path):
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    model = trajectory.MouthModel(weights=rng.normal(size=trajectory.n_features()), info={"clips": ["x"]},
+                                  acoustic_weights=rng.normal(size=trajectory.n_acoustic_features()))
+    loaded = trajectory.load(str(model.save(tmp_path / "m.npz")))
+    assert np.array_equal(loaded.acoustic_weights, model.acoustic_weights)
+    tl = _acoustic_timeline()
+    times = np.array([0.6, 0.8])
+    loudness = dataclasses.replace(tl, method="acoustic")
+    assert np.allclose(loaded.predict(loudness, times), trajectory.acoustic_design(tl, times) @ model.acoustic_weights)
+    for method in ("aligned", "recognized"):  # phones: the phone model (acoustic_methods says where)
+        other = dataclasses.replace(tl, method=method)
+        assert np.allclose(loaded.predict(other, times), trajectory.design(other, times) @ model.weights)
+    both = dataclasses.replace(loaded, acoustic_methods=("recognized", "acoustic"))
+    assert np.allclose(both.predict(tl, times), trajectory.acoustic_design(tl, times) @ model.acoustic_weights)
+
+
+def test_a_phone_only_model_file_of_version_1_still_reads_and_drives_recognised_speech_by_phones(tmp_path):
+    w = np.random.default_rng(2).normal(size=trajectory.n_features())
+    path = tmp_path / "v1.npz"
+    np.savez(path, weights=w, version=1, lags_s=np.asarray(trajectory.LAGS_S), info="{}")
+    model = trajectory.load(str(path))
+    assert model.acoustic_weights is None
+    tl = _acoustic_timeline()
+    assert np.allclose(model.predict(tl, np.array([0.6])), trajectory.design(tl, np.array([0.6])) @ w)
+    np.savez(path, weights=w, version=99, lags_s=np.asarray(trajectory.LAGS_S), info="{}")
+    trajectory.load.cache_clear()
+    with pytest.raises(EngineError, match="another feature layout"):
+        trajectory.load(str(path))
+
+
+def test_loudness_only_speech_gets_the_acoustic_model_only_when_the_model_has_one():
+    import dataclasses
+
+    from reperform.speech.acoustic import N_FEATURES
+
+    n_grid = 300
+    op = np.zeros(n_grid, np.float32)
+    for a in (30, 90, 160, 220):  # four syllables of sound
+        op[a:a + 40] = np.hanning(40) * 0.8
+    tl = speech([], 3.0, method="acoustic", openness=op)
+    feats = np.zeros((n_grid, N_FEATURES), np.float32)
+    feats[:, 0] = np.roll(op, 5)  # an "F1" that differs from the loudness
+    tl = dataclasses.replace(tl, features=feats, pauses=((0.0, 0.3), (1.3, 1.6), (2.6, 3.0)))
+    n = int(3.0 * FPS)
+    phone_only = trajectory.MouthModel(weights=np.ones(trajectory.n_features()), info={})
+    w = np.zeros(trajectory.n_acoustic_features())
+    w[2 + trajectory.ACOUSTIC_LAGS_S.index(0.0) * trajectory.N_ACOUSTIC_TRACKS] = 1.0  # F1 at lag 0
+    with_acoustic = dataclasses.replace(phone_only, acoustic_weights=w)
+    rules = _plan(None, tl, n).mouth[:, 0]
+    assert np.array_equal(_plan(phone_only, tl, n).mouth[:, 0], rules)
+    mixed = plan_motion(tl, None, None, profile(), timemap(n, 3.0), GenerateOptions(), mouth_model=with_acoustic,
+                        learned_shares=(0.5,))
+    assert not np.allclose(mixed.mouth[:, 0], rules)
+    assert np.allclose(mixed.mouth[~mixed.speaking, 0], rules[~mixed.speaking])

@@ -116,3 +116,26 @@ def test_stereo_arrays_are_mixed_down_whichever_axis_holds_the_channels():
     stereo = np.stack([left, -left * 0.5])
     assert to_analysis_rate(Audio(samples=stereo, rate=RATE)).samples == pytest.approx(np.full(1000, 0.25))
     assert to_analysis_rate(Audio(samples=stereo.T, rate=RATE)).samples == pytest.approx(np.full(1000, 0.25))
+
+
+def test_articulation_features_read_jaw_opening_and_tongue_position_from_the_formants():
+    from reperform.speech.acoustic import FEATURES, N_FEATURES
+
+    tracks = analyze_acoustics(_speechlike())
+    f = tracks.features
+    assert f.shape == (tracks.energy.size, N_FEATURES) and f.dtype == np.float32
+    t = (np.arange(len(f)) + 0.5) * HOP_S
+    hiss = (t < 0.45) | (t > 2.15)
+    open_vowel = (t > 0.65) & (t < 0.95)  # F1 700, F2 1200: /a/-like
+    close_vowel = (t > 1.65) & (t < 1.95)  # F1 300, F2 2200: /i/-like
+    col = {name: i for i, name in enumerate(FEATURES)}
+    assert np.all(f[hiss] == 0.0)
+    assert np.median(f[open_vowel, col["f1"]]) > np.median(f[close_vowel, col["f1"]]) + 0.3
+    assert np.median(f[close_vowel, col["f2"]]) > np.median(f[open_vowel, col["f2"]]) + 1.0
+    assert f[open_vowel, col["voiced"]].mean() > 0.9
+
+
+def test_articulation_features_do_not_depend_on_the_recording_level():
+    loud = analyze_acoustics(_speechlike(0.3)).features
+    quiet = analyze_acoustics(Audio(samples=_speechlike(0.3).samples * 0.01, rate=RATE)).features
+    assert np.abs(loud - quiet).max() < 0.05

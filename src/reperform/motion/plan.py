@@ -290,7 +290,9 @@ def plan_motion(
         speech_tl, prosody, targets, rng, duration_s, speech_end_s, n_out, fps, lead_s, habit
     )
     frames = sample_frames(curves, n_out, fps, lead_s)
-    if mouth_model is not None and speech_tl.phones and speech_tl.method != "acoustic":
+    # Loudness-only speech has no phones for the phone model; the acoustic model reads the sound.
+    if mouth_model is not None and (speech_tl.phones and speech_tl.method != "acoustic" or (
+            speech_tl.method in mouth_model.acoustic_methods and mouth_model.acoustic_weights is not None)):
         frames["mouth"][:, 0] = learned_opening(frames, mouth_model.predict(speech_tl, np.arange(n_out) / fps),
                                                 rng, fps, habit, sound_envelope(speech_tl, n_out, fps), learned_shares)
     mouth = frames["mouth"]

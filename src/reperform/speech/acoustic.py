@@ -10,7 +10,7 @@ how loud/open the speech really is.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
@@ -58,6 +58,19 @@ MIN_PAUSE_S = 0.12
 OPEN_SMOOTH_S = 0.03
 
 
+#: Columns of :func:`articulation_features`: language-independent correlates of the mouth's
+#: shape, each 0 in silence. ``f1`` jaw opening (F1 between F1_CLOSED_HZ and F1_OPEN_HZ → 0..1),
+#: ``f2`` tongue front/back and lip rounding (log F2, z-scored over this recording's voiced
+#: speech), ``low``/``mid``/``high`` loudness of the nasal-murmur, vowel and frication bands (each
+#: 0..1 between its own gate and peak, like ``energy``), ``centroid`` (log spectral centroid,
+#: z-scored over the speech), ``voiced`` (0/1). Normalised per recording so neither the speaker's
+#: vocal tract nor the microphone sets their scale.
+FEATURES = ("f1", "f2", "low", "mid", "high", "centroid", "voiced")
+N_FEATURES = len(FEATURES)
+#: Bands (Hz) of the ``low``/``mid``/``high`` features.
+FEATURE_BANDS_HZ = ((60.0, 400.0), (400.0, 2500.0), (4000.0, 8000.0))
+
+
 @dataclass(frozen=True, slots=True)
 class AcousticTracks:
     hop_s: float
@@ -67,6 +80,7 @@ class AcousticTracks:
     f0_hz: np.ndarray  # float32[t], NaN unvoiced (reused by prosody)
     level_db: np.ndarray  # float32[t] frame loudness in dBFS
     gate_db: float  # frames below this are silence
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, N_FEATURES), np.float32))  # [t, N_FEATURES]
 
 
 def to_analysis_rate(audio: Audio) -> Audio:
@@ -153,21 +167,61 @@ def pitch_track(audio: Audio, n: int, hop_s: float) -> np.ndarray:
     return f0
 
 
-def _f1_track(audio: Audio, n: int, hop_s: float) -> np.ndarray:
-    """First formant per grid frame (NaN where Praat finds none)."""
+def _formant_tracks(audio: Audio, n: int, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """First and second formants per grid frame (NaN where Praat finds none)."""
     import parselmouth
 
     f1 = np.full(n, np.nan, np.float32)
+    f2 = np.full(n, np.nan, np.float32)
     if audio.duration_s < 0.1:
-        return f1
+        return f1, f2
     snd = parselmouth.Sound(audio.samples.astype(np.float64), sampling_frequency=audio.rate)
     formant = snd.to_formant_burg(time_step=hop_s, max_number_of_formants=5.0, maximum_formant=5500.0)
     times = np.asarray(formant.xs(), dtype=np.float64)
     if times.size == 0:
-        return f1
-    values = np.array([formant.get_value_at_time(1, t) for t in times], dtype=np.float32)
-    _onto_grid(f1, values, times, hop_s)
-    return f1
+        return f1, f2
+    for out, k in ((f1, 1), (f2, 2)):
+        _onto_grid(out, np.array([formant.get_value_at_time(k, t) for t in times], dtype=np.float32), times, hop_s)
+    return f1, f2
+
+
+def _zscore(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``values`` z-scored over ``where`` (finite there), clipped to ±3; 0 elsewhere."""
+    ok = where & np.isfinite(values)
+    out = np.zeros(len(values), np.float32)
+    if ok.sum() >= 3:
+        v = values[ok]
+        out[ok] = np.clip((v - v.mean()) / max(float(v.std()), 1e-6), -3.0, 3.0)
+    return out
+
+
+def _band_level(spec: np.ndarray, freqs: np.ndarray, lo_hz: float, hi_hz: float, speech: np.ndarray) -> np.ndarray:
+    """Loudness of one band, 0..1 between its own gate and peak, 0 outside ``speech``."""
+    band = (freqs >= lo_hz) & (freqs < hi_hz)
+    if not band.any():
+        return np.zeros(len(spec), np.float32)
+    db = 10.0 * np.log10(spec[:, band].sum(axis=1) / spec.shape[1] * 2.0 + 1e-12)
+    gate, peak = loudness_gate(db)
+    return np.where(speech, np.clip((db - gate) / max(peak - gate, 1.0), 0.0, 1.0), 0.0).astype(np.float32)
+
+
+def articulation_features(spec: np.ndarray, freqs: np.ndarray, f1_open: np.ndarray, f2: np.ndarray,
+                          voiced: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """The :data:`FEATURES` columns per grid frame (see there), float32[t, N_FEATURES]."""
+    n = len(speech)
+    cols = np.zeros((n, N_FEATURES), np.float32)
+    if n == 0:
+        return cols
+    sounding = speech & voiced
+    cols[:, 0] = np.where(sounding, f1_open, 0.0)
+    cols[:, 1] = _zscore(np.log(np.where(np.isfinite(f2) & (f2 > 0), f2, np.nan)), sounding)
+    for j, (lo, hi) in enumerate(FEATURE_BANDS_HZ):
+        cols[:, 2 + j] = _band_level(spec, freqs, lo, hi, speech)
+    power = spec.sum(axis=1)
+    centroid = (spec * freqs[None, :]).sum(axis=1) / np.maximum(power, 1e-20)
+    cols[:, 5] = _zscore(np.log(np.maximum(centroid, 1.0)), speech)
+    cols[:, 6] = sounding
+    return cols
 
 
 def analyze_acoustics(audio: Audio, hop_s: float = HOP_S) -> AcousticTracks:
@@ -184,7 +238,8 @@ def analyze_acoustics(audio: Audio, hop_s: float = HOP_S) -> AcousticTracks:
     floor_db = float(np.percentile(level_db, FLOOR_PERCENTILE)) if n else 0.0
     if n == 0 or peak_db < SILENT_PEAK_DBFS or peak_db - floor_db < MIN_DYNAMIC_RANGE_DB:
         zeros = np.zeros(n, np.float32)
-        return AcousticTracks(hop_s, zeros, zeros.copy(), np.zeros(n, bool), f0, level_db, float("inf"))
+        return AcousticTracks(hop_s, zeros, zeros.copy(), np.zeros(n, bool), f0, level_db, float("inf"),
+                              np.zeros((n, N_FEATURES), np.float32))
 
     energy = np.clip((level_db - gate_db) / max(peak_db - gate_db, 1.0), 0.0, 1.0).astype(np.float32)
 
@@ -197,16 +252,17 @@ def analyze_acoustics(audio: Audio, hop_s: float = HOP_S) -> AcousticTracks:
     band_gate = max(band_gate, gate_db - (peak_db - band_peak))
     band_energy = np.clip((band_db - band_gate) / max(band_peak - band_gate, 1.0), 0.0, 1.0)
 
-    f1 = _f1_track(audio, n, hop_s)
+    f1, f2 = _formant_tracks(audio, n, hop_s)
     f1_open = np.clip((np.nan_to_num(f1, nan=F1_CLOSED_HZ) - F1_CLOSED_HZ) / (F1_OPEN_HZ - F1_CLOSED_HZ), 0, 1)
     openness = band_energy * ((1.0 - F1_WEIGHT) + F1_WEIGHT * f1_open)
     openness = np.where(voiced, openness, np.minimum(openness, UNVOICED_OPEN_MAX))
     openness = np.where(energy > 0, openness, 0.0)
     k = max(1, int(round(OPEN_SMOOTH_S / hop_s)))
     openness = uniform_filter1d(openness.astype(np.float32), size=k, mode="nearest")
+    features = articulation_features(spec, freqs, f1_open, f2, voiced, energy > 0)
     return AcousticTracks(
         hop_s=hop_s, energy=energy, openness=np.clip(openness, 0, 1).astype(np.float32),
-        voiced=voiced & (energy > 0), f0_hz=f0, level_db=level_db, gate_db=float(gate_db),
+        voiced=voiced & (energy > 0), f0_hz=f0, level_db=level_db, gate_db=float(gate_db), features=features,
     )
 
 

@@ -190,7 +190,7 @@ class SpeechAnalyzer:
             phones=tuple(phones), words=tuple(words), pauses=tuple(pauses), duration_s=duration,
             method=method, language=language, transcript=transcript.text if method == "aligned" else "",
             evidence=evidence, hop_s=tracks.hop_s, energy=tracks.energy, openness=tracks.openness,
-            voiced=tracks.voiced,
+            voiced=tracks.voiced, features=tracks.features,
         )
 
     def _transcript(self, audio: Audio, text: str | None, has_speech: bool) -> tuple[Transcript, bool]:
