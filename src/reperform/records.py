@@ -143,6 +143,16 @@ class Word:
 ENERGY_SPAN_DB = 30.0
 
 
+#: Columns of ``SpeechTimeline.features`` (``speech.acoustic.articulation_features``): language-independent correlates of the mouth's
+#: shape, each 0 in silence. ``f1`` jaw opening (F1 between F1_CLOSED_HZ and F1_OPEN_HZ → 0..1),
+#: ``f2`` tongue front/back and lip rounding (log F2, z-scored over this recording's voiced
+#: speech), ``low``/``mid``/``high`` loudness of the nasal-murmur, vowel and frication bands (each
+#: 0..1 between its own gate and peak, like ``energy``), ``centroid`` (log spectral centroid,
+#: z-scored over the speech), ``voiced`` (0/1). Normalised per recording so neither the speaker's
+#: vocal tract nor the microphone sets their scale.
+ARTICULATION_FEATURES = ("f1", "f2", "low", "mid", "high", "centroid", "voiced")
+
+
 @dataclass(frozen=True, slots=True)
 class SpeechTimeline:
     """What is said and when. ``method`` says how it was obtained (and so how far to trust it)."""

@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EngineError
-from ..records import SpeechTimeline
-from ..speech.acoustic import N_FEATURES
+from ..records import ARTICULATION_FEATURES, SpeechTimeline
 from .visemes import N_VISEMES, Viseme, rule_for
 
 #: Tracks per lag of :func:`acoustic_design`: energy, openness, the articulation features, p/b/m.
-N_ACOUSTIC_TRACKS = 2 + N_FEATURES + 1
+N_ACOUSTIC_TRACKS = 2 + len(ARTICULATION_FEATURES) + 1
 
 #: Offsets (s) at which the speech is read around each frame, negative = before. The mouth
 #: moves ahead of the sound (anticipation up to ~300 ms for rounding) and releases behind it.

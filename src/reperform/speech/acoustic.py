@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
-from ..records import ENERGY_SPAN_DB, Audio
+from ..records import ARTICULATION_FEATURES, ENERGY_SPAN_DB, Audio
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,8 @@ MIN_PAUSE_S = 0.12
 OPEN_SMOOTH_S = 0.03
 
 
-#: Columns of :func:`articulation_features`: language-independent correlates of the mouth's
-#: shape, each 0 in silence. ``f1`` jaw opening (F1 between F1_CLOSED_HZ and F1_OPEN_HZ → 0..1),
-#: ``f2`` tongue front/back and lip rounding (log F2, z-scored over this recording's voiced
-#: speech), ``low``/``mid``/``high`` loudness of the nasal-murmur, vowel and frication bands (each
-#: 0..1 between its own gate and peak, like ``energy``), ``centroid`` (log spectral centroid,
-#: z-scored over the speech), ``voiced`` (0/1). Normalised per recording so neither the speaker's
-#: vocal tract nor the microphone sets their scale.
-FEATURES = ("f1", "f2", "low", "mid", "high", "centroid", "voiced")
+#: Columns of :func:`articulation_features` (defined with the record that carries them).
+FEATURES = ARTICULATION_FEATURES
 N_FEATURES = len(FEATURES)
 #: Bands (Hz) of the ``low``/``mid``/``high`` features.
 FEATURE_BANDS_HZ = ((60.0, 400.0), (400.0, 2500.0), (4000.0, 8000.0))
