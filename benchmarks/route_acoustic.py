@@ -41,6 +41,7 @@ from reperform.options import GenerateOptions, SyncMode
 from reperform.speech import SpeechAnalyzer
 
 from .metrics import pearson
+from .mouth_model import _fit, _score
 from .plan_eval import CACHE_DIR, _measured_opening, _slice, _track
 from .route_choice import _FIT
 from .speech_routes import _cut, _timeline
@@ -92,20 +93,30 @@ def _load_or(path: Path, build):
     return value
 
 
+def _window_pairs(path: Path, max_pairs: int):
+    """``(cut, pairs)``: neighbouring frame blocks of ``path`` (``WINDOW_S`` long, at most half
+    the clip) and a function giving the sound under a block, on the tracker's clock."""
+    track, times, v0 = _track(path, CACHE_DIR)
+    fps = float(media.probe(path).fps)
+    audio = media.load_audio(path)
+    w = min(track.n // 2, int(WINDOW_S * fps))
+    blocks = [(i, i + w) for i in range(0, track.n - w + 1, w)]
+
+    def cut(block: tuple[int, int]):
+        return _cut(audio, v0 + times[block[0]], v0 + times[block[1] - 1] + 1 / fps)
+
+    return cut, list(zip(blocks, blocks[1:], strict=False))[:max_pairs]
+
+
 def clip_windows(analyzer: SpeechAnalyzer, path: Path, max_pairs: int = 6) -> list[dict]:
     """Every window pair of ``path`` with the speech of the source and of each forced route of the
     target (cached; the planning inputs only)."""
     def build() -> list[dict]:
-        track, times, v0 = _track(path, CACHE_DIR)
-        fps = float(media.probe(path).fps)
-        audio = media.load_audio(path)
-        w = min(track.n // 2, int(WINDOW_S * fps))
-        blocks = [(i, i + w) for i in range(0, track.n - w + 1, w)]
+        cut, pairs = _window_pairs(path, max_pairs)
         out = []
-        for a, b in list(zip(blocks, blocks[1:], strict=False))[:max_pairs]:
+        for a, b in pairs:
             for src, tgt in ((a, b), (b, a)):
-                src_audio = _cut(audio, v0 + times[src[0]], v0 + times[src[1] - 1] + 1 / fps)
-                drive_audio = _cut(audio, v0 + times[tgt[0]], v0 + times[tgt[1] - 1] + 1 / fps)
+                src_audio, drive_audio = cut(src), cut(tgt)
                 drives = {route: _timeline(analyzer, drive_audio, route) for route in ("engine", "recognized", "acoustic")}
                 out.append({"source": src, "target": tgt, "src_speech": analyzer.analyze(src_audio, transcribe=False),
                             "drives": drives, "prosody": {k: speech.analyze_prosody(drive_audio, d) for k, d in drives.items()},
@@ -121,15 +132,11 @@ def aligned_windows(analyzer: SpeechAnalyzer, path: Path, max_pairs: int = 6) ->
     from .route_choice import _forced_aligned
 
     def build() -> list:
-        track, times, v0 = _track(path, CACHE_DIR)
-        fps = float(media.probe(path).fps)
-        audio = media.load_audio(path)
-        w = min(track.n // 2, int(WINDOW_S * fps))
-        blocks = [(i, i + w) for i in range(0, track.n - w + 1, w)]
+        cut, pairs = _window_pairs(path, max_pairs)
         out = []
-        for a, b in list(zip(blocks, blocks[1:], strict=False))[:max_pairs]:
+        for a, b in pairs:
             for tgt in (b, a):
-                out.append(_forced_aligned(analyzer, _cut(audio, v0 + times[tgt[0]], v0 + times[tgt[1] - 1] + 1 / fps)))
+                out.append(_forced_aligned(analyzer, cut(tgt)))
         return out
     return _load_or(_cache(f"{path.stem}.aligned"), build)
 
@@ -183,24 +190,6 @@ def clip_training(analyzer: SpeechAnalyzer, path: Path) -> Train:
     target[ok] = (opening[ok] - opening[ok].mean()) / max(float(opening[ok].std()), 1e-9)
     return Train(path.stem, trajectory.acoustic_design(tl, frame_times), trajectory.design(tl, frame_times), target, ok,
                  float(media.probe(path).fps))
-
-
-def _window_r(pred: np.ndarray, truth: np.ndarray, ok: np.ndarray, window: int) -> float:
-    rs = []
-    for i in range(0, len(pred) - window + 1, window):
-        sel = ok[i:i + window]
-        a, b = pred[i:i + window][sel], truth[i:i + window][sel]
-        if len(a) >= window // 2 and a.std() > 1e-9 and b.std() > 1e-9:
-            rs.append(float(np.corrcoef(a, b)[0, 1]))
-    return float(np.mean(rs)) if rs else float("nan")
-
-
-def _fit(data: list[Train], ridge: float, field: str = "design") -> np.ndarray:
-    return trajectory.fit([getattr(d, field)[d.ok] for d in data], [d.target[d.ok] for d in data], ridge)
-
-
-def _score(weights: np.ndarray, d: Train, field: str = "design") -> float:
-    return _window_r(getattr(d, field) @ weights, d.target, d.ok, int(round(WINDOW_S * d.fps)))
 
 
 def fit_acoustic(data: list[Train], field: str = "design") -> tuple[np.ndarray, float]:
