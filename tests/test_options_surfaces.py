@@ -80,7 +80,7 @@ def test_the_cli_has_one_flag_per_option_with_its_default_description_and_choice
 def test_cli_flags_reach_the_engine_as_the_options_they_name(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[GenerateOptions] = []
     workers: list[int] = []
-    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, n:
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, n, _segments=None:
                         (seen.append(options), workers.append(n)))
     runner = CliRunner()
     assert runner.invoke(cli.app, ["generate", "v.mp4", "a.wav", "-o", "o.mp4"]).exit_code == 0
@@ -181,7 +181,7 @@ def test_a_malformed_active_speaker_detection_is_a_400_naming_the_problem(form: 
 
 def test_the_cli_takes_the_speaker_as_auto_a_point_or_a_boxes_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     seen: list[GenerateOptions] = []
-    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, _workers: seen.append(options))
+    monkeypatch.setattr(cli, "_run_generate", lambda video, audio, output, options, quiet, debug, _workers, _segments=None: seen.append(options))
     boxes = tmp_path / "boxes.json"
     boxes.write_text("[[1, 2, 30, 40], null]")
     runner = CliRunner()
