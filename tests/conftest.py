@@ -114,3 +114,24 @@ def two_people(media_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         return built[name]
 
     return get
+
+
+def speech_excerpt(source: Path, path: Path, seconds: float) -> Path:
+    """The first ``seconds`` of a real recording as a 16 kHz mono 16-bit WAV at ``path``.
+
+    Why: an output is as long as its driving audio, so a test that needs real speech through every
+    stage but not a long result renders a fraction of the frames with an excerpt (real words, not
+    a tone). Written once per path; later calls reuse the file."""
+    if path.exists():
+        return path
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
+    with av.open(str(source)) as c:
+        pcm = np.concatenate([f.to_ndarray().reshape(-1) for p in c.decode(audio=0) for f in resampler.resample(p)])
+    pcm = pcm[: int(seconds * 16000)].astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm.tobytes())
+    return path

@@ -13,6 +13,7 @@ import reperform
 from reperform.analysis import FINGERPRINT_EDGE_BYTES, fingerprint
 from reperform.analysis_cache import AnalysisCache
 from reperform.config import EngineConfig
+from tests.conftest import speech_excerpt
 
 CFG = EngineConfig()
 
@@ -76,7 +77,8 @@ def test_eviction_keeps_the_most_recently_used_entries_within_the_bound(tmp_path
 def test_a_second_emotion_reuses_the_analysis_and_renders_the_same_bytes(tmp_path, media_dir):
     """The job the determinism test holds byte-stable (tests/e2e/test_determinism.py), so any
     difference here is the cache's doing."""
-    video, audio = media_dir / "videos" / "videoretalking_4.mp4", media_dir / "audio" / "sadtalker_RD_Radio36_000.wav"
+    video = media_dir / "videos" / "videoretalking_4.mp4"
+    audio = speech_excerpt(media_dir / "audio" / "sadtalker_RD_Radio36_000.wav", tmp_path / "voice.wav", 3.0)
     cache = AnalysisCache(tmp_path / "cache")
     first = reperform.generate(video, audio, tmp_path / "face.mp4", reperform.Options(mode="face", emotion="sad"),
                                analysis_cache=cache)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import speech_excerpt
+
 pytestmark = [pytest.mark.e2e, pytest.mark.media]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,35 +60,39 @@ def run_jobs(jobs: list[tuple[str, str, dict]], out_dir: Path, whisper: str = "d
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def job_a(media: Path) -> tuple[str, str, dict]:
+#: Driving speech: 3 s excerpts of the real recordings (every stage runs; a third of the frames).
+SPEECH_S = 3.0
+
+
+def job_a(media: Path, tmp: Path) -> tuple[str, str, dict]:
     """Every stage: Whisper + alignment of the driving speech, the source's own speech, a mouth
     bank, an emotion and head motion."""
-    return (str(media / "videos/videoretalking_4.mp4"), str(media / "audio/sadtalker_RD_Radio36_000.wav"),
-            {"mode": "head", "emotion": "happy"})
+    voice = speech_excerpt(media / "audio/sadtalker_RD_Radio36_000.wav", tmp / "voice_a.wav", SPEECH_S)
+    return (str(media / "videos/videoretalking_4.mp4"), str(voice), {"mode": "head", "emotion": "happy"})
 
 
-def job_b(media: Path) -> tuple[str, str, dict]:
+def job_b(media: Path, tmp: Path) -> tuple[str, str, dict]:
     """Another person, another voice, another mode: different decoder and tracker history."""
-    return (str(media / "videos/pcavs_00373.mp4"), str(media / "audio/whisper_jfk.flac"), {"mode": "face"})
+    voice = speech_excerpt(media / "audio/whisper_jfk.flac", tmp / "voice_b.wav", SPEECH_S)
+    return (str(media / "videos/pcavs_00373.mp4"), str(voice), {"mode": "face"})
 
 
-def job_c(media: Path) -> tuple[str, str, dict]:
+def job_c(media: Path, tmp: Path) -> tuple[str, str, dict]:
     """A 224 px wide clip (14 macroblocks a row, the case x264's AVX-512 kernel read past)."""
-    return (str(media / "videos/pcavs_00373.mp4"), str(media / "audio/whisper_jfk.flac"),
-            {"mode": "face", "emotion": "sad"})
+    return (*job_b(media, tmp)[:2], {"mode": "face", "emotion": "sad"})
 
 
 def test_the_same_job_gives_the_same_bytes_in_a_fresh_process_and_after_another_job(media_dir, tmp_path):
-    alone = run_jobs([job_a(media_dir)], tmp_path / "alone")
-    after_b = run_jobs([job_b(media_dir), job_a(media_dir)], tmp_path / "after")
+    alone = run_jobs([job_a(media_dir, tmp_path)], tmp_path / "alone")
+    after_b = run_jobs([job_b(media_dir, tmp_path), job_a(media_dir, tmp_path)], tmp_path / "after")
     assert after_b[1] == alone[0], "job A's output depends on what the process ran before"
-    again = run_jobs([job_a(media_dir)], tmp_path / "again")
+    again = run_jobs([job_a(media_dir, tmp_path)], tmp_path / "again")
     assert again == alone, "job A's output differs between two fresh processes"
     assert after_b[0] != alone[0]  # the two jobs really are different work
 
 
 def test_a_job_gives_the_same_bytes_whatever_earlier_work_left_in_memory(media_dir, tmp_path):
     """pcavs face/sad was seen with 5 different MP4s in 6 fresh processes (identical frames)."""
-    clean = run_jobs([job_c(media_dir)], tmp_path / "clean")
-    filled = run_jobs([job_b(media_dir), job_c(media_dir)], tmp_path / "filled", heap_fill=1)
+    clean = run_jobs([job_c(media_dir, tmp_path)], tmp_path / "clean")
+    filled = run_jobs([job_b(media_dir, tmp_path), job_c(media_dir, tmp_path)], tmp_path / "filled", heap_fill=1)
     assert filled[1] == clean[0], "job C's output depends on the contents of memory it did not write"

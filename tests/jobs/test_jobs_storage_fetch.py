@@ -22,9 +22,12 @@ def host() -> Iterator[FileHost]:
     h.close()
 
 
-@pytest.mark.parametrize("url", ["local", f"memory://reperform-test-{uuid.uuid4().hex}"])
-def test_the_store_round_trips_lists_and_deletes_files(tmp_path: Path, url: str) -> None:
-    store = Storage(str(tmp_path / "files") if url == "local" else url)
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_the_store_round_trips_lists_and_deletes_files(tmp_path: Path, kind: str) -> None:
+    # a fresh in-memory bucket per run (the id is drawn here, not in the test's name: pytest-xdist's
+    # workers must collect the same names)
+    url = str(tmp_path / "files") if kind == "local" else f"memory://reperform-test-{uuid.uuid4().hex}"
+    store = Storage(url)
     src = tmp_path / "in.bin"
     src.write_bytes(b"abc" * 1000)
     assert store.put_file(src, "outputs/j1/a/output.mp4") == 3000
@@ -32,7 +35,7 @@ def test_the_store_round_trips_lists_and_deletes_files(tmp_path: Path, url: str)
     store.get_file("outputs/j1/a/output.mp4", tmp_path / "back.bin")
     assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
     assert b"".join(store.iter_bytes("outputs/j1/a/output.mp4")) == src.read_bytes()
-    assert (store.local_path("outputs/j1/a/output.mp4") is not None) == (url == "local")
+    assert (store.local_path("outputs/j1/a/output.mp4") is not None) == (kind == "local")
     store.delete("outputs/j1/a/output.mp4")
     assert not store.exists("outputs/j1/a/output.mp4")
 
