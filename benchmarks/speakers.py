@@ -176,7 +176,8 @@ LOCO = """\
 The faces of each video are followed once; the auto selection is then rerun at every point of a
 small grid ({grid}; shipped: {shipped}). Each video in turn is held out: the grid point with the
 most frames right on the other videos (ties: the shipped point) is chosen and scores the held-out
-video. "In-sample" is the shipped constants on the same video (chosen looking at it)."""
+video. "In-sample" is the shipped constants on the same video (they were chosen looking at the
+first seven videos; the last two were added for this check)."""
 
 
 TITLE = "Speakers (issue 17)"
