@@ -33,6 +33,7 @@ from reperform.options import ActiveSpeaker
 
 from . import composites as C
 from . import sections
+from . import speakers_loco as L
 from .report import table
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ CASES: dict[str, tuple[str, list[Shot]]] = {
         Shot(((C.DFRF, 30.0), (C.GERMAN, 12.0)), 0, 3.0),  # cut, swapped back
         Shot(((C.DFRF, 33.0), (C.GERMAN, 15.0)), 1, 3.0),  # turn
     ]),
+    # Added for the leave-one-case-out check: other pairings and other times of the long clips.
+    "dfrf (45 s) above german (4 s), turn at 3 s (no cut)": ("v", [
+        Shot(((C.DFRF, 45.0), (C.GERMAN, 4.0)), 1, 3.0),
+        Shot(((C.DFRF, 48.0), (C.GERMAN, 7.0)), 0, 3.0),
+    ]),
+    "vr4 beside dfrf (55 s), heard dfrf": ("h", [Shot(((C.VR4, 0.0), (C.DFRF, 55.0)), 1, 4.0)]),
 }
 
 
@@ -117,9 +124,11 @@ def _hits(clip: C.Composite, selection: face.Selection) -> np.ndarray:
     return hits
 
 
-def measure(media_dir: Path, work: Path) -> tuple[list[SpanResult], list[CostResult]]:
+def measure(media_dir: Path, work: Path) -> tuple[list[SpanResult], list[CostResult], list[L.Fold]]:
     spans: list[SpanResult] = []
     costs: list[CostResult] = []
+    right: dict[str, dict[L.Point, int]] = {}  # frames right per case per grid point
+    n_frames: dict[str, int] = {}
     for n, (case, (layout, shots)) in enumerate(CASES.items()):
         clip = C.build(work / f"case{n}.mp4", media_dir / "videos", shots, layout)
         info, pics, times = _decoded(clip.path)
@@ -127,7 +136,13 @@ def measure(media_dir: Path, work: Path) -> tuple[list[SpanResult], list[CostRes
         t_one = _follow_one(info, pics)
         _runs, run_at = faces.faces()
         costs.append(CostResult(case, len(run_at), len(pics), 1000 * t_one / len(pics), 1000 * t_all / len(pics)))
-        auto = _hits(clip, faces.select(ActiveSpeaker(auto_detect=True), times, media.load_audio(clip.path)))
+        sound = media.load_audio(clip.path)
+        auto = _hits(clip, faces.select(ActiveSpeaker(auto_detect=True), times, sound))
+        right[case], n_frames[case] = {}, len(pics)
+        for point in L.points():  # the faces are followed once; only the selection reruns
+            with L.constants(point):
+                right[case][point] = int(_hits(clip, faces.select(ActiveSpeaker(auto_detect=True), times,
+                                                                  sound)).sum())
         prominent = _hits(clip, faces.select(ActiveSpeaker(auto_detect=True), times, None))
         for s, start in enumerate(clip.starts):
             stop = clip.starts[s + 1] if s + 1 < len(clip.starts) else len(pics)
@@ -138,7 +153,7 @@ def measure(media_dir: Path, work: Path) -> tuple[list[SpanResult], list[CostRes
     faces, t_all = _follow_all(info, pics)
     costs.append(CostResult("videoretalking_2 (one person)", len(faces.faces()[1]), len(pics),
                             1000 * _follow_one(info, pics) / len(pics), 1000 * t_all / len(pics)))
-    return spans, costs
+    return spans, costs, L.leave_one_case_out(right, n_frames, L.shipped())
 
 
 def _pct(x: float) -> str:
@@ -150,10 +165,19 @@ Auto speaker detection edits, in each stretch of a shot, the person whose mouth 
 video's own sound (engine: `reperform/face/speakers.py`). The videos below put two real talking
 clips side by side or one above the other, both people talking, with the sound of one: that
 person is the true speaker of the span (clips: vr2/vr4 videoretalking_2/4, pcavs pcavs_00373,
-dfrf dfrf_cnn2_25fps, german mimictalk_German_20s). The auto constants (window 3 s, switch cost)
-were set on these same videos: there is no held-out set yet. "Most prominent" is what the engine edits when
+dfrf dfrf_cnn2_25fps, german mimictalk_German_20s). The shipped auto constants (window 3 s, switch
+cost 6) were set on the first seven videos: the span table is in-sample; the leave-one-case-out
+table below is the held-out check. "Most prominent" is what the engine edits when
 the video has no sound of its own (the largest, most central face per shot): the do-nothing
 baseline. Frames are pooled per span; the summary pools every frame."""
+
+
+LOCO = """\
+The faces of each video are followed once; the auto selection is then rerun at every point of a
+small grid ({grid}; shipped: {shipped}). Each video in turn is held out: the grid point with the
+most frames right on the other videos (ties: the shipped point) is chosen and scores the held-out
+video. "In-sample" is the shipped constants on the same video (they were chosen looking at the
+first seven videos; the last two were added for this check)."""
 
 
 TITLE = "Speakers (issue 17)"
@@ -163,11 +187,16 @@ def section(media_dir: Path) -> str:
     """The body of the "Speakers" section of docs/benchmarks.md (markdown, without its heading)."""
     runtime.tune_process()
     with tempfile.TemporaryDirectory(prefix="speakers-") as tmp:
-        spans, costs = measure(media_dir, Path(tmp))
+        spans, costs, folds = measure(media_dir, Path(tmp))
     frames = np.array([s.frames for s in spans])
     auto = float(np.average([s.auto for s in spans], weights=frames))
     prom = float(np.average([s.prominent for s in spans], weights=frames))
     right_spans = sum(s.auto >= 0.5 for s in spans)
+    fw = np.array([f.frames for f in folds])
+    held, ins = (float(np.average([getattr(f, k) for f in folds], weights=fw)) for k in ("held_out", "in_sample"))
+    held_mean, ins_mean = (float(np.mean([getattr(f, k) for f in folds])) for k in ("held_out", "in_sample"))
+    fold_rows = [[f.case, str(f.frames), _pct(f.in_sample), _pct(f.held_out), ", ".join(f"{v:g}" for v in f.chosen)]
+                 for f in folds]
     rows = [[s.case, str(s.span + 1), str(s.frames), _pct(s.auto), _pct(s.prominent)] for s in spans]
     cost_rows = [[c.clip, str(c.faces), str(c.frames), f"{c.one_face_ms:.1f}", f"{c.all_faces_ms:.1f}",
                   f"{c.all_faces_ms / c.one_face_ms:.1f}x"] for c in costs]
@@ -177,6 +206,13 @@ def section(media_dir: Path) -> str:
         f"(most prominent face: {_pct(prom)}); the majority of frames is right in {right_spans} of "
         f"{len(spans)} spans.", "",
         table(["video", "span", "frames", "auto", "most prominent"], rows), "",
+        "### Held out: leave one case out", "",
+        LOCO.format(grid="; ".join(f"{k} {', '.join(f'{v:g}' for v in vs)}" for k, vs in L.GRID.items()),
+                    shipped=", ".join(f"{v:g}" for v in L.shipped())), "",
+        f"**Held out: {_pct(held)} of frames right** (mean over cases {_pct(held_mean)}); in-sample with the "
+        f"shipped constants {_pct(ins)} (mean over cases {_pct(ins_mean)}).", "",
+        table(["video (held out)", "frames", "in-sample (shipped)", "held out",
+               "chosen on the others (" + ", ".join(L.GRID) + ")"], fold_rows), "",
         "### Cost of following every face", "",
         "Milliseconds per frame on the same decoded frames (decoding excluded), one run each, "
         "on the shared 2-core machine. The speaker pass then reads the frames a second time to "
