@@ -135,9 +135,14 @@ def _timeline(analyzer: SpeechAnalyzer, audio: Audio, route: str) -> SpeechTimel
     recognized = analyzer.analyze(audio, transcribe=False)
     if route == "recognized":
         return recognized
-    # The loudness tracks alone: what the stage returns when recognition finds nothing.
-    pauses = tuple(energy_pauses(analyze_acoustics(audio))) if recognized.method != "acoustic" else recognized.pauses
-    return dataclasses.replace(recognized, phones=(), words=(), method="acoustic", pauses=pauses)
+    return loudness_only(recognized, audio)
+
+
+def loudness_only(timeline: SpeechTimeline, audio: Audio) -> SpeechTimeline:
+    """``timeline`` with its phones and words dropped and pauses taken from the energy: what the
+    speech stage returns when recognition finds nothing (the "acoustic" route)."""
+    pauses = tuple(energy_pauses(analyze_acoustics(audio))) if timeline.method != "acoustic" else timeline.pauses
+    return dataclasses.replace(timeline, phones=(), words=(), method="acoustic", pauses=pauses)
 
 
 def _cut(audio: Audio, t0: float, t1: float) -> Audio:

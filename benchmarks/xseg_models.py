@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import reperform
-from benchmarks import catalog, metrics
+from benchmarks import catalog, metrics, speech_routes
 from benchmarks import report as R
 from benchmarks.analyses import cached_analysis
 from benchmarks.measure import measure_video
@@ -39,7 +39,6 @@ from benchmarks.suite import SPEECH_CLIPS, Suite
 from reperform import media
 from reperform.config import EngineConfig
 from reperform.options import GenerateOptions
-from reperform.speech.acoustic import analyze_acoustics, energy_pauses
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +53,7 @@ def window_scores(suite: Suite, clip: str, models: dict[str, str], *,
         analysis = cached_analysis(w.video, w.audio)
         audio = media.load_audio(w.audio)
         if loudness_only:
-            tl = analysis.speech
-            analysis = dataclasses.replace(analysis, speech=dataclasses.replace(
-                tl, phones=(), words=(), method="acoustic",
-                pauses=tuple(energy_pauses(analyze_acoustics(audio))) if tl.method != "acoustic" else tl.pauses))
+            analysis = dataclasses.replace(analysis, speech=speech_routes.loudness_only(analysis.speech, audio))
         rest = metrics.rest_level(metrics.mouth_opening(first))
         planned = {}
         for name, path in models.items():

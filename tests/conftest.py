@@ -122,16 +122,11 @@ def speech_excerpt(source: Path, path: Path, seconds: float) -> Path:
     Why: an output is as long as its driving audio, so a test that needs real speech through every
     stage but not a long result renders a fraction of the frames with an excerpt (real words, not
     a tone). Written once per path; later calls reuse the file."""
-    if path.exists():
-        return path
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
-    with av.open(str(source)) as c:
-        pcm = np.concatenate([f.to_ndarray().reshape(-1) for p in c.decode(audio=0) for f in resampler.resample(p)])
-    pcm = pcm[: int(seconds * 16000)].astype("<i2")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm.tobytes())
+    from reperform import media
+    from reperform.media.segments import write_wav
+
+    if not path.exists():
+        audio = media.load_audio(source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(path, audio.samples[: int(seconds * audio.rate)], audio.rate)
     return path
