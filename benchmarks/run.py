@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable as a package
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks import catalog, sections  # noqa: E402
+from benchmarks import catalog, render_fidelity, second_opinion, sections  # noqa: E402
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
 from benchmarks import speech_routes as SR  # noqa: E402
@@ -161,6 +161,13 @@ def main(argv: list[str]) -> int:
         log.info("cross-segment: %s", clip)
         xseg += suite.cross_segment(clip)
         facts[clip] = suite.clip_facts(clip)
+    if not args.quick and "lips" in modes:
+        # The outputs just written, read again by dlib (the independent judge's kind of measurer),
+        # and the render alone (planned vs shown mouth) on every clip with a face: both sections.
+        log.info("second opinion (dlib) and render fidelity")
+        second_opinion.write_section(Path(args.media), clip_names, ["lips"], ["benchmarks/run.py", *argv])
+        render_fidelity.write_section(Path(args.media), list(render_fidelity.CASES), ["benchmarks/run.py", *argv],
+                                      sheet=IMAGES_DIR / render_fidelity.SHEET_NAME)
     loco: list[HeldOutResult] = []
     if not args.skip_loco:
         log.info("leave one speaker out: training footage and held-out windows")
