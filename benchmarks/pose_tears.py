@@ -111,8 +111,7 @@ def build_video(case: Case, work: Path = WORK) -> Path:
     field over head, hair and neck): real pixels, a head MediaPipe reads as turned, and the clip's own
     mouth — wide open where the person opened it.
     """
-    from reperform import face, media, render
-    from reperform.records import MotionPlan
+    from reperform import media, pipeline
 
     out = work / f"{case.name}.src.mp4"
     if out.exists():
@@ -126,21 +125,12 @@ def build_video(case: Case, work: Path = WORK) -> Path:
     frames = [rgb for i, _t, rgb in media.iter_frames(info) if first <= i < last]
     n = len(frames)
     if case.turn_deg:
-        tracker = face.FaceTracker(info.width, info.height)
-        for i, rgb in enumerate(frames):
-            tracker.update(i, rgb)
-        track = tracker.finish()
         t = np.arange(n) / fps
         delta = np.zeros((n, 3), np.float32)
         delta[:, 0] = case.turn_deg * np.sin(2 * np.pi * t / case.turn_period_s)
         delta[:, 1] = case.turn_deg / 3 * np.sin(2 * np.pi * t / (1.7 * case.turn_period_s))
-        plan = MotionPlan(
-            src_frame=np.arange(n, dtype=np.int32), mouth=np.zeros((n, 4), np.float32), closure=np.zeros(n, bool),
-            speaking=np.ones(n, bool), viseme=np.zeros(n, np.int8), au=np.zeros((n, 0), np.float32),
-            blink=np.zeros(n, np.float32), head_delta=delta,
-        )
-        warper = render.HeadWarper(track, plan)
-        frames = [warper.apply(k, rgb, None)[0] for k, rgb in enumerate(frames)]
+        turned = pipeline.turn_heads(frames, delta)
+        frames = [turned(k) for k in range(n)]
     sound = media.load_audio_for_output(src) if info.has_audio else None
     if sound is not None:
         a = int(round((info.video_start_s + first / fps) * media.audio.OUTPUT_RATE))
