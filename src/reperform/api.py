@@ -140,10 +140,11 @@ def render_frames(analysis: Analysis, plan: Plan, frames: Iterable[int]) -> Iter
     """Output frames ``frames`` (increasing output frame indices) of ``plan`` as RGB arrays
     (uint8[h, w, 3]), without encoding: for measuring a sample of an output (the benchmarks do).
 
-    Each frame is rendered by the same per-frame stages as :func:`render` and is the frame the
-    whole render shows (the renderer replays the geometry of the frames before a frame that does
-    not follow the last), except that occlusion (which follows hands from frame to frame) sees
-    only these frames. Decodes the frames it needs; raises
+    Each frame is rendered by the same per-frame stages as :func:`render` and, asked for in
+    order from frame 0, is the frame the whole render shows. Before a frame that does not follow
+    the last the renderer replays the mouth geometry of the frames before it, but two things are
+    decided from the frames drawn so far, here only these: what occlusion follows (hands) and, in
+    face and head mode, whether the face wears glasses. Decodes the frames it needs; raises
     :class:`reperform.errors.InvalidOptions` for frames out of order or range, or a plan with segments.
     """
     from .pipeline import render_frames as _render_frames

@@ -525,9 +525,12 @@ def render_frames(analysis: Analysis, plan: Plan, frames: Iterable[int]) -> Iter
     For measuring a sample of an output without encoding it (the benchmarks): every frame goes
     through the same per-frame stages as in :func:`render` (:class:`_FrameStages`), and before a
     frame that does not follow the previous one the renderer replays the geometry of the frames
-    before it (as a chunk's first frame does), so each is the frame the whole render shows. Only
-    the occlusion finder, which follows hands from frame to frame, sees just the frames asked
-    for. Each array is the caller's own. A plan with segments is rendered with :func:`render`.
+    before it (as a chunk's first frame does), so each is the frame the whole render shows —
+    but for two things decided from the frames drawn so far, which here are only those asked for:
+    what the occlusion finder follows from frame to frame (hands), and in face and head mode
+    whether the face wears glasses (the first frames drawn decide, see
+    ``rendering.expression.ExpressionWarp._wears_glasses``; a sample of frames can decide otherwise than frames 0, 1, 2, ...).
+    Each array is the caller's own. A plan with segments is rendered with :func:`render`.
     """
     runtime.tune_process()
     if plan.spans is not None:
