@@ -30,7 +30,9 @@ for. Per frame:
    design, and above the nose bridge, which lips mode never edits (x264's own noise lives there).
 
 Reported per case: the tear measure's summary (99th percentiles of outline step and still shifts,
-frames over the limits) and, beside it, ``edge_px_iod`` — the median over frames of the
+frames over the targets' limits — as given: ``make bench`` raises a clip's limits to what its
+do-nothing re-encode itself reads, ``report.tear_limits``, which this module does not measure, so
+a small face can read over them on the measure's noise alone) and, beside it, ``edge_px_iod`` — the median over frames of the
 unexplained edge length in that band per inter-ocular distance (how much red the sheets show).
 """
 
