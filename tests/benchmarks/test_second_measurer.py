@@ -6,11 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
+from benchmarks.dlib_mouth import DlibMouthMeter, opening
+from benchmarks.measure import iter_rgb, measure_video
 
 from benchmarks import metrics as M
 from benchmarks import render_fidelity as RF
-from benchmarks.dlib_mouth import DlibMouthMeter, opening
-from benchmarks.measure import iter_rgb, measure_video
 
 
 def test_opening_is_the_inner_lip_gap_over_the_eye_centres_distance():
