@@ -24,7 +24,6 @@ Run: ``.venv/bin/python -m benchmarks.emotion_bench [clips...] [--temperatures 0
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import pickle
 import time
@@ -34,13 +33,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import reperform
 from benchmarks import clips, metrics
+from benchmarks.analyses import cached_analysis
 from benchmarks.expression_classifier import CLASSES, PROMPT_CLASS, ExpressionClassifier
 from benchmarks.measure import FaceMeasurer, IdentityEmbedder
 from benchmarks.targets import EMOTION_SIGNATURES
-from reperform import face, media, motion, rendering, speech
-from reperform.config import EngineConfig
-from reperform.options import Emotion, GenerateOptions, ModelMode, SyncMode
+from reperform import media
+from reperform.options import Emotion, GenerateOptions, ModelMode
+from reperform.records import FaceTrack, MediaInfo, TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +67,27 @@ MAX_SPAN_S = 60.0
 #: Identity is embedded on every n-th sampled frame (dlib's descriptor costs ~0.1 s).
 IDENTITY_EVERY = 4
 CACHE = clips.WORK_DIR / "emotion"
-#: Analysis-side sources: a cached analysis is reused while none of these changed.
-_ANALYSIS_SOURCES = ("face", "speech", "media", "rendering/exemplars.py")
 
 
 @dataclass
 class ClipAnalysis:
-    """One clip's analysis pass (driven by ``drive``), reused by every prompt."""
+    """One clip's analysis (``reperform.analyze`` driven by ``drive``), reused by every prompt."""
 
     stem: str
-    vinfo: object
-    frame_times: np.ndarray
-    track: object
-    bank: object
-    speech_tl: object
-    prosody: object
-    profile: object
-    timemap: object
+    analysis: reperform.Analysis
+    timemap: TimeMap  # the plan's (cut_off: output frame k shows source frame k)
+
+    @property
+    def vinfo(self) -> MediaInfo:
+        return self.analysis.info
+
+    @property
+    def frame_times(self) -> np.ndarray:
+        return self.analysis.frame_times_s
+
+    @property
+    def track(self) -> FaceTrack:
+        return self.analysis.track
 
 
 @dataclass(slots=True)
@@ -125,70 +130,19 @@ class Row:
         return all(np.sign(self.deltas.get(n, 0.0)) == s for n, s in expected)
 
 
-def _source_hash() -> str:
-    h = hashlib.sha256()
-    src = ROOT / "src" / "reperform"
-    for rel in _ANALYSIS_SOURCES:
-        p = src / rel
-        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def analyse(video: Path, drive_path: Path | None = None, cache: bool = True) -> ClipAnalysis:
-    """Analysis pass of ``video`` driven by ``drive_path`` (default: its own sound), cached on disk."""
-    drive_path = drive_path or video
-    key = f"{video.stem}.{drive_path.stem}.{_source_hash()}.pkl"
-    path = CACHE / key
-    if cache and path.exists():
-        with path.open("rb") as f:
-            return ClipAnalysis(**pickle.load(f))
-    config = EngineConfig()
-    vinfo = media.probe(video)
-    drive = media.load_audio(drive_path)
-    tracker = face.FaceTracker(vinfo.width, vinfo.height)
-    bank = rendering.MouthBank()
-    times = []
-    for index, t_s, rgb in media.iter_frames(vinfo):
-        times.append(t_s)
-        lm = tracker.update(index, rgb)
-        if lm is not None:
-            bank.offer(index, rgb, lm)
-    frame_times = np.asarray(times)
-    track = tracker.finish()
-    speech_tl = speech.analyze_speech(drive, text=None, config=config)
-    prosody = speech.analyze_prosody(drive, speech_tl)
-    profile = face.build_profile(track, speech_tl, frame_times, source_offset_s=vinfo.video_start_s)
-    timemap = media.build_timemap(frame_times, vinfo.fps, drive.duration_s, SyncMode.cut_off, still=False)
-    a = ClipAnalysis(video.stem, vinfo, frame_times, track, bank, speech_tl, prosody, profile, timemap)
-    if cache:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:
-            pickle.dump(vars(a), f)  # a plain dict: loadable whichever module runs as __main__
-    return a
-
-
-def make_plan(a: ClipAnalysis, options: GenerateOptions):
-    return motion.plan_motion(a.speech_tl, a.prosody, a.track, a.profile, a.timemap, options,
-                              source_speech=a.speech_tl, frame_times_s=a.frame_times,
-                              source_offset_s=a.vinfo.video_start_s)
+    """``reperform.analyze`` of ``video`` driven by ``drive_path`` (default: its own sound); cached
+    on disk while the engine's source is unchanged (:mod:`benchmarks.analyses`)."""
+    analysis = cached_analysis(video, drive_path or video, cache=CACHE if cache else None)
+    return ClipAnalysis(video.stem, analysis, reperform.plan(analysis).timemap)
 
 
 def render_frames(a: ClipAnalysis, options: GenerateOptions, ks: np.ndarray) -> tuple[list[np.ndarray], float]:
-    """Output frames ``ks`` under ``options`` and the render time per frame (s)."""
-    renderer = rendering.Renderer(a.track, a.bank, make_plan(a, options), a.profile, options)
-    source = media.FrameSource(a.vinfo, a.frame_times)
-    out, spent = [], 0.0
-    try:
-        for k in ks:
-            rgb = source.get(int(a.timemap.src_frame[k]))
-            t0 = time.perf_counter()
-            frame, _ = renderer.render(int(k), rgb)
-            spent += time.perf_counter() - t0
-            out.append(frame if frame is not rgb else rgb.copy())
-    finally:
-        source.close()
-    return out, spent / max(len(ks), 1)
+    """Output frames ``ks`` under ``options`` (``reperform.plan`` + ``reperform.render_frames``: the
+    frames ``reperform.generate`` would write) and the time per frame (s: plan, decode and render)."""
+    t0 = time.perf_counter()
+    out = list(reperform.render_frames(a.analysis, reperform.plan(a.analysis, options), ks))
+    return out, (time.perf_counter() - t0) / max(len(ks), 1)
 
 
 def sample_ks(a: ClipAnalysis, n: int | None = None) -> np.ndarray:

@@ -23,7 +23,7 @@ fit reads ~1° of "pose" on lips-mode outputs whose upper face did not move. Ang
 - ``lips_mean_change_deg``: mean rotation angle of the pose change in lips mode after a 5-frame
   running median (target ≤ 0.5°), beside ``reencode_mean_change_deg``, the same for a plain
   re-encode of the input (the measure's noise floor);
-- ``warp_ms_720p``: the warp's own cost per frame at 720p (``HeadWarper.apply``), and the
+- ``warp_ms_720p``: the warp's own cost per frame at 720p (``reperform.pipeline.turn_heads``), and the
   decode+encode floor per frame on the same machine for scale.
 
 Each clip is analysed once (``reperform.analyze``); head and lips mode are planned and rendered
@@ -46,7 +46,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 import reperform
-from reperform import face, media, rendering
+from reperform import media, pipeline
 from reperform.options import GenerateOptions, ModelMode
 from reperform.records import MotionPlan
 
@@ -115,29 +115,19 @@ def _reencode(video: Path, out: Path) -> Path:
 def warp_speed_720p(video: Path, n_frames: int = 40) -> dict[str, float]:
     """Per-frame cost (ms) of the warp on the clip's frames letterboxed to 1280x720, with random deltas."""
     info = media.probe(video)
-    frames, tracker = [], None
+    frames = []
     for i, _t, rgb in media.iter_frames(info):
         if i >= n_frames:
             break
-        big = _letterbox(rgb, 720)
-        if tracker is None:
-            tracker = face.FaceTracker(big.shape[1], big.shape[0])
-        tracker.update(i, big)
-        frames.append(big)
-    track = tracker.finish()
+        frames.append(_letterbox(rgb, 720))
     n = len(frames)
     deltas = np.random.default_rng(0).normal(0, 2.0, (n, 3)).astype(np.float32)
-    plan = MotionPlan(
-        src_frame=np.arange(n, dtype=np.int32), mouth=np.zeros((n, 4), np.float32), closure=np.zeros(n, bool),
-        speaking=np.zeros(n, bool), viseme=np.zeros(n, np.int8), au=np.zeros((n, 1), np.float32),
-        blink=np.zeros(n, np.float32), head_delta=deltas,
-    )
-    warper = rendering.HeadWarper(track, plan)
-    warper.apply(0, frames[0], None)
+    turned = pipeline.turn_heads(frames, deltas)
+    turned(0)
     times = []
     for k in range(n):
         t0 = time.perf_counter()
-        warper.apply(k, frames[k], None)
+        turned(k)
         times.append(time.perf_counter() - t0)
     # The floor's per-frame cost on this machine, for scale: decode + encode of the same frames.
     out = WORK_DIR / "floor720.mp4"

@@ -68,7 +68,11 @@ TEARS = (
     "Head mode moves both by design and is judged by the step alone. Each number is the 99th percentile "
     "over a clip's frames (every window); 'frames torn' counts frames over either limit. The contact sheets "
     "show each clip's hardest frames over its windows — the largest head turn and the widest source "
-    "mouth — cropped around the face at 1×: the do-nothing frame beside every mode's."
+    "mouth — cropped around the face at 1×: the do-nothing frame beside every mode's. The head-pose stress "
+    "cases of `benchmarks/pose_tears.py` (real clips turned by a synthetic ±30–35° head rotation) are scored "
+    "by this same measure; the red pixels of their sheets (output edges that neither the input nor the input "
+    "moved with the face explains, in a band along the outline and the edit's edge) show where, and are not "
+    "a second tear score."
 )
 
 LOCO = (

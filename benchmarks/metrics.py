@@ -376,6 +376,17 @@ def pool_correlations(rs: list[float], n_effs: list[float], z: float = 1.96) -> 
     return math.tanh(zbar), math.tanh(zbar - h), math.tanh(zbar + h), float(np.sum(w) + 3.0 * len(pairs))
 
 
+def pooled_estimate(rs: list[float], intervals: list[tuple[float, float]],
+                    n_effs: list[float]) -> tuple[float, float, float]:
+    """One clip's ``(r, lo, hi)`` from its windows: a single window as measured (its own interval),
+    several pooled by :func:`pool_correlations`. NaN when no window has an r."""
+    got = [(r, ci, n) for r, ci, n in zip(rs, intervals, n_effs, strict=True) if np.isfinite(r)]
+    if len(got) == 1:
+        return got[0][0], *got[0][1]
+    r, lo, hi, _n = pool_correlations([g[0] for g in got], [g[2] for g in got])
+    return r, lo, hi
+
+
 def mean_of_clips(rs: list[float], intervals: list[tuple[float, float]], z: float = 1.96) -> dict[str, float]:
     """The mean of per-clip correlations with two 95 % intervals.
 

@@ -37,8 +37,10 @@ import numpy as np
 
 import reperform
 from reperform import face, media, runtime
+from reperform.config import EngineConfig
 from reperform.motion.visemes import Viseme
-from reperform.records import FaceTrack
+from reperform.options import GenerateOptions, SyncMode
+from reperform.records import FaceTrack, Prosody, SpeechTimeline
 
 from . import clips
 from .analyses import cached_analysis
@@ -76,7 +78,8 @@ class ClipResult:
 
 def _track(path: Path, cache: Path | None) -> tuple[FaceTrack, np.ndarray, float]:
     """Face track of the whole clip (cached). Not used by this module any more (it plans through
-    the seams); kept for ``speech_routes``, which forces speech routes the seams do not expose."""
+    the seams); kept for the window benchmarks (``speech_routes``, ``route_choice``,
+    ``route_acoustic``), which cut many source windows out of one track (:func:`window_analysis`)."""
     info = media.probe(path)
     cached = cache / f"{path.stem}.npz" if cache else None
     if cached is not None and cached.is_file():
@@ -120,6 +123,39 @@ def _slice(track: FaceTrack, idx: np.ndarray) -> FaceTrack:
         track, present=track.present[idx], landmarks=track.landmarks[idx], bbox=track.bbox[idx],
         pose=track.pose[idx], scale=track.scale[idx], mouth=track.mouth[idx],
     )
+
+
+def window_analysis(path: Path, track: FaceTrack, times: np.ndarray, source: tuple[int, int],
+                    source_speech: SpeechTimeline, drive: SpeechTimeline, prosody: Prosody,
+                    drive_duration_s: float) -> reperform.Analysis:
+    """The :class:`reperform.Analysis` of source frames ``source`` (a half-open range) of ``path``
+    cut out as a clip of their own, driven by speech ``drive``: what ``reperform.analyze`` holds —
+    the window's face track (from the whole clip's ``track``, ``times``), its own speech
+    ``source_speech`` (its audio from the window's first frame) and the profile built from them —
+    with the driving speech given instead of analysed, so that a benchmark can force a speech route
+    the speech stage would not choose. Another route on the same window is
+    ``dataclasses.replace(analysis, speech=..., prosody=...)``. ``reperform.plan`` of it is the
+    product's plan (the shipped learned mouth model included); the window's frames are never read
+    (it cannot be rendered: no mouth bank)."""
+    idx = np.arange(*source)
+    window = _slice(track, idx)
+    frame_times = times[idx] - times[idx[0]]
+    info = media.probe(path)
+    fps = float(info.fps)
+    info = dataclasses.replace(info, n_frames=len(idx), duration_s=len(idx) / fps, video_start_s=0.0)
+    return reperform.Analysis(
+        video=path, audio=path, info=info, drive_duration_s=drive_duration_s, text=None,
+        frame_times_s=frame_times, track=window, profile=face.build_profile(window, source_speech, frame_times),
+        bank=None, speech=drive, prosody=prosody, source_speech=source_speech,  # type: ignore[arg-type]
+    )
+
+
+def window_opening(analysis: reperform.Analysis, max_frames: int, config: EngineConfig | None = None) -> np.ndarray:
+    """The planned opening of the output (at most its first ``max_frames`` frames, the target
+    window's length): ``reperform.plan`` of ``analysis`` (a :func:`window_analysis`), the source
+    looped under the driving speech, with ``config`` (default: the product's)."""
+    plan = reperform.plan(analysis, GenerateOptions(sync_mode=SyncMode.loop), config=config)
+    return plan.motion.mouth[:max_frames, 0]
 
 
 def evaluate_clip(path: Path, cache: Path | None = CACHE_DIR) -> ClipResult:

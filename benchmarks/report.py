@@ -103,13 +103,9 @@ def interval(ci: tuple[float, float]) -> str:
 
 
 def pooled(rows: list[QualityRow]) -> tuple[float, float, float]:
-    """One clip's r and 95 % interval from its windows' rows: a single window as measured, several
-    pooled by Fisher's fixed effect (:func:`metrics.pool_correlations`). NaN if none has an r."""
-    got = [r for r in rows if T.finite(r.lm.lipsync_r)]
-    if len(got) == 1:
-        return got[0].lm.lipsync_r, *got[0].lm.lipsync_ci
-    r, lo, hi, _n = M.pool_correlations([x.lm.lipsync_r for x in got], [x.lm.lipsync_neff for x in got])
-    return r, lo, hi
+    """One clip's r and 95 % interval from its windows' rows (:func:`metrics.pooled_estimate`)."""
+    return M.pooled_estimate([x.lm.lipsync_r for x in rows], [x.lm.lipsync_ci for x in rows],
+                             [x.lm.lipsync_neff for x in rows])
 
 
 def clip_estimates(rows: list[QualityRow], mode: str) -> dict[str, tuple[float, float, float]]:

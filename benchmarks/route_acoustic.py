@@ -5,11 +5,17 @@ directions; the target window's own audio drives a plan made from the source win
 r against the real mouth of the target window). Per window the speech stage runs once per route and
 is cached (``CACHE_DIR/route_acoustic``, keyed by the speech code), so the variants below only plan:
 
-- ``engine``: the speech stage's own choice, rule plan (as ``route_choice``: no learned model);
+- ``engine``: the speech stage's own choice, rule plan — ``reperform.plan`` of the window
+  (``plan_eval.window_analysis``) with the learned mouth model off (:data:`RULES_ONLY`; the shipped
+  model was fitted on these clips, so it would leak the held-out clip; ``route_choice`` and
+  ``speech_routes`` plan with it, as the product does);
 - ``recognized``: recognised phones, rule plan; ``acoustic``: loudness only, rule plan;
 - ``model``: the acoustic model's own curve (:func:`trajectory.acoustic_design`), no planner;
 - ``recognized+model@s`` / ``acoustic+model@s``: the rule plan with share ``s`` of the acoustic
-  model mixed into speaking frames (``plan.learned_opening``, with its sync fallback).
+  model mixed into speaking frames (``plan.learned_opening``, with its sync fallback). These call
+  the planner stage (``motion.plan_motion``) directly: a fitted model object at one share is a
+  planner variant that no ``EngineConfig`` expresses (the seams plan with a model file and the
+  shipped shares).
 
 The acoustic model of a held-out clip is fitted to the *other* clips only (their whole audio
 through the recognised route, their mouths by the engine's tracker; ridge by an inner
@@ -42,7 +48,7 @@ from reperform.speech import SpeechAnalyzer
 
 from .metrics import pearson
 from .mouth_model import _fit, _score
-from .plan_eval import CACHE_DIR, _measured_opening, _slice, _track
+from .plan_eval import CACHE_DIR, _measured_opening, _slice, _track, window_analysis, window_opening
 from .route_choice import _FIT
 from .speech_routes import _cut, _timeline
 
@@ -56,6 +62,9 @@ NON_ENGLISH = ("mimictalk_German_20s", "latentsync_demo1_video")
 SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 RIDGES = (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 WINDOW_S = 5.0
+#: The rule plan: ``reperform.plan`` with the learned mouth model off. Not the shipped model: it
+#: was fitted on these very clips, so it would read the held-out clip's own mouth.
+RULES_ONLY = EngineConfig(mouth_model="")
 
 
 def relabel(tl, keep_consonants: bool):
@@ -241,12 +250,20 @@ def evaluate(analyzer: SpeechAnalyzer, media_dir: Path, clips: list[str], with_a
             win["drives"]["cv"] = relabel(win["drives"]["recognized"], True)
             win["prosody"]["closures"] = win["prosody"]["cv"] = win["prosody"]["recognized"]
 
+            window = window_analysis(path, track, times, tuple(win["source"]), win["src_speech"],
+                                     win["drives"]["engine"], win["prosody"]["engine"], win["duration_s"])
+
             def plan(route: str, share: float | None, win=win, src_track=src_track, profile=profile,
-                     timemap=timemap, src_times=src_times, model=model, real=real) -> float:
+                     timemap=timemap, src_times=src_times, model=model, real=real, window=window,
+                     n_out=n_out) -> float:
+                if not share:  # the product's planner with its learned model off (see the module docstring)
+                    rules = dataclasses.replace(window, speech=win["drives"][route], prosody=win["prosody"][route])
+                    return pearson(window_opening(rules, n_out, RULES_ONLY), real)
+                # A fitted model object at one share: a planner variant no EngineConfig expresses.
                 plan_ = motion.plan_motion(
                     win["drives"][route], win["prosody"][route], src_track, profile, timemap, GenerateOptions(),
                     source_speech=win["src_speech"], frame_times_s=src_times,
-                    mouth_model=model if share else None, learned_shares=(share,) if share else ())
+                    mouth_model=model, learned_shares=(share,))
                 return pearson(plan_.mouth[:, 0], real)
 
             for route in ("engine", "recognized", "acoustic", "closures", "cv", "aligned"):

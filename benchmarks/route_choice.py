@@ -5,7 +5,9 @@ For every neighbouring (source, target) window pair of the clips (both direction
 the decision taken away: ``aligned`` (Whisper's transcript force-aligned whatever its fit —
 the thresholds lifted), ``recognized`` (phones recognised without a transcript) and
 ``acoustic`` (the loudness tracks alone); plus ``engine`` (what the speech stage chooses). Each
-is planned from the source window and correlated with the real mouth of the target window.
+is planned from the source window — ``reperform.plan`` of the window's analysis with that route's
+speech in it (``plan_eval.window_analysis``; the product's planner and its shipped learned mouth
+model, which was fitted on these dev clips) — and correlated with the real mouth of the target window.
 The evidence the decision reads (acoustic fit per frame, coverage) is kept beside the r's, so a
 decision rule can be scored leave-one-clip-out on it (``--json`` writes the rows).
 
@@ -23,15 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from reperform import face, media, motion, runtime, speech
+from reperform import media, runtime, speech
 from reperform.config import EngineConfig
-from reperform.options import GenerateOptions, SyncMode
 from reperform.speech import SpeechAnalyzer
 from reperform.speech import analyzer as analyzer_module
 
 from . import sections
 from .metrics import pearson
-from .plan_eval import CACHE_DIR, _measured_opening, _slice, _track
+from .plan_eval import CACHE_DIR, _measured_opening, _track, window_analysis, window_opening
 from .speech_routes import _cut, _timeline
 
 log = logging.getLogger(__name__)
@@ -73,18 +74,11 @@ def windows(analyzer: SpeechAnalyzer, path: Path, window_s: float, max_pairs: in
     out: list[dict] = []
     for a, b in list(zip(blocks, blocks[1:], strict=False))[:max_pairs]:
         for src, tgt in ((a, b), (b, a)):
-            s_idx = np.arange(*src)
             src_audio = _cut(audio, v0 + times[src[0]], v0 + times[src[1] - 1] + 1 / fps)
             drive_audio = _cut(audio, v0 + times[tgt[0]], v0 + times[tgt[1] - 1] + 1 / fps)
             src_speech = analyzer.analyze(src_audio, transcribe=False)
-            src_track = _slice(track, s_idx)
-            src_times = times[s_idx] - times[s_idx[0]]
-            timemap = media.build_timemap(src_times, info.fps, drive_audio.duration_s, SyncMode.loop)
-            n_out = min(tgt[1] - tgt[0], timemap.n_out)
-            timemap = dataclasses.replace(timemap, n_out=n_out, src_frame=timemap.src_frame[:n_out])
-            profile = face.build_profile(src_track, src_speech, src_times)
-            real = real_all[tgt[0]: tgt[0] + n_out]
             row: dict = {"clip": path.stem, "window_s": window_s, "source": list(src), "target": list(tgt)}
+            window, real = None, None
             for route in ROUTES:
                 drive = _forced_aligned(analyzer, drive_audio) if route == "aligned" else _timeline(
                     analyzer, drive_audio, route)
@@ -97,13 +91,14 @@ def windows(analyzer: SpeechAnalyzer, path: Path, window_s: float, max_pairs: in
                     row["fit"] = float(m.group(1)) if m else float("nan")
                     row["cover"] = float(m.group(2)) if m else float("nan")
                     row["aligned_evidence"] = drive.evidence
-                plan = motion.plan_motion(
-                    drive, speech.analyze_prosody(drive_audio, drive), src_track, profile, timemap,
-                    GenerateOptions(), source_speech=src_speech, frame_times_s=src_times,
-                )
-                row[route] = pearson(plan.mouth[:, 0], real)
+                prosody = speech.analyze_prosody(drive_audio, drive)
+                window = (window_analysis(path, track, times, src, src_speech, drive, prosody, drive_audio.duration_s)
+                          if window is None else dataclasses.replace(window, speech=drive, prosody=prosody))
+                opening = window_opening(window, tgt[1] - tgt[0])
+                real = real_all[tgt[0]: tgt[0] + len(opening)]
+                row[route] = pearson(opening, real)
                 if route != "engine":  # kept so blends of routes can be scored from the rows alone
-                    row[f"{route}_plan"] = plan.mouth[:, 0].tolist()
+                    row[f"{route}_plan"] = opening.tolist()
             row["real"] = np.asarray(real, float).tolist()
             out.append(row)
             log.warning("%s %s->%s %s", path.stem, src, tgt,

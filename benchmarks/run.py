@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable as a package
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks import catalog, sections  # noqa: E402
+from benchmarks import catalog, render_fidelity, second_opinion, sections  # noqa: E402
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks import report as R  # noqa: E402
 from benchmarks import speech_routes as SR  # noqa: E402
@@ -38,6 +38,9 @@ ALL_MODES = ("lips", "face", "head")
 DEFAULT_REPEATS = 3
 #: Every run's measurements, kept so the report can be rewritten without measuring again.
 LAST_RUN = REPO_ROOT / "benchmarks" / ".work" / "last_run.pkl"
+#: The cross-segment step's rows, saved as soon as it ends (it is most of the run's hour): a run
+#: that fails later can be resumed with ``--reuse-cross-segment`` at the same commit.
+XSEG_CHECKPOINT = REPO_ROOT / "benchmarks" / ".work" / "cross_segment.pkl"
 #: Server load-test length under --quick (its own default otherwise).
 LOAD_TEST_QUICK_S = 15.0
 
@@ -110,6 +113,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--speed-only", action="store_true",
                    help=f"measure speed again and keep every other number of the last run ({LAST_RUN.name}, or the report itself when that file is gone): "
                         "for a machine that was busy during the full run")
+    p.add_argument("--reuse-cross-segment", action="store_true",
+                   help="take the cross-segment rows the last run saved (same commit, clips and modes) instead of "
+                        "measuring them again")
     p.add_argument("--contact-sheets", action="store_true", help="save mouth crops to docs/images/")
     p.add_argument("--repeats", type=int, default=None, help=f"timed runs per speed row (default {DEFAULT_REPEATS})")
     p.add_argument("--media", default=os.environ.get("REPERFORM_SHARED_MEDIA", str(REPO_ROOT.parent / "shared" / "media")))
@@ -155,12 +161,14 @@ def main(argv: list[str]) -> int:
         log.info("speed re-measured; wrote %s", out)
         return 0
 
-    xseg: list[S.QualityRow] = []
-    facts: dict[str, catalog.ClipFacts] = {}
-    for clip in clip_names:
-        log.info("cross-segment: %s", clip)
-        xseg += suite.cross_segment(clip)
-        facts[clip] = suite.clip_facts(clip)
+    xseg, facts = cross_segment(suite, clip_names, modes, reuse=args.reuse_cross_segment)
+    if not args.quick and "lips" in modes:
+        # The outputs just written, read again by dlib (the independent judge's kind of measurer),
+        # and the render alone (planned vs shown mouth) on every clip with a face: both sections.
+        log.info("second opinion (dlib) and render fidelity")
+        second_opinion.write_section(Path(args.media), clip_names, ["lips"], ["benchmarks/run.py", *argv])
+        render_fidelity.write_section(Path(args.media), list(render_fidelity.CASES), ["benchmarks/run.py", *argv],
+                                      sheet=IMAGES_DIR / render_fidelity.SHEET_NAME)
     loco: list[HeldOutResult] = []
     if not args.skip_loco:
         log.info("leave one speaker out: training footage and held-out windows")
@@ -205,6 +213,30 @@ def main(argv: list[str]) -> int:
     Path(args.output).write_text(text)
     log.info("wrote %s in %.0f s", args.output, time.time() - t_start)
     return 0
+
+
+def cross_segment(suite: S.Suite, clip_names: list[str], modes: list[str], *, reuse: bool
+                  ) -> tuple[list[S.QualityRow], dict[str, catalog.ClipFacts]]:
+    """Every clip's cross-segment rows and facts; saved to XSEG_CHECKPOINT at once, or taken from it
+    (``reuse``) when it was written at this commit for these clips and modes."""
+    import pickle
+
+    key = {"commit": sections.commit_label(), "clips": clip_names, "modes": modes}
+    if reuse and XSEG_CHECKPOINT.is_file():
+        saved = pickle.loads(XSEG_CHECKPOINT.read_bytes())  # our own file, written below by an earlier run
+        if saved["key"] == key:
+            log.info("cross-segment rows reused from %s", XSEG_CHECKPOINT)
+            return saved["xseg"], saved["facts"]
+        log.warning("%s was written for %s, not %s: measuring again", XSEG_CHECKPOINT, saved["key"], key)
+    xseg: list[S.QualityRow] = []
+    facts: dict[str, catalog.ClipFacts] = {}
+    for clip in clip_names:
+        log.info("cross-segment: %s", clip)
+        xseg += suite.cross_segment(clip)
+        facts[clip] = suite.clip_facts(clip)
+    XSEG_CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    XSEG_CHECKPOINT.write_bytes(pickle.dumps({"key": key, "xseg": xseg, "facts": facts}))
+    return xseg, facts
 
 
 def measure_speed(suite: S.Suite, modes: list[str], repeats: int, quick: bool) -> list[S.SpeedRow]:

@@ -22,6 +22,13 @@ Per clip and mode the report gives the 99th percentile over frames (one bad fram
 shows) and the share of frames over the limits in :mod:`benchmarks.targets`. The measure is
 validated in every run on a deliberately torn output (the baseline with its lower face shifted
 and pasted back without blending) against the do-nothing output itself: see :func:`shift_lower_face`.
+
+This is the project's one tear measure: ``make bench`` reports it against the issue-14 targets and
+:mod:`benchmarks.pose_tears` scores its head-pose stress cases with it. The red pixels of
+pose_tears' contact sheets (``pose_tears.tear_map``: output edges neither the input nor the input
+moved with the face explain) are a picture of where an output differs, not a second score; they
+also show seams inside the face (where a mouth patch meets the frame), which this measure, reading
+the outline and still points only, does not.
 """
 
 from __future__ import annotations

@@ -79,12 +79,8 @@ def window_scores(suite: Suite, clip: str, models: dict[str, str], *,
 
 
 def pooled(rows: list[dict[str, object]]) -> tuple[float, float, float]:
-    """A clip's r and interval over its windows (one window as measured; Fisher pooling otherwise)."""
-    got = [x for x in rows if math.isfinite(x["r"])]
-    if len(got) == 1:
-        return got[0]["r"], *got[0]["ci"]
-    r, lo, hi, _n = metrics.pool_correlations([x["r"] for x in got], [x["neff"] for x in got])
-    return r, lo, hi
+    """A clip's r and interval over its windows (:func:`metrics.pooled_estimate`)."""
+    return metrics.pooled_estimate([x["r"] for x in rows], [x["ci"] for x in rows], [x["neff"] for x in rows])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ The same job in its three seams, reusing the analysis for a second emotion:
 
 from .analysis import Analysis, Plan
 from .analysis_cache import AnalysisCache
-from .api import analyze, generate, join, plan, probe, render, synthesize_speech
+from .api import analyze, generate, join, plan, probe, render, render_frames, synthesize_speech
 from .config import EngineConfig
 from .errors import ReperformError
 from .options import (
@@ -49,6 +49,7 @@ __all__ = [
     "plan",
     "probe",
     "render",
+    "render_frames",
     "synthesize_speech",
 ]
 __version__ = "0.1.0"

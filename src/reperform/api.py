@@ -9,8 +9,9 @@ file). ``generate(v, a, out, opts)`` writes the same bytes as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .analysis import Analysis, Plan
 from .analysis_cache import AnalysisCache
@@ -19,6 +20,9 @@ from .errors import InvalidOptions
 from .options import GenerateOptions
 from .progress import ProgressSink, null_sink
 from .records import GenerateResult, MediaInfo
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def generate(
@@ -130,6 +134,22 @@ def render(
     from .pipeline import render as _render
 
     return _render(analysis, plan, Path(output), progress=progress, frames=frames)
+
+
+def render_frames(analysis: Analysis, plan: Plan, frames: Iterable[int]) -> Iterator[np.ndarray]:
+    """Output frames ``frames`` (increasing output frame indices) of ``plan`` as RGB arrays
+    (uint8[h, w, 3]), without encoding: for measuring a sample of an output (the benchmarks do).
+
+    Each frame is rendered by the same per-frame stages as :func:`render` and, asked for in
+    order from frame 0, is the frame the whole render shows. Before a frame that does not follow
+    the last the renderer replays the mouth geometry of the frames before it, but two things are
+    decided from the frames drawn so far, here only these: what occlusion follows (hands) and, in
+    face and head mode, whether the face wears glasses. Decodes the frames it needs; raises
+    :class:`reperform.errors.InvalidOptions` for frames out of order or range, or a plan with segments.
+    """
+    from .pipeline import render_frames as _render_frames
+
+    return _render_frames(analysis, plan, frames)
 
 
 def join(analysis: Analysis, plan: Plan, chunks: list[str | Path], output: str | Path) -> int:

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,7 +43,7 @@ from .errors import (
 )
 from .options import ActiveSpeaker, GenerateOptions, ModelMode, Segment
 from .progress import Overall, ProgressSink
-from .records import Audio, GenerateResult, MediaInfo, Occlusion, TimeMap
+from .records import Audio, GenerateResult, MediaInfo, MotionPlan, Occlusion, TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -500,28 +500,68 @@ def _render(
     span = range(timemap.n_out) if frames is None else frames
     with _timed(timings, "render"):
         report = overall.stage("render")
-        renderers, render_one = _frame_renderer(a, plan)
-        if span.start:
-            renderers[0].warm_up(span.start)  # a chunk: carry the mouth's contour up to its first frame
-        head = rendering.HeadWarper(a.track, plan.motion) if plan.mode is ModelMode.head else None
+        stages = _FrameStages(a, plan, start=span.start)  # a chunk: carries the mouth's contour up to its first frame
         store, a.frame_store = a.frame_store, None  # used once: the render pass empties it
         # The analysed sound streams from its file into the muxer (whole, a long track is large).
         sound = None if frames is not None else media.stream_audio_for_output(a.audio) if out_audio is None \
             else out_audio
-        occluders = face.OcclusionFinder(a.track) if plan.options.occlusion else None
         try:
-            frames_edited = _render_frames(render_one, head, sound, output, a.info, a.frame_times_s, store, timemap,
-                                           report, span, occluders, with_audio=frames is None)
+            frames_edited = _render_frames(stages, sound, output, a.info, a.frame_times_s, store, timemap,
+                                           report, span, with_audio=frames is None)
         finally:
-            if occluders is not None:
-                occluders.close()
+            stages.close()
         report(1.0)
-    warnings = dict.fromkeys(w for r in renderers for w in r.warnings)
+    warnings = dict.fromkeys(w for r in stages.renderers for w in r.warnings)
     return GenerateResult(
         output=output, duration_s=len(span) / float(timemap.fps), n_frames=len(span), fps=timemap.fps,
         width=a.info.width, height=a.info.height, mode=plan.mode.value, speech_method=a.speech.method,
         frames_edited=frames_edited, timings_s=timings, warnings=(*a.warnings, *warnings),
     )
+
+
+def render_frames(analysis: Analysis, plan: Plan, frames: Iterable[int]) -> Iterator[np.ndarray]:
+    """Output frames ``frames`` (increasing output frame indices) as RGB arrays, in memory.
+
+    For measuring a sample of an output without encoding it (the benchmarks): every frame goes
+    through the same per-frame stages as in :func:`render` (:class:`_FrameStages`), and before a
+    frame that does not follow the previous one the renderer replays the geometry of the frames
+    before it (as a chunk's first frame does), so each is the frame the whole render shows —
+    but for two things decided from the frames drawn so far, which here are only those asked for:
+    what the occlusion finder follows from frame to frame (hands), and in face and head mode
+    whether the face wears glasses (the first frames drawn decide, see
+    ``rendering.expression.ExpressionWarp._wears_glasses``; a sample of frames can decide otherwise than frames 0, 1, 2, ...).
+    Each array is the caller's own. A plan with segments is rendered with :func:`render`.
+    """
+    runtime.tune_process()
+    if plan.spans is not None:
+        raise InvalidOptions("a plan with segments is rendered in one piece, not by frame indices")
+    wanted = [int(k) for k in frames]
+    if any(b <= a for a, b in zip(wanted, wanted[1:], strict=False)) or (
+            wanted and not 0 <= wanted[0] <= wanted[-1] < plan.n_out):
+        raise InvalidOptions(f"frames must be increasing output frames of the plan's {plan.n_out}")
+    analysis.check_inputs()
+    return _frames_in_memory(analysis, plan, wanted)
+
+
+def _frames_in_memory(analysis: Analysis, plan: Plan, wanted: list[int]) -> Iterator[np.ndarray]:
+    """:func:`render_frames` once its arguments are checked (a generator: it runs as it is read)."""
+    with _engine_errors():
+        stages = _FrameStages(analysis, plan)
+        source = media.FrameSource(analysis.info, analysis.frame_times_s)
+        try:
+            last = -1
+            for k in wanted:
+                if k != last + 1:
+                    stages.renderers[0].warm_up(k)
+                last = k
+                s = int(plan.timemap.src_frame[k])
+                rgb = source.get(s)
+                out, box, occlusion = stages.edit(k, s, rgb)
+                out, _edited = stages.finish(k, out, box, rgb, occlusion)
+                yield out.copy() if out is rgb else out
+        finally:
+            source.close()
+            stages.close()
 
 
 RenderOne = Callable[[int, np.ndarray], tuple[np.ndarray, "tuple[int, int, int, int] | None"]]
@@ -561,9 +601,48 @@ def _frame_renderer(a: Analysis, plan: Plan) -> tuple[list[rendering.Renderer], 
     return renderers, render_one
 
 
+class _FrameStages:
+    """The per-frame stages of the render pass, in their order, for :func:`_render_frames` (into
+    the encoder) and :func:`render_frames` (into arrays) alike: the renderer (mouth, expression;
+    one per segment), the occluders in front of the face found, the head warp (head mode), and
+    what is in front of the face put back as filmed, after every edit."""
+
+    def __init__(self, a: Analysis, plan: Plan, start: int = 0) -> None:
+        self.renderers, self.render_one = _frame_renderer(a, plan)
+        if start:
+            self.renderers[0].warm_up(start)  # carry the mouth's contour up to the first frame
+        self.head = rendering.HeadWarper(a.track, plan.motion) if plan.mode is ModelMode.head else None
+        self.occluders = face.OcclusionFinder(a.track) if plan.options.occlusion else None
+
+    def edit(self, k: int, s: int, rgb: np.ndarray
+             ) -> tuple[np.ndarray, tuple[int, int, int, int] | None, Occlusion | None]:
+        """Output frame ``k`` rendered from source frame ``s`` (pixels ``rgb``, never modified):
+        (frame, edit box or None, the occluders to put back or None). Frames must come in order."""
+        out, box = self.render_one(k, rgb)
+        occlusion = None
+        if self.occluders is not None and (box is not None or self.head is not None):
+            occlusion = self.occluders.find(s, rgb)
+        return out, box, occlusion
+
+    def finish(self, k: int, out: np.ndarray, box: tuple[int, int, int, int] | None, rgb: np.ndarray,
+               occlusion: Occlusion | None, fields: Iterator | None = None) -> tuple[np.ndarray, bool]:
+        """:meth:`edit`'s frame with its head turned and the occluders put back: (frame, edited).
+        ``fields``: the head warp's fields worked out ahead (:meth:`HeadWarper.fields`), one per call."""
+        if self.head is not None:
+            field = next(fields) if fields is not None else self.head.field(k, out.shape[:2])
+            # The renderer hands back its own copy whenever it edited (box set).
+            out, box = self.head.apply(k, out, box, inplace=box is not None, field=field)
+        if occlusion is not None and box is not None:  # out is our copy: it was edited
+            out = rendering.keep_filmed(out, rgb, occlusion.box, occlusion.mask)
+        return out, box is not None
+
+    def close(self) -> None:
+        if self.occluders is not None:
+            self.occluders.close()
+
+
 def _render_frames(
-    render_one: RenderOne,
-    head: rendering.HeadWarper | None,
+    stages: _FrameStages,
     out_audio: np.ndarray | Iterable[np.ndarray] | None,
     output: Path,
     vinfo: MediaInfo,
@@ -572,14 +651,13 @@ def _render_frames(
     timemap: TimeMap,
     report: Callable[[float, str], None],
     span: range,
-    occluders: face.OcclusionFinder | None = None,
     *,
     with_audio: bool = True,
 ) -> int:
-    """The render pass: every output frame of ``span`` from its source frame through the renderer
-    (and head warp) into the encoder; ``occluders`` (when on) puts what is in front of the face back
-    as filmed, after every edit. Returns how many frames were edited."""
+    """The render pass: every output frame of ``span`` from its source frame through ``stages``
+    into the encoder. Returns how many frames were edited."""
     frames_edited = 0
+    head = stages.head
     steps = np.diff(timemap.src_frame[span.start : span.stop])
     backward = bool(np.any((steps < 0) & (steps > -4)))  # played backwards (bounce), not just restarted
     source = media.FrameSource(vinfo, frame_times, backward=backward, store=store)
@@ -595,22 +673,15 @@ def _render_frames(
 
             def finish(k: int, out: np.ndarray, box: tuple[int, int, int, int] | None, rgb: np.ndarray,
                        occlusion: Occlusion | None) -> bool:
-                if head is not None:
-                    # The renderer hands back its own copy whenever it edited (box set).
-                    out, box = head.apply(k, out, box, inplace=box is not None, field=next(fields))
-                if occlusion is not None and box is not None:  # out is our copy: it was edited
-                    out = rendering.keep_filmed(out, rgb, occlusion.box, occlusion.mask)
+                out, edited = stages.finish(k, out, box, rgb, occlusion, fields)
                 w.write(out)
-                return box is not None
+                return edited
 
             try:
                 for k in span:
                     s = int(timemap.src_frame[k])
                     rgb = source.get(s)
-                    out, box = render_one(k, rgb)
-                    occlusion = None
-                    if occluders is not None and (box is not None or head is not None):
-                        occlusion = occluders.find(s, rgb)
+                    out, box, occlusion = stages.edit(k, s, rgb)
                     if warper is None:
                         frames_edited += finish(k, out, box, rgb, occlusion)
                     else:
@@ -631,6 +702,29 @@ def _render_frames(
         if store is not None:
             store.clear()
     return frames_edited
+
+
+def turn_heads(frames: Sequence[np.ndarray], head_delta: np.ndarray) -> Callable[[int], np.ndarray]:
+    """Head mode's warp as a tool: ``frames`` (consecutive frames of one shot, RGB) are tracked
+    as the analysis pass tracks faces, and the function returned gives frame ``k`` with its head
+    turned by ``head_delta[k]`` (yaw, pitch, roll in degrees; float[n, 3]) the way head mode turns
+    it (a new array; the frame itself untouched when there is no face or no turn). For the
+    benchmarks that build turned inputs from real clips or time the warp alone, so that they need
+    not know which stages feed it."""
+    if not frames:
+        raise InvalidOptions("turn_heads needs at least one frame")
+    h, w = frames[0].shape[:2]
+    tracker = face.FaceTracker(w, h)
+    for i, rgb in enumerate(frames):
+        tracker.update(i, rgb)
+    n = len(frames)
+    turns = MotionPlan(  # only the head turn: the warp reads nothing else of a plan
+        src_frame=np.arange(n, dtype=np.int32), mouth=np.zeros((n, 4), np.float32), closure=np.zeros(n, bool),
+        speaking=np.zeros(n, bool), viseme=np.zeros(n, np.int8), au=np.zeros((n, 0), np.float32),
+        blink=np.zeros(n, np.float32), head_delta=np.asarray(head_delta, np.float32),
+    )
+    warper = rendering.HeadWarper(tracker.finish(), turns)
+    return lambda k: warper.apply(k, frames[k], None)[0]
 
 
 # --- segments: several audios on one video ------------------------------------------------------

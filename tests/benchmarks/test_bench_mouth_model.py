@@ -28,3 +28,14 @@ def test_train_fits_the_acoustic_model_beside_the_phone_model_and_held_out_score
     scores = mouth_model.held_out(data)
     for _ridge, phone_r, _a_ridge, acoustic_r in scores.values():
         assert acoustic_r > 0.8 and abs(phone_r) < 0.3  # the signal is in the sound, not in the phones
+
+
+def test_data_without_recognised_route_features_trains_the_phone_model_alone():
+    """The benchmark's leave-one-speaker-out fit builds its data from analyses, with no acoustic
+    features: training must give the phone model (and no acoustic one), not fail."""
+    from dataclasses import replace
+
+    data = [replace(_clip(f"c{i}", i, True), acoustic=None) for i in range(3)]
+    model = mouth_model.train(data)
+    assert model.weights.shape == (trajectory.n_features(),)
+    assert model.acoustic_weights is None and "acoustic_ridge" not in model.info

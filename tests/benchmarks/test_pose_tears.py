@@ -1,5 +1,5 @@
-"""The tear measure of benchmarks/pose_tears.py on a real face: a step in the outline reads as a
-tear, the same frame and a smooth jaw motion do not."""
+"""The unexplained-edge map of benchmarks/pose_tears.py (its sheets' red pixels) on a real face: a step
+in the outline reads as a seam, the same frame and a smooth jaw motion do not."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_a_lower_face_shifted_against_the_cheek_line_is_a_tear(face):
     shift = max(3, int(round(0.08 * iod)))
     out[y_cut:, x0 + shift:x1] = rgb[y_cut:, x0:x1 - shift]
     score, _ = PT.tear_map(rgb, out, lm, lm)
-    assert score > 2 * PT.TORN_FRAME_SCORE
+    assert score > 2 * PT.SEAM_FRAME_PX_IOD
 
 
 def test_a_smooth_jaw_drop_is_not_a_tear(face):
@@ -58,4 +58,4 @@ def test_a_smooth_jaw_drop_is_not_a_tear(face):
     moved = lm.copy()
     moved[:, 1] += 0.08 * iod * np.exp(-(((lm[:, 0] - chin[0]) ** 2 + (lm[:, 1] - chin[1]) ** 2) / (0.6 * iod) ** 2))
     score, _ = PT.tear_map(rgb, out, lm, moved)
-    assert score < PT.TORN_FRAME_SCORE
+    assert score < PT.SEAM_FRAME_PX_IOD
