@@ -113,6 +113,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--speed-only", action="store_true",
                    help=f"measure speed again and keep every other number of the last run ({LAST_RUN.name}, or the report itself when that file is gone): "
                         "for a machine that was busy during the full run")
+    p.add_argument("--skip-second-measurer", action="store_true",
+                   help="leave the dlib sections (second opinion, render fidelity; ~20 min) as they are")
     p.add_argument("--reuse-cross-segment", action="store_true",
                    help="take the cross-segment rows the last run saved (same commit, clips and modes) instead of "
                         "measuring them again")
@@ -162,7 +164,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     xseg, facts = cross_segment(suite, clip_names, modes, reuse=args.reuse_cross_segment)
-    if not args.quick and "lips" in modes:
+    if not args.quick and not args.skip_second_measurer and "lips" in modes:
         # The outputs just written, read again by dlib (the independent judge's kind of measurer),
         # and the render alone (planned vs shown mouth) on every clip with a face: both sections.
         log.info("second opinion (dlib) and render fidelity")
