@@ -130,3 +130,95 @@ def speech_excerpt(source: Path, path: Path, seconds: float) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_wav(path, audio.samples[: int(seconds * audio.rate)], audio.rate)
     return path
+
+
+
+# --- Scheduling on pytest-xdist workers (`make test`: --dist loadscope --no-loadscope-reorder) ----
+#
+# Only the order and grouping of tests between workers is decided here, never what a test does.
+# A module's tests run on one worker, as with plain loadscope (module fixtures are made once),
+# except in SPLIT_MODULES: their tests are independent and slow, so each test (or each class, for
+# tests sharing a module fixture) is its own unit and the two workers share them. Units are handed
+# out slowest first (longest processing time first), so the run ends on short tests and both
+# workers finish together instead of one idling while the other renders a last long job.
+# (xdist's own --dist loadgroup would do the grouping by marks, but it renames node ids in a way
+# pytest 9 ignores.)
+
+SPLIT_MODULES = {
+    "tests/e2e/test_generate.py",
+    "tests/e2e/test_determinism.py",
+    "tests/jobs/test_jobs_chunks.py",
+    "tests/jobs/test_jobs_durability.py",
+    "tests/browser/test_studio.py",
+}
+
+#: Approximate seconds of the slowest tests (pytest --durations on the 2-core CI machine), by
+#: node id or a prefix of it (then each test of the module; the longest match counts); only the
+#: order of units depends on these numbers.
+SLOW_S: dict[str, float] = {
+    "tests/jobs/test_jobs_chunks.py::test_a_long_job": 150,
+    "tests/e2e/test_demo.py": 130,
+    "tests/e2e/test_vfr_timing.py::test_the_mouth": 125,
+    "tests/server/test_server_determinism.py": 110,
+    "tests/e2e/test_determinism.py::test_the_same_job": 100,
+    "tests/e2e/test_chunked_render.py::test_chunks_joined": 100,
+    "tests/e2e/test_workers.py::test_two_workers": 130,
+    "tests/jobs/test_jobs_chunks.py::test_the_embedded_pool": 70,
+    "tests/test_analysis_cache.py": 15,
+    "tests/e2e/test_generate.py::test_vp9_webm_and_4k_mov_inputs_are_edited_at_their_own_size[4k": 65,
+    "tests/e2e/test_generate.py::test_a_hevc": 60,
+    "tests/e2e/test_generate.py::test_a_video_without": 50,
+    "tests/e2e/test_determinism.py::test_a_job_gives": 50,
+    "tests/face/test_occlusion.py": 30,
+    "tests/jobs/test_jobs_durability.py::test_killing": 45,
+    "tests/e2e/test_speakers.py": 15,
+    "tests/browser/test_studio.py::test_the_engines_notes": 75,
+    "tests/browser/test_studio.py": 15,
+    "tests/e2e/test_seams.py": 10,
+    "tests/e2e/test_generate.py": 25,
+    "tests/server/test_server_e2e.py": 5,
+    "tests/jobs/test_jobs_durability.py": 30,
+}
+#: Seconds assumed for a test not listed above, by its marks (real media, processes, a browser).
+DEFAULT_S = {"browser": 15.0, "e2e": 4.0, "redis": 4.0, "media": 2.0}
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The work unit of a test: its module, or in SPLIT_MODULES its class or itself."""
+    module, _, rest = nodeid.partition("::")
+    if module not in SPLIT_MODULES:
+        return module
+    return nodeid.rsplit("::", 1)[0] if "::" in rest else nodeid
+
+
+def _expected_s(item: pytest.Item) -> float:
+    best = max((k for k in SLOW_S if item.nodeid.startswith(k)), key=len, default=None)
+    if best is not None:
+        return SLOW_S[best]
+    return max((s for mark, s in DEFAULT_S.items() if item.get_closest_marker(mark)), default=0.3)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On an xdist worker: the collection in units, slowest unit first (the controller hands
+    units out in this order; every worker sorts the same way, so their collections agree)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        units.setdefault(xdist_unit(item.nodeid), []).append(item)
+    order = sorted(units, key=lambda u: -sum(_expected_s(i) for i in units[u]))  # stable on ties
+    items[:] = [i for u in order for i in units[u]]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """--dist loadscope with the units of :func:`xdist_unit`."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return UnitScheduling(config, log)
