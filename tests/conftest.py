@@ -27,6 +27,16 @@ def media_dir() -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for derived inputs that every xdist worker of this run shares (files in it are
+    written atomically, so two workers making the same one at once is harmless)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+    root.mkdir(exist_ok=True)
+    return root
+
+
 def make_tone_wav(path: Path, seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.3,
                   channels: int = 1) -> Path:
     """A 16-bit WAV file of a sine tone (amp 0 gives digital silence; 0 s gives a valid empty file)."""
@@ -129,6 +139,34 @@ def speech_excerpt(source: Path, path: Path, seconds: float) -> Path:
         audio = media.load_audio(source)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_wav(path, audio.samples[: int(seconds * audio.rate)], audio.rate)
+    return path
+
+
+def clip_excerpt(source: Path, path: Path, seconds: float, width: int | None = None) -> Path:
+    """The first ``seconds`` of a real clip with its own sound, as an H.264/AAC MP4 at ``path``,
+    its picture scaled to ``width`` (the height in proportion) if given.
+
+    Why: a test about job handling (chunks, workers, leases) needs a real face speaking real
+    words, frames enough for its chunks, but not a full-size picture or every second of the clip;
+    each output frame costs analysis, rendering and encoding. Written once per path."""
+    import cv2
+
+    from reperform import media
+
+    if path.exists():
+        return path
+    info = media.probe(source)
+    n = int(round(seconds * float(info.fps)))
+    sound = media.load_audio_for_output(source)[:, : int(round(n / float(info.fps) * media.audio.OUTPUT_RATE))]
+    w = width or info.width
+    h = int(round(info.height * w / info.width / 2)) * 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with media.Mp4Writer(path, w, h, info.fps, sound, n) as writer:  # an error leaves no file
+        for index, _t, rgb in media.iter_frames(info):
+            if index >= n:
+                break
+            writer.write(rgb if (w, h) == (info.width, info.height)
+                         else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA))
     return path
 
 
