@@ -194,18 +194,18 @@ SPLIT_MODULES = {
 #: node id or a prefix of it (then each test of the module; the longest match counts); only the
 #: order of units depends on these numbers.
 SLOW_S: dict[str, float] = {
-    "tests/jobs/test_jobs_chunks.py::test_a_long_job": 150,
+    "tests/jobs/test_jobs_chunks.py::test_a_long_job": 140,
     "tests/e2e/test_demo.py": 130,
     "tests/e2e/test_vfr_timing.py::test_the_mouth": 125,
     "tests/server/test_server_determinism.py": 110,
     "tests/e2e/test_determinism.py::test_the_same_job": 100,
     "tests/e2e/test_chunked_render.py::test_chunks_joined": 100,
-    "tests/e2e/test_workers.py::test_two_workers": 130,
+    "tests/e2e/test_workers.py::test_two_workers": 100,
     "tests/jobs/test_jobs_chunks.py::test_the_embedded_pool": 70,
     "tests/test_analysis_cache.py": 15,
     "tests/e2e/test_generate.py::test_vp9_webm_and_4k_mov_inputs_are_edited_at_their_own_size[4k": 65,
     "tests/e2e/test_generate.py::test_a_hevc": 60,
-    "tests/e2e/test_generate.py::test_a_video_without": 50,
+    "tests/e2e/test_generate.py::test_a_video_without": 35,
     "tests/e2e/test_determinism.py::test_a_job_gives": 50,
     "tests/face/test_occlusion.py": 30,
     "tests/jobs/test_jobs_durability.py::test_killing": 45,
