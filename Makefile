@@ -16,7 +16,7 @@ lint: setup
 	.venv/bin/lint-imports
 
 test: lint
-	$(PY) -m pytest -n auto --dist loadscope
+	$(PY) -m pytest -n auto --dist loadscope --no-loadscope-reorder
 
 test-fast: setup
 	$(PY) -m pytest -m "not e2e and not browser and not redis"

@@ -27,6 +27,16 @@ def media_dir() -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for derived inputs that every xdist worker of this run shares (files in it are
+    written atomically, so two workers making the same one at once is harmless)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+    root.mkdir(exist_ok=True)
+    return root
+
+
 def make_tone_wav(path: Path, seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.3,
                   channels: int = 1) -> Path:
     """A 16-bit WAV file of a sine tone (amp 0 gives digital silence; 0 s gives a valid empty file)."""
@@ -130,3 +140,123 @@ def speech_excerpt(source: Path, path: Path, seconds: float) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_wav(path, audio.samples[: int(seconds * audio.rate)], audio.rate)
     return path
+
+
+def clip_excerpt(source: Path, path: Path, seconds: float, width: int | None = None) -> Path:
+    """The first ``seconds`` of a real clip with its own sound, as an H.264/AAC MP4 at ``path``,
+    its picture scaled to ``width`` (the height in proportion) if given.
+
+    Why: a test about job handling (chunks, workers, leases) needs a real face speaking real
+    words, frames enough for its chunks, but not a full-size picture or every second of the clip;
+    each output frame costs analysis, rendering and encoding. Written once per path."""
+    import cv2
+
+    from reperform import media
+
+    if path.exists():
+        return path
+    info = media.probe(source)
+    n = int(round(seconds * float(info.fps)))
+    sound = media.load_audio_for_output(source)[:, : int(round(n / float(info.fps) * media.audio.OUTPUT_RATE))]
+    w = width or info.width
+    h = int(round(info.height * w / info.width / 2)) * 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with media.Mp4Writer(path, w, h, info.fps, sound, n) as writer:  # an error leaves no file
+        for index, _t, rgb in media.iter_frames(info):
+            if index >= n:
+                break
+            writer.write(rgb if (w, h) == (info.width, info.height)
+                         else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA))
+    return path
+
+
+
+# --- Scheduling on pytest-xdist workers (`make test`: --dist loadscope --no-loadscope-reorder) ----
+#
+# Only the order and grouping of tests between workers is decided here, never what a test does.
+# A module's tests run on one worker, as with plain loadscope (module fixtures are made once),
+# except in SPLIT_MODULES: their tests are independent and slow, so each test (or each class, for
+# tests sharing a module fixture) is its own unit and the two workers share them. Units are handed
+# out slowest first (longest processing time first), so the run ends on short tests and both
+# workers finish together instead of one idling while the other renders a last long job.
+# (xdist's own --dist loadgroup would do the grouping by marks, but it renames node ids in a way
+# pytest 9 ignores.)
+
+SPLIT_MODULES = {
+    "tests/e2e/test_generate.py",
+    "tests/e2e/test_determinism.py",
+    "tests/jobs/test_jobs_chunks.py",
+    "tests/jobs/test_jobs_durability.py",
+    "tests/browser/test_studio.py",
+}
+
+#: Approximate seconds of the slowest tests (pytest --durations on the 2-core CI machine), by
+#: node id or a prefix of it (then each test of the module; the longest match counts); only the
+#: order of units depends on these numbers.
+SLOW_S: dict[str, float] = {
+    "tests/jobs/test_jobs_chunks.py::test_a_long_job": 140,
+    "tests/e2e/test_demo.py": 130,
+    "tests/e2e/test_vfr_timing.py::test_the_mouth": 125,
+    "tests/server/test_server_determinism.py": 110,
+    "tests/e2e/test_determinism.py::test_the_same_job": 100,
+    "tests/e2e/test_chunked_render.py::test_chunks_joined": 100,
+    "tests/e2e/test_workers.py::test_two_workers": 100,
+    "tests/jobs/test_jobs_chunks.py::test_the_embedded_pool": 70,
+    "tests/test_analysis_cache.py": 15,
+    "tests/e2e/test_generate.py::test_vp9_webm_and_4k_mov_inputs_are_edited_at_their_own_size[4k": 65,
+    "tests/e2e/test_generate.py::test_a_hevc": 60,
+    "tests/e2e/test_generate.py::test_a_video_without": 35,
+    "tests/e2e/test_determinism.py::test_a_job_gives": 50,
+    "tests/face/test_occlusion.py": 30,
+    "tests/jobs/test_jobs_durability.py::test_killing": 45,
+    "tests/e2e/test_speakers.py": 15,
+    "tests/browser/test_studio.py::test_the_engines_notes": 75,
+    "tests/browser/test_studio.py": 15,
+    "tests/e2e/test_seams.py": 10,
+    "tests/e2e/test_generate.py": 25,
+    "tests/server/test_server_e2e.py": 5,
+    "tests/jobs/test_jobs_durability.py": 30,
+}
+#: Seconds assumed for a test not listed above, by its marks (real media, processes, a browser).
+DEFAULT_S = {"browser": 15.0, "e2e": 4.0, "redis": 4.0, "media": 2.0}
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The work unit of a test: its module, or in SPLIT_MODULES its class or itself."""
+    module, _, rest = nodeid.partition("::")
+    if module not in SPLIT_MODULES:
+        return module
+    return nodeid.rsplit("::", 1)[0] if "::" in rest else nodeid
+
+
+def _expected_s(item: pytest.Item) -> float:
+    best = max((k for k in SLOW_S if item.nodeid.startswith(k)), key=len, default=None)
+    if best is not None:
+        return SLOW_S[best]
+    return max((s for mark, s in DEFAULT_S.items() if item.get_closest_marker(mark)), default=0.3)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On an xdist worker: the collection in units, slowest unit first (the controller hands
+    units out in this order; every worker sorts the same way, so their collections agree)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        units.setdefault(xdist_unit(item.nodeid), []).append(item)
+    order = sorted(units, key=lambda u: -sum(_expected_s(i) for i in units[u]))  # stable on ties
+    items[:] = [i for u in order for i in units[u]]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """--dist loadscope with the units of :func:`xdist_unit`."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return UnitScheduling(config, log)

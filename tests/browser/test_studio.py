@@ -242,6 +242,9 @@ def test_emotion_wheel_reads_intensity_from_the_distance_to_the_centre(desktop_p
     page = desktop_page
     page.goto(live_server.studio_url)
     wheel = page.locator("#emotion-wheel")
+    # The form above the wheel is built once the API document arrives (options.js); measure the
+    # wheel's place after that, or a slow server's late document reads as the click moving it.
+    page.wait_for_selector("#emotion-wheel .wheel-option:not(.centre)")
     top_before = wheel.bounding_box()["y"]
 
     def click_at(fraction: float, degrees_clockwise_from_top: float) -> None:
