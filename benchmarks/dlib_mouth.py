@@ -44,6 +44,8 @@ SEARCH_SCALE = 2.0
 #: 68 points are then fitted on the full-resolution frame).
 MIN_FACE_PX = 100.0
 DETECT_FACE_PX = 140.0
+#: Largest image side (px) that is searched again one octave up when nothing was found.
+RETRY_MAX_SIDE_PX = 1000
 #: Frames without a detection before the search falls back to the whole frame.
 LOST_AFTER = 3
 
@@ -118,17 +120,27 @@ class DlibMouthMeter:
 
                 scale = DETECT_FACE_PX / side
                 crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-                dets = detect(crop, 0)
+                dets = _detect(detect, crop, 0)
                 if not len(dets):
                     return None
                 b = max(dets, key=lambda r: r.width() * r.height())
                 return dlib.rectangle(int(b.left() / scale + x0), int(b.top() / scale + y0),
                                       int(b.right() / scale + x0), int(b.bottom() / scale + y0))
-        dets = detect(crop, up)
+        dets = _detect(detect, crop, up)
         if not len(dets):
             return None
         best = max(dets, key=lambda r: r.width() * r.height())
         return dlib.rectangle(int(best.left() + x0), int(best.top() + y0), int(best.right() + x0), int(best.bottom() + y0))
+
+
+def _detect(detect, img: np.ndarray, up: int):  # noqa: ANN001, ANN202
+    """Faces in ``img``: at ``up`` upsamplings, and once more upsampled when that finds none (the
+    HOG detector misses some large, open-mouthed faces at their own size and finds them one octave
+    up: 17 consecutive frames of videoretalking_2 did) unless the image is already large."""
+    dets = detect(img, up)
+    if not len(dets) and up == 0 and max(img.shape[:2]) <= RETRY_MAX_SIDE_PX:
+        dets = detect(img, 1)
+    return dets
 
 
 def opening(p: np.ndarray) -> float:
