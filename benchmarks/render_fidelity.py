@@ -68,6 +68,8 @@ YAW_BINS = (0.0, 10.0, 20.0, 30.0, 90.0)
 MIN_BIN_FRAMES = 30
 #: Input frames each measurer is calibrated on (the first ones; enough for a slope).
 CALIBRATION_FRAMES = 400
+#: Side (px) of each crop in the contact sheet.
+TILE_PX = 192
 #: Worst frames per clip in the contact sheet.
 SHEET_FRAMES = 4
 
@@ -188,7 +190,7 @@ def _sheet(c: ClipFidelity, video: Path, target: Path, bbox: np.ndarray) -> np.n
         x0, y0, x1, y1 = bbox[s].astype(int)
         pad = int(0.15 * (x1 - x0))
         x0, y0 = max(0, x0 - pad), max(0, y0 - pad)
-        pair = [cv2.resize(np.ascontiguousarray(img[y0:y1 + pad, x0:x1 + pad]), (256, 256))
+        pair = [cv2.resize(np.ascontiguousarray(img[y0:y1 + pad, x0:x1 + pad]), (TILE_PX, TILE_PX))
                 for img in (ins[s], outs[k])]
         tile = np.concatenate(pair, axis=1)
         text = f"{c.clip[:16]} f{k} |yaw| {c.yaw[k]:.0f} plan {c.planned[k]:.2f} dlib {d[k]:.2f}"
