@@ -36,6 +36,7 @@ Writes ``benchmarks/sections/render_fidelity.md`` (spliced into docs/benchmarks.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -147,19 +148,12 @@ def measure_clip(clip: str, audio_name: str, media: Path, seconds: float, meter:
     n_src = min(len(track.present), CALIBRATION_FRAMES)
     real_src = np.where(track.present, track.mouth[:, 0], np.nan)
     input_mp = metrics.mouth_opening(measure_video(video, max_frames=n_src).landmarks)
-    input_dlib = meter.frames(_first(iter_rgb(video), n_src)).opening
+    input_dlib = meter.frames(itertools.islice(iter_rgb(video), n_src)).opening
     out.calibration["MediaPipe"] = _slope(real_src[: len(input_mp)], input_mp)
     out.calibration["dlib"] = _slope(real_src[: len(input_dlib)], input_dlib)
     out.src = np.asarray(src)
     out.sheet = _sheet(out, video, target, track.bbox)
     return out
-
-
-def _first(frames, n: int):  # noqa: ANN001, ANN202
-    for i, f in enumerate(frames):
-        if i >= n:
-            return
-        yield f
 
 
 def scores(planned: np.ndarray, measured: np.ndarray, calibration: float) -> tuple[float, float, tuple[float, float]]:
@@ -181,9 +175,9 @@ def _sheet(c: ClipFidelity, video: Path, target: Path, bbox: np.ndarray) -> np.n
     fit = np.polyfit(c.planned[ok], d[ok], 1)
     resid = np.where(ok, np.abs(d - np.polyval(fit, c.planned)), -1.0)
     worst = sorted(np.argsort(resid)[::-1][:SHEET_FRAMES].tolist())
-    outs = {k: f for k, f in enumerate(_first(iter_rgb(target), max(worst) + 1)) if k in worst}
+    outs = {k: f for k, f in enumerate(itertools.islice(iter_rgb(target), max(worst) + 1)) if k in worst}
     need = {int(c.src[k]) for k in worst}
-    ins = {i: f for i, f in enumerate(_first(iter_rgb(video), max(need) + 1)) if i in need}
+    ins = {i: f for i, f in enumerate(itertools.islice(iter_rgb(video), max(need) + 1)) if i in need}
     tiles = []
     for k in worst:
         s = int(c.src[k])
