@@ -399,8 +399,17 @@ def replace_speed(report: str, speed: list[S.SpeedRow], remeasured: str) -> str:
         if name in new_rows:
             lines[i] = new_rows[name]
             replaced.add(name)
-    if replaced != set(new_rows):
-        raise ValueError(f"the report's target table lacks {sorted(set(new_rows) - replaced)}")
+    missing = [row for name, row in new_rows.items() if name not in replaced]
+    if missing:
+        # A report written with --skip-speed has no speed targets yet: they join the end of its
+        # target table (the first table after "## Targets").
+        try:
+            head = next(i for i, ln in enumerate(lines) if ln.startswith("## Targets"))
+            first = next(i for i in range(head, len(lines)) if lines[i].startswith("| "))
+        except StopIteration as exc:
+            raise ValueError("the report has no target table to add the speed targets to") from exc
+        last = next((i for i in range(first, len(lines)) if not lines[i].startswith("| ")), len(lines))
+        lines[last:last] = missing
     lines = [ln for ln in lines if not ln.startswith("- **speed re-measured**:")]
     at = next((i for i, ln in enumerate(lines) if ln.startswith("- **benchmark wall time**")), None)
     if at is None:
