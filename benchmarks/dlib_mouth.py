@@ -103,8 +103,9 @@ class DlibMouthMeter:
     def _find(rgb: np.ndarray, box: tuple[float, float, float, float] | None, dlib, detect):  # noqa: ANN001, ANN205
         """The face's rectangle in full-frame coordinates: near ``box`` if given, else the largest."""
         h, w = rgb.shape[:2]
+        x0 = y0 = 0
+        scale = 1.0
         if box is None:
-            x0 = y0 = 0
             crop = rgb
             up = 1 if min(h, w) <= 720 else 0
         else:
@@ -120,17 +121,12 @@ class DlibMouthMeter:
 
                 scale = DETECT_FACE_PX / side
                 crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-                dets = _detect(detect, crop, 0)
-                if not len(dets):
-                    return None
-                b = max(dets, key=lambda r: r.width() * r.height())
-                return dlib.rectangle(int(b.left() / scale + x0), int(b.top() / scale + y0),
-                                      int(b.right() / scale + x0), int(b.bottom() / scale + y0))
         dets = _detect(detect, crop, up)
         if not len(dets):
             return None
-        best = max(dets, key=lambda r: r.width() * r.height())
-        return dlib.rectangle(int(best.left() + x0), int(best.top() + y0), int(best.right() + x0), int(best.bottom() + y0))
+        b = max(dets, key=lambda r: r.width() * r.height())
+        return dlib.rectangle(int(b.left() / scale + x0), int(b.top() / scale + y0),
+                              int(b.right() / scale + x0), int(b.bottom() / scale + y0))
 
 
 def _detect(detect, img: np.ndarray, up: int):  # noqa: ANN001, ANN202

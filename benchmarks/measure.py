@@ -8,8 +8,9 @@ input. Identity uses dlib's ResNet face descriptor (the model shipped in ``face_
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,18 +129,27 @@ class FaceMeasurer:
         return pts
 
 
-def measure_video(path: Path, max_frames: int | None = None) -> VideoFaces:
-    """Landmarks of every frame of ``path`` (or its first ``max_frames``)."""
+def measure_frames(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """Landmarks ``float64[n, 478, 3]`` px of each RGB frame (NaN where no face), one frame held at a time."""
     rows: list[np.ndarray] = []
-    h = w = 0
     with FaceMeasurer() as fm:
-        for i, rgb in enumerate(iter_rgb(path)):
-            if max_frames is not None and i >= max_frames:
-                break
-            h, w = rgb.shape[:2]
+        for rgb in frames:
             lm = fm.landmarks(rgb)
             rows.append(lm if lm is not None else np.full((478, 3), np.nan))
-    arr = np.stack(rows) if rows else np.zeros((0, 478, 3))
+    return np.stack(rows) if rows else np.zeros((0, 478, 3))
+
+
+def measure_video(path: Path, max_frames: int | None = None) -> VideoFaces:
+    """Landmarks of every frame of ``path`` (or its first ``max_frames``)."""
+    size: list[tuple[int, int]] = []
+
+    def frames() -> Iterator[np.ndarray]:
+        for rgb in itertools.islice(iter_rgb(path), max_frames):
+            size[:] = [rgb.shape[:2]]
+            yield rgb
+
+    arr = measure_frames(frames())
+    h, w = size[0] if size else (0, 0)
     log.debug("measured %s: %d frames, %d with a face", path.name, len(arr), int(np.isfinite(arr[:, 0, 0]).sum()))
     return VideoFaces(arr, video_fps(path), w, h)
 

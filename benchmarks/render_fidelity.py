@@ -28,7 +28,7 @@ Per clip and measurer:
 The worst frames (largest dlib residual from the clip's own fit) go into a contact sheet: the
 input frame, the output, and the planned / measured openings, to look at, not only count.
 
-    .venv/bin/python -m benchmarks.render_fidelity [--clips a,b] [--seconds 12] [--sheet-dir docs/images]
+    .venv/bin/python -m benchmarks.render_fidelity [--clips a,b] [--seconds 12] [--sheet PATH] [--no-write]
 
 Writes ``benchmarks/sections/render_fidelity.md`` (spliced into docs/benchmarks.md by `make bench`).
 """

@@ -11,7 +11,7 @@ can be compared frame for frame.
 
     .venv/bin/python -m benchmarks.second_opinion [--clips a,b] [--modes lips]
 
-`benchmarks/run.py` calls :func:`section` after its cross-segment step; run alone, it writes
+`benchmarks/run.py` calls :func:`write_section` after its cross-segment step; run alone, it writes
 ``benchmarks/sections/second_opinion.md`` from whatever outputs the last run left.
 """
 
@@ -21,6 +21,7 @@ import argparse
 import itertools
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,8 @@ import numpy as np
 
 from benchmarks import catalog, clips, metrics, sections
 from benchmarks.dlib_mouth import DlibMouthMeter
-from benchmarks.measure import iter_rgb, measure_video
-from benchmarks.report import f, table
+from benchmarks.measure import iter_rgb, measure_frames, measure_video
+from benchmarks.report import f, mean_text, table
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,12 @@ class WindowReading:
 
 
 def _truth(clip_path: Path, w: clips.Window, n: int, meter: DlibMouthMeter) -> dict[str, np.ndarray]:
-    frames = list(itertools.islice(iter_rgb(clip_path), w.target_start, w.target_start + n))
-    from benchmarks.measure import FaceMeasurer
+    """Both measurers' openings on the window's real target frames (decoded once per measurer, so
+    no more than one frame is held)."""
+    def frames() -> Iterator[np.ndarray]:
+        return itertools.islice(iter_rgb(clip_path), w.target_start, w.target_start + n)
 
-    with FaceMeasurer() as fm:
-        mp = np.stack([lm if (lm := fm.landmarks(rgb)) is not None else np.full((478, 3), np.nan) for rgb in frames])
-    return {"MediaPipe": metrics.mouth_opening(mp), "dlib": meter.frames(frames).opening}
+    return {"MediaPipe": metrics.mouth_opening(measure_frames(frames())), "dlib": meter.frames(frames()).opening}
 
 
 def read_window(clip_path: Path, w: clips.Window, modes: list[str], meter: DlibMouthMeter) -> list[WindowReading]:
@@ -127,18 +128,10 @@ def report(readings: list[WindowReading], modes: list[str]) -> str:
             rows.append(cells)
         means = {m: metrics.mean_of_clips([e[0] for e in est[m].values()], [(e[1], e[2]) for e in est[m].values()])
                  for m in MEASURERS}
-        rows.append(["**mean over clips**", "", "", *(_mean_text(means[m], len(est[m])) for m in MEASURERS)])
+        rows.append(["**mean over clips**", "", "", *(f"{mean_text(means[m])} ({len(est[m])} clips)" for m in MEASURERS)])
         lines += [f"**{mode} mode**", "", table(["clip", "windows", "frames (both found)", "r MediaPipe [95 %]",
                                                  "r dlib [95 %]"], rows), ""]
     return "\n".join(lines)
-
-
-def _mean_text(m: dict[str, float], n: int) -> str:
-    if not np.isfinite(m["mean"]):
-        return "—"
-    between = (f"; between clips {f(max(-1.0, m['between_lo']))}–{f(min(1.0, m['between_hi']))}"
-               if np.isfinite(m["between_lo"]) else "")
-    return f"**{f(m['mean'])}** [{f(m['lo'])}–{f(m['hi'])}{between}] ({n} clips)"
 
 
 TITLE = "Cross-segment lip-sync, read by a second measurer (dlib)"
